@@ -1,0 +1,232 @@
+"""Numbered schema migrations, applied in order, each in its own transaction and recorded
+in ``schema_migrations``. Never edit a migration that has shipped; append the next one.
+
+A failing migration rolls back (SQLite DDL is transactional) and raises
+MIGRATION_FAILED, leaving the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from lore.core.errors import ErrorCode, LoreError
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    # executescript() would COMMIT the surrounding transaction, so run statements one by one.
+    for stmt in _M001.split(";\n"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+_M001 = """
+CREATE TABLE projects (
+    id INTEGER PRIMARY KEY,               -- GitLab project id
+    path TEXT NOT NULL UNIQUE,            -- path_with_namespace
+    name TEXT,
+    web_url TEXT,
+    default_branch TEXT,
+    last_synced_at TEXT
+);
+CREATE TABLE people (
+    id INTEGER PRIMARY KEY,               -- GitLab user id
+    username TEXT NOT NULL,
+    name TEXT,
+    web_url TEXT,
+    avatar_url TEXT,
+    is_bot INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX people_username ON people(username);
+CREATE TABLE issues (
+    id INTEGER PRIMARY KEY,               -- GitLab global issue id
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    iid INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT,
+    state TEXT NOT NULL,                  -- opened | closed
+    author_id INTEGER REFERENCES people(id),
+    milestone TEXT,
+    created_at TEXT NOT NULL,             -- ISO-8601 UTC with milliseconds
+    updated_at TEXT NOT NULL,
+    closed_at TEXT,
+    due_date TEXT,
+    web_url TEXT,
+    confidential INTEGER NOT NULL DEFAULT 0,
+    user_notes_count INTEGER NOT NULL DEFAULT 0,
+    synced_at TEXT NOT NULL,
+    UNIQUE (project_id, iid)
+);
+CREATE INDEX issues_updated ON issues(project_id, updated_at);
+CREATE INDEX issues_iid ON issues(iid);
+CREATE TABLE merge_requests (
+    id INTEGER PRIMARY KEY,               -- GitLab global MR id
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    iid INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT,
+    state TEXT NOT NULL,                  -- opened | closed | merged | locked
+    draft INTEGER NOT NULL DEFAULT 0,
+    author_id INTEGER REFERENCES people(id),
+    merged_by_id INTEGER REFERENCES people(id),
+    source_branch TEXT,
+    target_branch TEXT,
+    milestone TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    merged_at TEXT,
+    closed_at TEXT,
+    web_url TEXT,
+    user_notes_count INTEGER NOT NULL DEFAULT 0,
+    synced_at TEXT NOT NULL,
+    UNIQUE (project_id, iid)
+);
+CREATE INDEX mrs_updated ON merge_requests(project_id, updated_at);
+CREATE INDEX mrs_iid ON merge_requests(iid);
+CREATE TABLE item_labels (
+    item_kind TEXT NOT NULL CHECK (item_kind IN ('issue', 'mr')),
+    item_id INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    PRIMARY KEY (item_kind, item_id, label)
+);
+CREATE INDEX item_labels_label ON item_labels(label);
+CREATE TABLE item_people (
+    item_kind TEXT NOT NULL CHECK (item_kind IN ('issue', 'mr')),
+    item_id INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('assignee', 'reviewer')),
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    PRIMARY KEY (item_kind, item_id, role, person_id)
+);
+CREATE INDEX item_people_person ON item_people(person_id, role);
+CREATE TABLE discussions (
+    id TEXT PRIMARY KEY,                  -- GitLab discussion id (hex)
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    item_kind TEXT NOT NULL CHECK (item_kind IN ('issue', 'mr')),
+    item_id INTEGER NOT NULL,
+    individual_note INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX discussions_item ON discussions(item_kind, item_id);
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,               -- GitLab note id
+    discussion_id TEXT NOT NULL REFERENCES discussions(id) ON DELETE CASCADE,
+    project_id INTEGER NOT NULL,
+    item_kind TEXT NOT NULL CHECK (item_kind IN ('issue', 'mr')),
+    item_id INTEGER NOT NULL,
+    author_id INTEGER REFERENCES people(id),
+    body TEXT NOT NULL,
+    note_type TEXT,                       -- DiffNote | DiscussionNote | NULL
+    system INTEGER NOT NULL DEFAULT 0,
+    resolvable INTEGER NOT NULL DEFAULT 0,
+    resolved INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    position_old_path TEXT,
+    position_new_path TEXT,
+    position_old_line INTEGER,
+    position_new_line INTEGER
+);
+CREATE INDEX notes_item ON notes(item_kind, item_id, created_at);
+CREATE INDEX notes_author ON notes(author_id, created_at);
+CREATE INDEX notes_new_path ON notes(position_new_path) WHERE position_new_path IS NOT NULL;
+CREATE TABLE mr_paths (
+    mr_id INTEGER NOT NULL REFERENCES merge_requests(id) ON DELETE CASCADE,
+    new_path TEXT NOT NULL,
+    old_path TEXT NOT NULL,
+    new_file INTEGER NOT NULL DEFAULT 0,
+    renamed_file INTEGER NOT NULL DEFAULT 0,
+    deleted_file INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (mr_id, new_path)
+);
+CREATE INDEX mr_paths_new ON mr_paths(new_path);
+CREATE INDEX mr_paths_old ON mr_paths(old_path);
+CREATE TABLE documents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_kind TEXT NOT NULL CHECK (item_kind IN ('issue', 'mr')),
+    item_id INTEGER NOT NULL,
+    project_id INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    item_updated_at TEXT NOT NULL,
+    rendered_at TEXT NOT NULL,
+    UNIQUE (item_kind, item_id)
+);
+CREATE VIRTUAL TABLE documents_fts USING fts5(
+    title, body, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE embeddings (
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    chunk_index INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    dimension INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,           -- hash of the chunk text
+    vector BLOB NOT NULL,                 -- float32 little-endian, L2-normalised
+    embedded_at TEXT NOT NULL,
+    PRIMARY KEY (document_id, chunk_index)
+);
+CREATE TABLE sync_cursors (
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    resource TEXT NOT NULL CHECK (resource IN ('issues', 'mrs')),
+    updated_after TEXT,                   -- the newest updated_at fully committed
+    advanced_at TEXT NOT NULL,            -- wall-clock time the cursor last moved
+    PRIMARY KEY (project_id, resource)
+);
+CREATE TABLE sync_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    full INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT,                         -- success | degraded | failed | running
+    requests INTEGER NOT NULL DEFAULT 0,
+    stage_results TEXT                    -- JSON list of stage results
+);
+CREATE TABLE kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+)
+"""
+
+#: The ordered list of every migration. Append only.
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "initial", m001_initial),
+]
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[tuple[int, str, Migration]] | None = None) -> int:
+    """Apply every pending migration; return the resulting schema version."""
+    todo = MIGRATIONS if migrations is None else migrations
+    version = current_version(conn)
+    for number, name, func in todo:
+        if number <= version:
+            continue
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            func(conn)
+            conn.execute(
+                "INSERT INTO schema_migrations(version, name, applied_at) "
+                "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+                (number, name),
+            )
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise LoreError(
+                ErrorCode.MIGRATION_FAILED,
+                f"schema migration {number:03d}_{name} failed: {exc}",
+                suggestion="The database was left as it was. Upgrade lore or report the bug; "
+                "`lore status` shows the schema version.",
+            ) from exc
+        version = number
+    return version
