@@ -4,6 +4,7 @@ cold commands (``--version``, ``robot-docs``, ``service status``) stay fast."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import os
@@ -169,46 +170,45 @@ def main(argv: list[str] | None = None) -> int:
     def elapsed() -> int:
         return int((time.perf_counter() - started) * 1000)
 
+    failure: LoreError
     try:
         rv = cli.main(args=args, prog_name="lore", standalone_mode=False, obj=app)
         return rv if isinstance(rv, int) else 0
-    except LoreError as err:
-        emit_error(err, app.robot, elapsed())
-        return err.exit_code
+    except LoreError as lore_err:
+        failure = lore_err
     except click.UsageError as exc:
-        err = _usage_error(exc)
-        emit_error(err, app.robot, elapsed())
-        return err.exit_code
+        failure = _usage_error(exc)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
-        err = LoreError(ErrorCode.INTERNAL_ERROR, "interrupted", suggestion="Run the command again")
-        emit_error(err, app.robot, elapsed())
+        emit_error(LoreError(ErrorCode.INTERNAL_ERROR, "interrupted",
+                             suggestion="Run the command again"), app.robot, elapsed())
         return 130
     except BrokenPipeError:
         # stdout closed early (e.g. `lore issues | head`): not an error worth a message.
-        try:
+        with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's flush
-        except OSError:
-            pass
         return 0
     except Exception as exc:  # the one place an unexpected exception is turned into an envelope
-        from lore.store.errors import translate_db_error
+        failure = _unexpected(exc)
+    emit_error(failure, app.robot, elapsed())
+    return failure.exit_code
 
-        translated = translate_db_error(exc)
-        if translated is not None:
-            emit_error(translated, app.robot, elapsed())
-            return translated.exit_code
-        if os.environ.get("LORE_DEBUG") == "1":
-            import traceback
 
-            traceback.print_exc(file=sys.stderr)
-        first_line = (str(exc).splitlines() or [""])[0][:300]
-        err = LoreError(
-            ErrorCode.INTERNAL_ERROR,
-            f"unexpected {type(exc).__name__}: {first_line}",
-            suggestion="This is a bug in lore. Re-run with LORE_DEBUG=1 for the traceback and "
-            "report it with the command you ran.",
-        )
-        emit_error(err, app.robot, elapsed())
-        return err.exit_code
+def _unexpected(exc: Exception) -> LoreError:
+    from lore.store.errors import translate_db_error
+
+    translated = translate_db_error(exc)
+    if translated is not None:
+        return translated
+    if os.environ.get("LORE_DEBUG") == "1":
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    first_line = (str(exc).splitlines() or [""])[0][:300]
+    return LoreError(
+        ErrorCode.INTERNAL_ERROR,
+        f"unexpected {type(exc).__name__}: {first_line}",
+        suggestion="This is a bug in lore. Re-run with LORE_DEBUG=1 for the traceback and "
+        "report it with the command you ran.",
+    )

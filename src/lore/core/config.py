@@ -99,7 +99,7 @@ class Config(_Base):
         return value.strip()
 
     def to_dict(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)  # type: ignore[no-any-return]
+        return msgspec.to_builtins(self)  # type: ignore[no-any-return,unused-ignore]
 
 
 # -- validation ---------------------------------------------------------------------------

@@ -7,11 +7,11 @@ place (``lore.cli.app``).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
     USAGE_ERROR = "USAGE_ERROR"
     CONFIG_NOT_FOUND = "CONFIG_NOT_FOUND"
