@@ -188,9 +188,17 @@ CREATE TABLE kv (
 )
 """
 
+
+def m002_work_item_status(conn: sqlite3.Connection) -> None:
+    # GitLab's work-item status lives only in GraphQL; NULL means "unknown or none".
+    for column in ("status_name", "status_category", "status_color"):
+        conn.execute(f"ALTER TABLE issues ADD COLUMN {column} TEXT")
+
+
 #: The ordered list of every migration. Append only.
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
+    (2, "work_item_status", m002_work_item_status),
 ]
 
 
