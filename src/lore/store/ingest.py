@@ -1,0 +1,290 @@
+"""Writing GitLab's REST shapes into the store. Plain dicts in (the store never imports
+the GitLab client); callers own the transaction.
+
+Real GitLab bodies carry extra fields, nulls (``noteable_iid: null``, ``type: null``),
+``\\r\\n`` in descriptions and milestones with group ids; every reader here is tolerant
+of all of that.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lore.core.clock import normalize_iso
+
+_BOT_RE = re.compile(r"(^|[-_.])bot($|[-_.\d\[])|\[bot\]$|^ghost$", re.I)
+
+
+def _iso(value: Any) -> str | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return normalize_iso(value)
+    except ValueError:
+        return None
+
+
+def upsert_project(conn: sqlite3.Connection, raw: Mapping[str, Any]) -> int:
+    project_id = int(raw["id"])
+    path = str(raw.get("path_with_namespace") or raw.get("path") or project_id)
+    # A project renamed upstream keeps its id; drop a stale row that holds the path.
+    conn.execute("DELETE FROM projects WHERE path = ? AND id != ?", (path, project_id))
+    conn.execute(
+        """INSERT INTO projects(id, path, name, web_url, default_branch)
+           VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT(id) DO UPDATE SET path=excluded.path, name=excluded.name,
+             web_url=excluded.web_url, default_branch=excluded.default_branch""",
+        (project_id, path, raw.get("name"), raw.get("web_url"), raw.get("default_branch")),
+    )
+    return project_id
+
+
+def upsert_person(conn: sqlite3.Connection, raw: Mapping[str, Any] | None) -> int | None:
+    """Insert or refresh a user object; returns its id (None for a missing user)."""
+    if not raw or raw.get("id") is None:
+        return None
+    username = str(raw.get("username") or f"user-{raw['id']}")
+    is_bot = bool(raw.get("bot")) or bool(_BOT_RE.search(username))
+    conn.execute(
+        """INSERT INTO people(id, username, name, web_url, avatar_url, is_bot)
+           VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT(id) DO UPDATE SET username=excluded.username, name=excluded.name,
+             web_url=excluded.web_url, avatar_url=excluded.avatar_url, is_bot=excluded.is_bot""",
+        (int(raw["id"]), username, raw.get("name"), raw.get("web_url"), raw.get("avatar_url"),
+         int(is_bot)),
+    )
+    return int(raw["id"])
+
+
+def _milestone_title(raw: Mapping[str, Any]) -> str | None:
+    milestone = raw.get("milestone")
+    if isinstance(milestone, Mapping):
+        title = milestone.get("title")
+        return str(title) if title is not None else None
+    return None
+
+
+def _labels(raw: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for label in raw.get("labels") or []:
+        # labels are strings by default, objects with `with_labels_details=true`
+        name = label.get("name") if isinstance(label, Mapping) else label
+        if isinstance(name, str) and name and name not in out:
+            out.append(name)
+    return out
+
+
+def _set_labels(conn: sqlite3.Connection, kind: str, item_id: int, labels: Iterable[str]) -> None:
+    conn.execute("DELETE FROM item_labels WHERE item_kind = ? AND item_id = ?", (kind, item_id))
+    conn.executemany(
+        "INSERT OR IGNORE INTO item_labels(item_kind, item_id, label) VALUES (?, ?, ?)",
+        [(kind, item_id, label) for label in labels],
+    )
+
+
+def _set_people(conn: sqlite3.Connection, kind: str, item_id: int, role: str,
+                users: Iterable[Mapping[str, Any]]) -> None:
+    conn.execute("DELETE FROM item_people WHERE item_kind = ? AND item_id = ? AND role = ?",
+                 (kind, item_id, role))
+    for user in users:
+        person_id = upsert_person(conn, user)
+        if person_id is not None:
+            conn.execute(
+                "INSERT OR IGNORE INTO item_people(item_kind, item_id, role, person_id) "
+                "VALUES (?, ?, ?, ?)",
+                (kind, item_id, role, person_id),
+            )
+
+
+def _assignees(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    users = [u for u in (raw.get("assignees") or []) if isinstance(u, Mapping)]
+    single = raw.get("assignee")
+    if not users and isinstance(single, Mapping):
+        users = [single]
+    return users
+
+
+def stored_updated_at(conn: sqlite3.Connection, kind: str, item_ids: list[int]) -> dict[int, str]:
+    """updated_at of the given items as stored, for change detection."""
+    if not item_ids:
+        return {}
+    table = "issues" if kind == "issue" else "merge_requests"
+    out: dict[int, str] = {}
+    for start in range(0, len(item_ids), 500):
+        chunk = item_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT id, updated_at FROM {table} WHERE id IN ({marks})", chunk):
+            out[int(row[0])] = str(row[1])
+    return out
+
+
+def upsert_issue(conn: sqlite3.Connection, project_id: int, raw: Mapping[str, Any], synced_at: str) -> int:
+    issue_id = int(raw["id"])
+    author_id = upsert_person(conn, raw.get("author"))
+    created = _iso(raw.get("created_at")) or synced_at
+    updated = _iso(raw.get("updated_at")) or created
+    conn.execute(
+        """INSERT INTO issues(id, project_id, iid, title, description, state, author_id, milestone,
+             created_at, updated_at, closed_at, due_date, web_url, confidential, user_notes_count,
+             synced_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(id) DO UPDATE SET project_id=excluded.project_id, iid=excluded.iid,
+             title=excluded.title, description=excluded.description, state=excluded.state,
+             author_id=excluded.author_id, milestone=excluded.milestone,
+             created_at=excluded.created_at, updated_at=excluded.updated_at,
+             closed_at=excluded.closed_at, due_date=excluded.due_date, web_url=excluded.web_url,
+             confidential=excluded.confidential, user_notes_count=excluded.user_notes_count,
+             synced_at=excluded.synced_at""",
+        (issue_id, project_id, int(raw["iid"]), str(raw.get("title") or ""), raw.get("description"),
+         str(raw.get("state") or "opened"), author_id, _milestone_title(raw), created, updated,
+         _iso(raw.get("closed_at")), raw.get("due_date"), raw.get("web_url"),
+         int(bool(raw.get("confidential"))), int(raw.get("user_notes_count") or 0), synced_at),
+    )
+    _set_labels(conn, "issue", issue_id, _labels(raw))
+    _set_people(conn, "issue", issue_id, "assignee", _assignees(raw))
+    return issue_id
+
+
+def upsert_mr(conn: sqlite3.Connection, project_id: int, raw: Mapping[str, Any], synced_at: str) -> int:
+    mr_id = int(raw["id"])
+    author_id = upsert_person(conn, raw.get("author"))
+    merged_by = raw.get("merged_by") or raw.get("merge_user")
+    merged_by_id = upsert_person(conn, merged_by if isinstance(merged_by, Mapping) else None)
+    created = _iso(raw.get("created_at")) or synced_at
+    updated = _iso(raw.get("updated_at")) or created
+    draft = raw.get("draft")
+    if draft is None:
+        draft = raw.get("work_in_progress")
+    conn.execute(
+        """INSERT INTO merge_requests(id, project_id, iid, title, description, state, draft,
+             author_id, merged_by_id, source_branch, target_branch, milestone, created_at,
+             updated_at, merged_at, closed_at, web_url, user_notes_count, synced_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(id) DO UPDATE SET project_id=excluded.project_id, iid=excluded.iid,
+             title=excluded.title, description=excluded.description, state=excluded.state,
+             draft=excluded.draft, author_id=excluded.author_id,
+             merged_by_id=excluded.merged_by_id, source_branch=excluded.source_branch,
+             target_branch=excluded.target_branch, milestone=excluded.milestone,
+             created_at=excluded.created_at, updated_at=excluded.updated_at,
+             merged_at=excluded.merged_at, closed_at=excluded.closed_at,
+             web_url=excluded.web_url, user_notes_count=excluded.user_notes_count,
+             synced_at=excluded.synced_at""",
+        (mr_id, project_id, int(raw["iid"]), str(raw.get("title") or ""), raw.get("description"),
+         str(raw.get("state") or "opened"), int(bool(draft)), author_id, merged_by_id,
+         raw.get("source_branch"), raw.get("target_branch"), _milestone_title(raw), created,
+         updated, _iso(raw.get("merged_at")), _iso(raw.get("closed_at")), raw.get("web_url"),
+         int(raw.get("user_notes_count") or 0), synced_at),
+    )
+    _set_labels(conn, "mr", mr_id, _labels(raw))
+    _set_people(conn, "mr", mr_id, "assignee", _assignees(raw))
+    reviewers = [u for u in (raw.get("reviewers") or []) if isinstance(u, Mapping)]
+    _set_people(conn, "mr", mr_id, "reviewer", reviewers)
+    return mr_id
+
+
+def _position(note: Mapping[str, Any]) -> tuple[str | None, str | None, int | None, int | None]:
+    pos = note.get("position")
+    if not isinstance(pos, Mapping):
+        return None, None, None, None
+
+    def line(value: Any) -> int | None:
+        return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
+
+    return pos.get("old_path"), pos.get("new_path"), line(pos.get("old_line")), line(pos.get("new_line"))
+
+
+def replace_discussions(conn: sqlite3.Connection, project_id: int, kind: str, item_id: int,
+                        discussions: Iterable[Mapping[str, Any]]) -> int:
+    """Replace every discussion and note of one item; returns the number of notes."""
+    conn.execute("DELETE FROM discussions WHERE item_kind = ? AND item_id = ?", (kind, item_id))
+    count = 0
+    for disc in discussions:
+        disc_id = str(disc.get("id"))
+        conn.execute(
+            "INSERT OR REPLACE INTO discussions(id, project_id, item_kind, item_id, individual_note) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (disc_id, project_id, kind, item_id, int(bool(disc.get("individual_note")))),
+        )
+        for note in disc.get("notes") or []:
+            if not isinstance(note, Mapping) or note.get("id") is None:
+                continue
+            author_id = upsert_person(conn, note.get("author"))
+            created = _iso(note.get("created_at")) or ""
+            old_path, new_path, old_line, new_line = _position(note)
+            conn.execute(
+                """INSERT OR REPLACE INTO notes(id, discussion_id, project_id, item_kind, item_id,
+                     author_id, body, note_type, system, resolvable, resolved, created_at,
+                     updated_at, position_old_path, position_new_path, position_old_line,
+                     position_new_line)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (int(note["id"]), disc_id, project_id, kind, item_id, author_id,
+                 str(note.get("body") or ""), note.get("type"), int(bool(note.get("system"))),
+                 int(bool(note.get("resolvable"))), int(bool(note.get("resolved"))), created,
+                 _iso(note.get("updated_at")) or created, old_path, new_path, old_line, new_line),
+            )
+            count += 1
+    return count
+
+
+def replace_mr_paths(conn: sqlite3.Connection, mr_id: int, diffs: Iterable[Mapping[str, Any]]) -> int:
+    conn.execute("DELETE FROM mr_paths WHERE mr_id = ?", (mr_id,))
+    count = 0
+    for diff in diffs:
+        new_path = diff.get("new_path") or diff.get("old_path")
+        if not new_path:
+            continue
+        conn.execute(
+            """INSERT OR REPLACE INTO mr_paths(mr_id, new_path, old_path, new_file, renamed_file,
+                 deleted_file) VALUES (?, ?, ?, ?, ?, ?)""",
+            (mr_id, str(new_path), str(diff.get("old_path") or new_path),
+             int(bool(diff.get("new_file"))), int(bool(diff.get("renamed_file"))),
+             int(bool(diff.get("deleted_file")))),
+        )
+        count += 1
+    return count
+
+
+def delete_items(conn: sqlite3.Connection, kind: str, item_ids: Iterable[int]) -> int:
+    """Remove items (and everything hanging off them) that no longer exist upstream."""
+    table = "issues" if kind == "issue" else "merge_requests"
+    count = 0
+    for item_id in item_ids:
+        conn.execute("DELETE FROM discussions WHERE item_kind = ? AND item_id = ?", (kind, item_id))
+        conn.execute("DELETE FROM notes WHERE item_kind = ? AND item_id = ?", (kind, item_id))
+        conn.execute("DELETE FROM item_labels WHERE item_kind = ? AND item_id = ?", (kind, item_id))
+        conn.execute("DELETE FROM item_people WHERE item_kind = ? AND item_id = ?", (kind, item_id))
+        doc = conn.execute("SELECT id FROM documents WHERE item_kind = ? AND item_id = ?",
+                           (kind, item_id)).fetchone()
+        if doc is not None:
+            conn.execute("DELETE FROM documents_fts WHERE rowid = ?", (doc[0],))
+            conn.execute("DELETE FROM embeddings WHERE document_id = ?", (doc[0],))
+            conn.execute("DELETE FROM documents WHERE id = ?", (doc[0],))
+        count += conn.execute(f"DELETE FROM {table} WHERE id = ?", (item_id,)).rowcount
+    return count
+
+
+def item_ids(conn: sqlite3.Connection, kind: str, project_id: int) -> set[int]:
+    table = "issues" if kind == "issue" else "merge_requests"
+    return {int(r[0]) for r in conn.execute(f"SELECT id FROM {table} WHERE project_id = ?", (project_id,))}
+
+
+def get_cursor(conn: sqlite3.Connection, project_id: int, resource: str) -> str | None:
+    row = conn.execute("SELECT updated_after FROM sync_cursors WHERE project_id = ? AND resource = ?",
+                       (project_id, resource)).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def set_cursor(conn: sqlite3.Connection, project_id: int, resource: str, updated_after: str,
+               now_iso: str) -> None:
+    """Advance (never move back) the cursor for one project and resource."""
+    conn.execute(
+        """INSERT INTO sync_cursors(project_id, resource, updated_after, advanced_at)
+           VALUES (?, ?, ?, ?)
+           ON CONFLICT(project_id, resource) DO UPDATE SET
+             updated_after = MAX(COALESCE(sync_cursors.updated_after, ''), excluded.updated_after),
+             advanced_at = excluded.advanced_at""",
+        (project_id, resource, updated_after, now_iso),
+    )

@@ -1,0 +1,313 @@
+"""The four-stage sync pipeline: issues → mrs → docs → embeddings.
+
+``run_pipeline`` is the one entry point for both `lore sync` and the scheduled service.
+It does not take the pipeline lock (callers do) and never raises for a stage failure:
+every stage comes back as a :class:`StageResult`, and a failing stage never hides the
+results of the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from lore.core.clock import iso_from_ms
+from lore.core.config import Config
+from lore.core.errors import ErrorCode, LoreError
+from lore.core.paths import db_path
+from lore.store.db import connect, transaction
+from lore.sync.progress import NullProgress, Progress
+from lore.sync.stage_items import ISSUES, MRS, ProjectRef, Resource, ResourceOutcome, sync_resource
+from lore.sync.types import ALL_STAGES, StageResult, SyncOptions, SyncReport
+
+log = logging.getLogger("lore.sync")
+
+
+def _now_iso() -> str:
+    return iso_from_ms(int(time.time() * 1000))
+
+
+def _as_lore_error(exc: BaseException) -> LoreError:
+    if isinstance(exc, LoreError):
+        return exc
+    from lore.store.errors import translate_db_error
+
+    translated = translate_db_error(exc)
+    if translated is not None:
+        return translated
+    return LoreError(ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}",
+                     suggestion="This is a bug in lore; re-run with LORE_DEBUG=1")
+
+
+def _failed(stage: str, err: LoreError, **details: Any) -> StageResult:
+    return StageResult(stage=stage, success=False, error=err.message, error_code=err.code.value,
+                       retry_after_ms=err.retry_after_ms, details=dict(details))
+
+
+def select_projects(config: Config, wanted: list[str] | None) -> list[str]:
+    """The configured projects to sync; NOT_FOUND for a --project that is not configured."""
+    configured = config.project_paths
+    if not wanted:
+        return configured
+    out: list[str] = []
+    for raw in wanted:
+        path = raw.strip().strip("/")
+        if path not in configured:
+            raise LoreError(
+                ErrorCode.NOT_FOUND,
+                f"project {path!r} is not in the config (configured: {', '.join(configured)})",
+                suggestion="Add it to the config's projects list, or re-run lore init",
+            )
+        if path not in out:
+            out.append(path)
+    return out
+
+
+def _record_run_start(conn: sqlite3.Connection, full: bool) -> int:
+    with transaction(conn):
+        cur = conn.execute("INSERT INTO sync_runs(started_at, full, outcome) VALUES (?, ?, 'running')",
+                           (_now_iso(), int(full)))
+    return int(cur.lastrowid or 0)
+
+
+def _record_run_end(conn: sqlite3.Connection, run_id: int, report: SyncReport) -> None:
+    with transaction(conn):
+        conn.execute(
+            "UPDATE sync_runs SET finished_at = ?, outcome = ?, requests = ?, stage_results = ? "
+            "WHERE id = ?",
+            (report.finished_at, report.outcome, report.requests,
+             json.dumps([s.to_dict() for s in report.stages]), run_id),
+        )
+
+
+def run_pipeline(
+    config: Config,
+    data_dir: Path,
+    options: SyncOptions,
+    *,
+    progress: Progress | None = None,
+    client_factory: Callable[[Config], Any] | None = None,
+) -> SyncReport:
+    """Run every stage and return their results. Callers hold the pipeline lock."""
+    progress = progress or NullProgress()
+    started_ms = int(time.time() * 1000)
+    report = SyncReport(stages=[], started_at=iso_from_ms(started_ms))
+
+    def finish() -> SyncReport:
+        report.finished_at = _now_iso()
+        report.duration_ms = int(time.time() * 1000) - started_ms
+        return report
+
+    try:
+        projects = select_projects(config, options.projects)
+        conn = connect(db_path(data_dir))
+    except Exception as exc:  # setup failed: every stage reports the same cause
+        err = _as_lore_error(exc)
+        report.stages = [_failed(stage, err) for stage in ALL_STAGES]
+        return finish()
+
+    try:
+        run_id = _record_run_start(conn, options.full)
+        core, project_ids, requests = _run_core_stages(config, conn, projects, options, progress,
+                                                      client_factory)
+        report.stages.extend(core)
+        report.requests = requests
+        report.stages.append(_run_docs(conn, config, project_ids, options, progress))
+        report.stages.append(_run_embeddings(conn, config, project_ids, options, progress))
+        report.counts = _counts(conn)
+        finish()
+        _record_run_end(conn, run_id, report)
+        return report
+    finally:
+        conn.close()
+
+
+def _run_core_stages(
+    config: Config,
+    conn: sqlite3.Connection,
+    projects: list[str],
+    options: SyncOptions,
+    progress: Progress,
+    client_factory: Callable[[Config], Any] | None,
+) -> tuple[list[StageResult], list[int] | None, int]:
+    try:
+        client = client_factory(config) if client_factory else _make_client(config)
+    except Exception as exc:
+        err = _as_lore_error(exc)
+        return [_failed("issues", err), _failed("mrs", err)], None, 0
+
+    results: list[StageResult] = []
+    try:
+        with ThreadPoolExecutor(max_workers=config.sync.concurrency,
+                                thread_name_prefix="lore-sync") as pool:
+            refs, resolve_errors = _resolve_projects(client, conn, projects)
+            for resource in (ISSUES, MRS):
+                results.append(_run_resource_stage(client, conn, pool, config, refs,
+                                                   resolve_errors, resource, options, progress))
+        project_ids = [r.id for r in refs] if options.projects else None
+        return results, project_ids, int(client.stats.requests)
+    finally:
+        client.close()
+
+
+def _make_client(config: Config) -> Any:
+    from lore.gitlab.client import GitLabClient, RetryPolicy
+
+    return GitLabClient(
+        config.base_url,
+        config.token(),
+        concurrency=config.sync.concurrency,
+        timeout_seconds=config.sync.timeout_seconds,
+        retry=RetryPolicy(max_retries=config.sync.max_retries),
+    )
+
+
+def _resolve_projects(client: Any, conn: sqlite3.Connection,
+                      projects: list[str]) -> tuple[list[ProjectRef], dict[str, LoreError]]:
+    refs: list[ProjectRef] = []
+    errors: dict[str, LoreError] = {}
+    from lore.store import ingest
+
+    for path in projects:
+        try:
+            raw = client.project(path)
+            with transaction(conn):
+                project_id = ingest.upsert_project(conn, raw)
+            refs.append(ProjectRef(project_id, str(raw.get("path_with_namespace") or path)))
+        except Exception as exc:
+            errors[path] = _as_lore_error(exc)
+    return refs, errors
+
+
+def _run_resource_stage(
+    client: Any,
+    conn: sqlite3.Connection,
+    pool: ThreadPoolExecutor,
+    config: Config,
+    refs: list[ProjectRef],
+    resolve_errors: dict[str, LoreError],
+    resource: Resource,
+    options: SyncOptions,
+    progress: Progress,
+) -> StageResult:
+    result = StageResult(stage=resource.stage, success=True)
+    first_error: LoreError | None = next(iter(resolve_errors.values()), None)
+    per_project: dict[str, Any] = {
+        path: {"error": err.message, "error_code": err.code.value}
+        for path, err in resolve_errors.items()
+    }
+    for ref in refs:
+        try:
+            outcome: ResourceOutcome = sync_resource(
+                client, conn, pool, ref, resource, full=options.full,
+                overlap_seconds=config.sync.cursor_overlap_seconds, progress=progress)
+            entry: dict[str, Any] = {"updated": outcome.items_updated, "seen": outcome.items_seen,
+                                     "notes": outcome.notes, "deleted": outcome.deleted}
+            result.items_updated += outcome.items_updated
+            extra_error = _after_resource(client, conn, config, ref, resource, outcome, options, entry)
+            if extra_error is not None and first_error is None:
+                first_error = extra_error
+            per_project[ref.path] = entry
+            with transaction(conn):
+                conn.execute("UPDATE projects SET last_synced_at = ? WHERE id = ?",
+                             (_now_iso(), ref.id))
+        except Exception as exc:
+            err = _as_lore_error(exc)
+            log.warning("%s stage failed for %s: %s", resource.stage, ref.path, err.message)
+            per_project[ref.path] = {"error": err.message, "error_code": err.code.value}
+            progress.finish(f"{resource.stage}:{ref.path}", "failed")
+            if first_error is None:
+                first_error = err
+    result.details["projects"] = per_project
+    if first_error is not None:
+        result.success = False
+        result.error = first_error.message
+        result.error_code = first_error.code.value
+        result.retry_after_ms = first_error.retry_after_ms
+    return result
+
+
+def _after_resource(client: Any, conn: sqlite3.Connection, config: Config, ref: ProjectRef,
+                    resource: Resource, outcome: ResourceOutcome, options: SyncOptions,
+                    entry: dict[str, Any]) -> LoreError | None:
+    """Per-project follow-ups: work-item status for issues, contribution index for MRs."""
+    if resource is ISSUES:
+        try:
+            from lore.sync.work_item_status import enrich_statuses
+        except ImportError:  # TEMPORARY until the work-item status module lands
+            return None
+
+        status = enrich_statuses(client, conn, instance_url=config.base_url, project_path=ref.path,
+                                 project_id=ref.id, iids=outcome.changed_iids,
+                                 page_size=config.sync.work_item_page_size, full=options.full)
+        entry["work_item_status"] = {
+            "available": status.available, "reason": status.reason, "updated": status.updated,
+            "final_page_size": status.final_page_size, "shrinks": status.shrinks,
+            "requests": status.requests,
+        }
+        if status.error_code:
+            return LoreError(ErrorCode(status.error_code), status.error or "work-item status failed")
+    return None
+
+
+def _run_docs(conn: sqlite3.Connection, config: Config, project_ids: list[int] | None,
+              options: SyncOptions, progress: Progress) -> StageResult:
+    if not options.docs:
+        return StageResult(stage="docs", success=True, skipped=True)
+    try:
+        from lore.sync.stage_docs import run_docs_stage
+
+        return _with_progress(progress, "docs", "docs", lambda cb: run_docs_stage(
+            conn, config, project_ids=project_ids, full=options.full, progress=cb))
+    except Exception as exc:
+        return _failed("docs", _as_lore_error(exc))
+
+
+def _run_embeddings(conn: sqlite3.Connection, config: Config, project_ids: list[int] | None,
+                    options: SyncOptions, progress: Progress) -> StageResult:
+    if not options.embed or config.embedding.provider == "none":
+        return StageResult(stage="embeddings", success=True, skipped=True)
+    try:
+        from lore.sync.stage_embeddings import run_embeddings_stage
+
+        return _with_progress(progress, "embeddings", "embed", lambda cb: run_embeddings_stage(
+            conn, config, project_ids=project_ids, full=options.full, progress=cb))
+    except Exception as exc:
+        return _failed("embeddings", _as_lore_error(exc))
+
+
+def _with_progress(progress: Progress, key: str, label: str,
+                   run: Callable[[Callable[[int, int], None]], StageResult]) -> StageResult:
+    started = False
+
+    def callback(done: int, total: int) -> None:
+        nonlocal started
+        if not started:
+            progress.start(key, f"{label:<6} documents", total)
+            started = True
+        progress.update(key, completed=done, total=total)
+
+    result = run(callback)
+    if started:
+        progress.finish(key, f"{result.items_updated} updated")
+    return result
+
+
+def _counts(conn: sqlite3.Connection) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name, sql in (
+        ("projects", "SELECT COUNT(*) FROM projects"),
+        ("issues", "SELECT COUNT(*) FROM issues"),
+        ("merge_requests", "SELECT COUNT(*) FROM merge_requests"),
+        ("notes", "SELECT COUNT(*) FROM notes"),
+        ("documents", "SELECT COUNT(*) FROM documents"),
+        ("embedded_documents", "SELECT COUNT(DISTINCT document_id) FROM embeddings"),
+    ):
+        out[name] = int(conn.execute(sql).fetchone()[0])
+    return out
