@@ -142,5 +142,8 @@ def emit_error(err: LoreError, robot: bool, elapsed_ms: int) -> None:
     details = err.details or {}
     for candidate in details.get("candidates", []) if isinstance(details, dict) else []:
         lines.append(f"  - {candidate}")
+    for check in details.get("checks", []) if isinstance(details, dict) else []:
+        mark = "ok  " if check.get("ok") else "FAIL"
+        lines.append(f"  [{mark}] {check.get('check')}: {check.get('detail')}")
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
