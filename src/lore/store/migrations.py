@@ -195,10 +195,31 @@ def m002_work_item_status(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE issues ADD COLUMN {column} TEXT")
 
 
+def m003_who_indexes(conn: sqlite3.Connection) -> None:
+    # `lore who`: covering index so a path's notes are read without touching note bodies,
+    # authorship by person, renames through a small partial index, and an (empty until a
+    # sync fills it) approvals table.
+    for stmt in (
+        "CREATE INDEX IF NOT EXISTS who_notes_mr ON notes(item_kind, item_id, system, author_id,"
+        " note_type, position_new_path, position_old_path, created_at)",
+        "CREATE INDEX IF NOT EXISTS who_mrs_author ON merge_requests(author_id)",
+        "CREATE INDEX IF NOT EXISTS who_mr_paths_renames ON mr_paths(old_path, new_path, mr_id)"
+        " WHERE renamed_file = 1",
+        "CREATE TABLE IF NOT EXISTS mr_approvals ("
+        " mr_id INTEGER NOT NULL REFERENCES merge_requests(id) ON DELETE CASCADE,"
+        " person_id INTEGER NOT NULL REFERENCES people(id),"
+        " approved_at TEXT,"
+        " PRIMARY KEY (mr_id, person_id))",
+        "CREATE INDEX IF NOT EXISTS who_approvals_person ON mr_approvals(person_id)",
+    ):
+        conn.execute(stmt)
+
+
 #: The ordered list of every migration. Append only.
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "work_item_status", m002_work_item_status),
+    (3, "who_indexes", m003_who_indexes),
 ]
 
 
