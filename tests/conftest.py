@@ -128,3 +128,32 @@ def sim() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def robot_manifest() -> dict[str, Any]:
+    """The manifest `lore robot-docs` publishes, built from the command definitions."""
+    from lore.cli.app import cli
+    from lore.cli.commands.robot_docs import build_manifest
+
+    return build_manifest(cli)
+
+
+def assert_robot_output(manifest: dict[str, Any], command: str, doc: dict[str, Any]) -> None:
+    """Validate a robot document against the envelope and the command's published schema."""
+    import jsonschema
+
+    if doc.get("ok"):
+        jsonschema.validate(doc, manifest["envelopes"]["success"])
+        entry = next((c for c in manifest["commands"] if c["command"] == command), None)
+        assert entry is not None, f"{command!r} is not in robot-docs"
+        assert entry["response_schema"], f"{command!r} publishes no response schema"
+        jsonschema.validate(doc["data"], entry["response_schema"])
+    else:
+        jsonschema.validate(doc, manifest["envelopes"]["failure"])
+        entry = next((c for c in manifest["commands"] if c["command"] == command), None)
+        if entry is not None:
+            codes = {c["code"] for c in entry["exit_codes"]}
+            assert doc["error"]["code"] in codes, (
+                f"{command!r} failed with {doc['error']['code']}, which robot-docs does not list"
+            )

@@ -1,6 +1,6 @@
 """`python -m lore` runs the CLI."""
 
-from lore.cli.app import main
+from lore.cli.entry import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -153,16 +153,8 @@ def _usage_error(exc: click.UsageError) -> LoreError:
     return LoreError(ErrorCode.USAGE_ERROR, message, suggestion=suggestion, actions=actions)
 
 
-def _fast_version(argv: list[str]) -> bool:
-    # `lore --version` must not pay for importing click (about 70 ms on a small machine).
-    return argv in (["--version"], ["-V"])
-
-
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if _fast_version(args):
-        sys.stdout.write(f"lore {__version__}\n")
-        return 0
     started = time.perf_counter()
     args, robot, quiet = _hoist_global_flags(args)
     app = AppContext(robot=robot, quiet=quiet, started=started)
