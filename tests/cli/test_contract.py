@@ -8,8 +8,8 @@ import sys
 
 import jsonschema
 import pytest
-from conftest import LORE_EXE, LoreEnv, assert_robot_output
 
+from conftest import LORE_EXE, LoreEnv, assert_robot_output
 from lore.cli.app import COMMANDS
 from lore.core.errors import EXIT_CODES, ErrorCode
 

@@ -1,0 +1,63 @@
+"""Cold-start benchmark: `lore --version` and `lore --robot robot-docs` against
+`python -c pass`, in the same run. Prints one JSON document.
+
+Usage: .venv/bin/python bench/startup.py [--runs 30]
+Target: `lore --version` under 80 ms median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def measure(argv: list[str], runs: int, env: dict[str, str]) -> dict[str, float]:
+    samples: list[float] = []
+    for _ in range(runs + 2):
+        started = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
+        samples.append((time.perf_counter() - started) * 1000)
+    samples = sorted(samples[2:])  # drop two warm-up runs
+    return {
+        "median_ms": round(statistics.median(samples), 1),
+        "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1),
+        "min_ms": round(samples[0], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, HOME=tmp, LORE_DATA_DIR=f"{tmp}/data",
+                   LORE_CONFIG_PATH=f"{tmp}/config.json")
+        lore = str(BIN / "lore")
+        results = {
+            "python -c pass": measure([sys.executable, "-c", "pass"], args.runs, env),
+            "lore --version": measure([lore, "--version"], args.runs, env),
+            "lore --robot robot-docs": measure([lore, "--robot", "robot-docs"], args.runs, env),
+        }
+    base = results["python -c pass"]["median_ms"]
+    for name, figures in results.items():
+        figures["over_python_ms"] = round(figures["median_ms"] - base, 1)
+    print(json.dumps({
+        "benchmark": "startup",
+        "runs": args.runs,
+        "results": results,
+        "targets": {"lore --version median_ms": 80},
+        "met": {"lore --version": results["lore --version"]["median_ms"] < 80},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
