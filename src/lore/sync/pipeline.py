@@ -238,10 +238,7 @@ def _after_resource(client: Any, conn: sqlite3.Connection, config: Config, ref: 
                     entry: dict[str, Any]) -> LoreError | None:
     """Per-project follow-ups: work-item status for issues, contribution index for MRs."""
     if resource is ISSUES:
-        try:
-            from lore.sync.work_item_status import enrich_statuses
-        except ImportError:  # TEMPORARY until the work-item status module lands
-            return None
+        from lore.sync.work_item_status import enrich_statuses
 
         status = enrich_statuses(client, conn, instance_url=config.base_url, project_path=ref.path,
                                  project_id=ref.id, iids=outcome.changed_iids,
@@ -251,8 +248,11 @@ def _after_resource(client: Any, conn: sqlite3.Connection, config: Config, ref: 
             "final_page_size": status.final_page_size, "shrinks": status.shrinks,
             "requests": status.requests,
         }
+        if status.unresolved:
+            entry["work_item_status"]["unresolved"] = status.unresolved
         if status.error_code:
-            return LoreError(ErrorCode(status.error_code), status.error or "work-item status failed")
+            return LoreError(ErrorCode(status.error_code), status.error or "work-item status failed",
+                             retry_after_ms=status.retry_after_ms)
     return None
 
 
