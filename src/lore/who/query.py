@@ -5,14 +5,19 @@ A *contribution* is one person's part in one merge request, of one kind:
 - ``authored_merged`` / ``authored_unmerged``: the MR's author; dated ``merged_at`` (merged)
   or ``updated_at`` (opened, closed, locked).
 - ``reviewed``: DiffNotes positioned on the path (old or new side) by someone other than the
-  author; dated by that person's latest such note on the MR.
+  author; dated by that person's newest such note on the MR.
 - ``discussed``: any other non-system note on the MR by someone other than the author.
 - ``approved``: a row in ``mr_approvals`` (when a sync fills it), by someone other than the
-  author.
+  author; dated ``approved_at`` (else the MR's date).
 
 Several notes by one person on one MR make a single contribution dated by the newest of
-them, so a chatty review never outweighs authorship; ``notes`` keeps the raw count.
-Each contribution scores ``weight(kind) · decay(age)`` and a person's score is the sum.
+them, so a chatty review never outweighs authorship, and each note-based contribution
+decays from its own note's date, not the MR's. A contribution scores
+``weight(kind) · decay(age)``; a person's score is the sum.
+
+Everything is read through indexes (migration 3 adds the covering ones): the MRs that
+touched the path via ``mr_paths``, their notes via ``notes(item_kind, item_id, …)``, and
+SQLite turns timestamps into milliseconds and classifies notes so Python only sums.
 """
 
 from __future__ import annotations
@@ -20,73 +25,69 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from lore.core.clock import iso_from_ms, ms_from_iso
+from lore.core.clock import iso_from_ms
 from lore.core.errors import ErrorCode, LoreError
 from lore.core.refs import format_ref
-from lore.who.decay import age_days, decay
+from lore.who.decay import MS_PER_DAY, age_days, decay_function
 from lore.who.params import EVIDENCE_LIMIT, KINDS, WhoParams
 from lore.who.scope import PathScope, candidate_mr_ids, resolve_scope
 
-# -- data gathered from the store --------------------------------------------------------
+NOTHING_SYNCED = "nothing is synced yet: run `lore sync` to mirror your projects"
+
+#: Row of the scoring loop: (group key, MR id, kind, epoch ms).
+ContributionRow = tuple[Any, int, str, int]
 
 
-@dataclass(frozen=True)
-class MrInfo:
-    id: int
-    project_id: int
-    project_path: str
-    iid: int
-    title: str
-    state: str
-    author_id: int | None
-    authored_at_ms: int  # merged_at, else updated_at, else created_at
-    web_url: str | None
-
-
-@dataclass
-class Contribution:
-    person_id: int
-    mr_id: int
-    kind: str
-    at_ms: int
-    notes: int = 0  # notes behind a reviewed/discussed contribution
-    area: str | None = None  # `who @user` only: the rolled-up directory it counts for
-
-
-@dataclass
-class Person:
-    id: int
-    username: str
-    name: str | None
-    is_bot: bool
+def _ms(expr: str) -> str:
+    # julianday() parses the store's ISO-8601 (with Z) in C; far cheaper than in Python.
+    return f"CAST(ROUND((julianday({expr}) - 2440587.5) * 86400000) AS INTEGER)"
 
 
 def _json_ids(ids: Iterable[int]) -> str:
     return json.dumps(sorted(ids))
 
 
-def _load_mrs(conn: sqlite3.Connection, ids: Iterable[int], project_id: int | None) -> dict[int, MrInfo]:
+def _since_sql(params: WhoParams, column: str) -> tuple[str, list[Any]]:
+    if params.since_ms is None:
+        return "", []
+    return f" AND {column} >= ?", [iso_from_ms(params.since_ms)]
+
+
+# -- merge requests, people, approvals ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Mr:
+    project_id: int
+    author_id: int | None
+    merged: bool
+    at_ms: int  # merged_at, else updated_at, else created_at
+
+
+def _load_mrs(conn: sqlite3.Connection, ids: Iterable[int], project_id: int | None) -> dict[int, _Mr]:
     sql = (
-        "SELECT m.id, m.project_id, p.path, m.iid, m.title, m.state, m.author_id, "
-        "m.created_at, m.updated_at, m.merged_at, m.web_url "
-        "FROM merge_requests m JOIN projects p ON p.id = m.project_id "
-        "WHERE m.id IN (SELECT value FROM json_each(?))"
+        "SELECT id, project_id, author_id, state = 'merged', "
+        + _ms("COALESCE(CASE WHEN state = 'merged' THEN merged_at END, updated_at, created_at)")
+        + " FROM merge_requests WHERE id IN (SELECT value FROM json_each(?))"
     )
     args: list[Any] = [_json_ids(ids)]
     if project_id is not None:
-        sql += " AND m.project_id = ?"
+        sql += " AND project_id = ?"
         args.append(project_id)
-    out: dict[int, MrInfo] = {}
-    for row in conn.execute(sql, args):
-        mid, pid, ppath, iid, title, state, author, created, updated, merged, url = tuple(row)
-        stamp = merged if state == "merged" and merged else (updated or created)
-        out[mid] = MrInfo(mid, pid, ppath, iid, title, state, author, ms_from_iso(stamp), url)
-    return out
+    return {r[0]: _Mr(r[1], r[2], bool(r[3]), r[4]) for r in conn.execute(sql, args)}
+
+
+def _authorship(mrs: dict[int, _Mr], only: int | None = None) -> list[tuple[int, int, str, int]]:
+    """(person, mr, kind, ms) for each MR's author (``only``: just this person)."""
+    return [
+        (mr.author_id, mr_id, "authored_merged" if mr.merged else "authored_unmerged", mr.at_ms)
+        for mr_id, mr in mrs.items()
+        if mr.author_id is not None and (only is None or mr.author_id == only)
+    ]
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
@@ -96,80 +97,33 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     return row is not None
 
 
-def _authorship(mrs: dict[int, MrInfo]) -> list[Contribution]:
-    out = []
-    for mr in mrs.values():
-        if mr.author_id is None:
-            continue
-        kind = "authored_merged" if mr.state == "merged" else "authored_unmerged"
-        out.append(Contribution(mr.author_id, mr.id, kind, mr.authored_at_ms))
-    return out
-
-
-def _approvals(conn: sqlite3.Connection, mrs: dict[int, MrInfo], person_id: int | None = None) -> list[Contribution]:
-    # GitLab approvals are not synced yet; the table exists (migration 3) and may be empty.
+def _approvals(conn: sqlite3.Connection, mrs: dict[int, _Mr],
+               only: int | None = None) -> list[tuple[int, int, str, int]]:
+    # GitLab approvals are not synced yet: the table (migration 3) may be empty or absent.
     if not mrs or not _has_table(conn, "mr_approvals"):
         return []
     sql = (
-        "SELECT mr_id, person_id, approved_at FROM mr_approvals "
+        f"SELECT mr_id, person_id, {_ms('approved_at')} FROM mr_approvals "
         "WHERE mr_id IN (SELECT value FROM json_each(?))"
     )
     args: list[Any] = [_json_ids(mrs)]
-    if person_id is not None:
+    if only is not None:
         sql += " AND person_id = ?"
-        args.append(person_id)
+        args.append(only)
     out = []
-    for mr_id, pid, approved_at in conn.execute(sql, args):
+    for mr_id, person_id, at_ms in conn.execute(sql, args):
         mr = mrs[mr_id]
-        if pid == mr.author_id:
-            continue  # self-approval says nothing new about the author
-        at_ms = ms_from_iso(approved_at) if approved_at else mr.authored_at_ms
-        out.append(Contribution(pid, mr_id, "approved", at_ms))
+        if person_id != mr.author_id:  # self-approval says nothing new about the author
+            out.append((person_id, mr_id, "approved", at_ms if at_ms is not None else mr.at_ms))
     return out
 
 
-_NOTE_GROUPS_SQL = (
-    "SELECT item_id, author_id, note_type = 'DiffNote', position_new_path, position_old_path, "
-    "MAX(created_at), COUNT(*) FROM notes "
-    "WHERE item_kind = 'mr' AND item_id IN (SELECT value FROM json_each(?)) "
-    "AND system = 0 AND author_id IS NOT NULL{since} "
-    "GROUP BY item_id, author_id, 3, position_new_path, position_old_path"
-)
-
-
-def _merge(into: dict[tuple[int, int, str], Contribution], person: int, mr: int, kind: str,
-           at_ms: int, notes: int) -> None:
-    key = (person, mr, kind)
-    have = into.get(key)
-    if have is None:
-        into[key] = Contribution(person, mr, kind, at_ms, notes)
-    else:
-        have.at_ms = max(have.at_ms, at_ms)
-        have.notes += notes
-
-
-def _path_notes(conn: sqlite3.Connection, mrs: dict[int, MrInfo], scope: PathScope,
-                since_ms: int | None) -> list[Contribution]:
-    if not mrs:
-        return []
-    args: list[Any] = [_json_ids(mrs)]
-    since = ""
-    if since_ms is not None:
-        since = " AND created_at >= ?"
-        args.append(iso_from_ms(since_ms))
-    merged: dict[tuple[int, int, str], Contribution] = {}
-    for mr_id, author, is_diff, new_path, old_path, last_at, count in conn.execute(
-        _NOTE_GROUPS_SQL.format(since=since), args
-    ):
-        mr = mrs[mr_id]
-        if author == mr.author_id:
-            continue  # the author's own notes are part of authoring
-        on_path = bool(is_diff) and (
-            scope.matches(mr.project_id, new_path) or scope.matches(mr.project_id, old_path)
-        )
-        _merge(merged, author, mr_id, "reviewed" if on_path else "discussed",
-               ms_from_iso(last_at), count)
-    return list(merged.values())
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    username: str
+    name: str | None
+    is_bot: bool
 
 
 def _load_people(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Person]:
@@ -186,8 +140,7 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     if "*" in pattern or "?" in pattern:
         return re.compile(f"^{body}$")
     if pattern[:1].isalnum():
-        # "bot" matches "bot", "ci-bot", "release_bot" but not "talbot".
-        return re.compile(f"^(?:.*[-_.])?{body}$")
+        return re.compile(f"^(?:.*[-_.])?{body}$")  # "bot": "ci-bot", "release_bot", not "talbot"
     return re.compile(f"^.*{body}$")  # "[bot]" matches "dependabot[bot]"
 
 
@@ -199,158 +152,162 @@ def is_bot(person: Person, patterns: Iterable[str]) -> bool:
     return any(_pattern_regex(p).match(name) for p in patterns if p)
 
 
-# -- scoring -------------------------------------------------------------------------------
-
-
-@dataclass
-class _Tally:
-    score: float = 0.0
-    last_at_ms: int = 0
-    breakdown: dict[str, list[float]] = field(
-        default_factory=lambda: {k: [0.0, 0] for k in KINDS}
-    )
-    per_mr: dict[int, list[Any]] = field(default_factory=dict)  # mr → [score, kinds, last_at]
-
-
-def _kind_value(params: WhoParams, kind: str, at_ms: int) -> float:
-    age = age_days(params.now_ms, at_ms)
-    return params.weights[kind] * decay(params.curve, age, params.half_life_days, params.window_days)
-
-
-def _tally(contribs: Iterable[Contribution], params: WhoParams,
-           key: Callable[[Contribution], Iterable[Hashable]]) -> dict[Hashable, _Tally]:
-    tallies: dict[Hashable, _Tally] = defaultdict(_Tally)
-    for c in contribs:
-        if params.weights.get(c.kind, 0.0) <= 0:
-            continue  # a kind weighted 0 does not count at all, not even as activity
-        if params.since_ms is not None and c.at_ms < params.since_ms:
-            continue
-        value = _kind_value(params, c.kind, c.at_ms)
-        for k in key(c):
-            t = tallies[k]
-            t.score += value
-            t.last_at_ms = max(t.last_at_ms, c.at_ms)
-            t.breakdown[c.kind][0] += value
-            t.breakdown[c.kind][1] += 1
-            slot = t.per_mr.setdefault(c.mr_id, [0.0, set(), 0])
-            slot[0] += value
-            slot[1].add(c.kind)
-            slot[2] = max(slot[2], c.at_ms)
-    return tallies
-
-
-def _evidence(t: _Tally, mrs: dict[int, MrInfo]) -> list[dict[str, Any]]:
-    ranked = sorted(t.per_mr.items(), key=lambda kv: (-kv[1][0], -kv[1][2], kv[0]))
-    out = []
-    for mr_id, (score, kinds, last_at) in ranked[:EVIDENCE_LIMIT]:
-        mr = mrs[mr_id]
-        out.append({
-            "ref": format_ref("mr", mr.iid, mr.project_path),
-            "title": mr.title,
-            "state": mr.state,
-            "date": iso_from_ms(last_at),
-            "kinds": [k for k in KINDS if k in kinds],
-            "score": score,
-            "web_url": mr.web_url,
-        })
-    return out
-
-
-def _row(t: _Tally, total: float, params: WhoParams, mrs: dict[int, MrInfo]) -> dict[str, Any]:
-    age = int(age_days(params.now_ms, t.last_at_ms))
-    return {
-        "score": t.score,
-        "share": (t.score / total) if total > 0 else 0.0,
-        "last_activity_at": iso_from_ms(t.last_at_ms),
-        "last_activity_age_days": age,
-        "stale": age_days(params.now_ms, t.last_at_ms) > params.stale_days,
-        "breakdown": {k: {"score": v[0], "count": int(v[1])} for k, v in t.breakdown.items()},
-        "evidence": _evidence(t, mrs),
-    }
-
-
 def _project_id(conn: sqlite3.Connection, project: str | None) -> int | None:
     if project is None:
         return None
-    row = conn.execute("SELECT id FROM projects WHERE path = ?", (project,)).fetchone()
+    row = conn.execute(
+        "SELECT id FROM projects WHERE path = ? COLLATE NOCASE ORDER BY path = ? DESC",
+        (project, project),
+    ).fetchone()
     if row is None and project.isdigit():
         row = conn.execute("SELECT id FROM projects WHERE id = ?", (int(project),)).fetchone()
     if row is None:
         known = [r[0] for r in conn.execute("SELECT path FROM projects ORDER BY path LIMIT 20")]
         raise LoreError(
             ErrorCode.NOT_FOUND,
-            f"project {project!r} is not in the mirror",
+            f"project {project!r} is not mirrored",
             suggestion=("Mirrored projects: " + ", ".join(known)) if known
-            else "Nothing is mirrored yet: run lore sync",
+            else NOTHING_SYNCED,
             actions=["lore status"],
+            details={"candidates": known},
         )
     return int(row[0])
 
 
-def _store_is_empty(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM merge_requests LIMIT 1").fetchone() is None
+# -- scoring ----------------------------------------------------------------------------------
 
 
-def _age_or_none(params: WhoParams, at_ms: int | None) -> int | None:
-    return None if at_ms is None else int(age_days(params.now_ms, at_ms))
+class _Tally:
+    """One person's (or one area's) running totals."""
+
+    __slots__ = ("items", "kinds", "last_at_ms", "score")
+
+    def __init__(self) -> None:
+        self.score = 0.0
+        self.last_at_ms = -(2**62)
+        self.kinds: dict[str, list[float]] = {k: [0.0, 0] for k in KINDS}
+        self.items: list[tuple[int, str, int, float]] = []  # (mr, kind, ms, value)
 
 
-# -- public API -------------------------------------------------------------------------
+def _tally(rows: Iterable[ContributionRow], params: WhoParams) -> dict[Any, _Tally]:
+    weights = params.weights
+    since = params.since_ms
+    now = params.now_ms
+    factor = decay_function(params.curve, params.half_life_days, params.window_days)
+    out: dict[Any, _Tally] = {}
+    for key, mr_id, kind, at_ms in rows:
+        weight = weights.get(kind, 0.0)
+        if weight <= 0 or (since is not None and at_ms < since):
+            continue  # a kind weighted 0 does not count at all, not even as activity
+        age = (now - at_ms) / MS_PER_DAY
+        value = weight * factor(age if age > 0 else 0.0)
+        t = out.get(key)
+        if t is None:
+            t = out[key] = _Tally()
+        t.score += value
+        if at_ms > t.last_at_ms:
+            t.last_at_ms = at_ms
+        slot = t.kinds[kind]
+        slot[0] += value
+        slot[1] += 1
+        t.items.append((mr_id, kind, at_ms, value))
+    return out
 
 
-def who_path(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[str, Any]:
-    """Rank the people who know ``target`` (a file or a directory prefix) now.
+def _top_mrs(t: _Tally) -> list[tuple[int, float, set[str], int]]:
+    per: dict[int, list[Any]] = {}
+    for mr_id, kind, at_ms, value in t.items:
+        slot = per.get(mr_id)
+        if slot is None:
+            per[mr_id] = [value, {kind}, at_ms]
+        else:
+            slot[0] += value
+            slot[1].add(kind)
+            slot[2] = max(slot[2], at_ms)
+    ranked = sorted(per.items(), key=lambda kv: (-kv[1][0], -kv[1][2], kv[0]))
+    return [(mr_id, s, kinds, at) for mr_id, (s, kinds, at) in ranked[:EVIDENCE_LIMIT]]
 
-    Returns the robot ``data`` shape of ``lore who PATH`` (see the command's schema).
-    """
-    project_id = _project_id(conn, params.project)
-    scope = resolve_scope(conn, target)
-    mrs = _load_mrs(conn, candidate_mr_ids(conn, scope), project_id)
-    contribs = _authorship(mrs) + _path_notes(conn, mrs, scope, params.since_ms)
-    contribs += _approvals(conn, mrs)
-    people = _load_people(conn, {c.person_id for c in contribs})
-    excluded = _excluded_ids(people, params)
-    tallies = _tally(
-        (c for c in contribs if c.person_id not in excluded), params, lambda c: (c.person_id,)
+
+def _mr_meta(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT m.id, m.iid, m.title, m.state, m.web_url, p.path FROM merge_requests m "
+        "JOIN projects p ON p.id = m.project_id WHERE m.id IN (SELECT value FROM json_each(?))",
+        (_json_ids(ids),),
     )
-    total = sum(t.score for t in tallies.values())
-    rows: list[dict[str, Any]] = []
-    for pid, t in tallies.items():
-        assert isinstance(pid, int)
-        person = people.get(pid) or Person(pid, f"user-{pid}", None, False)
-        row = {"rank": 0, "username": person.username, "name": person.name, "person_id": pid,
-               "is_bot": is_bot(person, params.bot_patterns)}
-        row.update(_row(t, total, params, mrs))
-        rows.append(row)
-    rows.sort(key=lambda r: (-r["score"], r["last_activity_age_days"], r["username"]))
-    freshest = max((t.last_at_ms for t in tallies.values()), default=None)
-    visible = [r for r in rows if not (params.hide_stale and r["stale"])]
-    for i, r in enumerate(visible, 1):
-        r["rank"] = i
-    all_stale = bool(rows) and all(r["stale"] for r in rows)
-    data = {
-        "mode": "path",
-        "query": {
-            "target": target,
-            "path": scope.query,
-            "match": scope.match,
-            "project": params.project,
-            "renamed_from": scope.alias_list(),
-        },
-        "params": params.to_dict(),
-        "experts": visible[: params.limit],
-        "total_people": len(rows),
-        "hidden_stale": len(rows) - len(visible),
-        "excluded_people": len(excluded),
-        "mrs_considered": len(mrs),
-        "total_score": total,
-        "all_stale": all_stale,
-        "last_activity_at": iso_from_ms(freshest) if freshest is not None else None,
-        "last_activity_age_days": _age_or_none(params, freshest),
-        "note": None,
+    return {
+        r[0]: {"ref": format_ref("mr", r[1], r[5]), "title": r[2], "state": r[3], "web_url": r[4]}
+        for r in rows
     }
-    data["note"] = _path_note(conn, scope, data, params)
-    return data
+
+
+def _rank(conn: sqlite3.Connection, tallies: dict[Any, _Tally], params: WhoParams,
+          describe: dict[Any, dict[str, Any]]) -> tuple[list[dict[str, Any]], int, int, float]:
+    """Rows sorted by score, stale ones hidden if asked, limited, with evidence.
+
+    Returns (visible rows, rows before hiding, hidden stale, total score)."""
+    total = sum(t.score for t in tallies.values())
+    rows: list[tuple[Any, _Tally, dict[str, Any]]] = []
+    for key, t in tallies.items():
+        age = age_days(params.now_ms, t.last_at_ms)
+        row: dict[str, Any] = {"rank": 0, **describe[key]}
+        row.update({
+            "score": t.score,
+            "share": (t.score / total) if total > 0 else 0.0,
+            "last_activity_at": iso_from_ms(t.last_at_ms),
+            "last_activity_age_days": int(age),
+            "stale": age > params.stale_days,
+            "breakdown": {k: {"score": v[0], "count": int(v[1])} for k, v in t.kinds.items()},
+            "evidence": [],
+        })
+        rows.append((key, t, row))
+    rows.sort(key=lambda r: (-r[1].score, -r[1].last_at_ms, r[2].get("username", ""),
+                             r[2].get("project", ""), r[2].get("path", "")))
+    visible = [r for r in rows if not (params.hide_stale and r[2]["stale"])]
+    shown = visible[: params.limit]
+    top = {key: _top_mrs(t) for key, t, _ in shown}
+    meta = _mr_meta(conn, {mr_id for items in top.values() for mr_id, *_ in items})
+    out = []
+    for i, (key, _t, row) in enumerate(shown, 1):
+        row["rank"] = i
+        row["evidence"] = [
+            {**meta[mr_id], "date": iso_from_ms(at_ms), "kinds": [k for k in KINDS if k in kinds],
+             "score": score}
+            for mr_id, score, kinds, at_ms in top[key]
+        ]
+        out.append(row)
+    return out, len(rows), len(rows) - len(visible), total
+
+
+def _freshest(tallies: dict[Any, _Tally], params: WhoParams) -> tuple[str | None, int | None]:
+    if not tallies:
+        return None, None
+    newest = max(t.last_at_ms for t in tallies.values())
+    return iso_from_ms(newest), int(age_days(params.now_ms, newest))
+
+
+# -- who PATH ---------------------------------------------------------------------------------
+
+
+def _path_note_rows(conn: sqlite3.Connection, mrs: dict[int, _Mr], scope: PathScope,
+                    params: WhoParams) -> list[ContributionRow]:
+    if not mrs:
+        return []
+    on_new, args_new = scope.match_sql("position_new_path", "project_id")
+    on_old, args_old = scope.match_sql("position_old_path", "project_id")
+    since, args_since = _since_sql(params, "created_at")
+    sql = (
+        f"SELECT author_id, item_id, note_type = 'DiffNote' AND ({on_new} OR {on_old}), "
+        f"{_ms('MAX(created_at)')} FROM notes "
+        "WHERE item_kind = 'mr' AND item_id IN (SELECT value FROM json_each(?)) "
+        f"AND system = 0 AND author_id IS NOT NULL{since} GROUP BY author_id, item_id, 3"
+    )
+    out: list[ContributionRow] = []
+    for author, mr_id, on_path, at_ms in conn.execute(
+        sql, [*args_new, *args_old, _json_ids(mrs), *args_since]
+    ):
+        if author != mrs[mr_id].author_id:  # the author's own notes are part of authoring
+            out.append((author, mr_id, "reviewed" if on_path else "discussed", at_ms))
+    return out
 
 
 def _excluded_ids(people: dict[int, Person], params: WhoParams) -> set[int]:
@@ -361,10 +318,57 @@ def _excluded_ids(people: dict[int, Person], params: WhoParams) -> set[int]:
     }
 
 
+def who_path(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[str, Any]:
+    """Rank the people who know ``target`` (a file or a directory prefix) now.
+
+    Returns the robot ``data`` shape of ``lore who PATH`` (see the command's schema).
+    """
+    project_id = _project_id(conn, params.project)
+    scope = resolve_scope(conn, target)
+    mrs = _load_mrs(conn, candidate_mr_ids(conn, scope), project_id)
+    rows: list[ContributionRow] = [*_authorship(mrs), *_approvals(conn, mrs)]
+    rows += _path_note_rows(conn, mrs, scope, params)
+    people = _load_people(conn, {r[0] for r in rows})
+    excluded = _excluded_ids(people, params)
+    tallies = _tally((r for r in rows if r[0] not in excluded), params)
+    describe = {}
+    for pid in tallies:
+        person = people.get(pid) or Person(pid, f"user-{pid}", None, False)
+        describe[pid] = {"username": person.username, "name": person.name, "person_id": pid,
+                         "is_bot": is_bot(person, params.bot_patterns)}
+    experts, total_people, hidden, total = _rank(conn, tallies, params, describe)
+    last_at, last_age = _freshest(tallies, params)
+    data: dict[str, Any] = {
+        "mode": "path",
+        "query": {
+            "target": target,
+            "path": scope.query,
+            "match": scope.match,
+            "project": params.project,
+            "renamed_from": scope.alias_list(),
+        },
+        "params": params.to_dict(),
+        "experts": experts,
+        "total_people": total_people,
+        "hidden_stale": hidden,
+        "excluded_people": len(excluded),
+        "mrs_considered": len(mrs),
+        "total_score": total,
+        "all_stale": bool(tallies) and all(
+            age_days(params.now_ms, t.last_at_ms) > params.stale_days for t in tallies.values()
+        ),
+        "last_activity_at": last_at,
+        "last_activity_age_days": last_age,
+        "note": None,
+    }
+    data["note"] = _path_note(conn, scope, data, params)
+    return data
+
+
 def _path_note(conn: sqlite3.Connection, scope: PathScope, data: dict[str, Any],
                params: WhoParams) -> str | None:
     if scope.match == "none":
-        if _store_is_empty(conn):
+        if conn.execute("SELECT 1 FROM merge_requests LIMIT 1").fetchone() is None:
             return NOTHING_SYNCED
         return f"no merge request in the mirror touched {scope.query!r}"
     if data["mrs_considered"] == 0:
@@ -374,10 +378,14 @@ def _path_note(conn: sqlite3.Connection, scope: PathScope, data: dict[str, Any],
             return "every contributor to this path was excluded by --exclude/--exclude-bots"
         return "no contributions to this path match the filters"
     if data["all_stale"]:
-        hidden = f" ({data['hidden_stale']} stale hidden by --hide-stale)" if data["hidden_stale"] else ""
+        hidden = (f" ({data['hidden_stale']} stale hidden by --hide-stale)"
+                  if data["hidden_stale"] else "")
         return (f"no one active on this path for {data['last_activity_age_days']} days"
                 f"{hidden}: every expert is stale (threshold {params.stale_days:g} days)")
     return None
+
+
+# -- who @USER --------------------------------------------------------------------------------
 
 
 def area_of(path: str, depth: int) -> str:
@@ -396,7 +404,7 @@ def _find_person(conn: sqlite3.Connection, username: str) -> Person | None:
     ).fetchone()
     if row is None:  # GitLab usernames are case-insensitive
         row = conn.execute(
-            "SELECT id, username, name, is_bot FROM people WHERE lower(username) = lower(?) "
+            "SELECT id, username, name, is_bot FROM people WHERE username = ? COLLATE NOCASE "
             "ORDER BY id LIMIT 1",
             (username,),
         ).fetchone()
@@ -409,7 +417,7 @@ def who_user(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
     username = target.strip().lstrip("@")
     project_id = _project_id(conn, params.project)
     person = _find_person(conn, username) if username else None
-    base: dict[str, Any] = {
+    data: dict[str, Any] = {
         "mode": "user",
         "query": {"target": target, "username": username, "found": person is not None,
                   "person_id": person.id if person else None,
@@ -426,96 +434,77 @@ def who_user(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
         "note": None,
     }
     if person is None:
-        base["note"] = f"no user @{username} in the mirror"
-        return base
+        data["note"] = f"no user @{username} in the mirror"
+        return data
     pid = person.id
-    authored = {r[0] for r in conn.execute("SELECT id FROM merge_requests WHERE author_id = ?", (pid,))}
-    args: list[Any] = [pid]
-    since = ""
-    if params.since_ms is not None:
-        since = " AND created_at >= ?"
-        args.append(iso_from_ms(params.since_ms))
+    since, args_since = _since_sql(params, "created_at")
     note_rows = conn.execute(
         "SELECT item_id, note_type = 'DiffNote', position_new_path, position_old_path, "
-        "MAX(created_at), COUNT(*) FROM notes "
+        f"{_ms('MAX(created_at)')} FROM notes "
         f"WHERE author_id = ? AND item_kind = 'mr' AND system = 0{since} "
-        "GROUP BY item_id, 2, position_new_path, position_old_path",
-        args,
+        "GROUP BY item_id, 2, 3, 4",
+        [pid, *args_since],
     ).fetchall()
-    approval_ids: set[int] = set()
+    ids = {r[0] for r in conn.execute("SELECT id FROM merge_requests WHERE author_id = ?", (pid,))}
+    ids.update(r[0] for r in note_rows)
     if _has_table(conn, "mr_approvals"):
-        approval_ids = {r[0] for r in conn.execute(
-            "SELECT mr_id FROM mr_approvals WHERE person_id = ?", (pid,))}
-    mrs = _load_mrs(conn, authored | {r[0] for r in note_rows} | approval_ids, project_id)
-    areas_of_mr: dict[int, set[str]] = defaultdict(set)
+        ids.update(r[0] for r in conn.execute(
+            "SELECT mr_id FROM mr_approvals WHERE person_id = ?", (pid,)))
+    mrs = _load_mrs(conn, ids, project_id)
+    areas_of_mr: dict[int, set[str]] = {}
     for mr_id, new_path, old_path in conn.execute(
-        "SELECT mr_id, new_path, old_path FROM mr_paths WHERE mr_id IN (SELECT value FROM json_each(?))",
+        "SELECT mr_id, new_path, old_path FROM mr_paths WHERE mr_id IN "
+        "(SELECT value FROM json_each(?))",
         (_json_ids(mrs),),
     ):
-        areas_of_mr[mr_id].update({area_of(new_path, params.depth), area_of(old_path, params.depth)})
+        areas_of_mr.setdefault(mr_id, set()).update(
+            (area_of(new_path, params.depth), area_of(old_path, params.depth)))
 
-    # Each contribution is attributed to areas: authorship/discussion/approval to every
-    # area the MR touched, a review to the areas its DiffNotes sit in.
-    attributed: dict[tuple[int, int, str, str], Contribution] = {}
+    # Authorship, discussion and approval count for every area the MR touched; a review
+    # for the areas its DiffNotes sit in (elsewhere in the MR it is discussion).
+    newest: dict[tuple[tuple[int, str], int, str], int] = {}
 
-    def add(area: str, mr_id: int, kind: str, at_ms: int, notes: int) -> None:
-        key = (pid, mr_id, kind, area)
-        have = attributed.get(key)
-        if have is None:
-            attributed[key] = Contribution(pid, mr_id, kind, at_ms, notes, area)
-        else:
-            have.at_ms = max(have.at_ms, at_ms)
-            have.notes += notes
+    def add(area: str, mr_id: int, kind: str, at_ms: int) -> None:
+        key = ((mrs[mr_id].project_id, area), mr_id, kind)
+        if at_ms > newest.get(key, -(2**62)):
+            newest[key] = at_ms
 
-    for c in _authorship(mrs) + _approvals(conn, mrs, pid):
-        if c.person_id == pid:
-            for area in areas_of_mr.get(c.mr_id, ()):
-                add(area, c.mr_id, c.kind, c.at_ms, 0)
-    for mr_id, is_diff, new_path, old_path, last_at, count in note_rows:
+    for _person, mr_id, kind, at_ms in [*_authorship(mrs, pid), *_approvals(conn, mrs, pid)]:
+        for area in areas_of_mr.get(mr_id, ()):
+            add(area, mr_id, kind, at_ms)
+    for mr_id, is_diff, new_path, old_path, at_ms in note_rows:
         mr = mrs.get(mr_id)
         if mr is None or mr.author_id == pid:
             continue
-        at_ms = ms_from_iso(last_at)
         touched = areas_of_mr.get(mr_id, set())
-        reviewed = set()
-        if is_diff:
-            reviewed = {area_of(p, params.depth) for p in (new_path, old_path) if p} & touched
+        reviewed = {area_of(p, params.depth) for p in (new_path, old_path) if p} if is_diff else set()
         for area in touched:
-            add(area, mr_id, "reviewed" if area in reviewed else "discussed", at_ms, count)
-    tallies = _tally(
-        attributed.values(), params, lambda c: ((mrs[c.mr_id].project_path, c.area),)
+            add(area, mr_id, "reviewed" if area in reviewed else "discussed", at_ms)
+    tallies = _tally(((k[0], k[1], k[2], at) for k, at in newest.items()), params)
+    project_paths = dict(conn.execute("SELECT id, path FROM projects").fetchall())
+    describe = {key: {"project": project_paths.get(key[0], str(key[0])), "path": key[1]}
+                for key in tallies}
+    areas, total_areas, hidden, total = _rank(conn, tallies, params, describe)
+    last_at, last_age = _freshest(tallies, params)
+    all_stale = bool(tallies) and all(
+        age_days(params.now_ms, t.last_at_ms) > params.stale_days for t in tallies.values()
     )
-    total = sum(t.score for t in tallies.values())
-    rows = []
-    for k, t in tallies.items():
-        assert isinstance(k, tuple)
-        row: dict[str, Any] = {"rank": 0, "project": k[0], "path": k[1]}
-        row.update(_row(t, total, params, mrs))
-        rows.append(row)
-    rows.sort(key=lambda r: (-r["score"], r["last_activity_age_days"], r["project"], r["path"]))
-    visible = [r for r in rows if not (params.hide_stale and r["stale"])]
-    for i, r in enumerate(visible, 1):
-        r["rank"] = i
-    freshest = max((t.last_at_ms for t in tallies.values()), default=None)
-    base.update({
-        "areas": visible[: params.limit],
-        "total_areas": len(rows),
-        "hidden_stale": len(rows) - len(visible),
+    data.update({
+        "areas": areas,
+        "total_areas": total_areas,
+        "hidden_stale": hidden,
         "mrs_considered": len(mrs),
         "total_score": total,
-        "all_stale": bool(rows) and all(r["stale"] for r in rows),
-        "last_activity_at": iso_from_ms(freshest) if freshest is not None else None,
-        "last_activity_age_days": _age_or_none(params, freshest),
+        "all_stale": all_stale,
+        "last_activity_at": last_at,
+        "last_activity_age_days": last_age,
     })
-    if not rows:
-        base["note"] = f"@{person.username} has no contributions to merge requests that match the filters"
-    elif base["all_stale"]:
-        base["note"] = (f"@{person.username} has not been active on any path for "
-                        f"{base['last_activity_age_days']} days (threshold {params.stale_days:g} days)")
-    return base
-
-
-NOTHING_SYNCED = "nothing is synced yet: run `lore sync` to mirror your projects"
+    if not tallies:
+        data["note"] = f"@{person.username} has no contributions to merge requests that match the filters"
+    elif all_stale:
+        data["note"] = (f"@{person.username} has not been active on any path for {last_age} days "
+                        f"(threshold {params.stale_days:g} days)")
+    return data
 
 
 def who(conn: sqlite3.Connection | None, target: str, params: WhoParams) -> dict[str, Any]:

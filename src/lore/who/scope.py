@@ -11,6 +11,7 @@ import json
 import sqlite3
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def normalize_path(raw: str) -> str:
@@ -48,6 +49,26 @@ class PathScope:
         if path in self.exact:
             return True
         return path in self.aliases.get(project_id, ())
+
+    def match_sql(self, column: str, project_column: str) -> tuple[str, list[Any]]:
+        """An SQL condition equivalent to :meth:`matches` on ``column``, with its arguments."""
+        parts: list[str] = []
+        args: list[Any] = []
+        if self.prefix == "":
+            parts.append(f"{column} IS NOT NULL")
+        elif self.prefix is not None:
+            parts.append(f"({column} >= ? AND {column} < ?)")
+            args += [self.prefix, prefix_upper_bound(self.prefix)]
+        if self.exact:
+            parts.append(f"{column} IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(sorted(self.exact)))
+        if self.aliases:
+            # Aliases are per project: match "project_id<US>path" keys.
+            keys = sorted(f"{pid}\x1f{p}" for pid, paths in self.aliases.items() for p in paths)
+            parts.append(f"({project_column} || char(31) || {column}) IN "
+                         "(SELECT value FROM json_each(?))")
+            args.append(json.dumps(keys))
+        return ("(" + " OR ".join(parts) + ")" if parts else "0"), args
 
     def alias_list(self) -> list[str]:
         """Every name reached through renames that the question itself does not cover."""
