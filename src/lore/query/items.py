@@ -336,7 +336,7 @@ def _empty_hints(
         ).fetchall()
         if others:
             found = ", ".join(f"{n} {state}" for state, n in others)
-            hints.append(f"none is {filters.state}, but {found} match: add --state all")
+            hints.append(f"nothing {filters.state} matches, but {found} do: add --state all")
     return hints
 
 

@@ -1,0 +1,547 @@
+"""`lore issues`, `lore mrs` and `lore show`: thin commands over :mod:`lore.query`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from lore.cli.meta import (
+    BOOL,
+    DB_CODES,
+    INT,
+    OPT_INT,
+    OPT_STR,
+    STR,
+    arr,
+    enum,
+    nullable,
+    obj,
+    robot,
+)
+from lore.cli.output import AppContext
+from lore.core.errors import ErrorCode
+from lore.query.filters import DEFAULT_LIMIT, SINCE_HELP, SORTS, STATE_ALIASES, STATES
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+# -- robot schemas -----------------------------------------------------------------------
+
+STATUS_SCHEMA = nullable(obj({"name": STR, "category": OPT_STR, "color": OPT_STR}))
+_SUMMARY_COMMON: dict[str, Any] = {
+    "ref": STR,
+    "id": INT,
+    "project": STR,
+    "iid": INT,
+    "title": STR,
+    "author": OPT_STR,
+    "assignees": arr(STR),
+    "labels": arr(STR),
+    "milestone": OPT_STR,
+    "created_at": STR,
+    "updated_at": STR,
+    "closed_at": OPT_STR,
+    "web_url": OPT_STR,
+    "user_notes_count": INT,
+}
+_ISSUE_FIELDS: dict[str, Any] = {
+    **_SUMMARY_COMMON,
+    "kind": {"const": "issue"},
+    "state": enum(*STATES["issue"][:-1]),
+    "status": STATUS_SCHEMA,
+    "confidential": BOOL,
+    "due_date": OPT_STR,
+}
+_MR_FIELDS: dict[str, Any] = {
+    **_SUMMARY_COMMON,
+    "kind": {"const": "mr"},
+    "state": enum(*STATES["mr"][:-1]),
+    "draft": BOOL,
+    "merged_at": OPT_STR,
+    "merged_by": OPT_STR,
+    "source_branch": OPT_STR,
+    "target_branch": OPT_STR,
+    "reviewers": arr(STR),
+}
+ISSUE_SUMMARY = obj(_ISSUE_FIELDS)
+MR_SUMMARY = obj(_MR_FIELDS)
+
+_COMMON_FILTERS: dict[str, Any] = {
+    "labels": arr(STR),
+    "author": OPT_STR,
+    "assignee": OPT_STR,
+    "milestone": OPT_STR,
+    "since": OPT_STR,
+    "projects": arr(STR),
+    "search": OPT_STR,
+    "sort": enum(*SORTS),
+    "order": enum("asc", "desc"),
+    "limit": INT,
+}
+
+
+def _list_schema(kind: str) -> dict[str, Any]:
+    if kind == "issue":
+        filters = obj(
+            {"state": enum(*STATES["issue"]), **_COMMON_FILTERS, "status": OPT_STR,
+             "status_category": OPT_STR}
+        )
+        item = ISSUE_SUMMARY
+    else:
+        filters = obj(
+            {"state": enum(*STATES["mr"]), **_COMMON_FILTERS, "reviewer": OPT_STR,
+             "draft": nullable(BOOL)}
+        )
+        item = MR_SUMMARY
+    return obj(
+        {
+            "kind": {"const": kind},
+            "items": arr(item),
+            "total": INT,
+            "count": INT,
+            "filters": filters,
+            "hints": arr(STR),
+        }
+    )
+
+
+POSITION_SCHEMA = nullable(
+    obj({"old_path": OPT_STR, "new_path": OPT_STR, "old_line": OPT_INT, "new_line": OPT_INT})
+)
+NOTE_SCHEMA = obj(
+    {
+        "id": INT,
+        "author": OPT_STR,
+        "body": STR,
+        "system": BOOL,
+        "type": OPT_STR,
+        "created_at": STR,
+        "updated_at": STR,
+        "resolvable": BOOL,
+        "resolved": BOOL,
+        "position": POSITION_SCHEMA,
+    }
+)
+DISCUSSION_SCHEMA = obj(
+    {
+        "id": STR,
+        "individual_note": BOOL,
+        "resolvable": BOOL,
+        "resolved": BOOL,
+        "position": POSITION_SCHEMA,
+        "notes": arr(NOTE_SCHEMA),
+    }
+)
+_SHOW_EXTRA: dict[str, Any] = {
+    "description": OPT_STR,
+    "discussions": arr(DISCUSSION_SCHEMA),
+    "counts": obj(
+        {
+            "discussions": INT,
+            "notes": INT,
+            "system_notes": INT,
+            "system_notes_hidden": INT,
+            "unresolved_threads": INT,
+        }
+    ),
+}
+CHANGE_SCHEMA = obj(
+    {"new_path": STR, "old_path": STR, "new_file": BOOL, "renamed_file": BOOL, "deleted_file": BOOL}
+)
+SHOW_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "oneOf": [
+        obj({**_ISSUE_FIELDS, **_SHOW_EXTRA}),
+        obj({**_MR_FIELDS, **_SHOW_EXTRA, "changes": arr(CHANGE_SCHEMA)}),
+    ]
+}
+
+_READ_CODES = [c for c in DB_CODES if c is not ErrorCode.MIGRATION_FAILED]
+
+
+# -- shared plumbing ---------------------------------------------------------------------
+
+
+@contextmanager
+def _store(app: AppContext) -> Iterator[sqlite3.Connection | None]:
+    """The mirror for reading, or None when nothing is synced yet (never created here)."""
+    from lore.core.paths import db_path
+    from lore.query.store import open_for_reading
+
+    conn = open_for_reading(db_path(app.data_dir()))
+    try:
+        yield conn
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+class StateChoice(click.Choice):
+    """A Choice that also accepts what gh users type (``open``) for GitLab's ``opened``."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            value = STATE_ALIASES.get(value.lower(), value.lower())
+        return super().convert(value, param, ctx)
+
+
+def _list_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The filter/sort/limit options shared by `lore issues` and `lore mrs`."""
+    noun = "issues" if kind == "issue" else "merge requests"
+
+    def deco(func: Callable[..., Any]) -> Callable[..., Any]:
+        options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+            click.option(
+                "--state", "-s", type=StateChoice(list(STATES[kind])), default="opened",
+                show_default=True, help=f"Which {noun} by state (like gh, open ones by default).",
+            ),
+            click.option("--label", "-l", "labels", multiple=True, metavar="LABEL",
+                         help="Only items with this label; repeat (or comma-separate) to require all."),
+            click.option("--author", "-a", metavar="USER", help="Only items by this username."),
+            click.option("--assignee", metavar="USER", help="Only items assigned to this username."),
+        ]
+        if kind == "mr":
+            options += [
+                click.option("--reviewer", "-r", metavar="USER",
+                             help="Only merge requests this username reviews."),
+                click.option("--draft/--ready", "draft", default=None,
+                             help="Only drafts, or only merge requests ready for review."),
+            ]
+        options += [
+            click.option("--milestone", "-m", metavar="TITLE", help="Only items in this milestone."),
+            click.option("--since", metavar="WHEN",
+                         help=f"Only items updated since WHEN: {SINCE_HELP}."),
+        ]
+        if kind == "issue":
+            options += [
+                click.option("--status", metavar="NAME",
+                             help="Only issues with this work-item status (e.g. 'In progress')."),
+                click.option("--status-category", metavar="CAT",
+                             help="Only issues whose status is in this category "
+                             "(triage, to_do, in_progress, done, canceled)."),
+            ]
+        options += [
+            click.option("--project", "-p", "projects", multiple=True, metavar="PATH",
+                         help="Only this project (path or its last segment); repeatable."),
+            click.option("--search", "-S", metavar="TEXT",
+                         help="Only items whose title contains TEXT (case-insensitive)."),
+            click.option("--sort", type=click.Choice(list(SORTS)), default="updated",
+                         show_default=True, help="Sort by last update, creation or number."),
+            click.option("--asc/--desc", "ascending", default=False,
+                         help="Sort order  [default: desc]"),
+            click.option("--limit", "-L", type=click.IntRange(min=1), default=DEFAULT_LIMIT,
+                         show_default=True, help="At most this many items."),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return deco
+
+
+def _run_list(app: AppContext, kind: str, params: dict[str, Any]) -> int:
+    from lore.core.clock import default_clock
+    from lore.query.filters import ItemFilters, parse_since, split_labels
+    from lore.query.items import list_items
+
+    since = params.get("since")
+    filters = ItemFilters(
+        state=params["state"],
+        labels=split_labels(params["labels"]),
+        author=params.get("author"),
+        assignee=params.get("assignee"),
+        reviewer=params.get("reviewer"),
+        milestone=params.get("milestone"),
+        since=parse_since(since, default_clock().now_ms()) if since else None,
+        status=params.get("status"),
+        status_category=params.get("status_category"),
+        draft=params.get("draft"),
+        projects=list(params["projects"]),
+        search=params.get("search"),
+        sort=params["sort"],
+        ascending=params["ascending"],
+        limit=params["limit"],
+    )
+    with _store(app) as conn:
+        data = list_items(conn, kind, filters)
+    return app.emit(data, _render_list)
+
+
+# -- lore issues / lore mrs --------------------------------------------------------------
+
+
+@robot(
+    _list_schema("issue"),
+    exit_codes=[ErrorCode.NOT_FOUND, ErrorCode.AMBIGUOUS, *_READ_CODES],
+    examples=[
+        "lore issues",
+        "lore issues --label bug --label backend --since 2w",
+        "lore issues --status 'In progress' --assignee alice",
+        "lore --robot issues --state all --project group/repo --limit 200",
+    ],
+)
+@click.command("issues")
+@_list_options("issue")
+@click.pass_obj
+def issues_cmd(app: AppContext, **params: Any) -> int:
+    """List mirrored issues (open ones, most recently updated first)."""
+    return _run_list(app, "issue", params)
+
+
+@robot(
+    _list_schema("mr"),
+    exit_codes=[ErrorCode.NOT_FOUND, ErrorCode.AMBIGUOUS, *_READ_CODES],
+    examples=[
+        "lore mrs",
+        "lore mrs --state merged --since 1m --author alice",
+        "lore mrs --reviewer bob --draft",
+        "lore --robot mrs --state all --sort created --asc",
+    ],
+)
+@click.command("mrs")
+@_list_options("mr")
+@click.pass_obj
+def mrs_cmd(app: AppContext, **params: Any) -> int:
+    """List mirrored merge requests (open ones, most recently updated first)."""
+    return _run_list(app, "mr", params)
+
+
+# -- lore show ---------------------------------------------------------------------------
+
+
+@robot(
+    SHOW_SCHEMA,
+    exit_codes=[ErrorCode.NOT_FOUND, ErrorCode.AMBIGUOUS, *_READ_CODES],
+    examples=[
+        "lore show '#12'",
+        "lore show group/repo!34",
+        "lore show https://gitlab.example.com/group/repo/-/issues/12",
+        "lore --robot show '!34' --no-system",
+    ],
+)
+@click.command("show")
+@click.argument("ref", metavar="REF")
+@click.option("--system/--no-system", "include_system", default=True, show_default=True,
+              help="Include system notes (label changes, mentions, pushes).")
+@click.pass_obj
+def show_cmd(app: AppContext, ref: str, include_system: bool) -> int:
+    """Show one issue or merge request with its discussions.
+
+    REF is #12 (issue), !34 (merge request), group/repo#12, or a GitLab web URL.
+    """
+    from lore.query.items import get_item
+
+    with _store(app) as conn:
+        data = get_item(conn, ref, include_system=include_system)
+    return app.emit(data, _render_item)
+
+
+# -- human rendering ---------------------------------------------------------------------
+
+
+def _scope_words(kind: str, state: str) -> str:
+    noun = "issues" if kind == "issue" else "merge requests"
+    if state == "all":
+        return noun
+    return f"{'open' if state == 'opened' else state} {noun}"
+
+
+def _render_list(data: dict[str, Any], console: Console) -> None:
+    from rich.text import Text
+
+    from lore.cli.render import (
+        Column,
+        label_chips,
+        make_table,
+        people,
+        person,
+        print_hints,
+        relative_time,
+        state_text,
+        status_text,
+    )
+
+    kind: str = data["kind"]
+    items: list[dict[str, Any]] = data["items"]
+    filters: dict[str, Any] = data["filters"]
+    words = _scope_words(kind, filters["state"])
+    if not items:
+        console.print(f"No {words} match.")
+        print_hints(console, data["hints"])
+        return
+    # Short refs only when one project is in scope, so every ref shown is unambiguous.
+    one_project = filters["projects"][0] if len(filters["projects"]) == 1 else None
+    show_status = kind == "issue" and any(i.get("status") for i in items)
+    columns: list[Column] = [
+        Column("Ref", style="cyan", no_wrap=True),
+        Column("Title", ratio=1, min_width=20),
+        Column("State", no_wrap=True),
+    ]
+    if show_status:
+        columns.append(Column("Status", no_wrap=True))
+    columns.append(Column("Author", no_wrap=True, max_width=18))
+    columns.append(
+        Column("Assignees" if kind == "issue" else "Reviewers", no_wrap=True, max_width=24)
+    )
+    columns += [Column("Labels", max_width=32), Column("Updated", no_wrap=True, justify="right")]
+    rows: list[list[Any]] = []
+    for item in items:
+        ref = item["ref"] if one_project is None else item["ref"][len(item["project"]) :]
+        title = Text(item["title"])
+        if kind == "mr" and item["draft"]:
+            title = Text.assemble(("Draft: ", "dim"), title)
+        row: list[Any] = [ref, title, state_text(item["state"])]
+        if show_status:
+            row.append(status_text(item.get("status")))
+        row.append(person(item["author"]))
+        row.append(people(item["assignees"] if kind == "issue" else item["reviewers"]))
+        row += [label_chips(item["labels"], limit=4), relative_time(item["updated_at"])]
+        rows.append(row)
+    console.print(make_table(columns, rows, title=one_project))
+    shown, total = data["count"], data["total"]
+    if shown < total:
+        footer = f"showing {shown} of {total} {words} · --limit {total} shows all"
+    else:
+        footer = f"{total} {words}"
+    console.print(Text(footer, style="dim"))
+    print_hints(console, data["hints"])
+
+
+def _where(position: dict[str, Any] | None) -> str:
+    if not position:
+        return ""
+    path = position.get("new_path") or position.get("old_path") or "?"
+    line = position.get("new_line") or position.get("old_line")
+    return f"{path}:{line}" if line is not None else str(path)
+
+
+def _note_header(note: dict[str, Any], *, reply: bool) -> Text:
+    from rich.text import Text
+
+    from lore.cli.render import person, relative_time
+
+    head = Text("↳ " if reply else "")
+    head.append(person(note["author"]), style="bold")
+    if note["position"]:
+        head.append(" on ")
+        head.append(_where(note["position"]), style="cyan")
+    head.append(f" · {relative_time(note['created_at'])}", style="dim")
+    return head
+
+
+def _render_discussions(item: dict[str, Any], console: Console) -> None:
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from lore.cli.render import person, plural, relative_time
+
+    counts = item["counts"]
+    heading = Text(f"Discussion ({plural(counts['discussions'], 'thread')}, "
+                   f"{plural(counts['notes'], 'note')}", style="bold")
+    if counts["unresolved_threads"]:
+        heading.append(f", {counts['unresolved_threads']} unresolved", style="bold yellow")
+    heading.append(")")
+    if counts["system_notes_hidden"]:
+        heading.append(f"  {counts['system_notes_hidden']} system notes hidden", style="dim")
+    console.print()
+    console.print(heading)
+    if not item["discussions"]:
+        console.print(Text("No comments.", style="dim"))
+        return
+    for thread in item["discussions"]:
+        console.print()
+        for index, note in enumerate(thread["notes"]):
+            indent = 2 if index else 0
+            if note["system"]:
+                line = Text(f"· {person(note['author'])} {note['body']} · "
+                            f"{relative_time(note['created_at'])}", style="dim")
+                console.print(Padding(line, (0, 0, 0, indent), expand=False))
+                continue
+            header = _note_header(note, reply=index > 0)
+            if index == 0 and thread["resolvable"]:
+                header.append(" · ")
+                header.append(*(("resolved", "green") if thread["resolved"]
+                                else ("unresolved", "yellow")))
+            console.print(Padding(header, (0, 0, 0, indent), expand=False))
+            console.print(Padding(Text(note["body"].rstrip()), (0, 0, 0, indent + 2), expand=False))
+
+
+def _render_item(item: dict[str, Any], console: Console) -> None:
+    from rich.text import Text
+
+    from lore.cli.render import (
+        label_chips,
+        people,
+        person,
+        relative_time,
+        short_date,
+        state_text,
+        status_text,
+    )
+
+    kind = item["kind"]
+    title = Text(item["ref"], style="bold cyan")
+    title.append("  ")
+    title.append(item["title"], style="bold")
+    console.print(title)
+    line = state_text(item["state"], draft=bool(item.get("draft")))
+    if item.get("status"):
+        line.append(" · ")
+        line.append_text(status_text(item["status"]))
+    line.append(f" · {person(item['author'])} opened {relative_time(item['created_at'])}"
+                f" · updated {relative_time(item['updated_at'])}")
+    if kind == "mr" and item["merged_at"]:
+        line.append(f" · merged by {person(item['merged_by'])} {relative_time(item['merged_at'])}")
+    elif item["closed_at"]:
+        line.append(f" · closed {relative_time(item['closed_at'])}")
+    console.print(line)
+    facts: list[tuple[str, Text | str]] = []
+    if item["labels"]:
+        facts.append(("Labels", label_chips(item["labels"])))
+    if item["assignees"]:
+        facts.append(("Assignees", people(item["assignees"])))
+    if kind == "mr":
+        if item["reviewers"]:
+            facts.append(("Reviewers", people(item["reviewers"])))
+        facts.append(("Branches", f"{item['source_branch'] or '?'} → {item['target_branch'] or '?'}"))
+    if item["milestone"]:
+        facts.append(("Milestone", item["milestone"]))
+    if kind == "issue" and item.get("due_date"):
+        facts.append(("Due", short_date(item["due_date"])))
+    if kind == "issue" and item.get("confidential"):
+        facts.append(("Confidential", "yes"))
+    if item["web_url"]:
+        facts.append(("URL", item["web_url"]))
+    for name, value in facts:
+        row = Text(f"{name + ':':<11}", style="dim")
+        row.append_text(value if isinstance(value, Text) else Text(value))
+        console.print(row)
+    console.print()
+    description = (item["description"] or "").strip()
+    console.print(Text(description) if description else Text("No description.", style="dim"))
+    if kind == "mr":
+        _render_changes(item["changes"], console)
+    _render_discussions(item, console)
+
+
+def _render_changes(changes: list[dict[str, Any]], console: Console) -> None:
+    from rich.text import Text
+
+    from lore.cli.render import plural
+
+    console.print()
+    console.print(Text(f"Changes ({plural(len(changes), 'file')})", style="bold"))
+    for change in changes:
+        if change["new_file"]:
+            console.print(Text(f"  + {change['new_path']}", style="green"))
+        elif change["deleted_file"]:
+            console.print(Text(f"  - {change['old_path']}", style="red"))
+        elif change["renamed_file"]:
+            console.print(Text(f"  ~ {change['old_path']} → {change['new_path']}", style="yellow"))
+        else:
+            console.print(Text(f"    {change['new_path']}"))
