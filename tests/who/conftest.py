@@ -91,6 +91,7 @@ class Store:
         days: float,
         diff_path: str | None = None,
         system: bool = False,
+        body: str = "text",
     ) -> int:
         nid = next(self._ids)
         row = self.conn.execute(
@@ -105,7 +106,7 @@ class Store:
             "INSERT INTO notes(id, discussion_id, project_id, item_kind, item_id, author_id, body,"
             " note_type, system, created_at, updated_at, position_old_path, position_new_path)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (nid, disc, row[0], "mr", mr_id, self.person(author), "text",
+            (nid, disc, row[0], "mr", mr_id, self.person(author), body,
              "DiffNote" if diff_path else None, int(system), days_ago(days), days_ago(days),
              diff_path, diff_path),
         )

@@ -151,6 +151,21 @@ def test_approvals_count_and_self_approval_does_not(store: Store, params: WhoPar
     assert data["experts"][1]["breakdown"]["approved"]["count"] == 1
 
 
+def test_approval_system_notes_count_once_per_mr(store: Store, params: WhoParams) -> None:
+    mr = store.mr("alice", ["x.py"], days=0)
+    approved = "approved this merge request"
+    store.note(mr, "bob", days=360, system=True, body=approved)
+    store.note(mr, "bob", days=180, system=True, body=approved)  # re-approved: newest counts
+    store.note(mr, "alice", days=0, system=True, body=approved)
+    store.note(mr, "carol", days=0, system=True, body="approved this merge request!")  # no
+    store.approval(mr, "bob", days=200)  # the same approval from the API table
+    data = who_path(store.conn, "x.py", params)
+    assert scores(data) == {"alice": 1.0, "bob": pytest.approx(0.5 * 0.5)}
+    assert data["experts"][1]["breakdown"]["approved"]["count"] == 1
+    mine = who(store.conn, "@bob", params)
+    assert mine["areas"][0]["breakdown"]["approved"] == {"score": pytest.approx(0.25), "count": 1}
+
+
 def test_directory_prefix_counts_an_mr_once(store: Store, params: WhoParams) -> None:
     store.mr("alice", ["src/auth/a.py", "src/auth/b.py", "src/auth/sub/c.py"], days=0)
     store.mr("bob", ["src/authz/a.py"], days=0)  # a sibling with the same prefix string

@@ -197,8 +197,8 @@ def m002_work_item_status(conn: sqlite3.Connection) -> None:
 
 def m003_who_indexes(conn: sqlite3.Connection) -> None:
     # `lore who`: covering index so a path's notes are read without touching note bodies,
-    # authorship by person, renames through a small partial index, and an (empty until a
-    # sync fills it) approvals table.
+    # authorship by person, renames through a small partial index, and an approvals table
+    # (empty until a sync fills it; approval system notes are counted meanwhile).
     for stmt in (
         "CREATE INDEX IF NOT EXISTS who_notes_mr ON notes(item_kind, item_id, system, author_id,"
         " note_type, position_new_path, position_old_path, created_at)",

@@ -7,8 +7,9 @@ A *contribution* is one person's part in one merge request, of one kind:
 - ``reviewed``: DiffNotes positioned on the path (old or new side) by someone other than the
   author; dated by that person's newest such note on the MR.
 - ``discussed``: any other non-system note on the MR by someone other than the author.
-- ``approved``: a row in ``mr_approvals`` (when a sync fills it), by someone other than the
-  author; dated ``approved_at`` (else the MR's date).
+- ``approved``: GitLab's "approved this merge request" system note, or a row in
+  ``mr_approvals`` (when a sync fills it), by someone other than the author; dated by the
+  note (``approved_at``, else the MR's date).
 
 Several notes by one person on one MR make a single contribution dated by the newest of
 them, so a chatty review never outweighs authorship, and each note-based contribution
@@ -97,25 +98,40 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     return row is not None
 
 
+#: The system note GitLab writes for each approval (the API's approvals are not synced).
+APPROVAL_NOTE = "approved this merge request"
+
+
 def _approvals(conn: sqlite3.Connection, mrs: dict[int, _Mr],
                only: int | None = None) -> list[tuple[int, int, str, int]]:
-    # GitLab approvals are not synced yet: the table (migration 3) may be empty or absent.
-    if not mrs or not _has_table(conn, "mr_approvals"):
+    """(person, mr, 'approved', ms) from approval system notes and, when a sync fills it,
+    the ``mr_approvals`` table; one per person and MR, the newest."""
+    if not mrs:
         return []
-    sql = (
-        f"SELECT mr_id, person_id, {_ms('approved_at')} FROM mr_approvals "
-        "WHERE mr_id IN (SELECT value FROM json_each(?))"
-    )
-    args: list[Any] = [_json_ids(mrs)]
-    if only is not None:
-        sql += " AND person_id = ?"
-        args.append(only)
-    out = []
-    for mr_id, person_id, at_ms in conn.execute(sql, args):
-        mr = mrs[mr_id]
-        if person_id != mr.author_id:  # self-approval says nothing new about the author
-            out.append((person_id, mr_id, "approved", at_ms if at_ms is not None else mr.at_ms))
-    return out
+    ids = _json_ids(mrs)
+    who_filter = "" if only is None else " AND author_id = ?"
+    extra: list[Any] = [] if only is None else [only]
+    newest: dict[tuple[int, int], int] = {}
+    sources = [(
+        f"SELECT item_id, author_id, {_ms('MAX(created_at)')} FROM notes "
+        "WHERE item_kind = 'mr' AND item_id IN (SELECT value FROM json_each(?)) "
+        f"AND system = 1 AND body = '{APPROVAL_NOTE}' AND author_id IS NOT NULL{who_filter} "
+        "GROUP BY item_id, author_id"
+    )]
+    if _has_table(conn, "mr_approvals"):
+        sources.append(
+            f"SELECT mr_id, person_id, {_ms('approved_at')} FROM mr_approvals "
+            f"WHERE mr_id IN (SELECT value FROM json_each(?)){who_filter.replace('author_id', 'person_id')}"
+        )
+    for sql in sources:
+        for mr_id, person_id, at_ms in conn.execute(sql, [ids, *extra]):
+            mr = mrs[mr_id]
+            if person_id == mr.author_id:
+                continue  # self-approval says nothing new about the author
+            at = at_ms if at_ms is not None else mr.at_ms
+            if at > newest.get((person_id, mr_id), -(2**62)):
+                newest[(person_id, mr_id)] = at
+    return [(pid, mr_id, "approved", at) for (pid, mr_id), at in newest.items()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +463,9 @@ def who_user(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
     ).fetchall()
     ids = {r[0] for r in conn.execute("SELECT id FROM merge_requests WHERE author_id = ?", (pid,))}
     ids.update(r[0] for r in note_rows)
+    ids.update(r[0] for r in conn.execute(
+        "SELECT item_id FROM notes WHERE author_id = ? AND item_kind = 'mr' AND system = 1 "
+        f"AND body = '{APPROVAL_NOTE}'", (pid,)))
     if _has_table(conn, "mr_approvals"):
         ids.update(r[0] for r in conn.execute(
             "SELECT mr_id FROM mr_approvals WHERE person_id = ?", (pid,)))
