@@ -1,0 +1,89 @@
+"""``python -m lore.sim serve [...]``: run the GitLab simulator in the foreground.
+
+Prints exactly one JSON line to stdout once listening —
+``{"url": "...", "token": "...", "preset": "...", "counts": {...}}`` — then serves
+until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lore.sim",
+                                     description="GitLab simulator for lore.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve a generated dataset on loopback")
+    serve.add_argument("--preset", choices=("small", "medium", "large"), default="small")
+    serve.add_argument("--seed", type=int, default=7)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--latency-ms", type=int, default=0)
+    serve.add_argument("--token", default=None, help="accepted token (random by default)")
+    serve.add_argument("--now", default=None, help="dataset clock, ISO-8601 (default: now)")
+    serve.add_argument("--fault-rate", type=float, default=None,
+                       help="probability of a fault on every API request")
+    serve.add_argument("--fault-kinds", default="500,502,503,429",
+                       help="comma-separated kinds used with --fault-rate")
+    serve.add_argument("--fault-seed", type=int, default=1)
+    for knob, kind in (("projects", int), ("issues", int), ("mrs", int),
+                       ("notes-per-item", float), ("people", int), ("files", int)):
+        serve.add_argument(f"--{knob}", type=kind, default=None)
+    serve.add_argument("--no-work-item-status", action="store_true",
+                       help="answer like an instance without the work-item status widget")
+    serve.add_argument("--complexity-limit", type=int, default=250,
+                       help="GraphQL max complexity (0 disables)")
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    from lore.sim.server import Simulator, dumps_line
+
+    faults: Any = None
+    if args.fault_rate:
+        kinds = [k.strip() for k in args.fault_kinds.split(",") if k.strip()]
+        faults = {"rules": [{"route": "*", "kinds": kinds, "rate": args.fault_rate,
+                             "retry_after": 1}], "seed": args.fault_seed}
+    knobs = {k: getattr(args, k) for k in ("projects", "issues", "mrs", "notes_per_item",
+                                           "people", "files")
+             if getattr(args, k) is not None}
+    try:
+        sim = Simulator.start(
+            preset=args.preset, seed=args.seed, port=args.port, host=args.host,
+            latency_ms=args.latency_ms, token=args.token, now=args.now, faults=faults,
+            work_item_status=not args.no_work_item_status,
+            complexity_limit=args.complexity_limit or None, **knobs)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"lore.sim: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    sys.stdout.write(dumps_line(sim.summary()) + "\n")
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sim.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,411 @@
+"""The simulator's HTTP server and its Python API.
+
+>>> from lore.sim.server import Simulator
+>>> sim = Simulator.start(preset="small", seed=7)     # listening when this returns
+>>> sim.url, sim.token                                # "http://127.0.0.1:PORT", token
+>>> sim.dataset, sim.stats()                          # in-memory data, request counters
+>>> sim.stop()
+
+Standard library only: ``ThreadingHTTPServer`` with daemon threads and HTTP/1.1
+keep-alive (every response carries Content-Length and is written in one ``sendall`` so a
+pooled client such as httpx reuses connections without Nagle stalls).
+
+Per API request, in order: count it in the stats, sleep ``latency_ms``, apply a fault if
+a rule fires (``faults.py``), check the token, then answer. Admin routes under
+``/__sim/`` (``admin.py``) skip all of that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import socket
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from lore.sim.faults import Fault, FaultInjector
+from lore.sim.model import Dataset, iso_ms
+from lore.sim.render import Renderer
+from lore.sim.rest import ApiError, RestApi
+from lore.sim.wire import Request, Response, Route
+
+_UNAUTHORIZED = {"message": "401 Unauthorized"}
+_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
+            401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+            409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
+            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+class SimState:
+    """Everything the request handlers share: data, token, knobs, faults and stats."""
+
+    def __init__(self, dataset: Dataset, token: str, latency_ms: int = 0,
+                 work_item_status: bool = True, complexity_limit: int | None = 250) -> None:
+        self.dataset = dataset
+        self.token = token
+        self.latency_ms = latency_ms
+        self.work_item_status = work_item_status
+        self.complexity_limit = complexity_limit
+        self.faults = FaultInjector()
+        self.base_url = ""
+        self.renderer = Renderer(dataset, "")
+        self._stats_lock = threading.Lock()
+        self.requests = 0
+        self.by_route: Counter[str] = Counter()
+        self.by_status: Counter[str] = Counter()
+        self.routes: list[Route] = []
+
+    def set_base_url(self, url: str) -> None:
+        self.base_url = url
+        self.renderer = Renderer(self.dataset, url)
+
+    def count(self, route_key: str) -> None:
+        with self._stats_lock:
+            self.requests += 1
+            self.by_route[route_key] += 1
+
+    def count_status(self, status: int | str) -> None:
+        with self._stats_lock:
+            self.by_status[str(status)] += 1
+
+    def reset_stats(self) -> None:
+        with self._stats_lock:
+            self.requests = 0
+            self.by_route.clear()
+            self.by_status.clear()
+
+    def stats(self) -> dict[str, Any]:
+        """Dataset counts plus request counters (the body of ``GET /__sim/stats``)."""
+        counts = self.dataset.counts()
+        with self._stats_lock:
+            out: dict[str, Any] = dict(counts)
+            out["requests"] = self.requests
+            out["requests_by_route"] = dict(sorted(self.by_route.items()))
+            out["responses_by_status"] = dict(sorted(self.by_status.items()))
+        out["faults_fired"] = self.faults.total_fired
+        out["now"] = iso_ms(self.dataset.now_ms)
+        return out
+
+    def authorized(self, req: Request) -> bool:
+        token = req.headers.get("private-token")
+        if token is None:
+            auth = req.headers.get("authorization", "")
+            if auth[:7].lower() == "bearer ":
+                token = auth[7:].strip()
+        if token is None:
+            token = req.param("private_token") or req.param("access_token")
+        return token is not None and secrets.compare_digest(token, self.token)
+
+
+def build_routes(state: SimState) -> list[Route]:
+    """The route table: REST v4, GraphQL and the admin API."""
+    from lore.sim.admin import AdminApi
+    from lore.sim.graphql import GraphqlApi
+
+    rest = RestApi(state)
+    gql = GraphqlApi(state)
+    P = ("api", "v4", "projects", ":id")
+    routes = [
+        Route("GET", ("api", "v4", "version"), "version", rest.version),
+        Route("GET", ("api", "v4", "user"), "user", rest.user),
+        Route("GET", ("api", "v4", "projects"), "project", rest.projects, frozenset({"projects"})),
+        Route("GET", P, "project", rest.project),
+        Route("GET", (*P, "issues"), "issues", rest.issues),
+        Route("GET", (*P, "issues", ":iid"), "issues", rest.issue, frozenset({"issue"})),
+        Route("GET", (*P, "issues", ":iid", "discussions"), "discussions",
+              rest.issue_discussions, frozenset({"issue_discussions"})),
+        Route("GET", (*P, "issues", ":iid", "notes"), "notes", rest.issue_notes,
+              frozenset({"issue_notes"})),
+        Route("GET", (*P, "merge_requests"), "merge_requests", rest.merge_requests,
+              frozenset({"mrs"})),
+        Route("GET", (*P, "merge_requests", ":iid"), "merge_requests", rest.merge_request,
+              frozenset({"mrs", "merge_request"})),
+        Route("GET", (*P, "merge_requests", ":iid", "discussions"), "discussions",
+              rest.mr_discussions, frozenset({"mr_discussions"})),
+        Route("GET", (*P, "merge_requests", ":iid", "notes"), "notes", rest.mr_notes,
+              frozenset({"mr_notes"})),
+        Route("GET", (*P, "merge_requests", ":iid", "diffs"), "diffs", rest.mr_diffs),
+        Route("GET", (*P, "merge_requests", ":iid", "changes"), "diffs", rest.mr_changes,
+              frozenset({"changes"})),
+        Route("POST", ("api", "graphql"), "graphql", gql.handle),
+    ]
+    routes.extend(AdminApi(state).routes())
+    return routes
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "nginx"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet: tests and benchmarks do not want access logs on stderr
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+        self.server.track(self.connection, False)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _dispatch(self) -> None:
+        state = self.server.state
+        split = urlsplit(self.path)
+        raw_segments = [s for s in split.path.split("/") if s != ""]
+        # Split before decoding so "acme%2Ftools%2Fcli" stays one segment.
+        segments = [unquote(s) for s in raw_segments]
+        req = Request(
+            method=self.command, path=split.path, segments=segments,
+            query=parse_qsl(split.query, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=self._read_body(),
+        )
+        route, args, method_ok = self._match(state.routes, req)
+        if route is None:
+            is_api = bool(segments) and segments[0] == "api"
+            if is_api:
+                state.count(f"{req.method} <unmatched>")
+            status = 405 if method_ok is False else 404
+            error = "405 Method Not Allowed" if status == 405 else "404 Not Found"
+            self._send(Response.json({"error": error}, status))
+            return
+        req.args = args
+        if route.api:
+            state.count(route.key)
+            if state.latency_ms > 0:
+                time.sleep(state.latency_ms / 1000)
+            fault = state.faults.pick(route.names(), req.method, route.name == "graphql")
+            if fault is not None:
+                response = self._fault_response(fault)
+                if response is not None:
+                    state.count_status(response.status if not response.drop else "drop")
+                    self._send(response)
+                    return
+            if not state.authorized(req):
+                denied: dict[str, Any] = (
+                    {"errors": [{"message": "Invalid token"}]} if route.name == "graphql"
+                    else _UNAUTHORIZED)
+                state.count_status(401)
+                self._send(Response.json(denied, 401))
+                return
+        try:
+            with state.dataset.lock:
+                response = route.handler(req)
+        except ApiError as exc:
+            response = exc.response()
+        except Exception as exc:  # a simulator bug must still answer like a server would
+            response = Response.json({"message": "500 Internal Server Error",
+                                      "sim_error": f"{type(exc).__name__}: {exc}"}, 500)
+        if route.api:
+            state.count_status(response.status)
+        self._send(response)
+
+    @staticmethod
+    def _match(routes: list[Route], req: Request
+               ) -> tuple[Route | None, dict[str, str], bool | None]:
+        path_matched = None
+        for route in routes:
+            args = route.match(req.segments)
+            if args is None:
+                continue
+            if route.method == req.method:
+                return route, args, True
+            path_matched = False
+        return None, {}, path_matched
+
+    def _fault_response(self, fault: Fault) -> Response | None:
+        kind = fault.kind
+        if kind == "slow":
+            time.sleep(fault.delay_ms / 1000)
+            return None  # then answer normally
+        if kind == "drop":
+            return Response(0, drop=True)
+        if kind == "401":
+            return Response.json(_UNAUTHORIZED, 401)
+        if kind == "500":
+            return Response.json({"message": "500 Internal Server Error"}, 500)
+        if kind in ("502", "503"):
+            title = "502 Bad Gateway" if kind == "502" else "503 Service Unavailable"
+            html = f"<html><head><title>{title}</title></head><body><h1>{title}</h1>" \
+                   "<p>GitLab is not responding.</p></body></html>\n"
+            return Response.text(html, int(kind), "text/html; charset=utf-8")
+        if kind == "429":
+            reset = int(time.time()) + fault.retry_after
+            headers = [("Retry-After", str(fault.retry_after)),
+                       ("RateLimit-Name", "throttle_authenticated_api"),
+                       ("RateLimit-Limit", "600"), ("RateLimit-Observed", "601"),
+                       ("RateLimit-Remaining", "0"), ("RateLimit-Reset", str(reset))]
+            return Response.text("Retry later\n", 429, headers=headers)
+        if kind == "graphql_complexity":
+            from lore.sim.graphql import complexity_error
+
+            return Response.json(complexity_error(312, 250))
+        return None
+
+    def _send(self, response: Response) -> None:
+        if response.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        reason = _REASONS.get(response.status, "")
+        lines = [f"HTTP/1.1 {response.status} {reason}",
+                 f"Content-Type: {response.content_type}",
+                 f"Content-Length: {len(response.body)}",
+                 "Cache-Control: no-cache"]
+        for name, value in response.headers:
+            lines.append(f"{name}: {value}")
+        if self.close_connection or self.headers.get("Connection", "").lower() == "close":
+            self.close_connection = True
+            lines.append("Connection: close")
+        else:
+            lines.append("Connection: keep-alive")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        payload = head + response.body if self.command != "HEAD" else head
+        try:
+            self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], state: SimState) -> None:
+        self.state = state
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def track(self, conn: socket.socket, open_: bool) -> None:
+        with self._conns_lock:
+            if open_:
+                self._conns.add(conn)
+            else:
+                self._conns.discard(conn)
+
+    def close_all(self) -> None:
+        """Shut down idle keep-alive connections so their threads end promptly."""
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class Simulator:
+    """A running simulator. Create with :meth:`start`; always :meth:`stop` it."""
+
+    def __init__(self, state: SimState, server: _Server, thread: threading.Thread,
+                 preset: str) -> None:
+        self._state = state
+        self._server = server
+        self._thread = thread
+        self.preset = preset
+        self.host = str(server.server_address[0])
+        self.port = int(server.server_address[1])
+        self.url = f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def start(cls, preset: str = "small", seed: int = 7, port: int = 0, latency_ms: int = 0,
+              token: str | None = None, now: Any = None, faults: Any = None,
+              host: str = "127.0.0.1", work_item_status: bool = True,
+              complexity_limit: int | None = 250, **knobs: Any) -> Simulator:
+        """Generate the dataset, bind ``host:port`` and serve in a background thread.
+
+        ``knobs`` are dataset size overrides (``projects``, ``issues``, ``mrs``,
+        ``notes_per_item``, ``people``, ``files``). ``complexity_limit=None`` (or 0)
+        disables GraphQL complexity checks. Returns once the socket is listening.
+        """
+        from lore.sim.dataset import generate
+
+        dataset = generate(preset, seed, now, **knobs)
+        state = SimState(dataset, token or f"glpat-{secrets.token_urlsafe(15)}",
+                         latency_ms=int(latency_ms), work_item_status=work_item_status,
+                         complexity_limit=complexity_limit or None)
+        if faults is not None:
+            state.faults.configure(faults)
+        state.routes = build_routes(state)
+        server = _Server((host, port), state)
+        bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
+        state.set_base_url(f"http://{bound_host}:{bound_port}")
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                  name=f"lore-sim-{bound_port}", daemon=True)
+        thread.start()
+        return cls(state, server, thread, preset)
+
+    @property
+    def token(self) -> str:
+        return self._state.token
+
+    @property
+    def dataset(self) -> Dataset:
+        return self._state.dataset
+
+    @property
+    def state(self) -> SimState:
+        return self._state
+
+    def stats(self) -> dict[str, Any]:
+        """Same dict as ``GET /__sim/stats``."""
+        return self._state.stats()
+
+    def configure_faults(self, spec: Any) -> None:
+        """Replace the fault rules (same shape as ``POST /__sim/faults``)."""
+        self._state.faults.configure(spec)
+
+    def summary(self) -> dict[str, Any]:
+        """The line ``python -m lore.sim serve`` prints: url, token, preset, counts."""
+        return {"url": self.url, "token": self.token, "preset": self.preset,
+                "counts": self.dataset.counts()}
+
+    def stop(self) -> None:
+        """Stop serving, close connections and join the server thread."""
+        self._server.shutdown()
+        self._server.close_all()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Simulator(url={self.url!r}, preset={self.preset!r})"
+
+
+def dumps_line(obj: Any) -> str:
+    """One compact JSON line (used by the CLI)."""
+    return json.dumps(obj, separators=(", ", ": "))
