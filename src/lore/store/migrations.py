@@ -215,11 +215,20 @@ def m003_who_indexes(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+def m004_embedding_source(conn: sqlite3.Connection) -> None:
+    # Which rendering of a document (documents.content_hash) and which chunk size the
+    # stored chunks were cut from: the embeddings stage then knows exactly which documents
+    # need work without comparing clocks. NULL (rows from before) means "check again".
+    conn.execute("ALTER TABLE embeddings ADD COLUMN document_hash TEXT")
+    conn.execute("ALTER TABLE embeddings ADD COLUMN chunk_chars INTEGER")
+
+
 #: The ordered list of every migration. Append only.
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "work_item_status", m002_work_item_status),
     (3, "who_indexes", m003_who_indexes),
+    (4, "embedding_source", m004_embedding_source),
 ]
 
 
