@@ -223,12 +223,35 @@ def m004_embedding_source(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE embeddings ADD COLUMN chunk_chars INTEGER")
 
 
+def m005_query_indexes(conn: sqlite3.Connection) -> None:
+    # Reading commands (`lore issues|mrs|status`): the default list (open, newest first)
+    # and its total come straight from (state, updated_at); labels match case-insensitively
+    # through a NOCASE index; authors of issues; status counts per project read small
+    # covering indexes instead of whole tables (embeddings rows carry large vectors).
+    for stmt in (
+        "CREATE INDEX IF NOT EXISTS query_issues_state_updated ON issues(state, updated_at)",
+        "CREATE INDEX IF NOT EXISTS query_mrs_state_updated ON merge_requests(state, updated_at)",
+        "CREATE INDEX IF NOT EXISTS query_issues_project_state ON issues(project_id, state)",
+        "CREATE INDEX IF NOT EXISTS query_mrs_project_state ON merge_requests(project_id, state)",
+        "CREATE INDEX IF NOT EXISTS query_issues_author ON issues(author_id)",
+        "CREATE INDEX IF NOT EXISTS query_item_labels_nocase"
+        " ON item_labels(label COLLATE NOCASE, item_kind, item_id)",
+        "CREATE INDEX IF NOT EXISTS query_notes_project ON notes(project_id)",
+        "CREATE INDEX IF NOT EXISTS query_discussions_project ON discussions(project_id)",
+        "CREATE INDEX IF NOT EXISTS query_documents_project ON documents(project_id)",
+        "CREATE INDEX IF NOT EXISTS query_embeddings_model"
+        " ON embeddings(model, dimension, document_id)",
+    ):
+        conn.execute(stmt)
+
+
 #: The ordered list of every migration. Append only.
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "work_item_status", m002_work_item_status),
     (3, "who_indexes", m003_who_indexes),
     (4, "embedding_source", m004_embedding_source),
+    (5, "query_indexes", m005_query_indexes),
 ]
 
 
