@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     sim = Simulator.start(preset=args.preset, seed=1, latency_ms=args.latency_ms)
     try:
-        projects = list(sim.dataset.project_paths)
+        projects = [p.path for p in sim.dataset.projects]
         os.environ[TOKEN_VAR] = sim.token
         cfg = config_mod.build(sim.url, projects, TOKEN_VAR, extra={
             "sync": {"concurrency": args.concurrency}, "embedding": {"provider": "none"}})

@@ -68,7 +68,7 @@ def demo_cmd(app: AppContext, directory: Path | None, preset: str, seed: int) ->
     sim = Simulator.start(preset=preset, seed=seed)
     embedder = FakeOllama.start()
     try:
-        cfg = config_mod.build(sim.url, list(sim.dataset.project_paths), DEMO_TOKEN_VAR, extra={
+        cfg = config_mod.build(sim.url, [p.path for p in sim.dataset.projects], DEMO_TOKEN_VAR, extra={
             "embedding": {"provider": "ollama", "baseUrl": embedder.url,
                           "model": "nomic-embed-text"}})
         write_atomic(config_path, config_mod.dumps(cfg), mode=0o644)
@@ -129,13 +129,9 @@ def _pick_examples(data_dir: Path, sim: Any) -> list[list[str]]:
         words = [w for w in str(row[2]).split() if len(w) > 4 and w.isalpha()][:2] if row else []
         query = " ".join(words) or "timeout"
         show_ref = f"{row[0]}#{row[1]}" if row else "#1"
-        truth = getattr(sim.dataset, "truth", None) or []
-        area = None
-        for entry in truth:
-            path = entry.get("path") if isinstance(entry, dict) else getattr(entry, "path", None)
-            if path:
-                area = str(path)
-                break
+        truth = sim.dataset.truth().get("areas", [])
+        handed_over = [a for a in truth if a.get("previous_owner")]
+        area = str((handed_over or truth)[0]["path"]) if truth else None
         if area is None:
             top = conn.execute("SELECT new_path FROM mr_paths GROUP BY new_path "
                                "ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
