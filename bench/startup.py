@@ -48,7 +48,7 @@ def main() -> None:
             "lore --robot robot-docs": measure([lore, "--robot", "robot-docs"], args.runs, env),
         }
     base = results["python -c pass"]["median_ms"]
-    for name, figures in results.items():
+    for figures in results.values():
         figures["over_python_ms"] = round(figures["median_ms"] - base, 1)
     print(json.dumps({
         "benchmark": "startup",
