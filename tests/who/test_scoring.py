@@ -26,12 +26,13 @@ def ranking(data: dict[str, Any]) -> list[str]:
 
 @pytest.fixture
 def basic(store: Store) -> Store:
-    """alice merged 180 days ago; bob reviewed it 360 days ago and discussed 0 days ago;
-    carol left a plain note 90 days ago."""
-    mr = store.mr("alice", ["src/auth/login.py", "README.md"], days=180)
-    store.note(mr, "bob", days=360, diff_path="src/auth/login.py")
-    store.note(mr, "bob", days=0)
-    store.note(mr, "carol", days=90)
+    """alice merged !1 180 days ago; bob reviewed it 360 days ago; carol's !2 (still open)
+    was updated 90 days ago and bob commented on it today; dave commented on !1 90 days ago."""
+    mr1 = store.mr("alice", ["src/auth/login.py", "README.md"], days=180)
+    store.note(mr1, "bob", days=360, diff_path="src/auth/login.py")
+    mr2 = store.mr("carol", ["src/auth/login.py"], days=90, state="opened")
+    store.note(mr2, "bob", days=0)
+    store.note(mr1, "dave", days=90)
     return store
 
 
@@ -50,13 +51,16 @@ def test_exponential_numbers_exact(basic: Store, params: WhoParams) -> None:
     data = who_path(basic.conn, "src/auth/login.py", params)
     assert data["query"]["match"] == "file"
     got = scores(data)
-    assert got["alice"] == pytest.approx(1.0 * 0.5)
-    # bob: reviewed (0.6 · 0.5^2) + discussed (0.2 · 1)
-    assert got["bob"] == pytest.approx(0.6 * 0.25 + 0.2)
-    assert got["carol"] == pytest.approx(0.2 * 0.5 ** 0.5)
-    assert ranking(data) == ["alice", "bob", "carol"]
+    assert got == {
+        "alice": pytest.approx(1.0 * 0.5),
+        "bob": pytest.approx(0.6 * 0.25 + 0.2 * 1),  # reviewed !1, discussed !2
+        "carol": pytest.approx(0.4 * 0.5 ** 0.5),
+        "dave": pytest.approx(0.2 * 0.5 ** 0.5),
+    }
+    assert ranking(data) == ["alice", "bob", "carol", "dave"]
     total = sum(got.values())
     assert data["total_score"] == pytest.approx(total)
+    assert data["mrs_considered"] == 2
     alice = data["experts"][0]
     assert alice["rank"] == 1
     assert alice["share"] == pytest.approx(0.5 / total)
@@ -65,25 +69,48 @@ def test_exponential_numbers_exact(basic: Store, params: WhoParams) -> None:
     assert alice["evidence"][0]["ref"] == "g/repo!1"
     assert alice["evidence"][0]["kinds"] == ["authored_merged"]
     bob = data["experts"][1]
-    assert bob["breakdown"]["reviewed"]["count"] == 1
-    assert bob["breakdown"]["discussed"]["count"] == 1
+    assert bob["breakdown"]["reviewed"] == {"score": pytest.approx(0.15), "count": 1}
+    assert bob["breakdown"]["discussed"] == {"score": pytest.approx(0.2), "count": 1}
+    assert [e["ref"] for e in bob["evidence"]] == ["g/repo!2", "g/repo!1"]
     assert bob["last_activity_age_days"] == 0
+    assert data["experts"][2]["breakdown"]["authored_unmerged"]["count"] == 1
     assert data["params"]["curve"] == "exponential"
     assert data["params"]["half_life_days"] == 180
 
 
 def test_linear_numbers_exact(basic: Store, params: WhoParams) -> None:
     data = who_path(basic.conn, "src/auth/login.py", replace(params, curve="linear", window_days=720))
-    got = scores(data)
-    assert got["alice"] == pytest.approx(1 - 180 / 720)
-    assert got["bob"] == pytest.approx(0.6 * (1 - 360 / 720) + 0.2)
-    assert got["carol"] == pytest.approx(0.2 * (1 - 90 / 720))
+    assert scores(data) == {
+        "alice": pytest.approx(1 - 180 / 720),
+        "bob": pytest.approx(0.6 * (1 - 360 / 720) + 0.2),
+        "carol": pytest.approx(0.4 * (1 - 90 / 720)),
+        "dave": pytest.approx(0.2 * (1 - 90 / 720)),
+    }
 
 
 def test_none_numbers_exact(basic: Store, params: WhoParams) -> None:
     data = who_path(basic.conn, "src/auth/login.py", replace(params, curve="none"))
-    assert scores(data) == {"alice": 1.0, "bob": pytest.approx(0.8), "carol": pytest.approx(0.2)}
-    assert ranking(data) == ["alice", "bob", "carol"]
+    assert scores(data) == {"alice": 1.0, "bob": pytest.approx(0.8), "carol": pytest.approx(0.4),
+                            "dave": pytest.approx(0.2)}
+    assert ranking(data) == ["alice", "bob", "carol", "dave"]
+
+
+def test_one_mr_credits_a_person_once_under_the_strongest_role(store: Store,
+                                                                params: WhoParams) -> None:
+    mr = store.mr("alice", ["x.py"], days=0)
+    store.note(mr, "bob", days=0, diff_path="x.py")
+    store.note(mr, "bob", days=0)
+    store.note(mr, "bob", days=0, system=True, body="approved this merge request")
+    store.note(mr, "carol", days=360, diff_path="x.py")  # 0.6 · 0.25 = 0.15
+    store.note(mr, "carol", days=0)  # 0.2 · 1 = 0.2: worth more after decay
+    data = who_path(store.conn, "x.py", params)
+    assert scores(data) == {"alice": 1.0, "bob": pytest.approx(0.6), "carol": pytest.approx(0.2)}
+    bob = data["experts"][1]
+    assert {k: v["count"] for k, v in bob["breakdown"].items() if v["count"]} == {"reviewed": 1}
+    assert bob["evidence"][0]["kinds"] == ["reviewed", "approved", "discussed"]
+    carol = data["experts"][2]
+    assert {k: v["count"] for k, v in carol["breakdown"].items() if v["count"]} == {"discussed": 1}
+    assert carol["last_activity_age_days"] == 0
 
 
 def test_half_life_changes_numbers(basic: Store, params: WhoParams) -> None:

@@ -11,10 +11,11 @@ A *contribution* is one person's part in one merge request, of one kind:
   ``mr_approvals`` (when a sync fills it), by someone other than the author; dated by the
   note (``approved_at``, else the MR's date).
 
-Several notes by one person on one MR make a single contribution dated by the newest of
-them, so a chatty review never outweighs authorship, and each note-based contribution
-decays from its own note's date, not the MR's. A contribution scores
-``weight(kind) · decay(age)``; a person's score is the sum.
+Several notes of one kind by one person on one MR make a single contribution dated by the
+newest of them, so each note-based contribution decays from its own note's date, not the
+MR's. A contribution is worth ``weight(kind) · decay(age)``; a person's part in one MR is
+credited once, under the kind worth most (so a chatty review that also approves never
+outweighs writing the change), and a person's score is the sum over MRs.
 
 Everything is read through indexes (migration 3 adds the covering ones): the MRs that
 touched the path via ``mr_paths``, their notes via ``notes(item_kind, item_id, …)``, and
@@ -202,46 +203,53 @@ class _Tally:
         self.score = 0.0
         self.last_at_ms = -(2**62)
         self.kinds: dict[str, list[float]] = {k: [0.0, 0] for k in KINDS}
-        self.items: list[tuple[int, str, int, float]] = []  # (mr, kind, ms, value)
+        self.items: list[tuple[int, float, set[str], int]] = []  # (mr, value, kinds, newest ms)
+
+
+_KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
 
 
 def _tally(rows: Iterable[ContributionRow], params: WhoParams) -> dict[Any, _Tally]:
+    """Score rows per key. A person's part in one MR is credited once, under the role
+    worth most after decay: reviewing, approving and commenting on one MR is one review,
+    and must not outweigh writing the change (0.6 + 0.5 + 0.2 > 1.0 if summed)."""
     weights = params.weights
     since = params.since_ms
     now = params.now_ms
     factor = decay_function(params.curve, params.half_life_days, params.window_days)
-    out: dict[Any, _Tally] = {}
+    per_mr: dict[tuple[Any, int], list[Any]] = {}  # → [value, kind, kinds, newest ms]
     for key, mr_id, kind, at_ms in rows:
         weight = weights.get(kind, 0.0)
         if weight <= 0 or (since is not None and at_ms < since):
             continue  # a kind weighted 0 does not count at all, not even as activity
         age = (now - at_ms) / MS_PER_DAY
         value = weight * factor(age if age > 0 else 0.0)
+        slot = per_mr.get((key, mr_id))
+        if slot is None:
+            per_mr[(key, mr_id)] = [value, kind, {kind}, at_ms]
+            continue
+        if value > slot[0] or (value == slot[0] and _KIND_ORDER[kind] < _KIND_ORDER[slot[1]]):
+            slot[0], slot[1] = value, kind
+        slot[2].add(kind)
+        if at_ms > slot[3]:
+            slot[3] = at_ms
+    out: dict[Any, _Tally] = {}
+    for (key, mr_id), (value, kind, kinds, at_ms) in per_mr.items():
         t = out.get(key)
         if t is None:
             t = out[key] = _Tally()
         t.score += value
         if at_ms > t.last_at_ms:
             t.last_at_ms = at_ms
-        slot = t.kinds[kind]
-        slot[0] += value
-        slot[1] += 1
-        t.items.append((mr_id, kind, at_ms, value))
+        credited = t.kinds[kind]
+        credited[0] += value
+        credited[1] += 1
+        t.items.append((mr_id, value, kinds, at_ms))
     return out
 
 
 def _top_mrs(t: _Tally) -> list[tuple[int, float, set[str], int]]:
-    per: dict[int, list[Any]] = {}
-    for mr_id, kind, at_ms, value in t.items:
-        slot = per.get(mr_id)
-        if slot is None:
-            per[mr_id] = [value, {kind}, at_ms]
-        else:
-            slot[0] += value
-            slot[1].add(kind)
-            slot[2] = max(slot[2], at_ms)
-    ranked = sorted(per.items(), key=lambda kv: (-kv[1][0], -kv[1][2], kv[0]))
-    return [(mr_id, s, kinds, at) for mr_id, (s, kinds, at) in ranked[:EVIDENCE_LIMIT]]
+    return sorted(t.items, key=lambda item: (-item[1], -item[3], item[0]))[:EVIDENCE_LIMIT]
 
 
 def _mr_meta(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
