@@ -175,14 +175,12 @@ def _configured_embedding(config: Config | None) -> dict[str, Any]:
     }
 
 
-def _embeddings(conn: sqlite3.Connection, config: Config | None) -> dict[str, Any]:
-    documents = int(conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
-    embedded = int(
-        conn.execute(
-            "SELECT COUNT(*) FROM documents d "
-            "WHERE EXISTS (SELECT 1 FROM embeddings e WHERE e.document_id = d.id)"
-        ).fetchone()[0]
-    )
+def _embeddings(
+    conn: sqlite3.Connection, config: Config | None, projects: list[dict[str, Any]]
+) -> dict[str, Any]:
+    # Totals from the per-project counts already taken: documents belong to projects.
+    documents = sum(p["documents"] for p in projects)
+    embedded = sum(p["embedded_documents"] for p in projects)
     models = [
         {"model": r[0], "dimension": int(r[1]), "documents": int(r[2]), "chunks": int(r[3])}
         for r in conn.execute(
@@ -325,7 +323,9 @@ def store_status(
         "totals": totals,
         "last_sync": last_sync,
         "last_success": last_success,
-        "embeddings": _embeddings(conn, config) if conn is not None else empty_embeddings,
+        "embeddings": (
+            _embeddings(conn, config, projects) if conn is not None else empty_embeddings
+        ),
         "workitem_status": _workitem_status(conn) if conn is not None else None,
     }
     data["hints"] = _hints(data)
