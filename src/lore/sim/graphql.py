@@ -1,23 +1,909 @@
-"""GraphQL endpoint (work-item status). Placeholder until the recognizer lands."""
+"""``POST /api/graphql``: a small but real GraphQL parser and executor over a tiny slice
+of GitLab's schema — enough for work-item status and capability probes.
+
+Supported: named/anonymous operations, variables (with defaults and type checks for the
+declared scalar types), aliases, fragments and inline fragments (type conditions are
+checked against the schema), ``@include``/``@skip``, ``__typename`` and a minimal
+``__type(name:)`` introspection.
+
+Schema slice::
+
+    Query.project(fullPath: ID!): Project
+    Query.__type(name: String!): __Type
+    Query.currentUser: UserCore
+    Project { id fullPath name webUrl workItems(iids, first, after, state, sort, types) }
+    WorkItemConnection { nodes edges { cursor node } pageInfo count }
+    WorkItem { id iid title state createdAt updatedAt closedAt webUrl confidential
+               workItemType { id name iconName } widgets [WorkItemWidget] }
+    WorkItemWidgetStatus { type status { id name category color iconName description position } }
+    other widgets (ASSIGNEES, DESCRIPTION, HIERARCHY, LABELS, MILESTONE, NOTES): type (+ a few)
+
+Complexity (GitLab rejects costly queries with HTTP 200 and an ``errors`` array): a query
+selecting ``workItems`` costs ``12 + 3 * first`` (``first`` defaults to 100), so 100 →
+312. Above the configured limit (default 250; ``None`` disables) the answer is
+``{"errors": [{"message": "Query has complexity of 312, which exceeds max complexity of
+250"}]}``. ``first`` is capped at 100 like GitLab's max page size.
+
+With ``work_item_status`` off, the instance behaves as one without the status widget:
+``__type(name: "WorkItemWidgetStatus")`` is ``null``, widgets lists hold no status, and a
+query naming the type in a fragment fails with "No such type WorkItemWidgetStatus, so it
+can't be a fragment condition".
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lore.sim.model import Issue, iso_ms, parse_iso_ms
 from lore.sim.wire import Request, Response
 
 if TYPE_CHECKING:
     from lore.sim.server import SimState
 
+MAX_PAGE_SIZE = 100
+BASE_COMPLEXITY = 12
+PER_NODE_COMPLEXITY = 3
+
 
 def complexity_error(complexity: int, limit: int) -> dict[str, Any]:
+    """GitLab's answer to a query above the complexity limit."""
     return {"errors": [{"message": f"Query has complexity of {complexity}, "
                                    f"which exceeds max complexity of {limit}"}]}
 
 
+class GraphQLError(Exception):
+    def __init__(self, message: str, line: int | None = None, column: int | None = None,
+                 **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.extensions = extensions
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"message": self.message}
+        if self.line is not None:
+            out["locations"] = [{"line": self.line, "column": self.column or 1}]
+        if self.extensions:
+            out["extensions"] = self.extensions
+        return out
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+_TOKEN = re.compile(r'''
+    (?P<ignored>[\s,\ufeff]+|\#[^\n\r]*)
+  | (?P<spread>\.\.\.)
+  | (?P<punct>[!$&()\:=@\[\]{}|])
+  | (?P<name>[_A-Za-z][_0-9A-Za-z]*)
+  | (?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
+  | (?P<block>"""(?:\\"""|[^"]|"(?!""))*""")
+  | (?P<string>"(?:\\.|[^"\\\n])*")
+''', re.VERBOSE)
+
+
+@dataclass(slots=True)
+class _Tok:
+    kind: str
+    value: str
+    line: int
+    column: int
+
+
+def _tokenize(source: str) -> list[_Tok]:
+    out: list[_Tok] = []
+    pos = 0
+    line, line_start = 1, 0
+    while pos < len(source):
+        m = _TOKEN.match(source, pos)
+        if m is None:
+            raise GraphQLError(f"Parse error on \"{source[pos]}\" at [{line}, "
+                               f"{pos - line_start + 1}]", line, pos - line_start + 1)
+        kind = m.lastgroup or ""
+        text = m.group()
+        if kind != "ignored":
+            out.append(_Tok(kind, text, line, pos - line_start + 1))
+        newlines = text.count("\n")
+        if newlines:
+            line += newlines
+            line_start = m.start() + text.rfind("\n") + 1
+        pos = m.end()
+    out.append(_Tok("eof", "", line, pos - line_start + 1))
+    return out
+
+
+@dataclass(slots=True)
+class Var:
+    name: str
+
+
+@dataclass(slots=True)
+class EnumValue:
+    name: str
+
+
+@dataclass(slots=True)
+class Field:
+    name: str
+    alias: str | None
+    args: dict[str, Any]
+    directives: list[tuple[str, dict[str, Any]]]
+    selections: list[Any] | None
+    line: int
+    column: int
+
+    @property
+    def key(self) -> str:
+        return self.alias or self.name
+
+
+@dataclass(slots=True)
+class FragmentSpread:
+    name: str
+    directives: list[tuple[str, dict[str, Any]]]
+    line: int
+    column: int
+
+
+@dataclass(slots=True)
+class InlineFragment:
+    type_condition: str | None
+    directives: list[tuple[str, dict[str, Any]]]
+    selections: list[Any]
+    line: int
+    column: int
+
+
+@dataclass(slots=True)
+class Operation:
+    kind: str
+    name: str | None
+    variables: dict[str, tuple[str, Any, bool]]  # name → (type, default, has_default)
+    selections: list[Any]
+
+
+@dataclass(slots=True)
+class Fragment:
+    name: str
+    type_condition: str
+    selections: list[Any]
+    line: int
+    column: int
+
+
+@dataclass(slots=True)
+class Document:
+    operations: list[Operation] = field(default_factory=list)
+    fragments: dict[str, Fragment] = field(default_factory=dict)
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.toks = _tokenize(source)
+        self.i = 0
+
+    @property
+    def tok(self) -> _Tok:
+        return self.toks[self.i]
+
+    def _fail(self, tok: _Tok | None = None) -> GraphQLError:
+        tok = tok or self.tok
+        shown = tok.value or "end of file"
+        return GraphQLError(f'Parse error on "{shown}" ({tok.kind.upper()}) at '
+                            f"[{tok.line}, {tok.column}]", tok.line, tok.column)
+
+    def _peek(self, value: str) -> bool:
+        return self.tok.kind in ("punct", "spread") and self.tok.value == value
+
+    def _expect(self, value: str) -> _Tok:
+        if not self._peek(value):
+            raise self._fail()
+        tok = self.tok
+        self.i += 1
+        return tok
+
+    def _name(self) -> str:
+        if self.tok.kind != "name":
+            raise self._fail()
+        value = self.tok.value
+        self.i += 1
+        return value
+
+    def parse(self) -> Document:
+        doc = Document()
+        if self.tok.kind == "eof":
+            raise GraphQLError("Unexpected end of document")
+        while self.tok.kind != "eof":
+            if self._peek("{"):
+                doc.operations.append(Operation("query", None, {}, self._selection_set()))
+            elif self.tok.kind == "name" and self.tok.value in ("query", "mutation",
+                                                                 "subscription"):
+                kind = self._name()
+                name = self._name() if self.tok.kind == "name" else None
+                variables = self._variable_defs() if self._peek("(") else {}
+                self._directives()
+                doc.operations.append(Operation(kind, name, variables, self._selection_set()))
+            elif self.tok.kind == "name" and self.tok.value == "fragment":
+                tok = self.tok
+                self._name()
+                name = self._name()
+                if self._name() != "on":
+                    raise self._fail(self.toks[self.i - 1])
+                cond = self._name()
+                self._directives()
+                doc.fragments[name] = Fragment(name, cond, self._selection_set(), tok.line,
+                                               tok.column)
+            else:
+                raise self._fail()
+        return doc
+
+    def _variable_defs(self) -> dict[str, tuple[str, Any, bool]]:
+        self._expect("(")
+        out: dict[str, tuple[str, Any, bool]] = {}
+        while not self._peek(")"):
+            self._expect("$")
+            name = self._name()
+            self._expect(":")
+            type_str = self._type()
+            default, has_default = None, False
+            if self._peek("="):
+                self.i += 1
+                default, has_default = self._value(const=True), True
+            self._directives()
+            out[name] = (type_str, default, has_default)
+        self._expect(")")
+        return out
+
+    def _type(self) -> str:
+        if self._peek("["):
+            self.i += 1
+            inner = self._type()
+            self._expect("]")
+            text = f"[{inner}]"
+        else:
+            text = self._name()
+        if self._peek("!"):
+            self.i += 1
+            text += "!"
+        return text
+
+    def _directives(self) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        while self._peek("@"):
+            self.i += 1
+            name = self._name()
+            out.append((name, self._arguments() if self._peek("(") else {}))
+        return out
+
+    def _arguments(self) -> dict[str, Any]:
+        self._expect("(")
+        out: dict[str, Any] = {}
+        while not self._peek(")"):
+            name = self._name()
+            self._expect(":")
+            out[name] = self._value()
+        self._expect(")")
+        return out
+
+    def _value(self, const: bool = False) -> Any:
+        tok = self.tok
+        if self._peek("$") and not const:
+            self.i += 1
+            return Var(self._name())
+        if self._peek("["):
+            self.i += 1
+            items = []
+            while not self._peek("]"):
+                items.append(self._value(const))
+            self.i += 1
+            return items
+        if self._peek("{"):
+            self.i += 1
+            obj: dict[str, Any] = {}
+            while not self._peek("}"):
+                key = self._name()
+                self._expect(":")
+                obj[key] = self._value(const)
+            self.i += 1
+            return obj
+        if tok.kind == "number":
+            self.i += 1
+            return float(tok.value) if any(c in tok.value for c in ".eE") else int(tok.value)
+        if tok.kind == "string":
+            self.i += 1
+            return json.loads(tok.value)
+        if tok.kind == "block":
+            self.i += 1
+            return tok.value[3:-3].replace('\\"""', '"""')
+        if tok.kind == "name":
+            self.i += 1
+            if tok.value in ("true", "false"):
+                return tok.value == "true"
+            if tok.value == "null":
+                return None
+            return EnumValue(tok.value)
+        raise self._fail()
+
+    def _selection_set(self) -> list[Any]:
+        self._expect("{")
+        out: list[Any] = []
+        while not self._peek("}"):
+            out.append(self._selection())
+        self._expect("}")
+        if not out:
+            raise self._fail(self.toks[self.i - 1])
+        return out
+
+    def _selection(self) -> Any:
+        tok = self.tok
+        if self._peek("..."):
+            self.i += 1
+            if self.tok.kind == "name" and self.tok.value == "on":
+                self.i += 1
+                cond = self._name()
+                return InlineFragment(cond, self._directives(), self._selection_set(),
+                                      tok.line, tok.column)
+            if self.tok.kind == "name":
+                name = self._name()
+                return FragmentSpread(name, self._directives(), tok.line, tok.column)
+            return InlineFragment(None, self._directives(), self._selection_set(), tok.line,
+                                  tok.column)
+        name = self._name()
+        alias = None
+        if self._peek(":"):
+            self.i += 1
+            alias, name = name, self._name()
+        args = self._arguments() if self._peek("(") else {}
+        directives = self._directives()
+        selections = self._selection_set() if self._peek("{") else None
+        return Field(name, alias, args, directives, selections, tok.line, tok.column)
+
+
+def parse(source: str) -> Document:
+    """Parse a GraphQL document (raises :class:`GraphQLError` on syntax errors)."""
+    return _Parser(source).parse()
+
+
+# --- schema -----------------------------------------------------------------------------
+
+_WIDGET_TYPES = {
+    "ASSIGNEES": "WorkItemWidgetAssignees",
+    "DESCRIPTION": "WorkItemWidgetDescription",
+    "HIERARCHY": "WorkItemWidgetHierarchy",
+    "LABELS": "WorkItemWidgetLabels",
+    "MILESTONE": "WorkItemWidgetMilestone",
+    "NOTES": "WorkItemWidgetNotes",
+    "START_AND_DUE_DATE": "WorkItemWidgetStartAndDueDate",
+    "STATUS": "WorkItemWidgetStatus",
+}
+
+# type name → field name → (result type, allowed argument names). "[T]" is a list.
+_SCHEMA: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
+    "Query": {
+        "project": ("Project", frozenset({"fullPath"})),
+        "__type": ("__Type", frozenset({"name"})),
+        "currentUser": ("UserCore", frozenset()),
+    },
+    "Project": {
+        "id": ("ID", frozenset()), "fullPath": ("ID", frozenset()),
+        "name": ("String", frozenset()), "webUrl": ("String", frozenset()),
+        "workItems": ("WorkItemConnection", frozenset({
+            "iids", "first", "after", "last", "before", "state", "sort", "types"})),
+    },
+    "UserCore": {"id": ("ID", frozenset()), "username": ("String", frozenset()),
+                 "name": ("String", frozenset())},
+    "WorkItemConnection": {
+        "nodes": ("[WorkItem]", frozenset()), "edges": ("[WorkItemEdge]", frozenset()),
+        "pageInfo": ("PageInfo", frozenset()), "count": ("Int", frozenset()),
+    },
+    "WorkItemEdge": {"cursor": ("String", frozenset()), "node": ("WorkItem", frozenset())},
+    "PageInfo": {
+        "hasNextPage": ("Boolean", frozenset()), "hasPreviousPage": ("Boolean", frozenset()),
+        "startCursor": ("String", frozenset()), "endCursor": ("String", frozenset()),
+    },
+    "WorkItem": {
+        "id": ("ID", frozenset()), "iid": ("String", frozenset()),
+        "title": ("String", frozenset()), "state": ("String", frozenset()),
+        "createdAt": ("Time", frozenset()), "updatedAt": ("Time", frozenset()),
+        "closedAt": ("Time", frozenset()), "webUrl": ("String", frozenset()),
+        "confidential": ("Boolean", frozenset()),
+        "workItemType": ("WorkItemType", frozenset()),
+        "widgets": ("[WorkItemWidget]", frozenset({"onlyTypes"})),
+    },
+    "WorkItemType": {"id": ("ID", frozenset()), "name": ("String", frozenset()),
+                     "iconName": ("String", frozenset())},
+    "WorkItemWidget": {"type": ("String", frozenset())},
+    "WorkItemWidgetStatus": {"type": ("String", frozenset()),
+                             "status": ("WorkItemStatus", frozenset())},
+    "WorkItemStatus": {
+        "id": ("ID", frozenset()), "name": ("String", frozenset()),
+        "category": ("String", frozenset()), "color": ("String", frozenset()),
+        "iconName": ("String", frozenset()), "description": ("String", frozenset()),
+        "position": ("Int", frozenset()),
+    },
+    "WorkItemWidgetAssignees": {"type": ("String", frozenset())},
+    "WorkItemWidgetDescription": {"type": ("String", frozenset()),
+                                  "description": ("String", frozenset())},
+    "WorkItemWidgetHierarchy": {"type": ("String", frozenset())},
+    "WorkItemWidgetLabels": {"type": ("String", frozenset())},
+    "WorkItemWidgetMilestone": {"type": ("String", frozenset())},
+    "WorkItemWidgetNotes": {"type": ("String", frozenset())},
+    "WorkItemWidgetStartAndDueDate": {"type": ("String", frozenset()),
+                                      "dueDate": ("String", frozenset())},
+    "__Type": {"name": ("String", frozenset()), "kind": ("String", frozenset()),
+               "description": ("String", frozenset()),
+               "fields": ("[__Field]", frozenset({"includeDeprecated"})),
+               "possibleTypes": ("[__Type]", frozenset())},
+    "__Field": {"name": ("String", frozenset()), "description": ("String", frozenset())},
+}
+_SCALARS = {"ID", "String", "Int", "Boolean", "Time", "Float"}
+_INTERFACES = {"WorkItemWidget": set(_WIDGET_TYPES.values())}
+
+
+@dataclass(slots=True)
+class _Ctx:
+    state: SimState
+    variables: dict[str, Any]
+    fragments: dict[str, Fragment]
+    status_enabled: bool
+
+    def known_type(self, name: str) -> bool:
+        if name == "WorkItemWidgetStatus" or name == "WorkItemStatus":
+            return self.status_enabled
+        return name in _SCHEMA
+
+
+def _unwrap(type_str: str) -> tuple[str, bool]:
+    """``[WorkItem]`` → (``WorkItem``, True)."""
+    if type_str.startswith("["):
+        return type_str[1:-1].rstrip("!"), True
+    return type_str, False
+
+
 class GraphqlApi:
+    """Executes queries against the simulator's dataset."""
+
     def __init__(self, state: SimState) -> None:
         self.state = state
 
+    # --- request handling ---------------------------------------------------------------
+
     def handle(self, req: Request) -> Response:
-        return Response.json({"errors": [{"message": "not implemented yet"}]})
+        try:
+            body = req.json()
+        except (ValueError, UnicodeDecodeError):
+            return Response.json({"errors": [{"message": "Invalid JSON in request body"}]}, 400)
+        if isinstance(body, list):
+            return Response.json([self._run(item).get("body") for item in body])
+        result = self._run(body)
+        return Response.json(result["body"], result["status"])
+
+    def forced_complexity_error(self, req: Request) -> Response:
+        """For the ``graphql_complexity`` fault: the error this query would get."""
+        complexity = 312
+        limit = self.state.complexity_limit or 250
+        try:
+            body = req.json()
+            doc = parse(body.get("query") or "")
+            op = doc.operations[0]
+            variables = body.get("variables") or {}
+            if isinstance(variables, str):
+                variables = json.loads(variables)
+            first = self._first_of(op.selections, variables, doc.fragments)
+            if first is not None:
+                complexity = BASE_COMPLEXITY + PER_NODE_COMPLEXITY * first
+        except Exception:
+            pass  # a fault must answer whatever the request looked like
+        return Response.json(complexity_error(max(complexity, limit + 1), limit))
+
+    def _run(self, body: Any) -> dict[str, Any]:
+        def err(message: str, status: int = 200) -> dict[str, Any]:
+            return {"status": status, "body": {"errors": [{"message": message}]}}
+
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return err("No query string was present", 400)
+        variables = body.get("variables")
+        if isinstance(variables, str):
+            try:
+                variables = json.loads(variables) if variables.strip() else {}
+            except ValueError:
+                return err("Invalid variables JSON", 400)
+        if variables is None:
+            variables = {}
+        if not isinstance(variables, dict):
+            return err("Variables must be an object", 400)
+        try:
+            doc = parse(body["query"])
+            op = self._pick_operation(doc, body.get("operationName"))
+            ctx = _Ctx(self.state, self._coerce_variables(op, variables), doc.fragments,
+                       self.state.work_item_status)
+            self._check_types(doc, ctx)
+            if op.kind != "query":
+                raise GraphQLError(f"Schema is not configured for {op.kind}s")
+            first = self._first_of(op.selections, ctx.variables, doc.fragments)
+            limit = self.state.complexity_limit
+            if first is not None and limit:
+                complexity = BASE_COMPLEXITY + PER_NODE_COMPLEXITY * first
+                if complexity > limit:
+                    return {"status": 200, "body": complexity_error(complexity, limit)}
+            data = self._select("Query", None, op.selections, ctx)
+        except GraphQLError as exc:
+            return {"status": 200, "body": {"errors": [exc.as_json()]}}
+        return {"status": 200, "body": {"data": data}}
+
+    @staticmethod
+    def _pick_operation(doc: Document, name: Any) -> Operation:
+        if not doc.operations:
+            raise GraphQLError("No operations in document")
+        if name:
+            for op in doc.operations:
+                if op.name == name:
+                    return op
+            raise GraphQLError(f'No operation named "{name}"')
+        if len(doc.operations) > 1:
+            raise GraphQLError("An operation name is required")
+        return doc.operations[0]
+
+    # --- variables ----------------------------------------------------------------------
+
+    def _coerce_variables(self, op: Operation, given: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, (type_str, default, has_default) in op.variables.items():
+            if name in given:
+                value = given[name]
+            elif has_default:
+                value = default
+            else:
+                value = None
+                if type_str.endswith("!"):
+                    raise GraphQLError(
+                        f"Variable ${name} of type {type_str} was provided invalid value",
+                        code="variableMismatch")
+            problem = self._type_problem(type_str, value)
+            if problem:
+                raise GraphQLError(
+                    f"Variable ${name} of type {type_str} was provided invalid value"
+                    f" ({problem})", code="variableMismatch")
+            out[name] = value
+        return out
+
+    def _type_problem(self, type_str: str, value: Any) -> str | None:
+        non_null = type_str.endswith("!")
+        base = type_str[:-1] if non_null else type_str
+        if value is None:
+            return "Expected value to not be null" if non_null else None
+        if base.startswith("["):
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                problem = self._type_problem(base[1:-1], item)
+                if problem:
+                    return problem
+            return None
+        if base == "String" and not isinstance(value, str):
+            return f"Could not coerce value {json.dumps(value)} to String"
+        if base == "ID" and (not isinstance(value, str | int) or isinstance(value, bool)):
+            return f"Could not coerce value {json.dumps(value)} to ID"
+        if base == "Int" and (not isinstance(value, int) or isinstance(value, bool)):
+            return f"Could not coerce value {json.dumps(value)} to Int"
+        if base == "Boolean" and not isinstance(value, bool):
+            return f"Could not coerce value {json.dumps(value)} to Boolean"
+        return None
+
+    def _value(self, node: Any, ctx: _Ctx) -> Any:
+        if isinstance(node, Var):
+            return ctx.variables.get(node.name)
+        if isinstance(node, EnumValue):
+            return node.name
+        if isinstance(node, list):
+            return [self._value(x, ctx) for x in node]
+        if isinstance(node, dict):
+            return {k: self._value(v, ctx) for k, v in node.items()}
+        return node
+
+    # --- validation ---------------------------------------------------------------------
+
+    def _check_types(self, doc: Document, ctx: _Ctx) -> None:
+        """Static validation: fragment type conditions and fields exist, scalars have no
+        selections, objects have some, arguments are known. Like GitLab, an invalid
+        query gets errors and no data, whatever the data would have been."""
+        for frag in doc.fragments.values():
+            self._check_condition(frag.type_condition, frag.line, frag.column, ctx)
+        for op in doc.operations:
+            self._check_selections("Query", op.selections, doc, ctx, set())
+
+    @staticmethod
+    def _check_condition(cond: str, line: int, column: int, ctx: _Ctx) -> None:
+        if not ctx.known_type(cond):
+            raise GraphQLError(f"No such type {cond}, so it can't be a fragment condition",
+                               line, column, code="undefinedType", typeName=cond)
+
+    def _check_selections(self, type_name: str, selections: list[Any], doc: Document,
+                          ctx: _Ctx, seen_fragments: set[str]) -> None:
+        fields = _SCHEMA.get(type_name, {})
+        for sel in selections:
+            if isinstance(sel, FragmentSpread):
+                frag = doc.fragments.get(sel.name)
+                if frag is None:
+                    raise GraphQLError(f"Fragment {sel.name} was used, but not defined",
+                                       sel.line, sel.column)
+                if sel.name in seen_fragments:
+                    raise GraphQLError(f"Fragment {sel.name} contains an infinite loop")
+                self._check_selections(frag.type_condition, frag.selections, doc, ctx,
+                                       seen_fragments | {sel.name})
+                continue
+            if isinstance(sel, InlineFragment):
+                cond = sel.type_condition or type_name
+                self._check_condition(cond, sel.line, sel.column, ctx)
+                self._check_selections(cond, sel.selections, doc, ctx, seen_fragments)
+                continue
+            if sel.name == "__typename":
+                continue
+            spec = fields.get(sel.name)
+            if spec is None or (sel.name == "status" and not ctx.status_enabled):
+                raise GraphQLError(f"Field '{sel.name}' doesn't exist on type '{type_name}'",
+                                   sel.line, sel.column, code="undefinedField",
+                                   typeName=type_name, fieldName=sel.name)
+            result_type, allowed_args = spec
+            for arg in sel.args:
+                if arg not in allowed_args:
+                    raise GraphQLError(f"Field '{sel.name}' doesn't accept argument '{arg}'",
+                                       sel.line, sel.column, code="argumentNotAccepted",
+                                       name=sel.name, typeName="Field", argumentName=arg)
+            base, _ = _unwrap(result_type)
+            if base in _SCALARS:
+                if sel.selections:
+                    raise GraphQLError(
+                        f"Selections can't be made on scalars (field '{sel.name}' returns "
+                        f"{base} but has selections [{', '.join(self._names(sel.selections))}])",
+                        sel.line, sel.column, code="selectionMismatch")
+            elif not sel.selections:
+                raise GraphQLError(
+                    f"Field must have selections (field '{sel.name}' returns {base} but has "
+                    "no selections. Did you mean '" + sel.name + " { ... }'?)",
+                    sel.line, sel.column, code="selectionMismatch")
+            else:
+                self._check_selections(base, sel.selections, doc, ctx, seen_fragments)
+
+    @staticmethod
+    def _names(selections: list[Any]) -> list[str]:
+        return [getattr(s, "name", "...") for s in selections]
+
+    def _first_of(self, selections: list[Any], variables: dict[str, Any],
+                  fragments: dict[str, Fragment]) -> int | None:
+        """The ``first`` of the (first) ``workItems`` field selected, for complexity."""
+        for sel in selections:
+            if isinstance(sel, Field):
+                if sel.name == "workItems":
+                    raw = sel.args.get("first")
+                    value = variables.get(raw.name) if isinstance(raw, Var) else raw
+                    return int(value) if isinstance(value, int) else MAX_PAGE_SIZE
+                if sel.selections:
+                    found = self._first_of(sel.selections, variables, fragments)
+                    if found is not None:
+                        return found
+            elif isinstance(sel, InlineFragment):
+                found = self._first_of(sel.selections, variables, fragments)
+                if found is not None:
+                    return found
+            elif isinstance(sel, FragmentSpread) and sel.name in fragments:
+                found = self._first_of(fragments[sel.name].selections, variables, fragments)
+                if found is not None:
+                    return found
+        return None
+
+    # --- execution ----------------------------------------------------------------------
+
+    def _included(self, directives: list[tuple[str, dict[str, Any]]], ctx: _Ctx) -> bool:
+        for name, args in directives:
+            cond = bool(self._value(args.get("if"), ctx))
+            if (name == "include" and not cond) or (name == "skip" and cond):
+                return False
+        return True
+
+    def _collect(self, type_name: str, selections: list[Any], ctx: _Ctx) -> list[Field]:
+        out: list[Field] = []
+        for sel in selections:
+            if not self._included(sel.directives, ctx):
+                continue
+            if isinstance(sel, Field):
+                out.append(sel)
+                continue
+            if isinstance(sel, FragmentSpread):
+                frag = ctx.fragments[sel.name]
+                cond, inner = frag.type_condition, frag.selections
+            else:
+                cond, inner = sel.type_condition, sel.selections
+            if cond is None or cond == type_name or type_name in _INTERFACES.get(cond, ()):
+                out.extend(self._collect(type_name, inner, ctx))
+        return out
+
+    def _select(self, type_name: str, obj: Any, selections: list[Any], ctx: _Ctx
+                ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        fields = _SCHEMA.get(type_name, {})
+        for f in self._collect(type_name, selections, ctx):
+            if f.name == "__typename":
+                out[f.key] = type_name
+                continue
+            result_type = fields[f.name][0]  # validated by _check_types
+            args = {k: self._value(v, ctx) for k, v in f.args.items()}
+            value = self._resolve(type_name, obj, f.name, args, ctx)
+            out[f.key] = self._complete(result_type, value, f, ctx)
+        return out
+
+    def _complete(self, type_str: str, value: Any, f: Field, ctx: _Ctx) -> Any:
+        base, is_list = _unwrap(type_str)
+        if value is None:
+            return None
+        if is_list:
+            return [self._complete(base, v, f, ctx) for v in value]
+        if base in _SCALARS or not f.selections:
+            return value
+        concrete = value["__typename"] if base in _INTERFACES else base
+        return self._select(concrete, value, f.selections, ctx)
+
+    def _resolve(self, type_name: str, obj: Any, name: str, args: dict[str, Any],
+                 ctx: _Ctx) -> Any:
+        ds = self.state.dataset
+        if type_name == "Query":
+            if name == "project":
+                return ds.find_project(str(args.get("fullPath") or "")) \
+                    if not str(args.get("fullPath") or "").isdigit() else None
+            if name == "currentUser":
+                return ds.users[ds.token_user_id]
+            if name == "__type":
+                return self._introspect(str(args.get("name") or ""), ctx)
+        if type_name == "Project":
+            if name == "workItems":
+                return self._work_items(obj, args, ctx)
+            return {"id": f"gid://gitlab/Project/{obj.id}", "fullPath": obj.path,
+                    "name": obj.name, "webUrl": f"{self.state.base_url}/{obj.path}"}[name]
+        if type_name == "UserCore":
+            return {"id": f"gid://gitlab/User/{obj.id}", "username": obj.username,
+                    "name": obj.name}[name]
+        if isinstance(obj, dict):
+            return obj.get(name)
+        if type_name == "WorkItem":
+            return self._work_item_field(obj, name, args, ctx)
+        return None
+
+    def _introspect(self, name: str, ctx: _Ctx) -> dict[str, Any] | None:
+        if not ctx.known_type(name) and name not in _SCALARS:
+            return None
+        kind = ("SCALAR" if name in _SCALARS else "INTERFACE" if name in _INTERFACES
+                else "OBJECT")
+        fields = None
+        if name in _SCHEMA:
+            fields = [{"name": f, "description": None} for f in _SCHEMA[name]
+                      if not (f == "status" and not ctx.status_enabled)]
+        possible = None
+        if name in _INTERFACES:
+            possible = [{"name": t, "kind": "OBJECT", "description": None, "fields": None,
+                         "possibleTypes": None}
+                        for t in sorted(_INTERFACES[name]) if ctx.known_type(t)]
+        return {"name": name, "kind": kind, "description": None, "fields": fields,
+                "possibleTypes": possible}
+
+    # --- work items ---------------------------------------------------------------------
+
+    @staticmethod
+    def _cursor(issue: Issue, sort: str) -> str:
+        key = "updated_at" if sort.startswith("UPDATED") else "created_at"
+        ms = issue.updated_ms if key == "updated_at" else issue.created_ms
+        raw = json.dumps({key: iso_ms(ms), "id": str(issue.id)}, separators=(",", ":"))
+        return base64.b64encode(raw.encode()).decode()
+
+    def _work_items(self, project: Any, args: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
+        sort = str(args.get("sort") or "CREATED_DESC").upper()
+        if sort not in ("CREATED_DESC", "CREATED_ASC", "UPDATED_DESC", "UPDATED_ASC"):
+            raise GraphQLError(f"Argument 'sort' on Field 'workItems' has an invalid value "
+                               f"({sort}). Expected type 'WorkItemSort'.")
+        first = args.get("first")
+        if first is None:
+            first = MAX_PAGE_SIZE
+        if not isinstance(first, int) or first < 0:
+            raise GraphQLError("first must be a non-negative integer")
+        first = min(first, MAX_PAGE_SIZE)
+        items: list[Issue] = list(project.issues.values())
+        iids = args.get("iids")
+        if iids is not None:
+            wanted = {str(x) for x in (iids if isinstance(iids, list) else [iids])}
+            items = [i for i in items if str(i.iid) in wanted]
+        state = args.get("state")
+        if state:
+            want = {"OPENED": "opened", "OPEN": "opened", "CLOSED": "closed"}.get(str(state))
+            if want:
+                items = [i for i in items if i.state == want]
+        attr = "updated_ms" if sort.startswith("UPDATED") else "created_ms"
+        items.sort(key=lambda i: (getattr(i, attr), i.id), reverse=sort.endswith("DESC"))
+        start = 0
+        after = args.get("after")
+        if after:
+            try:
+                decoded = json.loads(base64.b64decode(str(after), validate=True))
+                after_id = int(decoded["id"])
+            except (ValueError, KeyError, TypeError):
+                raise GraphQLError("Please provide a valid cursor") from None
+            position = next((n for n, i in enumerate(items) if i.id == after_id), None)
+            if position is not None:
+                start = position + 1
+            else:
+                # The item left the result set: resume after its sort key, like a keyset
+                # cursor does.
+                key_name = "updated_at" if attr == "updated_ms" else "created_at"
+                try:
+                    pivot = (parse_iso_ms(decoded[key_name]), after_id)
+                except (KeyError, ValueError, TypeError):
+                    raise GraphQLError("Please provide a valid cursor") from None
+                if sort.endswith("DESC"):
+                    start = sum(1 for i in items if (getattr(i, attr), i.id) > pivot)
+                else:
+                    start = sum(1 for i in items if (getattr(i, attr), i.id) < pivot)
+        page = items[start:start + first]
+        has_next = start + first < len(items)
+        nodes = page
+        return {
+            "nodes": nodes,
+            "edges": [{"cursor": self._cursor(i, sort), "node": i} for i in nodes],
+            "pageInfo": {
+                "hasNextPage": has_next,
+                "hasPreviousPage": start > 0,
+                "startCursor": self._cursor(nodes[0], sort) if nodes else None,
+                "endCursor": self._cursor(nodes[-1], sort) if nodes else None,
+            },
+            "count": len(items),
+        }
+
+    def _work_item_field(self, issue: Issue, name: str, args: dict[str, Any], ctx: _Ctx
+                         ) -> Any:
+        if name == "id":
+            return f"gid://gitlab/WorkItem/{issue.id}"
+        if name == "iid":
+            return str(issue.iid)
+        if name == "title":
+            return issue.title
+        if name == "state":
+            return "OPEN" if issue.state == "opened" else "CLOSED"
+        if name == "createdAt":
+            return iso_ms(issue.created_ms)[:-5] + "Z"
+        if name == "updatedAt":
+            return iso_ms(issue.updated_ms)[:-5] + "Z"
+        if name == "closedAt":
+            return iso_ms(issue.closed_ms)[:-5] + "Z" if issue.closed_ms else None
+        if name == "webUrl":
+            project = self.state.dataset.projects_by_id[issue.project_id]
+            return f"{self.state.base_url}/{project.path}/-/issues/{issue.iid}"
+        if name == "confidential":
+            return issue.confidential
+        if name == "workItemType":
+            return {"id": "gid://gitlab/WorkItems::Type/1", "name": "Issue",
+                    "iconName": "issue-type-issue"}
+        if name == "widgets":
+            return self._widgets(issue, args.get("onlyTypes"), ctx)
+        return None
+
+    def _widgets(self, issue: Issue, only: Any, ctx: _Ctx) -> list[dict[str, Any]]:
+        from lore.sim.render import Renderer
+
+        out = []
+        wanted = {str(x) for x in only} if isinstance(only, list) else None
+        for wtype, typename in _WIDGET_TYPES.items():
+            if wtype == "STATUS" and not ctx.status_enabled:
+                continue
+            if wanted is not None and wtype not in wanted:
+                continue
+            widget: dict[str, Any] = {"__typename": typename, "type": wtype}
+            if wtype == "STATUS":
+                widget["status"] = (Renderer.status(issue.status_index)
+                                    if issue.status_index is not None else None)
+            elif wtype == "DESCRIPTION":
+                widget["description"] = issue.description
+            elif wtype == "START_AND_DUE_DATE":
+                widget["dueDate"] = issue.due_date
+            out.append(widget)
+        return out
+

@@ -28,7 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from lore.sim.admin import AdminApi
 from lore.sim.faults import Fault, FaultInjector
+from lore.sim.graphql import GraphqlApi
 from lore.sim.model import Dataset, iso_ms
 from lore.sim.render import Renderer
 from lore.sim.rest import ApiError, RestApi
@@ -59,6 +61,8 @@ class SimState:
         self.by_route: Counter[str] = Counter()
         self.by_status: Counter[str] = Counter()
         self.routes: list[Route] = []
+        self.graphql: GraphqlApi | None = None
+        self.admin: AdminApi | None = None
 
     def set_base_url(self, url: str) -> None:
         self.base_url = url
@@ -104,11 +108,10 @@ class SimState:
 
 def build_routes(state: SimState) -> list[Route]:
     """The route table: REST v4, GraphQL and the admin API."""
-    from lore.sim.admin import AdminApi
-    from lore.sim.graphql import GraphqlApi
 
     rest = RestApi(state)
-    gql = GraphqlApi(state)
+    gql = state.graphql = GraphqlApi(state)
+    admin = state.admin = AdminApi(state)
     P = ("api", "v4", "projects", ":id")
     routes = [
         Route("GET", ("api", "v4", "version"), "version", rest.version),
@@ -134,7 +137,7 @@ def build_routes(state: SimState) -> list[Route]:
               frozenset({"changes"})),
         Route("POST", ("api", "graphql"), "graphql", gql.handle),
     ]
-    routes.extend(AdminApi(state).routes())
+    routes.extend(admin.routes())
     return routes
 
 
@@ -204,7 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(state.latency_ms / 1000)
             fault = state.faults.pick(route.names(), req.method, route.name == "graphql")
             if fault is not None:
-                response = self._fault_response(fault)
+                response = self._fault_response(fault, req)
                 if response is not None:
                     state.count_status(response.status if not response.drop else "drop")
                     self._send(response)
@@ -241,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
             path_matched = False
         return None, {}, path_matched
 
-    def _fault_response(self, fault: Fault) -> Response | None:
+    def _fault_response(self, fault: Fault, req: Request) -> Response | None:
         kind = fault.kind
         if kind == "slow":
             time.sleep(fault.delay_ms / 1000)
@@ -264,10 +267,8 @@ class _Handler(BaseHTTPRequestHandler):
                        ("RateLimit-Limit", "600"), ("RateLimit-Observed", "601"),
                        ("RateLimit-Remaining", "0"), ("RateLimit-Reset", str(reset))]
             return Response.text("Retry later\n", 429, headers=headers)
-        if kind == "graphql_complexity":
-            from lore.sim.graphql import complexity_error
-
-            return Response.json(complexity_error(312, 250))
+        if kind == "graphql_complexity" and self.server.state.graphql is not None:
+            return self.server.state.graphql.forced_complexity_error(req)
         return None
 
     def _send(self, response: Response) -> None:
@@ -375,6 +376,12 @@ class Simulator:
     @property
     def state(self) -> SimState:
         return self._state
+
+    @property
+    def admin(self) -> AdminApi:
+        """The admin operations in Python (same as the ``/__sim/`` HTTP API)."""
+        assert self._state.admin is not None
+        return self._state.admin
 
     def stats(self) -> dict[str, Any]:
         """Same dict as ``GET /__sim/stats``."""
