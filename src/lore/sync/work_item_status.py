@@ -143,7 +143,9 @@ class AdaptivePageSize:
 
     A complexity rejection is deterministic, so the smallest rejected size becomes a
     ceiling that growth approaches by bisection instead of hitting it again and again.
-    Transient failures (timeouts, 5xx) halve without setting a ceiling.
+    Transient failures (timeouts, 5xx) shrink without setting a ceiling. A failure at a
+    size just reached by growing falls back to the size that worked before the growth
+    rather than halving below it.
     """
 
     def __init__(self, start: int, grow_after: int = GROW_AFTER_SUCCESSES) -> None:
@@ -154,6 +156,7 @@ class AdaptivePageSize:
         self.shrinks = 0
         self.grows = 0
         self._successes = 0
+        self._before_growth: int | None = None  # set until the grown size succeeds once
 
     def on_failure(self, kind: FailureKind) -> bool:
         """Shrink after a failed page; False when already at the floor of 1."""
@@ -162,18 +165,25 @@ class AdaptivePageSize:
             self.ceiling = self.size if self.ceiling is None else min(self.ceiling, self.size)
         if self.size <= 1:
             return False
-        self.size = max(1, self.size // 2)
+        if self._before_growth is not None:
+            self.size = self._before_growth
+        else:
+            self.size = max(1, self.size // 2)
+        self._before_growth = None
         self.shrinks += 1
         return True
 
     def on_success(self) -> None:
+        self._before_growth = None
         self._successes += 1
         if self._successes < self.grow_after or self.size >= self.start:
             return
         target = min(self.start, self.size * 2)
-        if self.ceiling is not None and target >= self.ceiling:
-            target = (self.size + self.ceiling) // 2  # bisect towards the known limit
+        if self.ceiling is not None:
+            # Bisect between the size that works and the one rejected as too complex.
+            target = min(target, (self.size + self.ceiling) // 2)
         if target > self.size:
+            self._before_growth = self.size
             self.size = target
             self.grows += 1
         self._successes = 0
