@@ -1,0 +1,204 @@
+"""Work-item status end to end: the installed `lore` against the simulator on loopback.
+`lore sync` fetches statuses during the issues stage; `lore issues`, `lore show` and
+`lore status` show them (or say why there are none)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from workitems_support import truth
+
+from lore.sim.server import Simulator
+
+NO_EMBED = {"embedding": {"provider": "none"}}
+
+
+def setup(lore_env: Any, sim: Any, sync: dict[str, Any] | None = None) -> dict[str, str]:
+    extra: dict[str, Any] = dict(NO_EMBED)
+    if sync:
+        extra["sync"] = sync
+    lore_env.write_config(sim.url, [p.path for p in sim.dataset.projects], extra=extra)
+    return {"GITLAB_TOKEN": sim.token}
+
+
+def sync(lore_env: Any, env: dict[str, str], *args: str) -> dict[str, Any]:
+    code, doc = lore_env.robot("sync", "--no-embed", *args, extra_env=env, timeout=300)
+    assert code == 0, doc
+    assert doc["data"]["outcome"] == "success", doc
+    return dict(doc["data"])
+
+
+def status_details(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    issues = next(s for s in report["stages"] if s["stage"] == "issues")
+    return {path: entry["work_item_status"] for path, entry in issues["details"]["projects"].items()}
+
+
+def listed_statuses(lore_env: Any, env: dict[str, str], *flags: str) -> dict[str, Any]:
+    code, doc = lore_env.robot("issues", "--state", "all", "--limit", "1000", *flags,
+                               extra_env=env)
+    assert code == 0, doc
+    return {item["ref"]: item["status"] for item in doc["data"]["items"]}
+
+
+def expected_statuses(sim: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for project in sim.dataset.projects:
+        for iid, (name, category, color) in truth(sim, project).items():
+            out[f"{project.path}#{iid}"] = (
+                None if name is None else {"name": name, "category": category, "color": color})
+    return out
+
+
+@pytest.fixture
+def sim17() -> Iterator[Simulator]:
+    server = Simulator.start(preset="small", seed=7, complexity_limit=17)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sim_no_widget() -> Iterator[Simulator]:
+    server = Simulator.start(preset="small", seed=7, work_item_status=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_statuses_land_and_display(lore_env: Any, sim: Any) -> None:
+    env = setup(lore_env, sim)
+    report = sync(lore_env, env)
+    for entry in status_details(report).values():
+        assert entry["available"] is True and entry["reason"] is None
+        assert entry["requests"] >= 1 and entry["final_page_size"] >= 1
+
+    expected = expected_statuses(sim)
+    assert listed_statuses(lore_env, env) == expected
+
+    ref, status = next((r, s) for r, s in sorted(expected.items()) if s)
+    code, doc = lore_env.robot("show", ref, extra_env=env)
+    assert code == 0 and doc["data"]["status"] == status
+
+    shown = lore_env.run("show", ref, extra_env=env)
+    assert shown.returncode == 0 and status["name"] in shown.stdout
+    table = lore_env.run("issues", "--state", "all", "--limit", "1000", extra_env=env)
+    assert table.returncode == 0 and "Status" in table.stdout
+    assert status["name"] in table.stdout
+
+
+def test_status_filters(lore_env: Any, sim: Any) -> None:
+    env = setup(lore_env, sim)
+    sync(lore_env, env)
+    expected = expected_statuses(sim)
+    in_review = {r for r, s in expected.items() if s and s["name"] == "In review"}
+    assert in_review
+    assert set(listed_statuses(lore_env, env, "--status", "in review")) == in_review
+    done = {r for r, s in expected.items() if s and s["category"] == "done"}
+    assert set(listed_statuses(lore_env, env, "--status-category", "done")) == done
+
+
+def test_complexity_limit_17_sync_completes_with_every_status_correct(
+        lore_env: Any, sim17: Any) -> None:
+    env = setup(lore_env, sim17)
+    report = sync(lore_env, env)
+    for entry in status_details(report).values():
+        assert entry["available"] is True
+        assert entry["final_page_size"] == 1  # 12 + 3·first ≤ 17 only for first = 1
+        assert entry["shrinks"] >= 6  # 100 → 50 → 25 → 12 → 6 → 3 → 1
+    assert listed_statuses(lore_env, env) == expected_statuses(sim17)
+
+    code, doc = lore_env.robot("status", extra_env=env)
+    assert code == 0
+    [instance] = doc["data"]["workitem_status"]["instances"]
+    assert instance["available"] is True
+    assert instance["final_page_size"] == 1 and instance["shrinks"] >= 6
+
+
+def test_instance_without_the_widget_syncs_cleanly_and_status_says_why(
+        lore_env: Any, sim_no_widget: Any) -> None:
+    sim = sim_no_widget
+    env = setup(lore_env, sim)
+    report = sync(lore_env, env)
+    for entry in status_details(report).values():
+        assert entry["available"] is False
+        assert "WorkItemWidgetStatus" in entry["reason"]
+    assert set(listed_statuses(lore_env, env).values()) == {None}
+
+    code, doc = lore_env.robot("status", extra_env=env)
+    assert code == 0
+    [instance] = doc["data"]["workitem_status"]["instances"]
+    assert instance["instance"] == sim.url
+    assert instance["available"] is False and "WorkItemWidgetStatus" in instance["reason"]
+
+    human = lore_env.run("status", extra_env=env)
+    assert human.returncode == 0
+    assert "WorkItemWidgetStatus" in human.stdout
+    assert "not available" in human.stdout or "unavailable" in human.stdout
+
+    # The answer is cached: the next incremental sync asks GraphQL nothing.
+    before = sim.stats()["requests_by_route"].get("POST /api/graphql", 0)
+    sim.admin.edit_issue(sim.dataset.projects[0].path, sorted(sim.dataset.projects[0].issues)[0],
+                         title="Touched so the issues stage has something to enrich")
+    sync(lore_env, env)
+    assert sim.stats()["requests_by_route"].get("POST /api/graphql", 0) == before
+
+
+def test_status_changed_upstream_is_updated_by_the_next_incremental_sync(
+        lore_env: Any, sim: Any) -> None:
+    env = setup(lore_env, sim)
+    sync(lore_env, env)
+    project = sim.dataset.projects[0]
+    expected = truth(sim, project)
+    iid = next(i for i, (name, _c, _k) in sorted(expected.items())
+               if name not in (None, "In review"))
+    sim.admin.edit_issue(project.path, iid, status="In review")
+
+    report = sync(lore_env, env)
+    entry = status_details(report)[project.path]
+    assert entry["updated"] == 1
+    # No probe (the capability is cached): one page, plus one rejected try at 100 per
+    # shrink (the simulator's default complexity limit admits 79 items per page).
+    assert entry["requests"] == 1 + entry["shrinks"]
+    code, doc = lore_env.robot("show", f"{project.path}#{iid}", extra_env=env)
+    assert code == 0
+    assert doc["data"]["status"] == {"name": "In review", "category": "in_progress",
+                                     "color": "#9e5ccf"}
+
+    # A sync with no upstream change asks GraphQL nothing at all.
+    before = sim.stats()["requests_by_route"].get("POST /api/graphql", 0)
+    sync(lore_env, env)
+    assert sim.stats()["requests_by_route"].get("POST /api/graphql", 0) == before
+
+
+def test_full_sync_rechecks_the_capability(lore_env: Any, sim_no_widget: Any) -> None:
+    sim = sim_no_widget
+    env = setup(lore_env, sim)
+    sync(lore_env, env)
+    sim.admin.configure(work_item_status=True)  # the instance was upgraded
+    report = sync(lore_env, env, "--full")
+    assert all(e["available"] for e in status_details(report).values())
+    assert listed_statuses(lore_env, env) == expected_statuses(sim)
+
+
+def test_graphql_outage_fails_the_issues_stage_with_network_error(
+        lore_env: Any, sim: Any) -> None:
+    env = setup(lore_env, sim, sync={"maxRetries": 0})
+    sim.configure_faults([{"route": "graphql", "kind": "503"}])
+    code, doc = lore_env.robot("sync", "--no-embed", extra_env=env, timeout=300)
+    assert code == 8, doc
+    assert doc["error"]["code"] == "NETWORK_ERROR"
+    stages = {s["stage"]: s for s in doc["error"]["details"]["report"]["stages"]}
+    assert stages["issues"]["success"] is False
+    assert stages["issues"]["error_code"] == "NETWORK_ERROR"
+    assert stages["mrs"]["success"] is True  # a failing stage hides nothing else
+    # The issues themselves were committed before enrichment ran.
+    conn = sqlite3.connect(lore_env.data_dir / "lore.db")
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM issues").fetchone()[0] == sim.stats()["issues"]
+    finally:
+        conn.close()
