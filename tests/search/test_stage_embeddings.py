@@ -3,6 +3,8 @@ changes, provider failures, chunking of long documents."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from searchkit import Store, make_config, seed_corpus
@@ -249,7 +251,7 @@ def test_chunker_respects_the_size_and_overlaps() -> None:
     assert len(chunks) > 5
     assert all(len(c) <= 400 for c in chunks)
     # Every chunk after the first starts with the end of the previous one.
-    for prev, cur in zip(chunks, chunks[1:], strict=False):
+    for prev, cur in itertools.pairwise(chunks):
         head = cur.split(" ")[0:3]
         assert " ".join(head) in prev
     # Nothing is lost: every sentence appears in some chunk.

@@ -71,6 +71,12 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     fake: FakeOllama
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (killed, timed out) is business as usual here.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server

@@ -1,0 +1,416 @@
+"""``lore search``: lexical (FTS5 bm25), semantic (cosine over stored vectors) and hybrid
+(reciprocal rank fusion of both) search over the documents the docs stage wrote.
+
+The default mode is hybrid when vectors of the configured model exist, else lexical; a
+default hybrid search whose provider is down falls back to lexical with a warning,
+while an explicit ``--mode semantic|hybrid`` fails with EMBEDDING_UNAVAILABLE.
+numpy and httpx are imported only when a mode needs them.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lore.core.errors import ErrorCode, LoreError
+from lore.core.refs import format_ref
+from lore.search.filters import SearchFilters, filter_sql, resolve_projects
+from lore.search.query import FtsQuery, build_fts_query, require_query
+
+if TYPE_CHECKING:
+    from lore.core.config import EmbeddingConfig
+    from lore.embed.provider import EmbeddingProvider
+    from lore.search.vectors import VectorHit, VectorIndex
+
+MODES: tuple[str, ...] = ("lexical", "semantic", "hybrid")
+#: Reciprocal rank fusion constant (Cormack et al.): score = Σ 1 / (RRF_K + rank).
+RRF_K = 60
+#: bm25 column weights (title, body): a word in the title counts ten times.
+BM25_WEIGHTS = "bm25(10.0, 1.0)"
+SNIPPET_TOKENS = 24
+SNIPPET_CHARS = 220
+HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE = "\x02", "\x03"
+
+_SPACE_RE = re.compile(r"\s+")
+
+
+@dataclass
+class Matched:
+    """Why a hit was returned: the modes that found it, with its rank (1-based) and score
+    in each."""
+
+    by: list[str]
+    lexical_rank: int | None = None
+    lexical_score: float | None = None
+    semantic_rank: int | None = None
+    semantic_score: float | None = None
+
+
+@dataclass
+class SearchHit:
+    ref: str
+    kind: str
+    iid: int
+    project: str | None
+    title: str
+    web_url: str | None
+    state: str | None
+    status: str | None  # work-item status of issues (None for MRs or when unknown)
+    author: str | None
+    labels: list[str]
+    updated_at: str | None
+    score: float
+    snippet: str
+    highlights: list[list[int]]  # [start, end) character offsets into snippet
+    matched: Matched
+    document_id: int
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str  # the mode that ran
+    requested_mode: str  # "auto" or the --mode given
+    fts_query: str | None
+    model: str | None
+    filters: dict[str, Any]
+    limit: int
+    hits: list[SearchHit] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["count"] = len(self.hits)
+        for hit in out["hits"]:
+            hit.pop("document_id", None)
+        return out
+
+
+# -- lexical --------------------------------------------------------------------------------
+
+
+def _lexical(conn: sqlite3.Connection, match: str, joins: str, where: str, params: list[Any],
+             depth: int) -> list[tuple[int, float]]:
+    """(document id, score) best first; score is -bm25 (higher is better)."""
+    if where or joins:
+        sql = (
+            "SELECT documents_fts.rowid, documents_fts.rank FROM documents_fts "
+            f"JOIN documents d ON d.id = documents_fts.rowid{joins} "
+            f"WHERE documents_fts MATCH ? AND documents_fts.rank MATCH ?{where} "
+            "ORDER BY documents_fts.rank LIMIT ?"
+        )
+    else:
+        sql = (
+            "SELECT rowid, rank FROM documents_fts WHERE documents_fts MATCH ? "
+            "AND rank MATCH ? ORDER BY rank LIMIT ?"
+        )
+    rows = conn.execute(sql, [match, BM25_WEIGHTS, *params, depth]).fetchall()
+    return [(int(r[0]), -float(r[1])) for r in rows]
+
+
+def lexical_search(conn: sqlite3.Connection, fts: FtsQuery, joins: str, where: str,
+                   params: list[Any], depth: int) -> list[tuple[int, float]]:
+    """Documents with every term first; when fewer than ``depth``, those with any term."""
+    hits = _lexical(conn, fts.all_terms, joins, where, params, depth)
+    if len(hits) < depth and fts.any_terms is not None:
+        seen = {doc_id for doc_id, _ in hits}
+        extra = _lexical(conn, fts.any_terms, joins, where, params, depth)
+        hits.extend(h for h in extra if h[0] not in seen)
+        hits = hits[:depth]
+    return hits
+
+
+def _snippets(conn: sqlite3.Connection, match: str, doc_ids: list[int]) -> dict[int, str]:
+    if not doc_ids:
+        return {}
+    marks = ",".join("?" * len(doc_ids))
+    rows = conn.execute(
+        f"SELECT rowid, snippet(documents_fts, 1, ?, ?, '…', {SNIPPET_TOKENS}) FROM documents_fts "
+        f"WHERE documents_fts MATCH ? AND rowid IN ({marks})",
+        [HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE, match, *doc_ids],
+    ).fetchall()
+    return {int(r[0]): str(r[1] or "") for r in rows}
+
+
+def split_highlights(marked: str) -> tuple[str, list[list[int]]]:
+    """Text with \\x02…\\x03 markers → plain text and [start, end) spans, whitespace folded."""
+    text = _SPACE_RE.sub(" ", marked).strip()
+    plain: list[str] = []
+    spans: list[list[int]] = []
+    position = 0
+    start: int | None = None
+    for char in text:
+        if char == HIGHLIGHT_OPEN:
+            start = position
+        elif char == HIGHLIGHT_CLOSE:
+            if start is not None and position > start:
+                spans.append([start, position])
+            start = None
+        else:
+            plain.append(char)
+            position += 1
+    return "".join(plain), spans
+
+
+def _excerpt(text: str, limit: int = SNIPPET_CHARS) -> str:
+    text = _SPACE_RE.sub(" ", text).strip()
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip() + " …"
+
+
+# -- semantic -------------------------------------------------------------------------------
+
+
+def embeddings_exist(conn: sqlite3.Connection, model: str) -> bool:
+    return conn.execute("SELECT 1 FROM embeddings WHERE model = ? LIMIT 1", (model,)).fetchone() is not None
+
+
+def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
+    """The query's vector, with the model's query prefix."""
+    from lore.embed.provider import query_prefix
+
+    return provider.embed([query_prefix(provider.model) + query])[0]
+
+
+def _allowed_ids(conn: sqlite3.Connection, joins: str, where: str, params: list[Any]) -> list[int] | None:
+    if not where:
+        return None
+    sql = f"SELECT d.id FROM documents d{joins} WHERE 1{where}"
+    return [int(r[0]) for r in conn.execute(sql, params)]
+
+
+# -- hydration ------------------------------------------------------------------------------
+
+
+def _has_status(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "status_name" for row in conn.execute("PRAGMA table_info(issues)"))
+
+
+def _hydrate(conn: sqlite3.Connection, doc_ids: list[int]) -> dict[int, sqlite3.Row]:
+    if not doc_ids:
+        return {}
+    status = "i.status_name" if _has_status(conn) else "NULL"
+    marks = ",".join("?" * len(doc_ids))
+    rows = conn.execute(
+        f"""SELECT d.id, d.item_kind, d.item_id, d.title, d.body, p.path AS project,
+                   COALESCE(i.iid, m.iid) AS iid, COALESCE(i.state, m.state) AS state,
+                   COALESCE(i.web_url, m.web_url) AS web_url,
+                   COALESCE(i.updated_at, m.updated_at) AS updated_at,
+                   a.username AS author, {status} AS status
+            FROM documents d
+            LEFT JOIN issues i ON d.item_kind = 'issue' AND i.id = d.item_id
+            LEFT JOIN merge_requests m ON d.item_kind = 'mr' AND m.id = d.item_id
+            LEFT JOIN projects p ON p.id = d.project_id
+            LEFT JOIN people a ON a.id = COALESCE(i.author_id, m.author_id)
+            WHERE d.id IN ({marks})""",
+        doc_ids,
+    ).fetchall()
+    # A document whose item vanished (a stale cached vector, a half-finished --full) is skipped.
+    return {int(r["id"]): r for r in rows if r["iid"] is not None}
+
+
+def _labels(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> dict[tuple[str, int], list[str]]:
+    out: dict[tuple[str, int], list[str]] = {}
+    for kind in ("issue", "mr"):
+        ids = [int(r["item_id"]) for r in rows if r["item_kind"] == kind]
+        if not ids:
+            continue
+        marks = ",".join("?" * len(ids))
+        for row in conn.execute(
+            f"SELECT item_id, label FROM item_labels WHERE item_kind = ? AND item_id IN ({marks}) "
+            "ORDER BY label",
+            [kind, *ids],
+        ):
+            out.setdefault((kind, int(row[0])), []).append(str(row[1]))
+    return out
+
+
+def _semantic_snippet(row: sqlite3.Row, chunk_index: int, chunk_chars: int) -> str:
+    """The start of the chunk that matched, without the title and header lines."""
+    from lore.embed.chunking import chunk_text, document_text
+
+    chunks = chunk_text(document_text(row["title"], row["body"]), chunk_chars)
+    if chunk_index == 0 or chunk_index >= len(chunks):
+        body = str(row["body"])
+        head, _, rest = body.partition("\n\n")
+        return _excerpt(rest or head)
+    return _excerpt(chunks[chunk_index])
+
+
+# -- the entry point ------------------------------------------------------------------------
+
+
+def search(
+    conn: sqlite3.Connection,
+    query: str,
+    *,
+    embedding: EmbeddingConfig,
+    mode: str | None = None,
+    filters: SearchFilters | None = None,
+    limit: int = 20,
+    provider: EmbeddingProvider | None = None,
+    index: VectorIndex | None = None,
+) -> SearchResult:
+    """Search the mirrored documents.
+
+    ``mode`` None picks hybrid when vectors of ``embedding.model`` exist, else lexical.
+    ``provider`` and ``index`` override the configured provider and a freshly loaded
+    vector index (benchmarks and tests reuse them across queries).
+    Raises USAGE_ERROR for an empty query or a bad mode, NOT_FOUND/AMBIGUOUS for an
+    unknown ``--project``, EMBEDDING_UNAVAILABLE when an explicit semantic or hybrid
+    search cannot embed the query."""
+    text = require_query(query)
+    if mode is not None and mode not in MODES:
+        raise LoreError(ErrorCode.USAGE_ERROR, f"unknown search mode {mode!r}",
+                        suggestion="Use one of: " + ", ".join(MODES))
+    if limit < 1:
+        raise LoreError(ErrorCode.USAGE_ERROR, "--limit must be at least 1")
+    filters = filters or SearchFilters()
+    project_ids = resolve_projects(conn, filters.projects) if filters.projects else None
+    joins, where, params = filter_sql(filters, project_ids)
+    model = embedding.model if (embedding.provider != "none" or provider is not None) else None
+    provider_model = provider.model if provider is not None else model
+
+    requested = mode or "auto"
+    warnings: list[str] = []
+    if mode is None:
+        mode = "hybrid" if provider_model and embeddings_exist(conn, provider_model) else "lexical"
+    if mode != "lexical" and provider_model is None:
+        raise LoreError(ErrorCode.EMBEDDING_UNAVAILABLE,
+                        f"{mode} search needs an embedding provider, and embedding.provider is \"none\"",
+                        suggestion="Use --mode lexical, or set embedding.provider to \"ollama\" and run lore sync")
+
+    fts = build_fts_query(text)
+    result = SearchResult(query=text, mode=mode, requested_mode=requested,
+                          fts_query=None, model=provider_model if mode != "lexical" else None,
+                          filters=filters.to_dict(), limit=limit, warnings=warnings)
+    depth = limit if mode != "hybrid" else max(limit * 2, 50)
+
+    semantic: list[VectorHit] = []
+    if mode in ("semantic", "hybrid"):
+        assert provider_model is not None
+        try:
+            semantic = _semantic(conn, text, embedding, provider, index, provider_model,
+                                 joins, where, params, depth, warnings)
+        except LoreError as exc:
+            if requested != "auto" or exc.code is not ErrorCode.EMBEDDING_UNAVAILABLE:
+                raise
+            warnings.append(f"semantic search unavailable ({exc.message}); showing lexical results")
+            mode = result.mode = "lexical"
+            result.model = None
+            depth = limit
+
+    lexical: list[tuple[int, float]] = []
+    if mode in ("lexical", "hybrid"):
+        if fts is None:
+            warnings.append("the query has no searchable words for lexical search")
+        else:
+            result.fts_query = fts.all_terms
+            lexical = lexical_search(conn, fts, joins, where, params, depth)
+
+    ranked = _fuse(mode, lexical, semantic)
+    result.hits = _build_hits(conn, ranked, lexical, semantic, fts, limit, embedding.chunk_chars)
+    return result
+
+
+def _semantic(conn: sqlite3.Connection, text: str, embedding: EmbeddingConfig,
+              provider: EmbeddingProvider | None, index: VectorIndex | None, model: str,
+              joins: str, where: str, params: list[Any], depth: int,
+              warnings: list[str]) -> list[VectorHit]:
+    from lore.search.vectors import VectorIndex
+
+    if index is None:
+        index = VectorIndex.load(conn, model)
+    if index.documents == 0:
+        warnings.append(f"no documents are embedded with {model!r} yet; run `lore sync`")
+        return []
+    owned = provider is None
+    if provider is None:
+        from lore.embed.provider import make_provider
+
+        provider = make_provider(embedding, timeout_seconds=60.0)
+        assert provider is not None
+    try:
+        vector = embed_query(provider, text)
+    finally:
+        if owned:
+            close = getattr(provider, "close", None)
+            if callable(close):
+                close()
+    allowed = _allowed_ids(conn, joins, where, params)
+    # A cosine of zero or less means "unrelated" for any model: not a hit.
+    return [hit for hit in index.top(vector, depth, allowed) if hit.score > 0]
+
+
+def _fuse(mode: str, lexical: list[tuple[int, float]], semantic: list[VectorHit]) -> list[tuple[int, float]]:
+    """(document id, score) best first, for the mode that ran."""
+    if mode == "lexical":
+        return lexical
+    if mode == "semantic":
+        return [(h.document_id, h.score) for h in semantic]
+    fused: dict[int, float] = {}
+    for rank, (doc_id, _) in enumerate(lexical, start=1):
+        fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (RRF_K + rank)
+    for rank, hit in enumerate(semantic, start=1):
+        fused[hit.document_id] = fused.get(hit.document_id, 0.0) + 1.0 / (RRF_K + rank)
+    # Ties (same fused score) keep lexical order first, then semantic, for stable output.
+    order = {doc_id: i for i, (doc_id, _) in enumerate(lexical)}
+    for i, hit in enumerate(semantic):
+        order.setdefault(hit.document_id, len(lexical) + i)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+
+
+def _build_hits(conn: sqlite3.Connection, ranked: list[tuple[int, float]],
+                lexical: list[tuple[int, float]], semantic: list[VectorHit],
+                fts: FtsQuery | None, limit: int, chunk_chars: int) -> list[SearchHit]:
+    # Ask for a few extra rows: a stale vector may point at a document that is gone.
+    wanted = [doc_id for doc_id, _ in ranked[: limit + 10]]
+    rows = _hydrate(conn, wanted)
+    lex_rank = {doc_id: (i, score) for i, (doc_id, score) in enumerate(lexical, start=1)}
+    sem_rank = {h.document_id: (i, h) for i, h in enumerate(semantic, start=1)}
+    kept = [(doc_id, score) for doc_id, score in ranked if doc_id in rows][:limit]
+    lexical_ids = [doc_id for doc_id, _ in kept if doc_id in lex_rank]
+    snippets = _snippets(conn, (fts.any_terms or fts.all_terms), lexical_ids) if fts and lexical_ids else {}
+    labels = _labels(conn, [rows[doc_id] for doc_id, _ in kept])
+    hits: list[SearchHit] = []
+    for doc_id, score in kept:
+        row = rows[doc_id]
+        by: list[str] = []
+        matched = Matched(by=by)
+        if doc_id in lex_rank:
+            by.append("lexical")
+            matched.lexical_rank, matched.lexical_score = lex_rank[doc_id][0], round(lex_rank[doc_id][1], 6)
+        if doc_id in sem_rank:
+            by.append("semantic")
+            rank, vhit = sem_rank[doc_id]
+            matched.semantic_rank, matched.semantic_score = rank, round(vhit.score, 6)
+        if doc_id in snippets:
+            snippet, spans = split_highlights(snippets[doc_id])
+        elif doc_id in sem_rank:
+            snippet, spans = _semantic_snippet(row, sem_rank[doc_id][1].chunk_index, chunk_chars), []
+        else:
+            snippet, spans = _excerpt(str(row["body"]).partition("\n\n")[2]), []
+        kind = str(row["item_kind"])
+        hits.append(SearchHit(
+            ref=format_ref(kind, int(row["iid"]), row["project"]),
+            kind=kind,
+            iid=int(row["iid"]),
+            project=row["project"],
+            title=str(row["title"]),
+            web_url=row["web_url"],
+            state=row["state"],
+            status=row["status"] if kind == "issue" else None,
+            author=row["author"],
+            labels=labels.get((kind, int(row["item_id"])), []),
+            updated_at=row["updated_at"],
+            score=round(float(score), 6),
+            snippet=snippet,
+            highlights=spans,
+            matched=matched,
+            document_id=doc_id,
+        ))
+    return hits

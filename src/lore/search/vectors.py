@@ -1,0 +1,118 @@
+"""Cosine search over stored vectors: one float32 matrix, one matrix-vector product per
+query, the best chunk per document (vectors are stored L2-normalised, so the dot
+product is the cosine).
+
+Imports numpy: only semantic and hybrid search import this module.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from lore.core.errors import ErrorCode, LoreError
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    document_id: int
+    score: float  # cosine similarity of the best chunk
+    chunk_index: int
+
+
+class VectorIndex:
+    """Every stored chunk vector of one model, grouped by document."""
+
+    def __init__(self, model: str, matrix: npt.NDArray[np.float32], row_docs: npt.NDArray[np.int64],
+                 row_chunks: npt.NDArray[np.int64]) -> None:
+        self.model = model
+        self.matrix = matrix
+        self.row_chunks = row_chunks
+        # Rows are sorted by document: group boundaries let reduceat take the max per document.
+        if len(row_docs):
+            change = np.flatnonzero(np.diff(row_docs)) + 1
+            self.starts = np.concatenate(([0], change)).astype(np.int64)
+        else:
+            self.starts = np.zeros(0, dtype=np.int64)
+        self.doc_ids = row_docs[self.starts] if len(row_docs) else np.zeros(0, dtype=np.int64)
+        self.ends = np.append(self.starts[1:], len(row_docs)).astype(np.int64)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.matrix.shape[1]) if self.matrix.ndim == 2 else 0
+
+    @property
+    def documents(self) -> int:
+        return len(self.doc_ids)
+
+    def __len__(self) -> int:
+        return int(self.matrix.shape[0])
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection, model: str) -> VectorIndex:
+        """Read every vector of ``model`` from the store (vectors of a minority dimension,
+        left over from a model swapped under the same name, are ignored)."""
+        rows = conn.execute(
+            "SELECT document_id, chunk_index, vector FROM embeddings WHERE model = ?", (model,)
+        ).fetchall()
+        if not rows:
+            return cls(model, np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=np.int64),
+                       np.zeros(0, dtype=np.int64))
+        lengths = Counter(len(r[2]) for r in rows)
+        width = lengths.most_common(1)[0][0]
+        if len(lengths) > 1:
+            rows = [r for r in rows if len(r[2]) == width]
+        docs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        chunks = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), width // 4)
+        if (len(docs) > 1 and not bool(np.all(np.diff(docs) >= 0))) or _unsorted_chunks(docs, chunks):
+            order = np.lexsort((chunks, docs))
+            docs, chunks, matrix = docs[order], chunks[order], matrix[order]
+        return cls(model, np.ascontiguousarray(matrix, dtype=np.float32), docs, chunks)
+
+    def top(self, query: Sequence[float] | npt.NDArray[np.float32], k: int,
+            allowed: Collection[int] | None = None) -> list[VectorHit]:
+        """The ``k`` documents closest to ``query``, optionally only among ``allowed`` ids."""
+        if k <= 0 or self.documents == 0:
+            return []
+        q = np.asarray(query, dtype=np.float32)
+        if q.shape[0] != self.dimension:
+            raise LoreError(
+                ErrorCode.EMBEDDING_UNAVAILABLE,
+                f"the model {self.model!r} now returns {q.shape[0]}-dimensional vectors but the "
+                f"stored ones have {self.dimension}",
+                suggestion="Re-embed with `lore sync --full`",
+                actions=["lore sync --full"],
+            )
+        norm = float(np.linalg.norm(q))
+        if norm > 0:
+            q = q / norm
+        scores = self.matrix @ q
+        doc_scores = np.maximum.reduceat(scores, self.starts)
+        if allowed is not None:
+            wanted = np.fromiter(allowed, dtype=np.int64, count=len(allowed))
+            doc_scores = np.where(np.isin(self.doc_ids, wanted), doc_scores, -np.inf)
+        k = min(k, len(doc_scores))
+        picked = np.argpartition(-doc_scores, k - 1)[:k]
+        picked = picked[np.argsort(-doc_scores[picked], kind="stable")]
+        hits: list[VectorHit] = []
+        for g in picked:
+            score = float(doc_scores[g])
+            if score == -np.inf:
+                break
+            start, end = int(self.starts[g]), int(self.ends[g])
+            best = start + int(np.argmax(scores[start:end]))
+            hits.append(VectorHit(int(self.doc_ids[g]), score, int(self.row_chunks[best])))
+        return hits
+
+
+def _unsorted_chunks(docs: npt.NDArray[np.int64], chunks: npt.NDArray[np.int64]) -> bool:
+    if len(docs) < 2:
+        return False
+    same = docs[1:] == docs[:-1]
+    return bool(np.any(same & (chunks[1:] < chunks[:-1])))
