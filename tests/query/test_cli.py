@@ -205,6 +205,18 @@ def test_issues_human(lore_env: LoreEnv, mirror: dict[str, int]) -> None:
     assert "1 closed issues" in proc.stdout or "1 closed issue" in proc.stdout
 
 
+def test_issues_human_narrow_terminal_keeps_one_line_per_item(
+    lore_env: LoreEnv, mirror: dict[str, int]
+) -> None:
+    proc = lore_env.run("issues", extra_env={**CLOCK_ENV, "COLUMNS": "72"})
+    lines = proc.stdout.splitlines()
+    header = lines[0]
+    assert "Title" in header and "Updated" in header
+    assert "Labels" not in header and "Assignees" not in header  # dropped, not squeezed
+    assert max(len(line) for line in lines) <= 72
+    assert len(lines) == 2 + 5 + 1  # header, rule, one line per issue, footer
+
+
 def test_empty_list_human_explains(lore_env: LoreEnv, mirror: dict[str, int]) -> None:
     proc = human(lore_env, "issues", "--author", "alcie")
     assert proc.returncode == 0

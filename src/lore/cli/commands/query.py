@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from lore.cli.render import Column
+
 # -- robot schemas -----------------------------------------------------------------------
 
 STATUS_SCHEMA = nullable(obj({"name": STR, "category": OPT_STR, "color": OPT_STR}))
@@ -351,11 +353,57 @@ def _scope_words(kind: str, state: str) -> str:
     return f"{'open' if state == 'opened' else state} {noun}"
 
 
+#: Per column: (max width, droppable rank: the lowest rank goes first on a narrow terminal).
+_LIST_COLUMNS: dict[str, tuple[int | None, int | None]] = {
+    "Ref": (None, None),
+    "Title": (None, None),
+    "State": (None, None),
+    "Status": (18, 4),
+    "Author": (16, 3),
+    "Assignees": (20, 1),
+    "Reviewers": (20, 1),
+    "Labels": (26, 2),
+    "Updated": (None, None),
+}
+_TITLE_MIN = 30
+
+
+def _fit_columns(cells: dict[str, list[Any]], width: int) -> list[Column]:
+    """The list's columns for a terminal ``width``: optional columns are dropped (least
+    useful first) until the title keeps a readable width, instead of squeezing them all."""
+    from rich.cells import cell_len
+
+    from lore.cli.render import Column
+
+    def natural(name: str) -> int:
+        longest = max((c.cell_len if hasattr(c, "cell_len") else cell_len(str(c)))
+                      for c in cells[name])
+        cap = _LIST_COLUMNS[name][0]
+        wanted = max(cell_len(name), longest)
+        return min(wanted, cap) if cap else wanted
+
+    names = list(cells)
+    droppable = sorted((n for n in names if _LIST_COLUMNS[n][1] is not None),
+                       key=lambda n: _LIST_COLUMNS[n][1] or 0)
+    title_need = min(natural("Title"), _TITLE_MIN)
+    while True:
+        others = sum(natural(n) for n in names if n != "Title")
+        padding = 3 * (len(names) - 1)  # padding either side plus the invisible rule
+        if others + padding + title_need <= width or not droppable:
+            break
+        names.remove(droppable.pop(0))
+    return [
+        Column(name, style="cyan" if name == "Ref" else None,
+               no_wrap=name != "Title", max_width=_LIST_COLUMNS[name][0],
+               justify="right" if name == "Updated" else "left")
+        for name in names
+    ]
+
+
 def _render_list(data: dict[str, Any], console: Console) -> None:
     from rich.text import Text
 
     from lore.cli.render import (
-        Column,
         label_chips,
         make_table,
         people,
@@ -376,32 +424,30 @@ def _render_list(data: dict[str, Any], console: Console) -> None:
         return
     # Short refs only when one project is in scope, so every ref shown is unambiguous.
     one_project = filters["projects"][0] if len(filters["projects"]) == 1 else None
-    show_status = kind == "issue" and any(i.get("status") for i in items)
-    columns: list[Column] = [
-        Column("Ref", style="cyan", no_wrap=True),
-        Column("Title", ratio=1, min_width=20),
-        Column("State", no_wrap=True),
-    ]
-    if show_status:
-        columns.append(Column("Status", no_wrap=True))
-    columns.append(Column("Author", no_wrap=True, max_width=18))
-    columns.append(
-        Column("Assignees" if kind == "issue" else "Reviewers", no_wrap=True, max_width=24)
-    )
-    columns += [Column("Labels", max_width=32), Column("Updated", no_wrap=True, justify="right")]
-    rows: list[list[Any]] = []
+    people_header = "Assignees" if kind == "issue" else "Reviewers"
+    cells: dict[str, list[Any]] = {name: [] for name in (
+        "Ref", "Title", "State", "Status", "Author", people_header, "Labels", "Updated")}
     for item in items:
-        ref = item["ref"] if one_project is None else item["ref"][len(item["project"]) :]
-        title = Text(item["title"])
+        cells["Ref"].append(
+            item["ref"] if one_project is None else item["ref"][len(item["project"]) :]
+        )
+        # The title never wraps: one line per item (like gh), a long one ends in "…".
+        title = Text(item["title"], no_wrap=True, overflow="ellipsis")
         if kind == "mr" and item["draft"]:
-            title = Text.assemble(("Draft: ", "dim"), title)
-        row: list[Any] = [ref, title, state_text(item["state"])]
-        if show_status:
-            row.append(status_text(item.get("status")))
-        row.append(person(item["author"]))
-        row.append(people(item["assignees"] if kind == "issue" else item["reviewers"]))
-        row += [label_chips(item["labels"], limit=4), relative_time(item["updated_at"])]
-        rows.append(row)
+            title = Text.assemble(("Draft: ", "dim"), title, no_wrap=True, overflow="ellipsis")
+        cells["Title"].append(title)
+        cells["State"].append(state_text(item["state"]))
+        cells["Status"].append(status_text(item.get("status")))
+        cells["Author"].append(person(item["author"]))
+        cells[people_header].append(
+            people(item["assignees"] if kind == "issue" else item["reviewers"])
+        )
+        cells["Labels"].append(label_chips(item["labels"], limit=4))
+        cells["Updated"].append(relative_time(item["updated_at"]))
+    if kind == "mr" or not any(i.get("status") for i in items):
+        del cells["Status"]
+    columns = _fit_columns(cells, console.width)
+    rows = [[cells[c.header][i] for c in columns] for i in range(len(items))]
     console.print(make_table(columns, rows, title=one_project))
     shown, total = data["count"], data["total"]
     if shown < total:
