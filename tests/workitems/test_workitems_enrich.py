@@ -153,6 +153,35 @@ def test_complexity_limit_17_forces_shrinking_and_every_status_is_correct(
         assert value.final_page_size < 100
 
 
+def test_complexity_even_at_one_item_per_page_means_unavailable(
+        sim: Any, db: sqlite3.Connection) -> None:
+    seed_issues(db, sim)
+    project = sim.dataset.projects[0]
+    _cache_capability(sim, db, project)
+    sim.configure_faults([{"route": "graphql", "kind": "graphql_complexity"}])
+    result = enrich(sim, db, project, page_size=4)
+    assert result.error_code is None
+    assert result.available is False
+    assert result.reason and "complexity" in result.reason
+    assert result.requests == 3 and result.shrinks == 2  # 4 → 2 → 1, then give up
+    assert all(v == (None, None, None) for v in stored(db, project.id).values())
+    assert read_capability(db, sim.url).available is False  # type: ignore[union-attr]
+
+
+def test_complexity_after_statuses_arrived_is_an_error_not_a_missing_feature(
+        sim: Any, db: sqlite3.Connection) -> None:
+    seed_issues(db, sim)
+    project = sim.dataset.projects[0]
+    _cache_capability(sim, db, project)
+    sim.configure_faults([{"route": "graphql", "kind": "graphql_complexity", "after": 2}])
+    result = enrich(sim, db, project, page_size=10)
+    assert result.error_code == "NETWORK_ERROR"
+    assert result.error and "complexity" in result.error
+    assert result.available is True
+    assert result.fetched == 20  # the two pages that got through are kept
+    assert sum(1 for v in stored(db, project.id).values() if v[0]) >= 20
+
+
 def test_5xx_is_retried_then_the_page_shrinks_and_the_sync_completes(
         sim: Any, db: sqlite3.Connection) -> None:
     seed_issues(db, sim)

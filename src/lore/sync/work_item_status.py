@@ -301,7 +301,7 @@ def _fetch_all(gql: GraphQLClient, conn: sqlite3.Connection, project_path: str,
                     log.info("work items page of %d failed (%s); retrying with %d",
                              variables["first"], exc.kind.value, pages.size)
                     continue
-                if exc.kind is FailureKind.COMPLEXITY:
+                if exc.kind is FailureKind.COMPLEXITY and not seen_status:
                     # Deterministic and unfixable from here: the instance cannot serve it.
                     result.available = False
                     result.reason = ("even one work item per page exceeds the instance's "
