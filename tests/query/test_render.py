@@ -114,3 +114,19 @@ def test_render_does_not_import_rich_at_module_import() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_command_modules_and_robot_docs_stay_light() -> None:
+    # robot-docs imports every command module; ours must not drag in sqlite3 or rich.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io\n"
+        "import lore.cli.commands.query, lore.cli.commands.status, lore.query.filters\n"
+        "heavy = ['sqlite3', 'rich', 'httpx', 'lore.store.db', 'lore.query.items']\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

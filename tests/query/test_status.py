@@ -142,3 +142,12 @@ def test_nothing_synced_yet(tmp_path: Path) -> None:
     assert data["embeddings"]["configured_model"] == "nomic-embed-text"
     assert any("lore sync" in h for h in data["hints"])
     assert not (tmp_path / "lore.db").exists()
+
+
+def test_database_from_a_newer_lore(standard: Std, tmp_path: Path) -> None:
+    conn, _ = standard
+    conn.execute("INSERT INTO schema_migrations(version, name, applied_at) "
+                 "VALUES (999, 'future', 'now')")
+    data = store_status(conn, tmp_path / "lore.db", now_ms=NOW_MS)
+    assert data["db"]["schema_version"] == 999 and data["db"]["pending_migrations"] == 0
+    assert any("newer than this lore" in h for h in data["hints"])

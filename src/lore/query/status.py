@@ -242,6 +242,12 @@ def _hints(data: dict[str, Any]) -> list[str]:
             f"the database schema is v{data['db']['schema_version']}, this lore uses "
             f"v{data['db']['latest_schema_version']}: the next `lore sync` upgrades it"
         )
+    version, latest = data["db"]["schema_version"], data["db"]["latest_schema_version"]
+    if version is not None and version > latest:
+        hints.append(
+            f"the database schema is v{version}, newer than this lore knows (v{latest}): "
+            "upgrade lore"
+        )
     run = data["last_sync"]
     if run is not None and run["outcome"] in ("failed", "degraded"):
         failed = [

@@ -80,8 +80,8 @@ def project_not_found(name: str, known: list[str]) -> LoreError:
     if known:
         guess = f"did you mean {close[0]!r}? " if close else ""
         suggestion = (
-            f"{guess}Mirrored projects are listed below; to mirror another one, add it to "
-            "the config's projects and run `lore sync`"
+            f"{guess}Mirrored projects are listed below; a project appears once it is in "
+            "the config's projects and `lore sync` has run"
         )
     else:
         suggestion = NOTHING_SYNCED_HINT

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,8 @@ from lore.core.errors import ErrorCode
 from lore.query.filters import DEFAULT_LIMIT, SINCE_HELP, SORTS, STATE_ALIASES, STATES
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from rich.console import Console
     from rich.text import Text
 
