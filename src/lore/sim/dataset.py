@@ -21,6 +21,7 @@ made through the admin API (stamped with the simulator clock) are always newer.
 from __future__ import annotations
 
 import bisect
+import gc
 import itertools
 import random
 import time
@@ -72,7 +73,7 @@ _PROJECT_WEIGHTS = (1.0, 0.75, 0.6, 0.8, 0.5, 0.65)
 # previous owner ends up with more total contributions than the new one.
 _OLD_DOMINANT_SHARE = 0.65
 _NEW_DOMINANT_SHARE = 0.3
-_OWNER_AUTHOR_SHARE = 0.78
+_OWNER_AUTHOR_SHARE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,16 @@ def make_config(preset: str = "small", seed: int = 7, now: Any = None,
 
 def generate(preset: str = "small", seed: int = 7, now: Any = None, **knobs: Any) -> Dataset:
     """Build a dataset (see the module docstring). Deterministic for equal arguments."""
-    return _Generator(make_config(preset, seed, now, **knobs)).run()
+    cfg = make_config(preset, seed, now, **knobs)
+    # Hundreds of thousands of long-lived objects make the cyclic GC rescan them over and
+    # over; generation creates no garbage cycles, so pause it.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _Generator(cfg).run()
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _split(total: int, weights: Sequence[float]) -> list[int]:
@@ -143,6 +153,11 @@ def _split(total: int, weights: Sequence[float]) -> list[int]:
 
 def _hex40(rng: random.Random) -> str:
     return f"{rng.getrandbits(160):040x}"
+
+
+def _label_ref(label: str) -> str:
+    """How system notes reference a label: ~bug, ~"priority::high"."""
+    return f'~"{label}"' if any(c in label for c in " :") else f"~{label}"
 
 
 def _slugify(text: str, limit: int = 40) -> str:
@@ -191,7 +206,7 @@ class _Generator:
             seen.add(username)
             user = User(id=2 + i, username=username, name=f"{first} {last}",
                         activity=1.0 / ranks[i] ** 1.1,
-                        created_ms=self.start - r.randint(30, 900) * DAY_MS)
+                        created_ms=self.start - self.randint(30, 900) * DAY_MS)
             if r.random() < 0.04:
                 user.state = "blocked"  # someone who left; their history stays
             self.users[user.id] = user
@@ -210,13 +225,15 @@ class _Generator:
 
     def pick_human(self, exclude: set[int] | frozenset[int] = frozenset()) -> User:
         """A human weighted by activity (Zipf-like), avoiding ``exclude`` when possible."""
-        r = self.rng
+        rand, cum, humans = self.rng.random, self.human_cum, self.humans
+        total = cum[-1]
+        last = len(humans) - 1
         for _ in range(12):
-            user = r.choices(self.humans, cum_weights=self.human_cum)[0]
+            user = humans[min(last, bisect.bisect(cum, rand() * total))]
             if user.id not in exclude:
                 return user
-        candidates = [u for u in self.humans if u.id not in exclude]
-        return r.choice(candidates or self.humans)
+        candidates = [u for u in humans if u.id not in exclude]
+        return self.rng.choice(candidates or humans)
 
     # --- projects and trees -------------------------------------------------------------
 
@@ -236,15 +253,17 @@ class _Generator:
         assert parent is not None
         return parent
 
-    def _tree(self, tpl: V.ProjectTemplate) -> tuple[list[Area], dict[str, list[str]], list[str]]:
+    def _tree(self, tpl: V.ProjectTemplate, n_areas: int
+              ) -> tuple[list[Area], dict[str, list[str]], list[str]]:
         """Areas (with their source files), test files per area, and every file."""
         lang = tpl.language
         ext = V.EXTENSIONS[lang]
-        per_area = max(3, round(self.cfg.files * 0.6 / len(tpl.areas)))
+        specs = tpl.areas[:n_areas]
+        per_area = max(3, round(self.cfg.files * 0.6 / len(specs)))
         areas: list[Area] = []
         tests: dict[str, list[str]] = {}
         all_files: list[str] = list(V.ROOT_FILES[lang])
-        for spec in tpl.areas:
+        for spec in specs:
             vocab = V.AREAS[spec.vocab]
             stems = list(vocab.stems)
             for suffix in V.STEM_SUFFIXES:
@@ -381,28 +400,31 @@ class _Generator:
         return flags
 
     def _set_handover(self, area: Area, times: list[int], old_dominant: bool) -> None:
-        r = self.rng
         lo, hi = self.now - 24 * MONTH_MS, self.now - 6 * MONTH_MS
         if len(times) >= 3:
             share = _OLD_DOMINANT_SHARE if old_dominant else _NEW_DOMINANT_SHARE
             idx = min(len(times) - 1, max(1, round(share * len(times))))
             ho = (times[idx - 1] + times[idx]) // 2
         else:
-            ho = r.randint(lo, hi)
+            ho = self.randint(lo, hi)
         area.handover_ms = min(max(ho, lo), hi)
 
     # --- notes --------------------------------------------------------------------------
 
+    def randint(self, lo: int, hi: int) -> int:
+        """``random.randint`` without its overhead (same determinism per seed)."""
+        return lo + int(self.rng.random() * (hi - lo + 1))
+
     def _note(self, author: User, body: str, t: int, **kw: Any) -> Note:
         note = Note(id=0, author_id=author.id, body=body, created_ms=t, updated_ms=t, **kw)
         if not note.system and self.rng.random() < 0.05:
-            note.updated_ms = min(t + self.rng.randint(60_000, 3 * DAY_MS), self.now - 1000)
+            note.updated_ms = min(t + self.randint(60_000, 3 * DAY_MS), self.now - 1000)
         self.notes.append(note)
         return note
 
     def _times(self, lo: int, hi: int, k: int) -> list[int]:
         hi = max(hi, lo + k + 1)
-        return sorted(self.rng.randint(lo, hi) for _ in range(k))
+        return sorted(self.randint(lo, hi) for _ in range(k))
 
     def _note_count(self) -> int:
         mean = self.cfg.notes_per_item
@@ -472,12 +494,45 @@ class _Generator:
         else:
             issue.status_index = r.choices((0, 1, 5), weights=(55, 30, 15))[0]
             if r.random() < 0.15:
-                issue.due_date = date_str(self.now + r.randint(-20, 90) * DAY_MS)
+                issue.due_date = date_str(self.now + self.randint(-20, 90) * DAY_MS)
         self._issue_notes(issue, ctx, project, vocab, files, end)
         last = max((n.updated_ms for d in issue.discussions for n in d.notes), default=t)
-        issue.updated_ms = min(max(last, issue.closed_ms or t) + r.randint(0, 5000),
+        issue.updated_ms = min(max(last, issue.closed_ms or t) + self.randint(0, 5000),
                                self.now - 1000)
         return issue
+
+    def _issue_system_note(self, kind: int, issue: Issue, ctx: dict[str, str], t: int) -> str:
+        # Build only the chosen text: this runs hundreds of thousands of times.
+        if kind == 0:
+            return f"added {_label_ref(issue.labels[0])} label"
+        if kind == 1:
+            return "changed the description"
+        if kind == 2:
+            return f'changed title from **{ctx["thing"]} issue** to **{issue.title}**'
+        if kind == 3:
+            return f"mentioned in merge request !{self.randint(1, 200)}"
+        if kind == 4:
+            return "changed milestone to %v1.2"
+        if kind == 5:
+            return 'removed ~"needs investigation" label'
+        if kind == 6:
+            return f"changed due date to {date_str(t)}"
+        return f"assigned to @{self.pick_human().username}"
+
+    def _mr_system_note(self, kind: int, mr: MergeRequest) -> str:
+        if kind == 0:
+            n = self.randint(1, 4)
+            return (f"added {n} commit{'s' if n > 1 else ''}\n\n<ul><li>"
+                    f"{_hex40(self.rng)[:8]} - {mr.title.removeprefix('Draft: ')}</li></ul>")
+        if kind == 1:
+            return "changed the description"
+        if kind == 2 and mr.labels:
+            return f"added {_label_ref(mr.labels[0])} label"
+        if kind == 3:
+            return "marked this merge request as **ready**"
+        if kind == 4:
+            return f"mentioned in issue #{self.randint(1, 150)}"
+        return "resolved all threads"
 
     def _issue_notes(self, issue: Issue, ctx: dict[str, str], project: Project,
                      vocab: V.AreaVocab, files: Sequence[str], end: int) -> None:
@@ -494,18 +549,9 @@ class _Generator:
             produced += 1
         while produced < n:
             roll = r.random()
-            t = r.randint(t0 + 2000, max(end - 1000, t0 + 3000))
+            t = self.randint(t0 + 2000, max(end - 1000, t0 + 3000))
             if roll < 0.22:
-                body = r.choice((
-                    f"added ~{issue.labels[0]} label",
-                    "changed the description",
-                    f'changed title from **{ctx["thing"]} issue** to **{issue.title}**',
-                    f"mentioned in merge request !{r.randint(1, 200)}",
-                    "changed milestone to %v1.2",
-                    "removed ~\"needs investigation\" label",
-                    f"changed due date to {date_str(t)}",
-                    f"assigned to @{self.pick_human().username}",
-                ))
+                body = self._issue_system_note(self.randint(0, 7), issue, ctx, t)
                 note = self._note(self.pick_human(), body, t, system=True)
                 discussions.append(Discussion(_hex40(r), True, [note]))
                 produced += 1
@@ -516,7 +562,7 @@ class _Generator:
                 discussions.append(Discussion(_hex40(r), True, [note]))
                 produced += 1
             else:
-                replies = r.randint(1, 3)
+                replies = self.randint(1, 3)
                 times = self._times(t, max(end - 1000, t + 1000), replies + 1)
                 notes = [self._note(self.pick_human(), self.text.issue_comment(
                     ctx, project.language, vocab, files), times[0], type="DiscussionNote")]
@@ -550,7 +596,7 @@ class _Generator:
         if len(reviewers) < len(area.reviewer_ids) and owner.id != author.id:
             reviewers.append(owner.id)
         r.shuffle(reviewers)
-        reviewers = reviewers[: r.choice((1, 2, 2))]
+        reviewers = reviewers[: r.choice((1, 1, 2))]
         usernames = [self.users[x].username for x in reviewers] or [owner.username]
         ctx = self.text.context(vocab, area.files, usernames)
 
@@ -607,7 +653,7 @@ class _Generator:
             mr.discussion_locked = True
         self._mr_notes(mr, area, ctx, lang, t, end)
         last = max((n.updated_ms for d in mr.discussions for n in d.notes), default=t)
-        mr.updated_ms = min(max(last, end if state != "opened" else t) + r.randint(0, 5000),
+        mr.updated_ms = min(max(last, end if state != "opened" else t) + self.randint(0, 5000),
                             self.now - 1000)
         return mr
 
@@ -655,8 +701,8 @@ class _Generator:
         r = self.rng
         bot = self.bots["Renovate Bot"]
         dep = r.choice(V.DEPENDENCIES[project.language])
-        major = r.randint(0, 5)
-        old, new = f"{major}.{r.randint(0, 20)}.{r.randint(0, 9)}", ""
+        major = self.randint(0, 5)
+        old, new = f"{major}.{self.randint(0, 20)}.{self.randint(0, 9)}", ""
         new = f"{major}.{int(old.split('.')[1]) + 1}.0"
         diffs = []
         for path in V.DEPENDENCY_FILES[project.language]:
@@ -665,7 +711,7 @@ class _Generator:
         age = self.now - t
         state = "opened" if age < 10 * DAY_MS and r.random() < 0.6 else r.choices(
             ("merged", "closed"), weights=(80, 20))[0]
-        end = min(t + r.randint(3_600_000, 5 * DAY_MS), self.now - 120_000)
+        end = min(t + self.randint(3_600_000, 5 * DAY_MS), self.now - 120_000)
         human = self.pick_human()
         mr = MergeRequest(
             id=0, iid=iid, project_id=project.id,
@@ -717,17 +763,9 @@ class _Generator:
         resolved_p = 0.9 if mr.state == "merged" else 0.4
         while produced < n:
             roll = r.random()
-            t = r.randint(t0 + 2000, max(end - 1000, t0 + 3000))
+            t = self.randint(t0 + 2000, max(end - 1000, t0 + 3000))
             if roll < 0.2:
-                body = r.choice((
-                    f"added {r.randint(1, 4)} commit{'s' if r.random() < 0.7 else ''}\n\n"
-                    f"<ul><li>{_hex40(r)[:8]} - {mr.title.removeprefix('Draft: ')}</li></ul>",
-                    "changed the description",
-                    f"added ~{mr.labels[0]} label" if mr.labels else "changed the description",
-                    "marked this merge request as **ready**",
-                    f"mentioned in issue #{r.randint(1, 150)}",
-                    "resolved all threads",
-                ))
+                body = self._mr_system_note(self.randint(0, 5), mr)
                 note = self._note(author, body, t, system=True)
                 discussions.append(Discussion(_hex40(r), True, [note]))
                 produced += 1
@@ -757,7 +795,7 @@ class _Generator:
                     author if r.random() < 0.4 else other(t))
                 if r.random() < 0.08:
                     who = self.bots["CI Bot"]
-                    body = (f"Pipeline #{r.randint(100000, 999999)} "
+                    body = (f"Pipeline #{self.randint(100000, 999999)} "
                             f"{r.choice(('passed', 'failed', 'passed'))} for {mr.sha[:8]}.")
                 else:
                     body = self.text.mr_comment(ctx)
@@ -805,11 +843,13 @@ class _Generator:
             cycle = i // len(V.PROJECT_TEMPLATES)
             path = tpl.path if cycle == 0 else f"{tpl.path}-{cycle + 1}"
             namespace = self._group_for(path.rsplit("/", 1)[0])
-            areas, tests, files = self._tree(tpl)
+            # Enough MRs per area (about ten or more) that ownership is visible in the data.
+            n_areas = max(3, min(len(tpl.areas), mr_counts[i] // 10))
+            areas, tests, files = self._tree(tpl, n_areas)
             project = Project(
                 id=101 + i, path=path, name=tpl.name if cycle == 0 else f"{tpl.name} {cycle + 1}",
                 description=tpl.description, language=tpl.language, team=tpl.team,
-                namespace=namespace, created_ms=self.start - r.randint(10, 200) * DAY_MS,
+                namespace=namespace, created_ms=self.start - self.randint(10, 200) * DAY_MS,
                 areas=areas, files=files)
             flags = self._assign_owners(areas)
             project_ms = self._milestones(project)

@@ -60,6 +60,7 @@ class SimState:
         self.requests = 0
         self.by_route: Counter[str] = Counter()
         self.by_status: Counter[str] = Counter()
+        self.connections = 0  # TCP connections accepted (keep-alive reuse shows here)
         self.routes: list[Route] = []
         self.graphql: GraphqlApi | None = None
         self.admin: AdminApi | None = None
@@ -77,8 +78,13 @@ class SimState:
         with self._stats_lock:
             self.by_status[str(status)] += 1
 
+    def count_connection(self) -> None:
+        with self._stats_lock:
+            self.connections += 1
+
     def reset_stats(self) -> None:
         with self._stats_lock:
+            self.connections = 0
             self.requests = 0
             self.by_route.clear()
             self.by_status.clear()
@@ -91,6 +97,7 @@ class SimState:
             out["requests"] = self.requests
             out["requests_by_route"] = dict(sorted(self.by_route.items()))
             out["responses_by_status"] = dict(sorted(self.by_status.items()))
+            out["connections"] = self.connections
         out["faults_fired"] = self.faults.total_fired
         out["now"] = iso_ms(self.dataset.now_ms)
         return out
@@ -312,6 +319,7 @@ class _Server(ThreadingHTTPServer):
         with self._conns_lock:
             if open_:
                 self._conns.add(conn)
+                self.state.count_connection()
             else:
                 self._conns.discard(conn)
 
