@@ -522,6 +522,8 @@ class AdminApi:
         if event not in events:
             raise AdminError(400, f"state_event must be one of {', '.join(events)}")
         if event == "close":
+            if item.state == "closed":
+                return []  # like GitLab: closing a closed item changes nothing
             if item.state != "opened":
                 raise AdminError(400, f"cannot close an item that is {item.state}")
             item.state, item.closed_ms, item.closed_by_id = "closed", ms, actor
@@ -532,6 +534,8 @@ class AdminApi:
                 item.status_index = 2  # GitLab moves the status to Done on close
             return notes
         if event == "reopen":
+            if item.state == "opened":
+                return []
             if item.state not in ("closed", "locked"):
                 raise AdminError(400, f"cannot reopen an item that is {item.state}")
             item.state, item.closed_ms, item.closed_by_id = "opened", None, None

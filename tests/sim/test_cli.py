@@ -1,0 +1,61 @@
+"""`python -m lore.sim serve` prints one JSON line, serves, and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import httpx
+
+
+def _serve(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lore.sim", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_serve_prints_one_json_line_and_stops_on_sigterm() -> None:
+    proc = _serve("--preset", "small", "--seed", "3", "--token", "tok-123",
+                  "--issues", "40", "--mrs", "10")
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        info = json.loads(line)
+        assert set(info) == {"url", "token", "preset", "counts"}
+        assert info["token"] == "tok-123" and info["preset"] == "small"
+        assert info["url"].startswith("http://127.0.0.1:")
+        assert info["counts"]["issues"] == 40 and info["counts"]["merge_requests"] == 10
+        r = httpx.get(f"{info['url']}/api/v4/version", headers={"PRIVATE-TOKEN": "tok-123"})
+        assert r.status_code == 200 and r.json()["version"].startswith("17.")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert out == ""  # exactly one line in total
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_with_faults_and_no_widget() -> None:
+    proc = _serve("--issues", "10", "--mrs", "3", "--fault-rate", "1", "--fault-kinds", "502",
+                  "--no-work-item-status", "--complexity-limit", "0")
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        headers = {"PRIVATE-TOKEN": info["token"]}
+        r = httpx.get(f"{info['url']}/api/v4/version", headers=headers)
+        assert r.status_code == 502
+        config = httpx.get(f"{info['url']}/__sim/config").json()
+        assert config == {"latency_ms": 0, "work_item_status": False, "complexity_limit": None}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+
+
+def test_bad_arguments_exit_nonzero() -> None:
+    proc = subprocess.run([sys.executable, "-m", "lore.sim", "serve", "--preset", "huge"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and proc.stdout == ""
