@@ -243,13 +243,7 @@ def _after_resource(client: Any, conn: sqlite3.Connection, config: Config, ref: 
         status = enrich_statuses(client, conn, instance_url=config.base_url, project_path=ref.path,
                                  project_id=ref.id, iids=outcome.changed_iids,
                                  page_size=config.sync.work_item_page_size, full=options.full)
-        entry["work_item_status"] = {
-            "available": status.available, "reason": status.reason, "updated": status.updated,
-            "final_page_size": status.final_page_size, "shrinks": status.shrinks,
-            "requests": status.requests,
-        }
-        if status.unresolved:
-            entry["work_item_status"]["unresolved"] = status.unresolved
+        entry["work_item_status"] = status.to_details()
         if status.error_code:
             return LoreError(ErrorCode(status.error_code), status.error or "work-item status failed",
                              retry_after_ms=status.retry_after_ms)
