@@ -157,6 +157,9 @@ class SchtasksBackend(Backend):
                 continue
         return None
 
+    def read_artifact(self, location: str, encoding: str = TASK_XML_ENCODING) -> str | None:
+        return super().read_artifact(location, TASK_XML_ENCODING)
+
     def scheduled_argv(self, spec: InstallSpec) -> list[str]:
         return [spec.binary_path, *task_arguments(spec)]
 
@@ -165,7 +168,7 @@ class SchtasksBackend(Backend):
 
         text = None
         for location in service_files:
-            text = self.read_artifact(location, TASK_XML_ENCODING)
+            text = self.read_artifact(location)
         if text is None:
             return None
         try:
