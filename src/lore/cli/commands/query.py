@@ -201,7 +201,7 @@ def _list_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any
         options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
             click.option(
                 "--state", "-s", type=StateChoice(list(STATES[kind])), default="opened",
-                show_default=True, help=f"Which {noun} by state (like gh, open ones by default).",
+                show_default=True, help=f"Which {noun}, by state ('open' works too; open ones by default, like gh).",
             ),
             click.option("--label", "-l", "labels", multiple=True, metavar="LABEL",
                          help="Only items with this label; repeat (or comma-separate) to require all."),
