@@ -8,14 +8,17 @@ on the way out (``render.py``). Every mutation goes through :class:`Dataset` hel
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
+@lru_cache(maxsize=1 << 19)
 def iso_ms(ms: int) -> str:
     """Epoch milliseconds → ``2025-03-04T10:11:12.345Z`` (GitLab's timestamp form)."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    # Cached: the same timestamps are rendered again on every page a client fetches.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
 def parse_iso_ms(text: str) -> int:
@@ -29,9 +32,10 @@ def parse_iso_ms(text: str) -> int:
     return int(dt.timestamp() * 1000)
 
 
+@lru_cache(maxsize=1 << 16)
 def date_str(ms: int) -> str:
     """Epoch ms → ``YYYY-MM-DD`` (UTC)."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+    return time.strftime("%Y-%m-%d", time.gmtime(ms // 1000))
 
 
 @dataclass(slots=True)

@@ -47,6 +47,7 @@ class Renderer:
         self.base = base_url.rstrip("/")
         self._users: dict[int, Json] = {}
         self._line_code_prefix: dict[str, str] = {}
+        self._milestones: dict[tuple[int, str], Json] = {}
 
     # --- users --------------------------------------------------------------------------
 
@@ -144,6 +145,15 @@ class Renderer:
     # --- milestones ---------------------------------------------------------------------
 
     def milestone(self, m: Milestone) -> Json:
+        """A milestone (cached per simulator day: milestones never change, ``expired``
+        depends on the clock). Do not mutate the result."""
+        today = date_str(self.ds.now_ms)
+        cached = self._milestones.get((m.id, today))
+        if cached is None:
+            cached = self._milestones[(m.id, today)] = self._milestone(m, today)
+        return cached
+
+    def _milestone(self, m: Milestone, today: str) -> Json:
         out: Json = {"id": m.id, "iid": m.iid}
         if m.group_id is not None:
             out["group_id"] = m.group_id
@@ -157,7 +167,7 @@ class Renderer:
             "updated_at": iso_ms(m.updated_ms),
             "due_date": m.due_date,
             "start_date": m.start_date,
-            "expired": m.due_date < date_str(self.ds.now_ms),
+            "expired": m.due_date < today,
             "web_url": f"{self.base}/{m.web_path}",
         })
         return out
