@@ -9,9 +9,9 @@ import sys
 import jsonschema
 import pytest
 
-from conftest import LORE_EXE, LoreEnv, assert_robot_output
 from lore.cli.app import COMMANDS
 from lore.core.errors import EXIT_CODES, ErrorCode
+from lore_testkit import LORE_EXE, LoreEnv, assert_robot_output
 
 
 def test_version(lore_env: LoreEnv) -> None:

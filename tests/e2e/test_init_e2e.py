@@ -6,7 +6,7 @@ import json
 import socket
 from typing import Any
 
-from conftest import LoreEnv, assert_robot_output
+from lore_testkit import LoreEnv, assert_robot_output
 
 
 def _free_port() -> int:

@@ -8,11 +8,12 @@ import subprocess
 import sys
 import textwrap
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from helpers import dump_store, integrity_ok, sim_post
 
-from conftest import LoreEnv, assert_robot_output
+from lore_testkit import LoreEnv, assert_robot_output
 
 NO_EMBED = {"embedding": {"provider": "none"}}
 
@@ -77,12 +78,12 @@ def test_upstream_changes_are_reflected(lore_env: LoreEnv, sim: Any) -> None:
                           "ON p.id = i.project_id ORDER BY i.iid DESC LIMIT 1").fetchone()
     conn.close()
     sim_post(sim.url, "/__sim/clock", {"advance_seconds": 60})
-    sim_post(sim.url, "/__sim/issues/edit", {"project": issue["path"], "iid": issue["iid"],
-                                             "title": "Renamed upstream: login loops forever"})
-    sim_post(sim.url, "/__sim/notes", {"project": issue["path"], "kind": "issue",
-                                       "iid": issue["iid"], "body": "A brand new note zebrafish"})
-    sim_post(sim.url, "/__sim/merge_requests/edit", {"project": mr["path"], "iid": mr["iid"],
-                                                     "state": "closed"})
+    sim_post(sim.url, f"/__sim/projects/{quote(issue['path'], safe='')}/issues/{issue['iid']}",
+             {"title": "Renamed upstream: login loops forever"}, method="PATCH")
+    sim_post(sim.url, f"/__sim/projects/{quote(issue['path'], safe='')}/issues/{issue['iid']}/notes",
+             {"body": "A brand new note zebrafish"})
+    sim_post(sim.url, f"/__sim/projects/{quote(mr['path'], safe='')}/merge_requests/{mr['iid']}",
+             {"state_event": "close"}, method="PATCH")
     code, doc = lore_env.robot("sync", extra_env=env)
     assert code == 0, doc
     conn = _db(lore_env)
@@ -96,7 +97,8 @@ def test_upstream_changes_are_reflected(lore_env: LoreEnv, sim: Any) -> None:
     assert state == "closed"
     conn.close()
     # A deletion is invisible to an incremental sync and removed by --full.
-    sim_post(sim.url, "/__sim/issues/delete", {"project": victim["path"], "iid": victim["iid"]})
+    sim_post(sim.url, f"/__sim/projects/{quote(victim['path'], safe='')}/issues/{victim['iid']}",
+             method="DELETE")
     assert lore_env.robot("sync", extra_env=env)[0] == 0
     conn = _db(lore_env)
     assert _count(conn, "SELECT COUNT(*) FROM issues WHERE id = ?", victim["id"]) == 1

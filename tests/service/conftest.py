@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from conftest import LoreEnv, assert_robot_output
+from lore_testkit import LoreEnv, assert_robot_output
+
 from .fakes import Fakes, install_fakes
 
 TOKEN = "glpat-SECRETtoken-1234567890"
@@ -51,6 +52,15 @@ class ServiceEnv:
         assert_robot_output(self.manifest, f"lore service {command}", doc)
         return doc
 
+    def hooks(self, now_ms: int | None = None, jitter: float | None = None) -> dict[str, str]:
+        """Env for the test hooks: a pinned clock, a pinned jitter, no retry sleep."""
+        env = {"LORE_TEST_HOOKS": "1", "LORE_TEST_NO_SLEEP": "1"}
+        if now_ms is not None:
+            env["LORE_TEST_NOW_MS"] = str(now_ms)
+        if jitter is not None:
+            env["LORE_TEST_JITTER"] = str(jitter)
+        return env
+
     def status_file(self, service_id: str) -> dict[str, Any]:
         return json.loads((self.data_dir / f"sync-status-{service_id}.json").read_text())
 
@@ -66,5 +76,6 @@ def svc(lore_env: LoreEnv, monkeypatch: pytest.MonkeyPatch,
     lore_env.env["GITLAB_TOKEN"] = TOKEN
     for key in ("PATH", "LORE_FAKE_LOG", "LORE_FAKE_STATE", "GITLAB_TOKEN"):
         monkeypatch.setenv(key, lore_env.env[key])
-    lore_env.write_config(DEAD_URL, ["group/repo"])
+    # No HTTP retries: a failing run fails at once (the service's own retry is tested).
+    lore_env.write_config(DEAD_URL, ["group/repo"], extra={"sync": {"maxRetries": 0}})
     yield ServiceEnv(lore_env, fakes, robot_manifest)
