@@ -102,11 +102,12 @@ def demo_cmd(app: AppContext, directory: Path | None, preset: str, seed: int) ->
         sim.stop()
     env = {"LORE_CONFIG_PATH": str(config_path), "LORE_DATA_DIR": str(data_dir)}
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    exe = _lore_executable()
     next_commands = [
         f"export {exports}",
-        f"lore search {shlex.quote(picks[0][1])}",
-        f"lore who {shlex.quote(picks[2][1])}",
-        "lore issues --state all --limit 20",
+        f"{exe} search {shlex.quote(picks[0][1])}",
+        f"{exe} who {shlex.quote(picks[2][1])}",
+        f"{exe} issues --state all --limit 20",
     ]
     data = {
         "dir": str(root), "config_path": str(config_path), "data_dir": str(data_dir),
@@ -114,6 +115,26 @@ def demo_cmd(app: AppContext, directory: Path | None, preset: str, seed: int) ->
         "next_commands": next_commands, "env": env,
     }
     return app.emit(data, _render)
+
+
+def _lore_executable() -> str:
+    """How the user should spell `lore`: bare when PATH finds this one, else a path."""
+    import shutil
+    import sys
+
+    this = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if this is None or this.name != "lore":
+        candidate = Path(sys.executable).parent / "lore"
+        this = candidate if candidate.exists() else None
+    if this is None:
+        return "lore"
+    found = shutil.which("lore")
+    if found and Path(found).resolve() == this:
+        return "lore"
+    try:
+        return shlex.quote(str(Path(os.path.relpath(this, Path.cwd()))))
+    except ValueError:
+        return shlex.quote(str(this))
 
 
 def _pick_examples(data_dir: Path, sim: Any) -> list[list[str]]:
@@ -129,7 +150,8 @@ def _pick_examples(data_dir: Path, sim: Any) -> list[list[str]]:
         words = [w for w in str(row[2]).split() if len(w) > 4 and w.isalpha()][:2] if row else []
         query = " ".join(words) or "timeout"
         show_ref = f"{row[0]}#{row[1]}" if row else "#1"
-        truth = sim.dataset.truth().get("areas", [])
+        raw_truth = sim.dataset.truth
+        truth = (raw_truth() if callable(raw_truth) else raw_truth).get("areas", [])
         handed_over = [a for a in truth if a.get("previous_owner")]
         area = str((handed_over or truth)[0]["path"]) if truth else None
         if area is None:

@@ -291,8 +291,11 @@ def _render_workitem_status(info: dict[str, Any] | None, console: Console) -> No
         line.append(f"\n{'':<12}{entry['instance']}: ")
         if available is True:
             line.append("available", style="green")
+            if entry.get("final_page_size") is not None:
+                line.append(f" · page size {entry['final_page_size']}, "
+                            f"{entry.get('shrinks', 0)} shrinks", style="dim")
         elif available is False:
-            line.append("unavailable", style="yellow")
+            line.append("work-item status not available on this instance", style="yellow")
         else:
             line.append("unknown", style="dim")
         if reason:
