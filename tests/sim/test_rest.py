@@ -262,3 +262,22 @@ def test_keep_alive_connections_are_reused(shared_sim: Simulator) -> None:
             assert r.headers["connection"] == "keep-alive"
             assert int(r.headers["content-length"]) == len(r.content)
     assert shared_sim.stats()["connections"] - before == 1
+
+
+def test_users_by_id_carry_the_bot_flag(shared_sim: Simulator, api: httpx.Client) -> None:
+    bot = shared_sim.dataset.users_by_name["renovate-bot"]
+    body = api.get(f"/api/v4/users/{bot.id}").json()
+    assert body["username"] == "renovate-bot" and body["bot"] is True
+    assert api.get("/api/v4/users/2").json()["bot"] is False
+    assert api.get("/api/v4/users/999999").status_code == 404
+
+
+def test_totals_are_omitted_above_ten_thousand(monkeypatch: pytest.MonkeyPatch,
+                                               api: httpx.Client) -> None:
+    from lore.sim import rest
+
+    monkeypatch.setattr(rest, "COUNT_LIMIT", 10)
+    r = api.get(ISSUES, params={"per_page": 5})
+    assert "x-total" not in r.headers and "x-total-pages" not in r.headers
+    assert r.headers["x-next-page"] == "2"
+    assert set(parse_link(r.headers["link"])) == {"next", "first"}

@@ -15,7 +15,7 @@ Kinds: ``500``, ``502``, ``503``, ``429``, ``401``, ``drop`` (close the connecti
 without any response), ``slow`` and ``graphql_complexity`` (a GraphQL complexity error,
 only fires on the GraphQL route).
 
-Route names: ``version``, ``user``, ``project`` (``/projects`` and ``/projects/:id``),
+Route names: ``version``, ``user`` (``/user`` and ``/users/:id``), ``project`` (``/projects`` and ``/projects/:id``),
 ``issues`` (list and single issue), ``merge_requests`` (list and single MR; alias
 ``mrs``), ``discussions`` (issue and MR discussions; also ``issue_discussions`` /
 ``mr_discussions``), ``notes``, ``diffs`` (``/diffs`` and ``/changes``), ``graphql``,

@@ -7,7 +7,8 @@ URLs that keep every other query parameter). List filters: ``state``, ``updated_
 ``updated_before``, ``created_after``, ``created_before`` (inclusive, ISO-8601),
 ``order_by`` (``created_at``/``updated_at``/``title``, plus ``merged_at`` for MRs),
 ``sort`` (``asc``/``desc``), ``iids[]``, ``labels``, ``author_username``, ``search``.
-Ties are broken by id so ordering is stable across pages.
+Ties are broken by id so ordering is stable across pages. Like GitLab, ``x-total``,
+``x-total-pages`` and ``rel="last"`` are left out when a list has more than 10,000 items.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
-from lore.sim.model import Issue, MergeRequest, Project, parse_iso_ms
+from lore.sim.model import Issue, MergeRequest, Project, iso_ms, parse_iso_ms
 from lore.sim.wire import Request, Response
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ T = TypeVar("T")
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+#: Above this many items GitLab stops counting (no x-total / x-total-pages / last link).
+COUNT_LIMIT = 10_000
 
 
 class ApiError(Exception):
@@ -90,22 +93,24 @@ def paginate(req: Request, items: Sequence[T], base_url: str) -> tuple[list[T], 
         query = urlencode([*kept, ("page", str(p)), ("per_page", str(per_page))])
         return f"{base_url}{req.path}?{query}"
 
+    counted = total <= COUNT_LIMIT
     links = []
     if prev_page is not None:
         links.append(f'<{url(prev_page)}>; rel="prev"')
     if next_page is not None:
         links.append(f'<{url(next_page)}>; rel="next"')
     links.append(f'<{url(1)}>; rel="first"')
-    links.append(f'<{url(total_pages)}>; rel="last"')
+    if counted:
+        links.append(f'<{url(total_pages)}>; rel="last"')
     headers = [
         ("x-next-page", str(next_page) if next_page else ""),
         ("x-page", str(page)),
         ("x-per-page", str(per_page)),
         ("x-prev-page", str(prev_page) if prev_page else ""),
-        ("x-total", str(total)),
-        ("x-total-pages", str(total_pages)),
-        ("Link", ", ".join(links)),
     ]
+    if counted:
+        headers += [("x-total", str(total)), ("x-total-pages", str(total_pages))]
+    headers.append(("Link", ", ".join(links)))
     return chunk, headers
 
 
@@ -236,6 +241,18 @@ class RestApi:
     def user(self, req: Request) -> Response:
         user = self.ds.users[self.ds.token_user_id]
         return Response.json(self.state.renderer.current_user(user))
+
+    def user_by_id(self, req: Request) -> Response:
+        raw = req.args["user_id"]
+        user = self.ds.users.get(int(raw)) if raw.isdigit() else None
+        if user is None:
+            raise not_found("User Not Found")
+        out = dict(self.state.renderer.user(user.id))
+        out.update({"created_at": iso_ms(user.created_ms), "bio": "", "location": None,
+                    "public_email": None, "website_url": "", "organization": "Acme",
+                    "job_title": "", "pronouns": None, "bot": user.bot,
+                    "work_information": None, "local_time": None})
+        return Response.json(out)
 
     def projects(self, req: Request) -> Response:
         search = (req.param("search") or "").lower()

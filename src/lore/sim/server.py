@@ -123,6 +123,8 @@ def build_routes(state: SimState) -> list[Route]:
     routes = [
         Route("GET", ("api", "v4", "version"), "version", rest.version),
         Route("GET", ("api", "v4", "user"), "user", rest.user),
+        Route("GET", ("api", "v4", "users", ":user_id"), "user", rest.user_by_id,
+              frozenset({"users"})),
         Route("GET", ("api", "v4", "projects"), "project", rest.projects, frozenset({"projects"})),
         Route("GET", P, "project", rest.project),
         Route("GET", (*P, "issues"), "issues", rest.issues),
