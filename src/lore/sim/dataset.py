@@ -439,7 +439,8 @@ class _Generator:
                group_ms: list[Milestone]) -> Issue:
         r = self.rng
         vocab = V.AREAS[area.vocab] if area else V.AREAS[r.choice(project.areas).vocab]
-        files = area.files if area else project.files
+        # Stack traces and snippets point at code, never at docs or lock files.
+        files = area.files if area else [f for a in project.areas for f in a.files]
         usernames = [u.username for u in r.sample(self.humans, min(4, len(self.humans)))]
         ctx = self.text.context(vocab, files, usernames)
         kind = r.choices(V.TYPE_LABELS, weights=V.TYPE_LABEL_WEIGHTS)[0]
