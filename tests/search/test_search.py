@@ -338,3 +338,67 @@ def test_cli_modes_match_the_engine() -> None:
     from lore.cli.commands import search as cli_search
 
     assert cli_search.MODES == MODES
+
+
+def test_semantic_filters_reach_past_the_nearest_candidates(tmp_path: Path, fake: FakeOllama) -> None:
+    # Thirty documents about caching and one about gardening with a rare label: with
+    # --limit 1 the nearest ten candidates hold no labelled document, so the filter must
+    # look at every allowed id rather than give up.
+    store = open_store(tmp_path / "lore.db")
+    store.project(1, "group/app")
+    for n in range(1, 31):
+        store.issue(n, 1, n, f"Cache layer {n}", f"The cache layer number {n} evicts entries.")
+    store.issue(99, 1, 99, "Tomato seedlings", "Watering the garden beds: garden entries.", labels=["rare"])
+    config = make_config(fake.url)
+    run_docs_stage(store.conn, config, project_ids=None, full=False)
+    run_embeddings_stage(store.conn, config, project_ids=None, full=False)
+    query = "cache layer evicts entries garden"
+    unfiltered = search(store.conn, query, embedding=config.embedding, mode="semantic", limit=10)
+    assert "group/app#99" not in _refs(unfiltered)
+    result = search(store.conn, query, embedding=config.embedding, mode="semantic", limit=1,
+                    filters=SearchFilters(labels=["rare"]))
+    assert _refs(result) == ["group/app#99"]
+
+
+def test_vector_cache_is_memory_mapped_and_follows_every_change(
+        tmp_path: Path, fake: FakeOllama, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from lore.search import vectors
+
+    monkeypatch.setattr(vectors, "CACHE_MIN_ROWS", 1)
+    store = open_store(tmp_path / "lore.db")
+    seed_corpus(store)
+    config = make_config(fake.url)
+    run_docs_stage(store.conn, config, project_ids=None, full=False)
+    run_embeddings_stage(store.conn, config, project_ids=None, full=False)
+    cache = tmp_path / "cache"
+    query = "cron backups running out of space"
+
+    def run() -> list[tuple[str, float]]:
+        result = search(store.conn, query, embedding=config.embedding, mode="semantic",
+                        vector_cache_dir=cache)
+        return [(h.ref, h.score) for h in result.hits]
+
+    expected = run()
+    assert expected == [(h.ref, h.score) for h in _search(store, fake, query, "semantic").hits]
+    files = sorted(p.name for p in cache.iterdir())
+    assert len(files) == 3 and files[-1].endswith(".json")
+    cached = vectors.load_index(store.conn, "nomic-embed-text", cache)
+    assert isinstance(cached.matrix, np.memmap) and cached.documents == 5
+    assert run() == expected
+
+    # A changed document changes the fingerprint: the cache is rebuilt, old files go.
+    store.update("issue", 103, updated_at="2024-07-01T00:00:00.000Z",
+                 description="Nothing about storage any more; a typo in the docs.")
+    run_docs_stage(store.conn, config, project_ids=None, full=False)
+    run_embeddings_stage(store.conn, config, project_ids=None, full=False)
+    assert run() != expected
+    assert len(list(cache.iterdir())) == 3 and sorted(p.name for p in cache.iterdir()) != files
+    # A deletion elsewhere (no generation bump) changes the row count.
+    store.delete("mr", 202)
+    run_docs_stage(store.conn, config, project_ids=None, full=False)
+    assert vectors.load_index(store.conn, "nomic-embed-text", cache).documents == 4
+    # A broken description is ignored, not fatal.
+    next(cache.glob("*.json")).write_text("{not json")
+    assert vectors.load_index(store.conn, "nomic-embed-text", cache).documents == 4

@@ -10,10 +10,11 @@ import pytest
 from searchkit import Store, make_config, seed_corpus
 
 from lore.embed.chunking import chunk_hash, chunk_text, document_text
+from lore.embed.generation import GENERATION_KEY
 from lore.embed.ollama import OllamaProvider
 from lore.sim.ollama import FakeOllama, fake_embedding
 from lore.sync.stage_docs import run_docs_stage
-from lore.sync.stage_embeddings import GENERATION_KEY, run_embeddings_stage
+from lore.sync.stage_embeddings import run_embeddings_stage
 
 
 def _docs(store: Store, full: bool = False) -> None:

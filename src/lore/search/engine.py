@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lore.core.errors import ErrorCode, LoreError
@@ -155,7 +156,7 @@ def split_highlights(marked: str) -> tuple[str, list[list[int]]]:
 
 
 def _excerpt(text: str, limit: int = SNIPPET_CHARS) -> str:
-    text = _SPACE_RE.sub(" ", text).strip()
+    text = _SPACE_RE.sub(" ", text[: limit * 4]).strip()  # no need to fold a whole long body
     if len(text) <= limit:
         return text
     cut = text.rfind(" ", 0, limit)
@@ -176,11 +177,34 @@ def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
     return provider.embed([query_prefix(provider.model) + query])[0]
 
 
-def _allowed_ids(conn: sqlite3.Connection, joins: str, where: str, params: list[Any]) -> list[int] | None:
-    if not where:
-        return None
+def _allowed_ids(conn: sqlite3.Connection, joins: str, where: str, params: list[Any],
+                 among: list[int] | None = None) -> list[int]:
+    """Ids of the documents that pass the filters (only among ``among`` when given)."""
     sql = f"SELECT d.id FROM documents d{joins} WHERE 1{where}"
-    return [int(r[0]) for r in conn.execute(sql, params)]
+    if among is None:
+        return [int(r[0]) for r in conn.execute(sql, params)]
+    out: list[int] = []
+    for start in range(0, len(among), 500):
+        part = among[start:start + 500]
+        rows = conn.execute(sql + f" AND d.id IN ({','.join('?' * len(part))})", [*params, *part])
+        out.extend(int(r[0]) for r in rows)
+    return out
+
+
+def _filtered_top(conn: sqlite3.Connection, index: VectorIndex, vector: list[float], depth: int,
+                  joins: str, where: str, params: list[Any]) -> list[VectorHit]:
+    """The best ``depth`` documents that pass the filters.
+
+    Filtering the nearest few hundred first is cheap and usually enough; only when too
+    few of them pass is every allowed id computed (which costs a scan of the filters)."""
+    if not where:
+        return index.top(vector, depth)
+    candidates = index.top(vector, depth * 10)
+    passing = set(_allowed_ids(conn, joins, where, params, [h.document_id for h in candidates]))
+    kept = [h for h in candidates if h.document_id in passing]
+    if len(kept) >= depth or len(candidates) < depth * 10:
+        return kept[:depth]
+    return index.top(vector, depth, _allowed_ids(conn, joins, where, params))
 
 
 # -- hydration ------------------------------------------------------------------------------
@@ -231,14 +255,14 @@ def _labels(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> dict[tuple[str
 
 def _semantic_snippet(row: sqlite3.Row, chunk_index: int, chunk_chars: int) -> str:
     """The start of the chunk that matched, without the title and header lines."""
-    from lore.embed.chunking import chunk_text, document_text
+    if chunk_index > 0:
+        from lore.embed.chunking import chunk_text, document_text
 
-    chunks = chunk_text(document_text(row["title"], row["body"]), chunk_chars)
-    if chunk_index == 0 or chunk_index >= len(chunks):
-        body = str(row["body"])
-        head, _, rest = body.partition("\n\n")
-        return _excerpt(rest or head)
-    return _excerpt(chunks[chunk_index])
+        chunks = chunk_text(document_text(row["title"], row["body"]), chunk_chars)
+        if chunk_index < len(chunks):
+            return _excerpt(chunks[chunk_index])
+    head, _, rest = str(row["body"]).partition("\n\n")
+    return _excerpt(rest or head)
 
 
 # -- the entry point ------------------------------------------------------------------------
@@ -254,12 +278,15 @@ def search(
     limit: int = 20,
     provider: EmbeddingProvider | None = None,
     index: VectorIndex | None = None,
+    vector_cache_dir: Path | None = None,
 ) -> SearchResult:
     """Search the mirrored documents.
 
     ``mode`` None picks hybrid when vectors of ``embedding.model`` exist, else lexical.
     ``provider`` and ``index`` override the configured provider and a freshly loaded
-    vector index (benchmarks and tests reuse them across queries).
+    vector index (benchmarks and tests reuse them across queries); ``vector_cache_dir``
+    lets a one-shot process memory-map the vectors instead of reading them all from
+    SQLite (see :func:`lore.search.vectors.load_index`).
     Raises USAGE_ERROR for an empty query or a bad mode, NOT_FOUND/AMBIGUOUS for an
     unknown ``--project``, EMBEDDING_UNAVAILABLE when an explicit semantic or hybrid
     search cannot embed the query."""
@@ -294,8 +321,8 @@ def search(
     if mode in ("semantic", "hybrid"):
         assert provider_model is not None
         try:
-            semantic = _semantic(conn, text, embedding, provider, index, provider_model,
-                                 joins, where, params, depth, warnings)
+            semantic = _semantic(conn, text, embedding, provider, index, vector_cache_dir,
+                                 provider_model, joins, where, params, depth, warnings)
         except LoreError as exc:
             if requested != "auto" or exc.code is not ErrorCode.EMBEDDING_UNAVAILABLE:
                 raise
@@ -318,13 +345,13 @@ def search(
 
 
 def _semantic(conn: sqlite3.Connection, text: str, embedding: EmbeddingConfig,
-              provider: EmbeddingProvider | None, index: VectorIndex | None, model: str,
-              joins: str, where: str, params: list[Any], depth: int,
-              warnings: list[str]) -> list[VectorHit]:
-    from lore.search.vectors import VectorIndex
+              provider: EmbeddingProvider | None, index: VectorIndex | None,
+              cache_dir: Path | None, model: str, joins: str, where: str, params: list[Any],
+              depth: int, warnings: list[str]) -> list[VectorHit]:
+    from lore.search.vectors import load_index
 
     if index is None:
-        index = VectorIndex.load(conn, model)
+        index = load_index(conn, model, cache_dir)
     if index.documents == 0:
         warnings.append(f"no documents are embedded with {model!r} yet; run `lore sync`")
         return []
@@ -341,9 +368,9 @@ def _semantic(conn: sqlite3.Connection, text: str, embedding: EmbeddingConfig,
             close = getattr(provider, "close", None)
             if callable(close):
                 close()
-    allowed = _allowed_ids(conn, joins, where, params)
     # A cosine of zero or less means "unrelated" for any model: not a hit.
-    return [hit for hit in index.top(vector, depth, allowed) if hit.score > 0]
+    return [hit for hit in _filtered_top(conn, index, vector, depth, joins, where, params)
+            if hit.score > 0]
 
 
 def _fuse(mode: str, lexical: list[tuple[int, float]], semantic: list[VectorHit]) -> list[tuple[int, float]]:

@@ -7,15 +7,27 @@ Imports numpy: only semantic and hybrid search import this module.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import logging
+import os
 import sqlite3
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from lore.core.errors import ErrorCode, LoreError
+
+log = logging.getLogger("lore.search")
+
+#: Below this many vectors, reading them from SQLite is fast enough (tens of ms).
+CACHE_MIN_ROWS = 10_000
+CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -116,3 +128,70 @@ def _unsorted_chunks(docs: npt.NDArray[np.int64], chunks: npt.NDArray[np.int64])
         return False
     same = docs[1:] == docs[:-1]
     return bool(np.any(same & (chunks[1:] < chunks[:-1])))
+
+
+# -- a memory-mapped copy for cold processes ----------------------------------------------
+#
+# A one-shot `lore search` would otherwise read every vector out of SQLite on each call
+# (about a second for 100k documents). The cache is a raw float32 matrix plus the row
+# ids, memory-mapped (the OS page cache keeps it warm between calls), described by a
+# small JSON file naming the fingerprint of the table it was built from. Any change to
+# the embeddings changes the fingerprint and the cache is rebuilt on the next search.
+
+
+def _cache_paths(cache_dir: Path, model: str) -> tuple[Path, str]:
+    key = hashlib.sha1(model.encode("utf-8")).hexdigest()[:12]
+    return cache_dir / f"vectors-{key}.json", f"vectors-{key}"
+
+
+def load_index(conn: sqlite3.Connection, model: str, cache_dir: Path | None = None) -> VectorIndex:
+    """The vector index of ``model``, through the memory-mapped cache in ``cache_dir`` when
+    given (built or refreshed there when missing or stale). Never fails because of the
+    cache: any problem with it falls back to reading SQLite."""
+    if cache_dir is None:
+        return VectorIndex.load(conn, model)
+    from lore.embed.generation import vectors_fingerprint
+
+    fingerprint = [*vectors_fingerprint(conn)]
+    meta_path, stem = _cache_paths(cache_dir, model)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if (meta.get("version") == CACHE_VERSION and meta.get("model") == model
+                and meta.get("fingerprint") == fingerprint):
+            rows, dim = int(meta["rows"]), int(meta["dim"])
+            matrix = np.memmap(cache_dir / meta["matrix"], dtype="<f4", mode="r", shape=(rows, dim))
+            ids = np.memmap(cache_dir / meta["ids"], dtype="<i8", mode="r", shape=(2, rows))
+            return VectorIndex(model, matrix, np.asarray(ids[0]), np.asarray(ids[1]))
+    index = VectorIndex.load(conn, model)
+    if len(index) >= CACHE_MIN_ROWS:
+        try:
+            _write_cache(cache_dir, meta_path, stem, index, fingerprint)
+        except OSError as exc:  # a read-only or full disk: search still works
+            log.info("vector cache not written: %s", exc)
+    return index
+
+
+def _write_cache(cache_dir: Path, meta_path: Path, stem: str, index: VectorIndex,
+                 fingerprint: list[int]) -> None:
+    from lore.core.atomic import write_json_atomic
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tag = hashlib.sha1(json.dumps(fingerprint).encode()).hexdigest()[:10]
+    names = {"matrix": f"{stem}-{tag}.f32", "ids": f"{stem}-{tag}.ids"}
+    row_docs = np.repeat(index.doc_ids, index.ends - index.starts)
+    payloads = {
+        "matrix": np.ascontiguousarray(index.matrix, dtype="<f4"),
+        "ids": np.ascontiguousarray(np.stack([row_docs, index.row_chunks]), dtype="<i8"),
+    }
+    for kind, name in names.items():
+        tmp = cache_dir / f".{name}.{os.getpid()}.tmp"
+        payloads[kind].tofile(tmp)
+        os.replace(tmp, cache_dir / name)
+    # The description goes last: a reader sees the old cache or the complete new one.
+    write_json_atomic(meta_path, {"version": CACHE_VERSION, "model": index.model,
+                                  "fingerprint": fingerprint, "rows": len(index),
+                                  "dim": index.dimension, **names}, mode=0o644)
+    for old in cache_dir.glob(f"{stem}-*"):
+        if old.name not in names.values():
+            with contextlib.suppress(OSError):
+                old.unlink()

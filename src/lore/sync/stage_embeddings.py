@@ -21,13 +21,11 @@ from typing import Any
 
 from lore.core.clock import iso_from_ms
 from lore.core.config import Config
+from lore.embed.generation import bump_generation
 from lore.embed.provider import EmbeddingProvider, document_prefix, make_provider
 from lore.store.db import transaction
 from lore.sync.stage_docs import as_lore_error
 from lore.sync.types import StageResult
-
-#: kv key bumped in every transaction that changes stored vectors (search caches key on it).
-GENERATION_KEY = "embeddings.generation"
 
 
 @dataclass
@@ -60,15 +58,6 @@ class _Counters:
 
 def _now_iso() -> str:
     return iso_from_ms(time.time_ns() // 1_000_000)
-
-
-def bump_generation(conn: sqlite3.Connection) -> None:
-    """Mark stored vectors as changed (inside the caller's transaction)."""
-    conn.execute(
-        "INSERT INTO kv(key, value) VALUES (?, '1') "
-        "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
-        (GENERATION_KEY,),
-    )
 
 
 def _candidates(conn: sqlite3.Connection, model: str, chunk_chars: int,

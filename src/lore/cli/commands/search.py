@@ -161,7 +161,7 @@ def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, kind: 
     else:
         try:
             result = search(conn, text, embedding=embedding, mode=mode, filters=filters,
-                            limit=limit)
+                            limit=limit, vector_cache_dir=app.data_dir() / "cache")
         finally:
             conn.close()
     return app.emit(result.to_dict(), _render)
