@@ -152,3 +152,8 @@ def test_who_does_not_import_httpx(lore_env: Any, cli_store: Store) -> None:
     proc = subprocess.run([sys.executable, "-c", code], env=lore_env.env, capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_bare_at_sign_is_a_usage_error(lore_env: Any, cli_store: Store) -> None:
+    code, doc = lore_env.robot("who", "@")
+    assert code == 2 and doc["error"]["code"] == "USAGE_ERROR"

@@ -169,7 +169,11 @@ def who_cmd(app: AppContext, target: str, curve: str | None, half_life: float | 
             window: float | None, stale_days: float | None, weights: tuple[str, ...],
             since: str | None, project: str | None, limit: int | None, exclude_bots: bool,
             exclude: tuple[str, ...], hide_stale: bool, depth: int | None, now: str | None) -> int:
-    """Who knows PATH now (time-decayed), or which paths @USER knows."""
+    """Who knows PATH now (time-decayed), or which paths @USER knows.
+
+    PATH is a file or a directory prefix (a trailing slash forces a directory; write
+    ./@scope/ for a path that starts with @). Renames are followed.
+    """
     from lore.who import who
     from lore.who.params import apply_overrides
 
@@ -180,8 +184,8 @@ def who_cmd(app: AppContext, target: str, curve: str | None, half_life: float | 
         exclude_bots=exclude_bots or None, exclude=exclude, hide_stale=hide_stale or None,
         depth=depth, now=now,
     )
-    if not target.strip():
-        raise LoreError(ErrorCode.USAGE_ERROR, "PATH|@USER must not be empty",
+    if target.strip() in ("", "@"):
+        raise LoreError(ErrorCode.USAGE_ERROR, f"PATH|@USER must name a path or a user, got {target!r}",
                         suggestion="e.g. lore who src/auth/ or lore who @alice")
     conn = _open_store(app)
     try:
