@@ -281,3 +281,19 @@ def test_totals_are_omitted_above_ten_thousand(monkeypatch: pytest.MonkeyPatch,
     assert "x-total" not in r.headers and "x-total-pages" not in r.headers
     assert r.headers["x-next-page"] == "2"
     assert set(parse_link(r.headers["link"])) == {"next", "first"}
+
+
+def test_concurrent_clients_get_consistent_pages(shared_sim: Simulator) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fetch(page: int) -> list[int]:
+        with httpx.Client(base_url=shared_sim.url,
+                          headers={"PRIVATE-TOKEN": shared_sim.token}) as c:
+            r = c.get(ISSUES, params={"page": page, "per_page": 10, "sort": "asc"})
+            assert r.status_code == 200
+            return [i["id"] for i in r.json()]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pages = list(pool.map(fetch, range(1, 11)))
+    ids = [i for page in pages for i in page]
+    assert len(ids) == len(set(ids)) and ids == sorted(ids)
