@@ -209,7 +209,14 @@ def gate(status: SyncStatusFile, cooldown_seconds: int, now_ms: int, *,
 
 
 def start_run(status: SyncStatusFile, now_ms: int, pid: int, probe: bool) -> None:
+    """Mark a run as started (``current_run``). A half-open probe lifts the breaker's
+    pause for its duration; :func:`finish_run` puts it back if the probe fails, and a
+    probe that dies half-way leaves a count at the threshold, so the next failure trips
+    the breaker again at once."""
     transition(status, "running")
+    if probe:
+        status.paused_reason = None
+        status.circuit_breaker_paused_at_ms = None
     status.current_run = CurrentRun(started_at_ms=now_ms, pid=pid, probe=probe)
 
 
