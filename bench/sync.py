@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +22,6 @@ from typing import Any
 import httpx
 
 from lore.core import config as config_mod
-from lore.sim.server import Simulator
 from lore.sync.pipeline import run_pipeline
 from lore.sync.types import SyncOptions
 
@@ -61,7 +62,31 @@ def baseline(url: str, token: str, projects: list[str]) -> dict[str, Any]:
             "items_per_second": round(items / wall, 1)}
 
 
-def lore_sync(cfg: config_mod.Config, data_dir: Path, sim: Simulator) -> dict[str, Any]:
+class SimProcess:
+    """The simulator in its own process, as a real GitLab would be (no shared GIL)."""
+
+    def __init__(self, preset: str, latency_ms: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lore.sim", "serve", "--preset", preset, "--seed", "1",
+             "--port", "0", "--latency-ms", str(latency_ms)],
+            stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        info = json.loads(self.proc.stdout.readline())
+        self.url: str = info["url"]
+        self.token: str = info["token"]
+
+    def get(self, path: str) -> Any:
+        return httpx.get(f"{self.url}{path}", timeout=30).json()
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self.get("/__sim/stats"))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def lore_sync(cfg: config_mod.Config, data_dir: Path, sim: SimProcess) -> dict[str, Any]:
     before = sim.stats()["requests"]
     started = time.perf_counter()
     report = run_pipeline(cfg, data_dir, SyncOptions(embed=False))
@@ -81,9 +106,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()
-    sim = Simulator.start(preset=args.preset, seed=1, latency_ms=args.latency_ms)
+    sim = SimProcess(args.preset, args.latency_ms)
     try:
-        projects = [p.path for p in sim.dataset.projects]
+        projects = [p["path"] for p in sim.get("/__sim/projects")]
         os.environ[TOKEN_VAR] = sim.token
         cfg = config_mod.build(sim.url, projects, TOKEN_VAR, extra={
             "sync": {"concurrency": args.concurrency}, "embedding": {"provider": "none"}})
