@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from helpers import dump_store, integrity_ok, sim_post
+from e2e_helpers import dump_store, integrity_ok, sim_post
 
 from lore_testkit import LoreEnv, assert_robot_output
 
