@@ -23,5 +23,7 @@ def vectors_fingerprint(conn: sqlite3.Connection) -> tuple[int, int, int]:
     are index look-ups, cheap even for a large table."""
     row = conn.execute("SELECT value FROM kv WHERE key = ?", (GENERATION_KEY,)).fetchone()
     generation = int(row[0]) if row and str(row[0]).isdigit() else 0
-    count, highest = conn.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM embeddings").fetchone()
-    return generation, int(count), int(highest)
+    # Two statements: together SQLite would scan the table instead of using its shortcuts.
+    count = conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+    highest = conn.execute("SELECT MAX(rowid) FROM embeddings").fetchone()[0]
+    return generation, int(count), int(highest or 0)

@@ -42,9 +42,11 @@ class OllamaProvider:
         self._dimension: int | None = None
         self._sleep = sleep
         self.requests = 0
-        # A CPU-only Ollama can take a while per batch; connecting should not.
+        # A CPU-only Ollama can take a while per batch; connecting should not. Plain http
+        # (the usual local Ollama) needs no TLS context, whose CA bundle costs ~100 ms to load.
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds),
+            verify=self.base_url.startswith("https://"),
         )
 
     @property

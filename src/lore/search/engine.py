@@ -92,66 +92,64 @@ class SearchResult:
 # -- lexical --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LexicalHit:
+    document_id: int
+    score: float  # -bm25: higher is better
+    snippet: str  # with \x02…\x03 around matched terms
+
+
 def _lexical(conn: sqlite3.Connection, match: str, joins: str, where: str, params: list[Any],
-             depth: int) -> list[tuple[int, float]]:
-    """(document id, score) best first; score is -bm25 (higher is better)."""
+             depth: int) -> list[LexicalHit]:
+    # FTS5 consumes ORDER BY rank, so snippet() runs only for the rows LIMIT returns.
+    snippet = f"snippet(documents_fts, 1, ?, ?, '…', {SNIPPET_TOKENS})"
     if where or joins:
         sql = (
-            "SELECT documents_fts.rowid, documents_fts.rank FROM documents_fts "
+            f"SELECT documents_fts.rowid, documents_fts.rank, {snippet} FROM documents_fts "
             f"JOIN documents d ON d.id = documents_fts.rowid{joins} "
             f"WHERE documents_fts MATCH ? AND documents_fts.rank MATCH ?{where} "
             "ORDER BY documents_fts.rank LIMIT ?"
         )
     else:
         sql = (
-            "SELECT rowid, rank FROM documents_fts WHERE documents_fts MATCH ? "
+            f"SELECT rowid, rank, {snippet} FROM documents_fts WHERE documents_fts MATCH ? "
             "AND rank MATCH ? ORDER BY rank LIMIT ?"
         )
-    rows = conn.execute(sql, [match, BM25_WEIGHTS, *params, depth]).fetchall()
-    return [(int(r[0]), -float(r[1])) for r in rows]
+    rows = conn.execute(sql, [HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE, match, BM25_WEIGHTS, *params, depth])
+    return [LexicalHit(int(r[0]), -float(r[1]), str(r[2] or "")) for r in rows]
 
 
 def lexical_search(conn: sqlite3.Connection, fts: FtsQuery, joins: str, where: str,
-                   params: list[Any], depth: int) -> list[tuple[int, float]]:
+                   params: list[Any], depth: int) -> list[LexicalHit]:
     """Documents with every term first; when fewer than ``depth``, those with any term."""
     hits = _lexical(conn, fts.all_terms, joins, where, params, depth)
     if len(hits) < depth and fts.any_terms is not None:
-        seen = {doc_id for doc_id, _ in hits}
+        seen = {h.document_id for h in hits}
         extra = _lexical(conn, fts.any_terms, joins, where, params, depth)
-        hits.extend(h for h in extra if h[0] not in seen)
+        hits.extend(h for h in extra if h.document_id not in seen)
         hits = hits[:depth]
     return hits
 
 
-def _snippets(conn: sqlite3.Connection, match: str, doc_ids: list[int]) -> dict[int, str]:
-    if not doc_ids:
-        return {}
-    marks = ",".join("?" * len(doc_ids))
-    rows = conn.execute(
-        f"SELECT rowid, snippet(documents_fts, 1, ?, ?, '…', {SNIPPET_TOKENS}) FROM documents_fts "
-        f"WHERE documents_fts MATCH ? AND rowid IN ({marks})",
-        [HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE, match, *doc_ids],
-    ).fetchall()
-    return {int(r[0]): str(r[1] or "") for r in rows}
+_MARKER_RE = re.compile(f"([{HIGHLIGHT_OPEN}{HIGHLIGHT_CLOSE}])")
 
 
 def split_highlights(marked: str) -> tuple[str, list[list[int]]]:
-    """Text with \\x02…\\x03 markers → plain text and [start, end) spans, whitespace folded."""
-    text = _SPACE_RE.sub(" ", marked).strip()
+    """Text with \x02…\x03 markers → plain text and [start, end) spans, whitespace folded."""
     plain: list[str] = []
     spans: list[list[int]] = []
     position = 0
     start: int | None = None
-    for char in text:
-        if char == HIGHLIGHT_OPEN:
+    for piece in _MARKER_RE.split(_SPACE_RE.sub(" ", marked).strip()):
+        if piece == HIGHLIGHT_OPEN:
             start = position
-        elif char == HIGHLIGHT_CLOSE:
+        elif piece == HIGHLIGHT_CLOSE:
             if start is not None and position > start:
                 spans.append([start, position])
             start = None
         else:
-            plain.append(char)
-            position += 1
+            plain.append(piece)
+            position += len(piece)
     return "".join(plain), spans
 
 
@@ -331,7 +329,7 @@ def search(
             result.model = None
             depth = limit
 
-    lexical: list[tuple[int, float]] = []
+    lexical: list[LexicalHit] = []
     if mode in ("lexical", "hybrid"):
         if fts is None:
             warnings.append("the query has no searchable words for lexical search")
@@ -340,7 +338,7 @@ def search(
             lexical = lexical_search(conn, fts, joins, where, params, depth)
 
     ranked = _fuse(mode, lexical, semantic)
-    result.hits = _build_hits(conn, ranked, lexical, semantic, fts, limit, embedding.chunk_chars)
+    result.hits = _build_hits(conn, ranked, lexical, semantic, limit, embedding.chunk_chars)
     return result
 
 
@@ -373,35 +371,33 @@ def _semantic(conn: sqlite3.Connection, text: str, embedding: EmbeddingConfig,
             if hit.score > 0]
 
 
-def _fuse(mode: str, lexical: list[tuple[int, float]], semantic: list[VectorHit]) -> list[tuple[int, float]]:
+def _fuse(mode: str, lexical: list[LexicalHit], semantic: list[VectorHit]) -> list[tuple[int, float]]:
     """(document id, score) best first, for the mode that ran."""
     if mode == "lexical":
-        return lexical
+        return [(h.document_id, h.score) for h in lexical]
     if mode == "semantic":
         return [(h.document_id, h.score) for h in semantic]
     fused: dict[int, float] = {}
-    for rank, (doc_id, _) in enumerate(lexical, start=1):
-        fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (RRF_K + rank)
+    for rank, lhit in enumerate(lexical, start=1):
+        fused[lhit.document_id] = fused.get(lhit.document_id, 0.0) + 1.0 / (RRF_K + rank)
     for rank, hit in enumerate(semantic, start=1):
         fused[hit.document_id] = fused.get(hit.document_id, 0.0) + 1.0 / (RRF_K + rank)
     # Ties (same fused score) keep lexical order first, then semantic, for stable output.
-    order = {doc_id: i for i, (doc_id, _) in enumerate(lexical)}
+    order = {h.document_id: i for i, h in enumerate(lexical)}
     for i, hit in enumerate(semantic):
         order.setdefault(hit.document_id, len(lexical) + i)
     return sorted(fused.items(), key=lambda kv: (-kv[1], order[kv[0]]))
 
 
 def _build_hits(conn: sqlite3.Connection, ranked: list[tuple[int, float]],
-                lexical: list[tuple[int, float]], semantic: list[VectorHit],
-                fts: FtsQuery | None, limit: int, chunk_chars: int) -> list[SearchHit]:
+                lexical: list[LexicalHit], semantic: list[VectorHit],
+                limit: int, chunk_chars: int) -> list[SearchHit]:
     # Ask for a few extra rows: a stale vector may point at a document that is gone.
     wanted = [doc_id for doc_id, _ in ranked[: limit + 10]]
     rows = _hydrate(conn, wanted)
-    lex_rank = {doc_id: (i, score) for i, (doc_id, score) in enumerate(lexical, start=1)}
+    lex_rank = {h.document_id: (i, h) for i, h in enumerate(lexical, start=1)}
     sem_rank = {h.document_id: (i, h) for i, h in enumerate(semantic, start=1)}
     kept = [(doc_id, score) for doc_id, score in ranked if doc_id in rows][:limit]
-    lexical_ids = [doc_id for doc_id, _ in kept if doc_id in lex_rank]
-    snippets = _snippets(conn, (fts.any_terms or fts.all_terms), lexical_ids) if fts and lexical_ids else {}
     labels = _labels(conn, [rows[doc_id] for doc_id, _ in kept])
     hits: list[SearchHit] = []
     for doc_id, score in kept:
@@ -410,13 +406,14 @@ def _build_hits(conn: sqlite3.Connection, ranked: list[tuple[int, float]],
         matched = Matched(by=by)
         if doc_id in lex_rank:
             by.append("lexical")
-            matched.lexical_rank, matched.lexical_score = lex_rank[doc_id][0], round(lex_rank[doc_id][1], 6)
+            matched.lexical_rank = lex_rank[doc_id][0]
+            matched.lexical_score = round(lex_rank[doc_id][1].score, 6)
         if doc_id in sem_rank:
             by.append("semantic")
             rank, vhit = sem_rank[doc_id]
             matched.semantic_rank, matched.semantic_score = rank, round(vhit.score, 6)
-        if doc_id in snippets:
-            snippet, spans = split_highlights(snippets[doc_id])
+        if doc_id in lex_rank:
+            snippet, spans = split_highlights(lex_rank[doc_id][1].snippet)
         elif doc_id in sem_rank:
             snippet, spans = _semantic_snippet(row, sem_rank[doc_id][1].chunk_index, chunk_chars), []
         else:
