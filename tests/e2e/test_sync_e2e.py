@@ -233,3 +233,14 @@ def test_sigkill_at_any_point_converges(lore_env: LoreEnv, kill_after_requests: 
         assert dump_store(db) == dump_store(clean_env.data_dir / "lore.db")
     finally:
         sim.stop()
+
+
+def test_requests_and_retries_are_logged_without_the_token(lore_env: LoreEnv, sim: Any) -> None:
+    env = _setup(lore_env, sim)
+    sim_post(sim.url, "/__sim/faults", {"rules": [{"route": "issues", "kind": "503", "count": 1}]})
+    proc = lore_env.run("--robot", "sync", extra_env={**env, "LORE_LOG_LEVEL": "debug"})
+    assert proc.returncode == 0, proc.stderr
+    assert "GET /api/v4/projects/" in proc.stderr and "retry 1" in proc.stderr
+    assert sim.token not in proc.stderr and sim.token not in proc.stdout
+    quiet = lore_env.run("--robot", "sync", extra_env=env)
+    assert quiet.stderr == ""

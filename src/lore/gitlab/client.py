@@ -28,6 +28,9 @@ from lore import __version__
 from lore.core.errors import ErrorCode, LoreError
 
 log = logging.getLogger("lore.gitlab")
+# Quiet by default (retries must not garble progress bars); LORE_LOG_LEVEL / LORE_DEBUG or
+# the service's log file make them visible.
+log.addHandler(logging.NullHandler())
 
 #: How long we are willing to sleep for one server-provided retry hint.
 MAX_HINT_WAIT_SECONDS = 60.0
