@@ -32,17 +32,23 @@ def test_renders_one_document_per_item_with_everything_searchable(store: Store) 
     assert login["project_id"] == 1
     assert login["item_updated_at"] == "2024-05-10T00:00:00.000Z"
     body = login["body"]
-    assert body.startswith("Issue group/app#1 · opened\nAuthor: Alice Archer (@alice)")
-    assert "Labels: auth, bug" in body
-    assert "the session request times out" in body
-    assert "Bob Baker (@bob), 2024-05-02:\nI can reproduce: the token lookup takes 31 seconds." in body
-    assert "changed the description" not in body  # system notes are left out
+    # Description, discussion (system notes left out), then the facts.
+    assert body == (
+        "Users report the login page spins and then the session request times out. The auth "
+        "service logs show a slow token lookup.\n\n"
+        "Discussion:\n\n"
+        "Bob Baker (@bob), 2024-05-02:\nI can reproduce: the token lookup takes 31 seconds.\n\n"
+        "Issue group/app#1 · opened\n"
+        "Author: Alice Archer (@alice)\n"
+        "Labels: auth, bug"
+    )
     assert login["content_hash"] == document_hash(login["title"], body)
 
     cache = docs[("mr", 201)]["body"]
-    assert cache.startswith("Merge request group/app!1 · merged")
-    assert "Branches: feature-1 → main" in cache
-    assert "Alice Archer (@alice), 2024-05-02:\nLooks good" in cache
+    assert cache.startswith("Adds an in-memory cache")
+    assert "Discussion:\n\nAlice Archer (@alice), 2024-05-02:\nLooks good" in cache
+    assert cache.endswith("Merge request group/app!1 · merged\nAuthor: Bob Baker (@bob)\n"
+                          "Branches: feature-1 → main\nLabels: auth, performance")
 
     # FTS5 holds exactly the documents, under their ids, with title and body.
     fts_rows = store.conn.execute("SELECT rowid, title, body FROM documents_fts ORDER BY rowid").fetchall()
@@ -164,3 +170,33 @@ def test_a_database_failure_is_reported_not_raised(store: Store) -> None:
     assert not result.success
     assert result.error_code == "DB_ERROR"
     assert "documents_fts" in (result.error or "")
+
+
+def test_mr_document_lists_people_milestone_and_changed_files(store: Store) -> None:
+    store.project(1, "group/app")
+    store.person(10, "alice", "Alice Archer")
+    store.person(11, "bob")
+    store.mr(5, 1, 9, "Refactor the session store", "Split the store in two.", author_id=10,
+             milestone="v2.0", draft=1, merged_by_id=11, source_branch="refactor", labels=["tech-debt"])
+    with transaction(store.conn):
+        store.conn.executemany("INSERT INTO item_people(item_kind, item_id, role, person_id) VALUES (?, ?, ?, ?)",
+                               [("mr", 5, "assignee", 10), ("mr", 5, "reviewer", 11)])
+        store.conn.executemany("INSERT INTO mr_paths(mr_id, new_path, old_path) VALUES (?, ?, ?)",
+                               [(5, "src/session/store.py", "src/session/store.py"),
+                                (5, "src/session/cache.py", "src/session/cache.py")])
+    _run(store)
+    body = store.documents()[("mr", 5)]["body"]
+    assert body == (
+        "Split the store in two.\n\n"
+        "Changed files:\nsrc/session/cache.py\nsrc/session/store.py\n\n"
+        "Merge request group/app!9 · opened (draft)\n"
+        "Author: Alice Archer (@alice)\n"
+        "Branches: refactor → main\n"
+        "Merged by: @bob\n"
+        "Assignees: Alice Archer (@alice)\n"
+        "Reviewers: @bob\n"
+        "Labels: tech-debt\n"
+        "Milestone: v2.0"
+    )
+    doc_id = store.documents()[("mr", 5)]["id"]
+    assert _fts(store.conn, '"session/cache.py"') == {doc_id}

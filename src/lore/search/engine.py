@@ -252,15 +252,15 @@ def _labels(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> dict[tuple[str
 
 
 def _semantic_snippet(row: sqlite3.Row, chunk_index: int, chunk_chars: int) -> str:
-    """The start of the chunk that matched, without the title and header lines."""
+    """The start of the chunk that matched (of the body, for the first chunk, which also
+    holds the title)."""
     if chunk_index > 0:
         from lore.embed.chunking import chunk_text, document_text
 
         chunks = chunk_text(document_text(row["title"], row["body"]), chunk_chars)
         if chunk_index < len(chunks):
             return _excerpt(chunks[chunk_index])
-    head, _, rest = str(row["body"]).partition("\n\n")
-    return _excerpt(rest or head)
+    return _excerpt(str(row["body"]))
 
 
 # -- the entry point ------------------------------------------------------------------------
@@ -417,7 +417,7 @@ def _build_hits(conn: sqlite3.Connection, ranked: list[tuple[int, float]],
         elif doc_id in sem_rank:
             snippet, spans = _semantic_snippet(row, sem_rank[doc_id][1].chunk_index, chunk_chars), []
         else:
-            snippet, spans = _excerpt(str(row["body"]).partition("\n\n")[2]), []
+            snippet, spans = _excerpt(str(row["body"])), []
         kind = str(row["item_kind"])
         hits.append(SearchHit(
             ref=format_ref(kind, int(row["iid"]), row["project"]),

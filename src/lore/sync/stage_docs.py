@@ -175,7 +175,9 @@ def _render(kind: str, item: sqlite3.Row, labels: list[str], assignees: list[str
         head.append("Labels: " + ", ".join(labels))
     if item["milestone"]:
         head.append(f"Milestone: {_clean(item['milestone'])}")
-    sections = ["\n".join(head)]
+    # Prose first, the facts last: snippets then come from what people wrote rather than
+    # from branch names and label lists, and the first chunk embedded is the description.
+    sections = []
     description = _clean(item["description"])
     if description:
         sections.append(description)
@@ -185,6 +187,7 @@ def _render(kind: str, item: sqlite3.Row, labels: list[str], assignees: list[str
         sections.append("Changed files:\n" + "\n".join(shown) + more)
     if notes:
         sections.append("Discussion:\n\n" + "\n\n".join(notes))
+    sections.append("\n".join(head))
     return RenderedDocument(
         item_kind=kind,
         item_id=int(item["id"]),
