@@ -244,3 +244,20 @@ def test_requests_and_retries_are_logged_without_the_token(lore_env: LoreEnv, si
     assert sim.token not in proc.stderr and sim.token not in proc.stdout
     quiet = lore_env.run("--robot", "sync", extra_env=env)
     assert quiet.stderr == ""
+
+
+def test_embedding_server_down_degrades_but_exits_zero(lore_env: LoreEnv, sim: Any) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    env = _setup(lore_env, sim, extra={"embedding": {"provider": "ollama",
+                                                     "baseUrl": f"http://127.0.0.1:{dead}"}})
+    code, doc = lore_env.robot("sync", extra_env=env)
+    assert code == 0, doc
+    assert doc["data"]["outcome"] == "degraded"
+    stages = {s["stage"]: s for s in doc["data"]["stages"]}
+    assert stages["embeddings"]["success"] is False
+    assert stages["embeddings"]["error_code"] == "EMBEDDING_UNAVAILABLE"
+    assert all(stages[s]["success"] for s in ("issues", "mrs", "docs"))
