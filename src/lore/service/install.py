@@ -25,7 +25,7 @@ from lore.core.paths import (
     service_status_path,
     service_wrapper_path,
 )
-from lore.service.backends import choose_backend, get_backend
+from lore.service.backends import NAMES, choose_backend, get_backend
 from lore.service.backends.base import Artifact, Backend, InstallSpec, Rendered
 from lore.service.identity import ProjectIdentity, current_identity, sanitize_service_name
 from lore.service.manifest import ServiceManifest, read_manifest, write_manifest
@@ -321,23 +321,31 @@ def _uninstall(data_dir: Path, sid: str, clock: Clock) -> dict[str, Any]:
     except LoreError as err:
         manifest, corrupt = None, True
         warnings.append(err.message)
-    backend = get_backend(manifest.platform) if manifest else choose_backend("auto")
+    if manifest is not None:
+        backends = [get_backend(manifest.platform)]
+    else:
+        # Without a readable manifest, ask every scheduler whether it has this service.
+        backends = [b for b in map(get_backend, NAMES) if b.is_installed(sid, data_dir)]
+    if not backends:
+        backends = [choose_backend("auto")]
     env_file = service_env_path(sid, data_dir)
-    candidates: list[Path] = [*backend.file_paths(sid, data_dir), env_file,
-                              service_wrapper_path(sid, data_dir)]
+    candidates: list[Path] = [env_file, service_wrapper_path(sid, data_dir)]
+    for backend in backends:
+        candidates += backend.file_paths(sid, data_dir)
     if manifest is not None:
         candidates += [Path(p) for p in manifest.service_files if not p.startswith("crontab:")]
-    on_platform = backend.is_installed(sid, data_dir)
+    on_platform = any(b.is_installed(sid, data_dir) for b in backends)
     if manifest is None and not corrupt and not on_platform \
             and not any(p.exists() for p in candidates):
-        return {"was_installed": False, "service_id": sid, "platform": backend.name,
+        return {"was_installed": False, "service_id": sid, "platform": backends[0].name,
                 "removed_files": [], "kept_files": [], "warnings": []}
-    warnings += backend.disable(sid)
     removed: list[str] = []
-    try:
-        removed += backend.remove_extra(sid)
-    except LoreError as err:
-        warnings.append(err.message)
+    for backend in backends:
+        warnings += backend.disable(sid)
+        try:
+            removed += backend.remove_extra(sid)
+        except LoreError as err:
+            warnings.append(err.message)
     for path in dict.fromkeys(candidates):
         try:
             path.unlink()
@@ -346,7 +354,8 @@ def _uninstall(data_dir: Path, sid: str, clock: Clock) -> dict[str, Any]:
             continue
         except OSError as exc:
             warnings.append(f"could not remove {path}: {exc}")
-    backend.after_remove()
+    for backend in backends:
+        backend.after_remove()
     if corrupt:
         backup = backup_corrupt(manifest_path, clock.now_ms())
         warnings.append(f"the corrupt manifest was kept as {backup.name}")
@@ -354,5 +363,5 @@ def _uninstall(data_dir: Path, sid: str, clock: Clock) -> dict[str, Any]:
         manifest_path.unlink(missing_ok=True)
         removed.append(str(manifest_path))
     kept = [str(p) for p in (service_status_path(sid, data_dir), data_dir / "logs") if p.exists()]
-    return {"was_installed": True, "service_id": sid, "platform": backend.name,
+    return {"was_installed": True, "service_id": sid, "platform": backends[0].name,
             "removed_files": removed, "kept_files": kept, "warnings": warnings}
