@@ -16,7 +16,7 @@ import click
 
 from lore import __version__
 from lore.cli.output import AppContext, emit_error
-from lore.core.errors import ErrorCode, LoreError
+from lore.core.errors import ErrorCode, LoreError, as_lore_error
 
 #: name -> "module:attribute"; the order is the order of `lore --help`.
 COMMANDS: dict[str, str] = {
@@ -203,19 +203,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _unexpected(exc: Exception) -> LoreError:
-    from lore.store.errors import translate_db_error
-
-    translated = translate_db_error(exc)
-    if translated is not None:
-        return translated
     if os.environ.get("LORE_DEBUG") == "1":
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-    first_line = (str(exc).splitlines() or [""])[0][:300]
-    return LoreError(
-        ErrorCode.INTERNAL_ERROR,
-        f"unexpected {type(exc).__name__}: {first_line}",
-        suggestion="This is a bug in lore. Re-run with LORE_DEBUG=1 for the traceback and "
-        "report it with the command you ran.",
-    )
+    return as_lore_error(exc)

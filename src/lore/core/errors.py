@@ -7,6 +7,7 @@ place (``lore.cli.app``).
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from typing import Any
 
@@ -142,3 +143,42 @@ class LoreError(Exception):
 
 def usage_error(message: str, suggestion: str | None = None) -> LoreError:
     return LoreError(ErrorCode.USAGE_ERROR, message, suggestion=suggestion)
+
+
+def translate_db_error(exc: BaseException) -> LoreError | None:
+    """DB_LOCKED / DB_ERROR for sqlite3 errors; None for anything else.
+
+    Looks sqlite3 up in ``sys.modules`` instead of importing it: if it was never
+    imported, the exception cannot be one of its errors (and cold paths stay light)."""
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is None or not isinstance(exc, sqlite3.Error):
+        return None
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return LoreError(
+            ErrorCode.DB_LOCKED,
+            f"the database stayed busy past the timeout: {text}",
+            suggestion="Another lore process is writing; retry in a moment",
+        )
+    return LoreError(
+        ErrorCode.DB_ERROR,
+        f"database error: {text}",
+        suggestion="Check the disk and the database file ({data_dir}/lore.db; `lore status` shows it)",
+    )
+
+
+def as_lore_error(exc: BaseException, context: str = "") -> LoreError:
+    """Any exception as a LoreError: itself, a database error code, or INTERNAL_ERROR."""
+    if isinstance(exc, LoreError):
+        return exc
+    translated = translate_db_error(exc)
+    if translated is not None:
+        return translated
+    where = f"{context}: " if context else ""
+    first_line = (str(exc).splitlines() or [""])[0][:300]
+    return LoreError(
+        ErrorCode.INTERNAL_ERROR,
+        f"{where}unexpected {type(exc).__name__}: {first_line}",
+        suggestion="This is a bug in lore. Re-run with LORE_DEBUG=1 for the traceback and "
+        "report it with the command you ran.",
+    )

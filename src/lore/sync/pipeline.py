@@ -19,7 +19,7 @@ from typing import Any
 
 from lore.core.clock import iso_from_ms
 from lore.core.config import Config
-from lore.core.errors import ErrorCode, LoreError
+from lore.core.errors import ErrorCode, LoreError, as_lore_error
 from lore.core.paths import db_path
 from lore.store.db import connect, transaction
 from lore.sync.progress import NullProgress, Progress
@@ -34,15 +34,7 @@ def _now_iso() -> str:
 
 
 def _as_lore_error(exc: BaseException) -> LoreError:
-    if isinstance(exc, LoreError):
-        return exc
-    from lore.store.errors import translate_db_error
-
-    translated = translate_db_error(exc)
-    if translated is not None:
-        return translated
-    return LoreError(ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}",
-                     suggestion="This is a bug in lore; re-run with LORE_DEBUG=1")
+    return as_lore_error(exc, "sync")
 
 
 def _failed(stage: str, err: LoreError, **details: Any) -> StageResult:
