@@ -148,3 +148,17 @@ def test_robot_docs_publishes_search(manifest: dict[str, Any]) -> None:
     codes = {e["code"] for e in entry["exit_codes"]}
     assert {"USAGE_ERROR", "EMBEDDING_UNAVAILABLE", "NOT_FOUND", "DB_ERROR"} <= codes
     assert entry["examples"] and entry["response_schema"]["properties"]["hits"]
+
+
+def test_undecodable_bytes_on_the_command_line(mirrored: Any, manifest: dict[str, Any]) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lore_exe = str(Path(sys.executable).parent / "lore")  # the installed executable
+    proc = subprocess.run([lore_exe.encode(), b"--robot", b"search", b"login\xff", b"--mode",
+                           b"lexical"], capture_output=True, env=mirrored.env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    data = _check_success(manifest, json.loads(proc.stdout))
+    assert data["query"] == "login\ufffd"

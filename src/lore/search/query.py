@@ -21,6 +21,7 @@ from lore.core.errors import ErrorCode, LoreError
 
 _WORD_RE = re.compile(r"\w+")
 _PHRASE_RE = re.compile(r'"([^"]*)"')
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,9 @@ def _term(raw: str) -> tuple[str, bool] | None:
 
 
 def require_query(text: str) -> str:
-    """The query stripped; USAGE_ERROR when it is empty."""
-    query = (text or "").strip()
+    """The query stripped, with undecodable bytes (which the command line hands over as
+    lone surrogates) replaced by U+FFFD; USAGE_ERROR when it is empty."""
+    query = _SURROGATE_RE.sub("\ufffd", text or "").strip()
     if not query:
         raise LoreError(ErrorCode.USAGE_ERROR, "the search query is empty",
                         suggestion='Give some words to search for, e.g. lore search "login timeout"')
