@@ -162,3 +162,16 @@ def test_undecodable_bytes_on_the_command_line(mirrored: Any, manifest: dict[str
     assert proc.returncode == 0, proc.stderr
     data = _check_success(manifest, json.loads(proc.stdout))
     assert data["query"] == "login\ufffd"
+
+
+def test_lexical_cli_search_loads_neither_numpy_nor_httpx(mirrored: Any) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from lore.cli.app import main\n"
+            "rc = main(['--robot', 'search', 'login', '--mode', 'lexical'])\n"
+            "print(rc, sorted(m for m in ('numpy', 'httpx') if m in sys.modules), file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=mirrored.env, capture_output=True,
+                          text=True, check=False)
+    assert proc.stderr.strip().splitlines()[-1] == "0 []", proc.stderr
