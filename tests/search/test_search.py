@@ -403,3 +403,11 @@ def test_vector_cache_is_memory_mapped_and_follows_every_change(
     # A broken description is ignored, not fatal.
     next(cache.glob("*.json")).write_text("{not json")
     assert vectors.load_index(store.conn, "nomic-embed-text", cache).documents == 4
+
+
+def test_an_empty_index_says_why_nothing_matches(tmp_path: Path, fake: FakeOllama) -> None:
+    store = open_store(tmp_path / "lore.db")
+    seed_corpus(store)  # items mirrored, but the docs stage never ran
+    result = _search(store, fake, "login")
+    assert result.mode == "lexical" and result.hits == []
+    assert "no documents are indexed yet" in result.warnings[-1]

@@ -339,6 +339,8 @@ def search(
 
     ranked = _fuse(mode, lexical, semantic)
     result.hits = _build_hits(conn, ranked, lexical, semantic, limit, embedding.chunk_chars)
+    if not result.hits and conn.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is None:
+        warnings.append("no documents are indexed yet: run `lore sync` (without --no-docs)")
     return result
 
 
