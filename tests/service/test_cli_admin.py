@@ -196,7 +196,7 @@ def test_service_log_rotates_at_10mb_keeping_5(tmp_path: Path) -> None:
     logs.mkdir()
     log = logs / "service-abc-stderr.log"
     for generation in range(BACKUP_COUNT + 2):
-        log.write_bytes(b"x" * (MAX_BYTES - 10) + b"\n")
+        log.write_bytes(b"x" * (MAX_BYTES - 1) + b"\n")  # reached 10 MB: the next run rolls it
         logger = service_logger("abc", tmp_path, [TOKEN])
         logger.info("generation %d with %s", generation, TOKEN)
         for handler in logger.handlers:

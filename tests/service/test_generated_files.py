@@ -4,6 +4,7 @@ XML, `sh -n` (and a real execution) for the wrapper script and the crontab comma
 
 from __future__ import annotations
 
+import itertools
 import os
 import plistlib
 import shutil
@@ -17,6 +18,7 @@ import pytest
 from lore.core.errors import LoreError
 from lore.service.backends.base import InstallSpec, parse_wrapper_argv, render_wrapper
 from lore.service.backends.cron import (
+    CronBackend,
     command_line,
     fire_times,
     render_block,
@@ -24,7 +26,6 @@ from lore.service.backends.cron import (
     schedules,
     split_block,
 )
-from lore.service.backends.cron import CronBackend
 from lore.service.backends.launchd import (
     generate_plist_with_embedded,
     generate_plist_with_wrapper,
@@ -254,7 +255,7 @@ def test_task_xml_parses_and_schedules_the_command(tmp_path: Path) -> None:
 def test_cron_schedules_are_exact_for_intervals_that_divide_a_day() -> None:
     for seconds in (300, 900, 1800, 2700, 3600, 5400, 7200, 43200, 86400):
         times = fire_times("abc123", seconds)
-        gaps = {b - a for a, b in zip(times, times[1:], strict=False)}
+        gaps = {b - a for a, b in itertools.pairwise(times)}
         assert gaps <= {seconds // 60}
         assert (24 * 60 - times[-1] + times[0]) == seconds // 60  # across midnight too
         covered = sorted(

@@ -9,7 +9,7 @@ import pytest
 
 from lore.core.clock import iso_from_ms
 
-from .test_cli import check
+from .test_who_cli import check
 
 
 @pytest.mark.slow

@@ -1,9 +1,11 @@
 """The service's log files: ``{data_dir}/logs/service-{id}-{stdout,stderr}.log``.
 
-`service run` appends one line per attempt (and warnings) to the stderr log through the
-stdlib ``RotatingFileHandler`` (10 MB, 5 kept); the scheduler appends the run's JSON
-result to the stdout log, which `service run` rotates with the same handler's rollover.
-The token never reaches a log line: a filter replaces it if anything ever tries.
+`service run` appends a line per attempt (and warnings) to the stderr log with
+``logging``; both logs are rolled over by the stdlib ``RotatingFileHandler`` at 10 MB,
+keeping 5. The check happens once per `service run` process (each is short-lived and
+writes a few lines), so the scheduler's skip paths need not import ``logging.handlers``
+(socket, pickle, queue…) every few minutes. The token never reaches a log line: a
+filter replaces it if anything ever tries.
 """
 
 from __future__ import annotations
@@ -42,15 +44,13 @@ class _UTCFormatter(logging.Formatter):
 
 
 def _handler(path: Path) -> logging.Handler:
-    from logging.handlers import RotatingFileHandler
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    return RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT,
-                               encoding="utf-8", delay=True)
+    rotate_if_needed(path)
+    return logging.FileHandler(path, encoding="utf-8", delay=True)
 
 
 def service_logger(service_id: str, data_dir: Path, secrets: list[str] | None = None) -> logging.Logger:
-    """A logger writing to the service's stderr log (rotating at 10 MB, 5 kept)."""
+    """A logger appending to the service's stderr log (rolled over at 10 MB, 5 kept)."""
     logger = logging.getLogger(f"lore.service.{service_id}")
     logger.setLevel(logging.INFO)
     logger.propagate = False

@@ -15,7 +15,6 @@ made while the run was going is kept, not overwritten.
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,12 +40,18 @@ if TYPE_CHECKING:
 Sleep = Callable[[float], None]
 
 
+def _random() -> float:
+    import random  # only a run that fails needs randomness; skips stay light
+
+    return random.random()
+
+
 @dataclass
 class RunDeps:
     """The run's dependencies on the world: time, randomness, sleeping, this pid."""
 
     clock: Clock
-    rng: Callable[[], float] = random.random
+    rng: Callable[[], float] = _random
     sleep: Sleep = time.sleep
     pid: int = field(default_factory=os.getpid)
 

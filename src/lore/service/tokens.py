@@ -12,7 +12,6 @@ import os
 import stat
 from pathlib import Path
 
-from lore.core.atomic import write_atomic
 from lore.core.errors import ErrorCode, LoreError
 
 ENV_FILE_MODE = 0o600
@@ -53,6 +52,8 @@ def env_file_content(env_var: str, token: str) -> str:
 
 def write_env_file(path: Path, env_var: str, token: str) -> None:
     """Write the env file atomically; the temporary file is 0600 before any byte lands."""
+    from lore.core.atomic import write_atomic
+
     write_atomic(path, env_file_content(env_var, token), mode=ENV_FILE_MODE)
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lore.core.atomic import write_atomic
 from lore.core.errors import ErrorCode, LoreError
 
 T = TypeVar("T")
@@ -100,6 +99,8 @@ def read_versioned(
 
 def write_versioned(path: Path, value: dict[str, Any]) -> None:
     """Atomically replace ``path`` with ``value`` as indented JSON (mode 0600)."""
+    from lore.core.atomic import write_atomic  # not needed by read-only cold paths
+
     write_atomic(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n", mode=0o600)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
@@ -33,8 +33,6 @@ from lore.cli.output import AppContext
 from lore.core.errors import ErrorCode, LoreError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from lore.service.identity import ProjectIdentity
     from lore.service.targets import Target
 
@@ -244,9 +242,37 @@ def _clock() -> Any:
     return default_clock()
 
 
+class Console:
+    """Line output for the service commands: plain text, coloured on a terminal.
+
+    The service's human output is a handful of lines; rich would cost more to import
+    than `lore service status` is allowed to take (its cold path is benchmarked).
+    """
+
+    _COLORS: ClassVar[dict[str, str]] = {"red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+
+    def __init__(self) -> None:
+        import os
+
+        self.color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+    def line(self, text: str, style: str | None = None) -> None:
+        code = self._COLORS.get(style or "") if self.color else None
+        sys.stdout.write(f"\x1b[{code}m{text}\x1b[0m\n" if code else text + "\n")
+
+
 def _say(console: Console, text: str = "", style: str | None = None) -> None:
-    # markup=False: paths and reasons may contain [brackets]
-    console.print(text, markup=False, highlight=False, style=style, soft_wrap=True)
+    console.line(text, style)
+
+
+def _emit(app: AppContext, data: dict[str, Any],
+          human: Callable[[dict[str, Any], Console], None]) -> int:
+    """Robot: the envelope; human: the renderer over plain lines (no rich import)."""
+    if app.robot:
+        return app.emit(data)
+    human(data, Console())
+    sys.stdout.flush()
+    return 0
 
 
 def _fmt_interval(seconds: int | None) -> str:
@@ -315,7 +341,7 @@ def install_cmd(app: AppContext, interval: str, profile: str, token_source: str,
     )
     data = install_service(request, config_file=app.config_path(), data_dir=app.data_dir(),
                            workspace=workspace_root(), clock=_clock())
-    return app.emit(data, _render_install)
+    return _emit(app, data, _render_install)
 
 
 def _render_install(data: dict[str, Any], console: Console) -> None:
@@ -395,7 +421,7 @@ def uninstall_cmd(app: AppContext, selector: str | None, all_: bool) -> int:
         data: dict[str, Any] = {"all": True, "was_installed": bool(results), "services": results}
     else:
         data = uninstall_service(data_dir, _resolve(app, selector), _clock())
-    return app.emit(data, _render_uninstall)
+    return _emit(app, data, _render_uninstall)
 
 
 def _render_uninstall(data: dict[str, Any], console: Console) -> None:
@@ -426,7 +452,7 @@ def list_cmd(app: AppContext) -> int:
     """List every installed service."""
     from lore.service.inspect import list_services
 
-    return app.emit(list_services(app.data_dir()), _render_list)
+    return _emit(app, list_services(app.data_dir()), _render_list)
 
 
 def _render_list(data: dict[str, Any], console: Console) -> None:
@@ -472,7 +498,7 @@ def status_cmd(app: AppContext, selector: str | None) -> int:
 
     data = service_status(app.data_dir(), target.service_id, target.installed, _clock(),
                           pid_alive, platform_hint)
-    return app.emit(data, _render_status)
+    return _emit(app, data, _render_status)
 
 
 def _render_status(data: dict[str, Any], console: Console) -> None:
@@ -682,11 +708,9 @@ def doctor_cmd(app: AppContext, offline: bool, fix: bool, backend: str) -> int:
                         service_ids=ids)
     data = {**report.to_dict(), "offline": offline}
     if report.overall != "fail":
-        return app.emit(data, _render_doctor)
+        return _emit(app, data, _render_doctor)
     if not app.robot:
-        from lore.cli.output import stdout_console
-
-        _render_doctor(data, stdout_console())
+        _render_doctor(data, Console())
     failing = [c for c in report.checks if c.status == "fail"]
     raise LoreError(
         ErrorCode.SERVICE_ERROR,
@@ -742,7 +766,7 @@ def pause_cmd(app: AppContext, reason: str | None, selector: str | None) -> int:
         _say(console, f"  Reason: {d['reason']}")
         _say(console, "  Resume with: lore service resume")
 
-    return app.emit(data, human)
+    return _emit(app, data, human)
 
 
 @robot(RESUME_SCHEMA, exit_codes=[*SELECT_CODES, ErrorCode.SERVICE_ERROR],
@@ -769,7 +793,7 @@ def resume_cmd(app: AppContext, selector: str | None) -> int:
         _say(console, f"  Failures cleared: {d['consecutive_failures_cleared']}")
         _say(console, f"  {d['message']}")
 
-    return app.emit(data, human)
+    return _emit(app, data, human)
 
 
 @robot(REPAIR_SCHEMA, exit_codes=[*SELECT_CODES, ErrorCode.SERVICE_ERROR],
@@ -799,7 +823,7 @@ def repair_cmd(app: AppContext, selector: str | None) -> int:
         if d["needs_reinstall"]:
             _say(console, "  The manifest was corrupt: reinstall with: lore service install")
 
-    return app.emit(data, human)
+    return _emit(app, data, human)
 
 
 # -- trigger and the hidden run ----------------------------------------------------------------------
@@ -839,7 +863,7 @@ def trigger_cmd(app: AppContext, ignore_backoff: bool, selector: str | None) -> 
     if not app.robot and not app.quiet:
         app.info(f"Running service {sid} now (profile {manifest.profile})…")
     data = run_service(sid, data_dir, deps_from_env(_clock()), ignore_backoff=ignore_backoff)
-    return app.emit(data, _render_run)
+    return _emit(app, data, _render_run)
 
 
 def _render_run(data: dict[str, Any], console: Console) -> None:

@@ -190,6 +190,21 @@ def _cron_daemon_running() -> bool | None:
 class CronBackend(Backend):
     name = "cron"
 
+    def __init__(self) -> None:
+        # One `crontab -l` per command: status asks for the state, the block and the
+        # command, and each would otherwise fork the program again.
+        self._crontab: str | None = None
+
+    def _read(self) -> str:
+        if self._crontab is None:
+            self._crontab = read_crontab()
+        return self._crontab
+
+    def _write(self, text: str) -> None:
+        self._crontab = None
+        write_crontab(text)
+        self._crontab = text
+
     def render(self, spec: InstallSpec) -> Rendered:
         artifacts: list[Artifact] = []
         if spec.token_source == "env_file":
@@ -210,21 +225,23 @@ class CronBackend(Backend):
 
     def enable(self, spec: InstallSpec, rendered: Rendered) -> None:
         block = next(a.content for a in rendered.artifacts if not a.is_file)
-        current = read_crontab()
+        self._crontab = None  # read it fresh before changing it
+        current = self._read()
         updated = replace_block(current, spec.service_id, block)
         if updated != current:
-            write_crontab(updated)
+            self._write(updated)
 
     def disable(self, service_id: str) -> list[str]:
         # Nothing to stop: removing the lines (remove_extra) is what unschedules it.
         return []
 
     def remove_extra(self, service_id: str) -> list[str]:
-        current = read_crontab()
+        self._crontab = None
+        current = self._read()
         updated = replace_block(current, service_id, None)
         if updated == current:
             return []
-        write_crontab(updated)
+        self._write(updated)
         return [location(service_id)]
 
     def file_paths(self, service_id: str, data_dir: Path) -> list[Path]:
@@ -234,7 +251,7 @@ class CronBackend(Backend):
 
     def _block(self, service_id: str) -> str | None:
         try:
-            return split_block(read_crontab(), service_id)[1]
+            return split_block(self._read(), service_id)[1]
         except LoreError:
             return None
 
@@ -248,7 +265,7 @@ class CronBackend(Backend):
 
     def state(self, service_id: str) -> str:
         try:
-            crontab = read_crontab()
+            crontab = self._read()
         except LoreError:
             return "unknown"
         try:
