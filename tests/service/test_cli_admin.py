@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from lore.service.logs import BACKUP_COUNT, MAX_BYTES, rotate_if_needed, service_logger, tail_lines
+from lore.service.logs import (
+    BACKUP_COUNT,
+    MAX_BYTES,
+    close_logger,
+    rotate_if_needed,
+    service_logger,
+    tail_lines,
+)
 from lore_testkit import LORE_EXE
 
 from .conftest import TOKEN, ServiceEnv
@@ -199,9 +206,7 @@ def test_service_log_rotates_at_10mb_keeping_5(tmp_path: Path) -> None:
         log.write_bytes(b"x" * (MAX_BYTES - 1) + b"\n")  # reached 10 MB: the next run rolls it
         logger = service_logger("abc", tmp_path, [TOKEN])
         logger.info("generation %d with %s", generation, TOKEN)
-        for handler in logger.handlers:
-            handler.close()
-        logging.getLogger("lore.service.abc").handlers.clear()
+        close_logger(logger)
     names = sorted(p.name for p in logs.iterdir())
     assert names == ["service-abc-stderr.log"] + [f"service-abc-stderr.log.{i}"
                                                   for i in range(1, BACKUP_COUNT + 1)]
@@ -214,6 +219,20 @@ def test_service_log_rotates_at_10mb_keeping_5(tmp_path: Path) -> None:
     assert (logs / "service-abc-stdout.log.1").stat().st_size == MAX_BYTES
     assert not out.exists() or out.stat().st_size == 0
     assert rotate_if_needed(out) is False
+
+
+def test_client_and_pipeline_warnings_reach_the_service_log_redacted(tmp_path: Path) -> None:
+    logger = service_logger("abc", tmp_path, [TOKEN])
+    logging.getLogger("lore.gitlab").warning("GET /api/v4/projects -> 503; retry 1 (%s)", TOKEN)
+    logging.getLogger("lore.sync").warning("stage docs failed")
+    logging.getLogger("lore.gitlab").debug("below the threshold: not logged")
+    close_logger(logger)
+    logging.getLogger("lore.gitlab").warning("after the run: not in the service log")
+    text = (tmp_path / "logs" / "service-abc-stderr.log").read_text()
+    assert "GET /api/v4/projects -> 503; retry 1 (***)" in text
+    assert "stage docs failed" in text
+    assert TOKEN not in text and "not logged" not in text and "after the run" not in text
+    assert not any(getattr(h, "baseFilename", None) for h in logging.getLogger("lore.gitlab").handlers)
 
 
 def test_doctor_checks_fixes_and_fails(svc: ServiceEnv) -> None:

@@ -5,7 +5,6 @@ cold commands (``--version``, ``robot-docs``, ``service status``) stay fast."""
 from __future__ import annotations
 
 import contextlib
-import difflib
 import importlib
 import os
 import sys
@@ -38,6 +37,8 @@ QUIET_FLAGS = ("--quiet", "-q")
 
 
 def _suggest(word: str, candidates: list[str]) -> str | None:
+    import difflib  # only on an error path
+
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return close[0] if close else None
 

@@ -6,7 +6,6 @@ name of the environment variable that holds it.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -152,6 +151,8 @@ def _translate(err: msgspec.ValidationError) -> LoreError:
         field = unknown.group(1)
         section = re.sub(r"\[\d+\]", "[]", key) if key != "(root)" else ""
         full = f"{key}.{field}" if key != "(root)" else field
+        import difflib  # only on an error path
+
         close = difflib.get_close_matches(field, _known_keys(section), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return _invalid(f"config key {full!r}: unknown key{hint}", full)

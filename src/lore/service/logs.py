@@ -54,24 +54,29 @@ def service_logger(service_id: str, data_dir: Path, secrets: list[str] | None = 
     logger = logging.getLogger(f"lore.service.{service_id}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    for old in list(logger.handlers):
-        logger.removeHandler(old)
-        old.close()
-    for old_filter in list(logger.filters):
-        logger.removeFilter(old_filter)
+    close_logger(logger)
     try:
         handler = _handler(service_log_path(service_id, "stderr", data_dir))
     except OSError:
         handler = logging.NullHandler()  # logging must never stop a run
     handler.setFormatter(_UTCFormatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(_Redact(secrets or []))  # on the handler: covers the library loggers too
     logger.addHandler(handler)
-    logger.addFilter(_Redact(secrets or []))
+    # What the GitLab client and the pipeline warn about during the run (retries, rate
+    # limits, stage problems) lands in the same log, through the same redaction.
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).addHandler(handler)
     return logger
+
+
+LIBRARY_LOGGERS = ("lore.gitlab", "lore.sync", "lore.embed")
 
 
 def close_logger(logger: logging.Logger) -> None:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).removeHandler(handler)
         handler.close()
 
 
