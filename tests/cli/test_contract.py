@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -142,7 +143,13 @@ def test_unexpected_exception_is_internal_error_without_traceback(
     assert doc["error"]["message"] == "unexpected RuntimeError: kaboom"
     assert "Traceback" not in err
     monkeypatch.setenv("LORE_DEBUG", "1")
-    assert app.main(["robot-docs"]) == 1
+    lore_logger = logging.getLogger("lore")
+    handlers, level = list(lore_logger.handlers), lore_logger.level
+    try:
+        assert app.main(["robot-docs"]) == 1
+    finally:  # LORE_DEBUG configured logging in this process: undo it for later tests
+        lore_logger.handlers[:] = handlers
+        lore_logger.setLevel(level)
     out, err = capsys.readouterr()
     assert out == "" and "Traceback" in err and "INTERNAL_ERROR" in err
 

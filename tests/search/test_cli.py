@@ -80,7 +80,8 @@ def test_robot_lexical_search_with_filters(mirrored: Any, manifest: dict[str, An
     assert [h["ref"] for h in data["hits"]] == ["group/app#1"]
     assert data["filters"] == {"type": "issue", "projects": ["app"], "state": "opened",
                                "labels": ["auth", "bug"], "author": "alice",
-                               "since": "2024-05-01T00:00:00.000Z"}
+                               "since": "2024-05-01T00:00:00.000Z", "status": None,
+                               "status_category": None}
     hit = data["hits"][0]
     for start, end in hit["highlights"]:
         assert hit["snippet"][start:end].lower() == "login"

@@ -36,7 +36,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, fake: FakeOllama) -> Iterat
     """The seed corpus, rendered and embedded once for the whole module (read-only)."""
     store = open_store(tmp_path_factory.mktemp("corpus") / "lore.db")
     seed_corpus(store)
-    store.conn.execute("UPDATE issues SET status_name = 'In progress' WHERE id = 101")
+    store.conn.execute("UPDATE issues SET status_name = 'In progress', status_category = "
+                       "'in_progress', status_color = '#1f75cb' WHERE id = 101")
     config = make_config(fake.url)
     assert run_docs_stage(store.conn, config, project_ids=None, full=False).success
     assert run_embeddings_stage(store.conn, config, project_ids=None, full=False).success
@@ -104,7 +105,8 @@ def test_lexical_result_fields(corpus: Store, fake: FakeOllama) -> None:
     assert hit.project == "group/app"
     assert hit.title == "Login times out after thirty seconds"
     assert hit.web_url == "https://gitlab.example.com/group/app/-/issues/1"
-    assert hit.state == "opened" and hit.status == "In progress"
+    assert hit.state == "opened"
+    assert hit.status == {"name": "In progress", "category": "in_progress", "color": "#1f75cb"}
     assert hit.author == "alice" and hit.labels == ["auth", "bug"]
     assert hit.updated_at == "2024-05-10T00:00:00.000Z"
     mr = _search(corpus, fake, "docker", mode="lexical").hits[0]
@@ -204,7 +206,7 @@ def test_a_stale_vector_index_skips_documents_that_are_gone(tmp_path: Path, fake
 #: What the seed corpus holds, as an oracle for the filters.
 ITEMS = {
     "group/app#1": {"kind": "issue", "project": "group/app", "state": "opened", "author": "alice",
-                    "labels": {"bug", "auth"}, "updated": "2024-05-10"},
+                    "labels": {"bug", "auth"}, "updated": "2024-05-10", "status": "In progress"},
     "group/app#2": {"kind": "issue", "project": "group/app", "state": "closed", "author": "bob",
                     "labels": {"feature", "ui"}, "updated": "2024-02-01"},
     "group/infra#1": {"kind": "issue", "project": "group/infra", "state": "opened", "author": "carol",
@@ -230,6 +232,10 @@ ITEMS = {
     ({"author": "bob"}, lambda i: i["author"] == "bob"),
     ({"author": "@carol"}, lambda i: i["author"] == "carol"),
     ({"since": "2024-05-11T00:00:00.000Z"}, lambda i: i["updated"] >= "2024-05-11"),
+    ({"status": "in PROGRESS"}, lambda i: i.get("status") == "In progress"),
+    ({"status_category": "In progress"}, lambda i: i.get("status") == "In progress"),
+    ({"status_category": "to do"}, lambda i: False),
+    ({"status": "In progress", "kind": "issue"}, lambda i: i.get("status") == "In progress"),
     ({"kind": "issue", "labels": ["bug"], "since": "2024-05-15T00:00:00.000Z"},
      lambda i: i["kind"] == "issue" and "bug" in i["labels"] and i["updated"] >= "2024-05-15"),
 ])
@@ -248,7 +254,8 @@ def test_unknown_or_ambiguous_projects_are_errors(tmp_path: Path, fake: FakeOlla
     store.project(3, "other/app")
     with pytest.raises(LoreError) as info:
         _search(store, fake, "login", mode="lexical", projects=["nope"])
-    assert info.value.code is ErrorCode.NOT_FOUND and "group/app" in (info.value.suggestion or "")
+    assert info.value.code is ErrorCode.NOT_FOUND
+    assert "group/app" in info.value.details["known_projects"]
     with pytest.raises(LoreError) as info:
         _search(store, fake, "login", mode="lexical", projects=["app"])
     assert info.value.code is ErrorCode.AMBIGUOUS

@@ -223,10 +223,12 @@ def test_service_log_rotates_at_10mb_keeping_5(tmp_path: Path) -> None:
 
 def test_client_and_pipeline_warnings_reach_the_service_log_redacted(tmp_path: Path) -> None:
     logger = service_logger("abc", tmp_path, [TOKEN])
+    logging.getLogger("lore.gitlab").setLevel(logging.DEBUG)  # as LORE_LOG_LEVEL=debug would
     logging.getLogger("lore.gitlab").warning("GET /api/v4/projects -> 503; retry 1 (%s)", TOKEN)
     logging.getLogger("lore.sync").warning("stage docs failed")
     logging.getLogger("lore.gitlab").debug("below the threshold: not logged")
     close_logger(logger)
+    logging.getLogger("lore.gitlab").setLevel(logging.NOTSET)
     logging.getLogger("lore.gitlab").warning("after the run: not in the service log")
     text = (tmp_path / "logs" / "service-abc-stderr.log").read_text()
     assert "GET /api/v4/projects -> 503; retry 1 (***)" in text

@@ -101,6 +101,35 @@ def test_status_filters(lore_env: Any, sim: Any) -> None:
     done = {r for r, s in expected.items() if s and s["category"] == "done"}
     assert set(listed_statuses(lore_env, env, "--status-category", "done")) == done
 
+    # lore search carries the same status objects and filters by them too
+    ref = sorted(in_review)[0]
+    code, doc = lore_env.robot("show", ref, extra_env=env)
+    assert code == 0
+    title = doc["data"]["title"]
+    code, doc = lore_env.robot("search", title, "--mode", "lexical", "--limit", "1000",
+                               extra_env=env)
+    assert code == 0, doc
+    issue_hits = [h for h in doc["data"]["hits"] if h["kind"] == "issue"]
+    assert issue_hits and all(h["status"] == expected[h["ref"]] for h in issue_hits)
+    assert all(h["status"] is None for h in doc["data"]["hits"] if h["kind"] == "mr")
+    code, doc = lore_env.robot("search", title, "--mode", "lexical", "--limit", "1000",
+                               "--status", "IN REVIEW", extra_env=env)
+    assert code == 0, doc
+    hits = {h["ref"] for h in doc["data"]["hits"]}
+    assert ref in hits and hits <= in_review
+    assert doc["data"]["filters"]["status"] == "IN REVIEW"
+    code, doc = lore_env.robot("search", title, "--mode", "lexical", "--limit", "1000",
+                               "--status-category", "Done", extra_env=env)
+    assert code == 0, doc
+    assert {h["ref"] for h in doc["data"]["hits"]} <= done and ref not in done
+    human = lore_env.run("search", title, "--mode", "lexical", "--status", "in review",
+                         extra_env=env)
+    assert human.returncode == 0 and "In review" in human.stdout
+    code, doc = lore_env.robot("search", title, "--type", "mr", "--status", "In review",
+                               extra_env=env)
+    assert code == 2 and doc["error"]["code"] == "USAGE_ERROR"
+    assert "issues" in doc["error"]["message"]
+
 
 def test_complexity_limit_17_sync_completes_with_every_status_correct(
         lore_env: Any, sim17: Any) -> None:
@@ -128,6 +157,9 @@ def test_instance_without_the_widget_syncs_cleanly_and_status_says_why(
         assert entry["available"] is False
         assert "WorkItemWidgetStatus" in entry["reason"]
     assert set(listed_statuses(lore_env, env).values()) == {None}
+    code, doc = lore_env.robot("search", "the", "--status", "Done", extra_env=env)
+    assert code == 2 and doc["error"]["code"] == "USAGE_ERROR"
+    assert "no work-item status is mirrored" in doc["error"]["message"]
 
     code, doc = lore_env.robot("status", extra_env=env)
     assert code == 0

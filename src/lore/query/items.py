@@ -15,9 +15,12 @@ from lore.query.filters import ItemFilters, normalize_username
 from lore.query.store import (
     NOTHING_SYNCED_HINT,
     has_issue_status,
+    normalize_status_category,
     project_not_found,
+    require_status_data,
     resolve_project,
     resolve_projects,
+    status_category_sql,
 )
 
 TABLES: dict[str, str] = {"issue": "issues", "mr": "merge_requests"}
@@ -39,11 +42,6 @@ def _marks(n: int) -> str:
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _normalize_category(value: str) -> str:
-    # GraphQL says TO_DO, the UI says "To do": compare letters only, case-insensitively.
-    return "".join(ch for ch in value.lower() if ch.isalnum())
 
 
 # -- summaries ---------------------------------------------------------------------------
@@ -284,35 +282,18 @@ def _where_clauses(conn: sqlite3.Connection, kind: str, filters: ItemFilters) ->
     if filters.search:
         where.add("t.title LIKE ? ESCAPE '\\'", f"%{_like_escape(filters.search)}%")
     if kind == "issue" and (filters.status or filters.status_category):
-        _require_status_data(conn)
+        require_status_data(conn)
         if filters.status:
             where.add("t.status_name = ? COLLATE NOCASE", filters.status.strip())
         if filters.status_category:
-            where.add(
-                "lower(replace(replace(replace(t.status_category, '_', ''), ' ', ''), '-', ''))"
-                " = ?",
-                _normalize_category(filters.status_category),
-            )
+            where.add(f"{status_category_sql('t.status_category')} = ?",
+                      normalize_status_category(filters.status_category))
     return where
 
 
 def _unknown_user_hint(conn: sqlite3.Connection, username: str) -> str:
     known = [str(r[0]) for r in conn.execute("SELECT DISTINCT username FROM people")]
     return f"no mirrored user is called {username!r}{_near(username, known)}"
-
-
-def _require_status_data(conn: sqlite3.Connection) -> None:
-    available = has_issue_status(conn) and conn.execute(
-        "SELECT 1 FROM issues WHERE status_name IS NOT NULL LIMIT 1"
-    ).fetchone() is not None
-    if not available:
-        raise LoreError(
-            ErrorCode.USAGE_ERROR,
-            "no work-item status is mirrored, so --status and --status-category cannot match",
-            suggestion="Statuses come from GitLab's work-item status widget (recent GitLab, "
-            "Premium/Ultimate); `lore status` says whether your instance provides them",
-            actions=["lore status", "lore sync"],
-        )
 
 
 def _empty_hints(

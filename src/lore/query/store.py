@@ -64,6 +64,32 @@ def has_issue_status(conn: sqlite3.Connection) -> bool:
     return set(STATUS_COLUMNS) <= table_columns(conn, "issues")
 
 
+def normalize_status_category(value: str) -> str:
+    """GraphQL says ``TO_DO``, the UI says "To do": compare letters only, case-insensitively."""
+    return "".join(ch for ch in value.lower() if ch.isalnum())
+
+
+def status_category_sql(column: str) -> str:
+    """SQL normalising ``column`` the way `normalize_status_category` normalises a flag."""
+    return f"lower(replace(replace(replace({column}, '_', ''), ' ', ''), '-', ''))"
+
+
+def require_status_data(conn: sqlite3.Connection) -> None:
+    """USAGE_ERROR unless some mirrored issue carries a work-item status, so that
+    ``--status`` on an instance without statuses explains itself instead of matching nothing."""
+    available = has_issue_status(conn) and conn.execute(
+        "SELECT 1 FROM issues WHERE status_name IS NOT NULL LIMIT 1"
+    ).fetchone() is not None
+    if not available:
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "no work-item status is mirrored, so --status and --status-category cannot match",
+            suggestion="Statuses come from GitLab's work-item status widget (recent GitLab, "
+            "Premium/Ultimate); `lore status` says whether your instance provides them",
+            actions=["lore status", "lore sync"],
+        )
+
+
 def known_projects(conn: sqlite3.Connection) -> list[str]:
     """Every mirrored project path, sorted."""
     return [str(r[0]) for r in conn.execute("SELECT path FROM projects ORDER BY path")]
@@ -95,8 +121,9 @@ def project_not_found(name: str, known: list[str]) -> LoreError:
 
 
 def resolve_project(conn: sqlite3.Connection, name: str) -> tuple[int, str]:
-    """A project path (case-insensitive), or the last segment(s) of exactly one mirrored
-    path (``platform`` for ``acme/platform``), as ``(project_id, path)``.
+    """A project path (case-insensitive), the last segment(s) of exactly one mirrored
+    path (``platform`` for ``acme/platform``) or a GitLab project id, as
+    ``(project_id, path)``.
 
     NOT_FOUND lists the mirrored projects; AMBIGUOUS lists the paths a suffix matches.
     """
@@ -113,6 +140,10 @@ def resolve_project(conn: sqlite3.Connection, name: str) -> tuple[int, str]:
     ).fetchall()
     if len(rows) == 1:
         return int(rows[0][0]), str(rows[0][1])
+    if not rows and wanted.isdigit():  # GitLab's numeric project id
+        row = conn.execute("SELECT id, path FROM projects WHERE id = ?", (int(wanted),)).fetchone()
+        if row is not None:
+            return int(row[0]), str(row[1])
     if len(rows) > 1:
         paths = [str(r[1]) for r in rows]
         raise LoreError(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lore.core.errors import ErrorCode, LoreError
 from lore.core.refs import format_ref
-from lore.search.filters import SearchFilters, filter_sql, resolve_projects
+from lore.search.filters import SearchFilters, check_status_filters, filter_sql, resolve_projects
 from lore.search.query import FtsQuery, build_fts_query, require_query
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class SearchHit:
     title: str
     web_url: str | None
     state: str | None
-    status: str | None  # work-item status of issues (None for MRs or when unknown)
+    status: dict[str, Any] | None  # issues' work-item {name, category, color}; None for MRs or unknown
     author: str | None
     labels: list[str]
     updated_at: str | None
@@ -208,21 +208,20 @@ def _filtered_top(conn: sqlite3.Connection, index: VectorIndex, vector: list[flo
 # -- hydration ------------------------------------------------------------------------------
 
 
-def _has_status(conn: sqlite3.Connection) -> bool:
-    return any(row[1] == "status_name" for row in conn.execute("PRAGMA table_info(issues)"))
-
-
 def _hydrate(conn: sqlite3.Connection, doc_ids: list[int]) -> dict[int, sqlite3.Row]:
     if not doc_ids:
         return {}
-    status = "i.status_name" if _has_status(conn) else "NULL"
+    from lore.query.store import has_issue_status
+
+    status = ("i.status_name, i.status_category, i.status_color" if has_issue_status(conn)
+              else "NULL AS status_name, NULL AS status_category, NULL AS status_color")
     marks = ",".join("?" * len(doc_ids))
     rows = conn.execute(
         f"""SELECT d.id, d.item_kind, d.item_id, d.title, d.body, p.path AS project,
                    COALESCE(i.iid, m.iid) AS iid, COALESCE(i.state, m.state) AS state,
                    COALESCE(i.web_url, m.web_url) AS web_url,
                    COALESCE(i.updated_at, m.updated_at) AS updated_at,
-                   a.username AS author, {status} AS status
+                   a.username AS author, {status}
             FROM documents d
             LEFT JOIN issues i ON d.item_kind = 'issue' AND i.id = d.item_id
             LEFT JOIN merge_requests m ON d.item_kind = 'mr' AND m.id = d.item_id
@@ -233,6 +232,13 @@ def _hydrate(conn: sqlite3.Connection, doc_ids: list[int]) -> dict[int, sqlite3.
     ).fetchall()
     # A document whose item vanished (a stale cached vector, a half-finished --full) is skipped.
     return {int(r["id"]): r for r in rows if r["iid"] is not None}
+
+
+def _status(row: sqlite3.Row) -> dict[str, Any] | None:
+    if row["status_name"] is None:
+        return None
+    return {"name": row["status_name"], "category": row["status_category"],
+            "color": row["status_color"]}
 
 
 def _labels(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> dict[tuple[str, int], list[str]]:
@@ -295,6 +301,7 @@ def search(
     if limit < 1:
         raise LoreError(ErrorCode.USAGE_ERROR, "--limit must be at least 1")
     filters = filters or SearchFilters()
+    check_status_filters(conn, filters)
     project_ids = resolve_projects(conn, filters.projects) if filters.projects else None
     joins, where, params = filter_sql(filters, project_ids)
     model = embedding.model if (embedding.provider != "none" or provider is not None) else None
@@ -429,7 +436,7 @@ def _build_hits(conn: sqlite3.Connection, ranked: list[tuple[int, float]],
             title=str(row["title"]),
             web_url=row["web_url"],
             state=row["state"],
-            status=row["status"] if kind == "issue" else None,
+            status=_status(row) if kind == "issue" else None,
             author=row["author"],
             labels=labels.get((kind, int(row["item_id"])), []),
             updated_at=row["updated_at"],

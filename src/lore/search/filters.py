@@ -1,5 +1,5 @@
 """Search filters (``--type``, ``--project``, ``--state``, ``--label``, ``--author``,
-``--since``) as SQL over ``documents d`` and the item tables."""
+``--since``, ``--status``, ``--status-category``) as SQL over ``documents d`` and the item tables."""
 
 from __future__ import annotations
 
@@ -28,13 +28,32 @@ class SearchFilters:
     labels: list[str] = field(default_factory=list)
     author: str | None = None  # username, with or without "@"
     since: str | None = None  # canonical ISO timestamp (see query.parse_since)
+    status: str | None = None  # work-item status name (issues only), case-insensitive
+    status_category: str | None = None  # "to do", "TO_DO", "in progress"… (issues only)
 
     def is_empty(self) -> bool:
-        return not (self.kind or self.projects or self.state or self.labels or self.author or self.since)
+        return not (self.kind or self.projects or self.state or self.labels or self.author
+                    or self.since or self.status or self.status_category)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.kind, "projects": list(self.projects), "state": self.state,
-                "labels": list(self.labels), "author": self.author, "since": self.since}
+                "labels": list(self.labels), "author": self.author, "since": self.since,
+                "status": self.status, "status_category": self.status_category}
+
+
+def check_status_filters(conn: sqlite3.Connection, filters: SearchFilters) -> None:
+    """A status filter selects issues: USAGE_ERROR with ``--type mr`` or on a mirror that
+    holds no work-item status at all (it could only ever match nothing)."""
+    if not (filters.status or filters.status_category):
+        return
+    if filters.kind == "mr":
+        raise LoreError(ErrorCode.USAGE_ERROR,
+                        "--status and --status-category apply to issues; merge requests have no "
+                        "work-item status",
+                        suggestion="Drop --type mr, or drop the status filter")
+    from lore.query.store import require_status_data
+
+    require_status_data(conn)
 
 
 def normalize_state(state: str | None) -> str | None:
@@ -49,31 +68,19 @@ def normalize_state(state: str | None) -> str | None:
 
 
 def resolve_projects(conn: sqlite3.Connection, wanted: list[str]) -> list[int]:
-    """Project ids for ``--project`` values (a full path, or a unique trailing part of one);
-    NOT_FOUND / AMBIGUOUS otherwise."""
-    rows = [(int(r[0]), str(r[1])) for r in conn.execute("SELECT id, path FROM projects")]
-    ids: list[int] = []
-    for raw in wanted:
-        value = raw.strip().strip("/")
-        exact = [pid for pid, path in rows if path == value]
-        matches = exact or [pid for pid, path in rows if path.endswith("/" + value)]
-        if not matches:
-            known = ", ".join(sorted(path for _, path in rows)) or "none yet"
-            raise LoreError(ErrorCode.NOT_FOUND, f"no mirrored project matches {raw!r}",
-                            suggestion=f"Mirrored projects: {known}")
-        if len(matches) > 1:
-            paths = sorted(path for pid, path in rows if pid in matches)
-            raise LoreError(ErrorCode.AMBIGUOUS, f"{raw!r} matches several projects",
-                            suggestion="Use the full path", details={"candidates": paths})
-        ids.extend(m for m in matches if m not in ids)
-    return ids
+    """Project ids for ``--project`` values, resolved as every reading command resolves
+    them (:func:`lore.query.store.resolve_project`): NOT_FOUND / AMBIGUOUS otherwise."""
+    from lore.query.store import resolve_projects as resolve
+
+    return [pid for pid, _path in resolve(conn, wanted)]
 
 
 def filter_sql(filters: SearchFilters, project_ids: list[int] | None) -> tuple[str, str, list[Any]]:
     """(joins, where, params) restricting ``documents d``; ``where`` starts with `` AND``."""
     where: list[str] = []
     params: list[Any] = []
-    needs_items = bool(filters.state or filters.author or filters.since)
+    has_status = bool(filters.status or filters.status_category)
+    needs_items = bool(filters.state or filters.author or filters.since or has_status)
     if filters.kind:
         where.append("d.item_kind = ?")
         params.append(filters.kind)
@@ -90,6 +97,16 @@ def filter_sql(filters: SearchFilters, project_ids: list[int] | None) -> tuple[s
     if filters.since:
         where.append("COALESCE(i.updated_at, m.updated_at) >= ?")
         params.append(filters.since)
+    if has_status:
+        where.append("d.item_kind = 'issue'")
+    if filters.status:
+        where.append("i.status_name = ? COLLATE NOCASE")
+        params.append(filters.status.strip())
+    if filters.status_category:
+        from lore.query.store import normalize_status_category, status_category_sql
+
+        where.append(f"{status_category_sql('i.status_category')} = ?")
+        params.append(normalize_status_category(filters.status_category))
     for label in filters.labels:
         where.append("EXISTS (SELECT 1 FROM item_labels l WHERE l.item_kind = d.item_kind "
                      "AND l.item_id = d.item_id AND l.label = ? COLLATE NOCASE)")

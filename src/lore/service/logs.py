@@ -43,6 +43,18 @@ class _UTCFormatter(logging.Formatter):
         return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z"
 
 
+class _LibraryWarningsOnly(logging.Filter):
+    """Every line of the service's own logger; only warnings and errors of the others,
+    whatever level LORE_LOG_LEVEL gave them."""
+
+    def __init__(self, own: str) -> None:
+        super().__init__()
+        self.own = own
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name == self.own or record.levelno >= logging.WARNING
+
+
 def _handler(path: Path) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
     rotate_if_needed(path)
@@ -60,6 +72,7 @@ def service_logger(service_id: str, data_dir: Path, secrets: list[str] | None = 
     except OSError:
         handler = logging.NullHandler()  # logging must never stop a run
     handler.setFormatter(_UTCFormatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(_LibraryWarningsOnly(logger.name))
     handler.addFilter(_Redact(secrets or []))  # on the handler: covers the library loggers too
     logger.addHandler(handler)
     # What the GitLab client and the pipeline warn about during the run (retries, rate

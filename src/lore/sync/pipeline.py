@@ -33,8 +33,6 @@ def _now_iso() -> str:
     return iso_from_ms(int(time.time() * 1000))
 
 
-def _as_lore_error(exc: BaseException) -> LoreError:
-    return as_lore_error(exc, "sync")
 
 
 def _failed(stage: str, err: LoreError, **details: Any) -> StageResult:
@@ -100,7 +98,7 @@ def run_pipeline(
         projects = select_projects(config, options.projects)
         conn = connect(db_path(data_dir))
     except Exception as exc:  # setup failed: every stage reports the same cause
-        err = _as_lore_error(exc)
+        err = as_lore_error(exc, "sync")
         report.stages = [_failed(stage, err) for stage in ALL_STAGES]
         return finish()
 
@@ -131,7 +129,7 @@ def _run_core_stages(
     try:
         client = client_factory(config) if client_factory else _make_client(config)
     except Exception as exc:
-        err = _as_lore_error(exc)
+        err = as_lore_error(exc, "sync")
         return [_failed("issues", err), _failed("mrs", err)], None, 0
 
     results: list[StageResult] = []
@@ -173,7 +171,7 @@ def _resolve_projects(client: Any, conn: sqlite3.Connection,
                 project_id = ingest.upsert_project(conn, raw)
             refs.append(ProjectRef(project_id, str(raw.get("path_with_namespace") or path)))
         except Exception as exc:
-            errors[path] = _as_lore_error(exc)
+            errors[path] = as_lore_error(exc, "sync")
     return refs, errors
 
 
@@ -210,7 +208,7 @@ def _run_resource_stage(
                 conn.execute("UPDATE projects SET last_synced_at = ? WHERE id = ?",
                              (_now_iso(), ref.id))
         except Exception as exc:
-            err = _as_lore_error(exc)
+            err = as_lore_error(exc, "sync")
             log.warning("%s stage failed for %s: %s", resource.stage, ref.path, err.message)
             per_project[ref.path] = {"error": err.message, "error_code": err.code.value}
             progress.finish(f"{resource.stage}:{ref.path}", "failed")
@@ -252,7 +250,7 @@ def _run_docs(conn: sqlite3.Connection, config: Config, project_ids: list[int] |
         return _with_progress(progress, "docs", "docs", lambda cb: run_docs_stage(
             conn, config, project_ids=project_ids, full=options.full, progress=cb))
     except Exception as exc:
-        return _failed("docs", _as_lore_error(exc))
+        return _failed("docs", as_lore_error(exc, "sync"))
 
 
 def _run_embeddings(conn: sqlite3.Connection, config: Config, project_ids: list[int] | None,
@@ -265,7 +263,7 @@ def _run_embeddings(conn: sqlite3.Connection, config: Config, project_ids: list[
         return _with_progress(progress, "embeddings", "embed", lambda cb: run_embeddings_stage(
             conn, config, project_ids=project_ids, full=options.full, progress=cb))
     except Exception as exc:
-        return _failed("embeddings", _as_lore_error(exc))
+        return _failed("embeddings", as_lore_error(exc, "sync"))
 
 
 def _with_progress(progress: Progress, key: str, label: str,

@@ -21,7 +21,7 @@ from typing import Any
 
 from lore.core.clock import iso_from_ms
 from lore.core.config import Config
-from lore.core.errors import ErrorCode, LoreError
+from lore.core.errors import as_lore_error
 from lore.core.refs import format_ref
 from lore.store.db import transaction
 from lore.sync.types import StageResult
@@ -317,22 +317,10 @@ def run_docs_stage(
                 progress(checked, total)
         result.details = {"checked": checked, "unchanged": unchanged, "removed": removed}
     except Exception as exc:  # the stage reports, it never raises
-        err = as_lore_error(exc)
+        err = as_lore_error(exc, "docs stage")
         result.success = False
         result.error = err.message
         result.error_code = err.code.value
         result.details = {"checked": checked, "unchanged": unchanged}
     return result
 
-
-def as_lore_error(exc: BaseException, stage: str = "docs") -> LoreError:
-    """Any exception as a LoreError: itself, a DB error code, or INTERNAL_ERROR."""
-    if isinstance(exc, LoreError):
-        return exc
-    from lore.store.errors import translate_db_error
-
-    translated = translate_db_error(exc)
-    if translated is not None:
-        return translated
-    return LoreError(ErrorCode.INTERNAL_ERROR, f"{stage} stage: unexpected {type(exc).__name__}: {exc}",
-                     suggestion="This is a bug in lore; re-run with LORE_DEBUG=1 and report it")

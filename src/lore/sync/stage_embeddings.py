@@ -21,10 +21,10 @@ from typing import Any
 
 from lore.core.clock import iso_from_ms
 from lore.core.config import Config
+from lore.core.errors import as_lore_error
 from lore.embed.generation import bump_generation
 from lore.embed.provider import EmbeddingProvider, document_prefix, make_provider
 from lore.store.db import transaction
-from lore.sync.stage_docs import as_lore_error
 from lore.sync.types import StageResult
 
 
@@ -215,7 +215,7 @@ def run_embeddings_stage(
         if progress is not None:
             progress(total, total)
     except Exception as exc:  # the stage reports, it never raises
-        err = as_lore_error(exc, "embeddings")
+        err = as_lore_error(exc, "embeddings stage")
         result.success = False
         result.error = err.message
         result.error_code = err.code.value

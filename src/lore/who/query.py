@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from lore.core.clock import iso_from_ms
-from lore.core.errors import ErrorCode, LoreError
 from lore.core.refs import format_ref
 from lore.who.decay import MS_PER_DAY, age_days, decay_function
 from lore.who.params import EVIDENCE_LIMIT, KINDS, WhoParams
@@ -172,23 +171,9 @@ def is_bot(person: Person, patterns: Iterable[str]) -> bool:
 def _project_id(conn: sqlite3.Connection, project: str | None) -> int | None:
     if project is None:
         return None
-    row = conn.execute(
-        "SELECT id FROM projects WHERE path = ? COLLATE NOCASE ORDER BY path = ? DESC",
-        (project, project),
-    ).fetchone()
-    if row is None and project.isdigit():
-        row = conn.execute("SELECT id FROM projects WHERE id = ?", (int(project),)).fetchone()
-    if row is None:
-        known = [r[0] for r in conn.execute("SELECT path FROM projects ORDER BY path LIMIT 20")]
-        raise LoreError(
-            ErrorCode.NOT_FOUND,
-            f"project {project!r} is not mirrored",
-            suggestion=("Mirrored projects: " + ", ".join(known)) if known
-            else NOTHING_SYNCED,
-            actions=["lore status"],
-            details={"candidates": known},
-        )
-    return int(row[0])
+    from lore.query.store import resolve_project
+
+    return resolve_project(conn, project)[0]
 
 
 # -- scoring ----------------------------------------------------------------------------------

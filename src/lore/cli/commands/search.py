@@ -43,7 +43,7 @@ HIT_SCHEMA = obj(
         "title": STR,
         "web_url": OPT_STR,
         "state": OPT_STR,
-        "status": OPT_STR,
+        "status": nullable(obj({"name": STR, "category": OPT_STR, "color": OPT_STR}, extra=False)),
         "author": OPT_STR,
         "labels": arr(STR),
         "updated_at": OPT_STR,
@@ -78,6 +78,8 @@ SEARCH_SCHEMA = obj(
                 "labels": arr(STR),
                 "author": OPT_STR,
                 "since": OPT_STR,
+                "status": OPT_STR,
+                "status_category": OPT_STR,
             },
             extra=False,
         ),
@@ -111,6 +113,7 @@ class _StateChoice(click.Choice):
         'lore --robot search "token refresh" --type mr --state merged --limit 5',
         'lore search "flaky test" --mode lexical --label bug --since 30d',
         'lore search "how do we rotate keys" --mode semantic --project group/repo',
+        'lore search "login" --status-category "in progress"',
     ],
 )
 @click.command("search")
@@ -129,12 +132,17 @@ class _StateChoice(click.Choice):
 @click.option("--author", default=None, metavar="USER", help="Only items authored by USER.")
 @click.option("--since", default=None, metavar="WHEN",
               help="Only items updated since an ISO date or an age (30d, 2w, 6m, 1y).")
+@click.option("--status", default=None, metavar="NAME",
+              help="Only issues with this work-item status (case-insensitive).")
+@click.option("--status-category", default=None, metavar="CATEGORY",
+              help="Only issues whose status is in this category (to do, in progress, done…).")
 @click.option("--limit", "-n", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="Return at most N hits.")
 @click.pass_obj
 def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, kind: str | None,
                projects: tuple[str, ...], state: str | None, labels: tuple[str, ...],
-               author: str | None, since: str | None, limit: int) -> int:
+               author: str | None, since: str | None, status: str | None,
+               status_category: str | None, limit: int) -> int:
     """Search issues and merge requests: full-text, semantic, or both."""
     from lore.search.engine import search
     from lore.search.filters import SearchFilters, normalize_state
@@ -150,7 +158,8 @@ def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, kind: 
         since_iso = parse_since(since, default_clock().now_ms())
     filters = SearchFilters(kind=kind, projects=list(projects), state=normalize_state(state),
                             labels=list(labels), author=author.lstrip("@") if author else None,
-                            since=since_iso)
+                            since=since_iso, status=_nonblank(status, "--status"),
+                            status_category=_nonblank(status_category, "--status-category"))
     conn = _open_store(app)
     if conn is None:
         from lore.search.engine import SearchResult
@@ -165,6 +174,16 @@ def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, kind: 
         finally:
             conn.close()
     return app.emit(result.to_dict(), _render)
+
+
+def _nonblank(value: str | None, flag: str) -> str | None:
+    if value is None:
+        return None
+    if not value.strip():
+        from lore.core.errors import LoreError
+
+        raise LoreError(ErrorCode.USAGE_ERROR, f"{flag} needs a value", suggestion=f"{flag} \"In progress\"")
+    return value.strip()
 
 
 def _embedding_config(app: AppContext) -> EmbeddingConfig:
@@ -220,7 +239,10 @@ def _render(data: dict[str, Any], console: Console) -> None:
         state = hit["state"] or "?"
         meta.append(state, style={"opened": "green", "merged": "magenta", "closed": "red"}.get(state, ""))
         if hit.get("status"):
-            meta.append(f" · {hit['status']}", style="yellow")
+            from lore.cli.render import status_text
+
+            meta.append(" · ")
+            meta.append(status_text(hit["status"]))
         if hit["author"]:
             meta.append(f" · @{hit['author']}")
         if hit["updated_at"]:
