@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchkit import measure
 
 BIN = Path(sys.executable).parent
 LORE = str(BIN / "lore")
@@ -35,21 +36,6 @@ case "$1" in
 esac
 exit 1
 """
-
-
-def measure(argv: list[str], runs: int, env: dict[str, str]) -> dict[str, float]:
-    samples: list[float] = []
-    for _ in range(runs + 2):
-        started = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                       check=True)
-        samples.append((time.perf_counter() - started) * 1000)
-    samples = sorted(samples[2:])  # drop two warm-up runs
-    return {
-        "median_ms": round(statistics.median(samples), 1),
-        "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 1),
-        "min_ms": round(samples[0], 1),
-    }
 
 
 def heavy_imports(argv: list[str], env: dict[str, str]) -> list[str]:

@@ -39,11 +39,8 @@ def sim() -> Iterator[Any]:
     """A fresh `small` simulator on an ephemeral loopback port, stopped after the test."""
     from lore.sim.server import Simulator
 
-    server = Simulator.start(preset="small", seed=7)
-    try:
+    with Simulator.start(preset="small", seed=7) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -22,10 +22,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def ollama() -> Iterator[FakeOllama]:
-    fake = FakeOllama.start(dim=256, model="nomic-embed-text")
-    try:
+    with FakeOllama.start(dim=256, model="nomic-embed-text") as fake:
         yield fake
-    finally:
-        fake.stop()
 
 

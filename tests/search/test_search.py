@@ -24,11 +24,8 @@ from lore.sync.stage_embeddings import run_embeddings_stage
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOllama]:
-    server = FakeOllama.start(dim=256, model="nomic-embed-text")
-    try:
+    with FakeOllama.start(dim=256, model="nomic-embed-text") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

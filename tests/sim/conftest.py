@@ -17,21 +17,15 @@ from lore.sim.server import Simulator
 @pytest.fixture(scope="module")
 def shared_sim() -> Iterator[Simulator]:
     """One `small` simulator for a whole module; tests must not mutate it."""
-    server = Simulator.start(preset="small", seed=7, now=NOW, complexity_limit=None)
-    try:
+    with Simulator.start(preset="small", seed=7, now=NOW, complexity_limit=None) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def fresh_sim() -> Iterator[Simulator]:
     """A private `small` simulator (fixed clock) for tests that change things."""
-    server = Simulator.start(preset="small", seed=7, now=NOW)
-    try:
+    with Simulator.start(preset="small", seed=7, now=NOW) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

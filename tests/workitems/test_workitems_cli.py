@@ -54,20 +54,14 @@ def expected_statuses(sim: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def sim17() -> Iterator[Simulator]:
-    server = Simulator.start(preset="small", seed=7, complexity_limit=17)
-    try:
+    with Simulator.start(preset="small", seed=7, complexity_limit=17) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def sim_no_widget() -> Iterator[Simulator]:
-    server = Simulator.start(preset="small", seed=7, work_item_status=False)
-    try:
+    with Simulator.start(preset="small", seed=7, work_item_status=False) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_statuses_land_and_display(lore_env: Any, sim: Any) -> None:

@@ -44,11 +44,8 @@ def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 @pytest.fixture
 def sim_nolimit() -> Iterator[Simulator]:
-    server = Simulator.start(preset="small", seed=7, complexity_limit=None)
-    try:
+    with Simulator.start(preset="small", seed=7, complexity_limit=None) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def enrich(sim: Any, conn: sqlite3.Connection, project: Any, *, client: Any = None,
