@@ -42,3 +42,34 @@ def test_who_ranks_the_new_owner_of_handed_over_areas_first(lore_env: Any, sim: 
     data = check(doc)
     assert code == 0 and data["query"]["found"]
     assert (area["project"], area["path"]) in {(a["project"], a["path"]) for a in data["areas"]}
+
+
+def test_at_me_is_the_tokens_owner_recorded_by_sync(lore_env: Any, sim: Any) -> None:
+    lore_env.write_config(sim.url, [p.path for p in sim.dataset.projects])
+    env = {"GITLAB_TOKEN": sim.token}
+    me = sim.dataset.users[sim.dataset.token_user_id].username
+
+    code, doc = lore_env.robot("who", "src/", "--exclude", "@me")  # nothing synced yet
+    assert code == 2 and doc["error"]["code"] == "USAGE_ERROR"
+    assert "@me" in doc["error"]["message"] and "lore sync" in doc["error"]["actions"]
+
+    proc = lore_env.run("sync", "--no-docs", "--no-embed", extra_env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    asked = sim.stats()["requests_by_route"].get("GET /api/v4/user", 0)
+    assert asked == 1
+
+    code, doc = lore_env.robot("who", "@me")
+    data = check(doc)
+    assert code == 0 and data["query"]["username"] == me and data["query"]["target"] == f"@{me}"
+
+    path = next(a["path"] for a in sim.dataset.truth["areas"])
+    code, doc = lore_env.robot("who", path, "--exclude", "@ME", "--exclude", "@someone")
+    data = check(doc)
+    assert code == 0 and data["params"]["excluded_users"] == [me, "someone"]
+    assert me not in {e["username"] for e in data["experts"]}
+
+    # recorded once: an incremental sync does not ask again, --full does
+    assert lore_env.run("sync", "--no-docs", "--no-embed", extra_env=env).returncode == 0
+    assert sim.stats()["requests_by_route"].get("GET /api/v4/user", 0) == asked
+    assert lore_env.run("sync", "--full", "--no-docs", "--no-embed", extra_env=env).returncode == 0
+    assert sim.stats()["requests_by_route"].get("GET /api/v4/user", 0) == asked + 1

@@ -12,6 +12,9 @@ from lore.core.errors import ErrorCode, LoreError
 #: The columns migration 2 adds to ``issues`` for GitLab work-item status.
 STATUS_COLUMNS: tuple[str, ...] = ("status_name", "status_category", "status_color")
 
+#: kv key where `lore sync` records who the token belongs to (JSON {id, username}).
+CURRENT_USER_KEY = "gitlab.current_user"
+
 NOTHING_SYNCED_HINT = "nothing is synced yet: run `lore sync` to mirror your projects"
 
 
@@ -88,6 +91,30 @@ def require_status_data(conn: sqlite3.Connection) -> None:
             "Premium/Ultimate); `lore status` says whether your instance provides them",
             actions=["lore status", "lore sync"],
         )
+
+
+def current_username(conn: sqlite3.Connection | None) -> str:
+    """The username of the token's owner, as the last sync recorded it, for ``@me``;
+    USAGE_ERROR when no sync has recorded it yet."""
+    row = None
+    if conn is not None:
+        try:
+            row = conn.execute("SELECT value FROM kv WHERE key = ?", (CURRENT_USER_KEY,)).fetchone()
+        except sqlite3.OperationalError:  # a store from before the kv table
+            row = None
+    if row is not None:
+        import json
+
+        try:
+            return str(json.loads(row[0])["username"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    raise LoreError(
+        ErrorCode.USAGE_ERROR,
+        "@me is not known yet: `lore sync` records whose token it uses",
+        suggestion="Run `lore sync`, or name yourself: @yourname",
+        actions=["lore sync"],
+    )
 
 
 def known_projects(conn: sqlite3.Connection) -> list[str]:

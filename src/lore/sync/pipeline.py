@@ -21,6 +21,7 @@ from lore.core.clock import iso_from_ms
 from lore.core.config import Config
 from lore.core.errors import ErrorCode, LoreError, as_lore_error
 from lore.core.paths import db_path
+from lore.query.store import CURRENT_USER_KEY
 from lore.store.db import connect, transaction
 from lore.sync.progress import NullProgress, Progress
 from lore.sync.stage_items import ISSUES, MRS, ProjectRef, Resource, ResourceOutcome, sync_resource
@@ -137,6 +138,8 @@ def _run_core_stages(
         with ThreadPoolExecutor(max_workers=config.sync.concurrency,
                                 thread_name_prefix="lore-sync") as pool:
             refs, resolve_errors = _resolve_projects(client, conn, projects)
+            if refs:
+                remember_current_user(client, conn, refresh=options.full)
             for resource in (ISSUES, MRS):
                 results.append(_run_resource_stage(client, conn, pool, config, refs,
                                                    resolve_errors, resource, options, progress))
@@ -173,6 +176,24 @@ def _resolve_projects(client: Any, conn: sqlite3.Connection,
         except Exception as exc:
             errors[path] = as_lore_error(exc, "sync")
     return refs, errors
+
+
+def remember_current_user(client: Any, conn: sqlite3.Connection, *, refresh: bool) -> None:
+    """Record who the token belongs to (kv ``gitlab.current_user``), so that offline
+    commands can answer ``@me``. One request on the first sync and on ``--full``; a
+    failure here never fails the sync."""
+    if not refresh and conn.execute("SELECT 1 FROM kv WHERE key = ?",
+                                    (CURRENT_USER_KEY,)).fetchone() is not None:
+        return
+    try:
+        user = client.current_user()
+        username = str(user["username"])
+        with transaction(conn):
+            conn.execute("INSERT INTO kv(key, value) VALUES (?, ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                         (CURRENT_USER_KEY, json.dumps({"id": user.get("id"), "username": username})))
+    except Exception as exc:  # @me stays unknown; the mirror is what matters
+        log.warning("could not record the token's user: %s", as_lore_error(exc, "sync").message)
 
 
 def _run_resource_stage(

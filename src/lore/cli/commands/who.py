@@ -137,6 +137,7 @@ WHO_SCHEMA: dict[str, Any] = {"oneOf": [PATH_SCHEMA, USER_SCHEMA]}
         "lore --robot who src/auth/login.py --project group/repo",
         "lore who src/auth/ --curve linear --window 365 --weight reviewed=1",
         "lore who @alice",
+        "lore who src/auth/ --exclude @me --exclude-bots",
     ],
 )
 @click.command("who")
@@ -159,7 +160,7 @@ WHO_SCHEMA: dict[str, Any] = {"oneOf": [PATH_SCHEMA, USER_SCHEMA]}
 @click.option("--exclude-bots", is_flag=True, default=False,
               help="Leave out bots (GitLab's flag or who.botPatterns).")
 @click.option("--exclude", "exclude", multiple=True, metavar="@USER",
-              help="Leave out this person (repeatable), e.g. yourself.")
+              help="Leave out this person (repeatable); @me is the token's owner.")
 @click.option("--hide-stale", is_flag=True, default=False, help="Leave out stale experts.")
 @click.option("--depth", type=int, default=None, metavar="N",
               help="`who @user`: roll paths up to N directory levels (default 2).")
@@ -189,11 +190,28 @@ def who_cmd(app: AppContext, target: str, curve: str | None, half_life: float | 
                         suggestion="e.g. lore who src/auth/ or lore who @alice")
     conn = _open_store(app)
     try:
+        target, params = _resolve_me(conn, target, params)
         data = who(conn, target, params)
     finally:
         if conn is not None:
             conn.close()
     return app.emit(data, _render)
+
+
+def _resolve_me(conn: sqlite3.Connection | None, target: str,
+                params: WhoParams) -> tuple[str, WhoParams]:
+    """``@me`` (as the target or in --exclude) is the token's owner, as recorded by sync."""
+    is_me = target.strip().lower() == "@me"
+    excluded = [u for u in params.excluded_users if u.lower() == "me"]
+    if not (is_me or excluded):
+        return target, params
+    from dataclasses import replace
+
+    from lore.query.store import current_username
+
+    me = current_username(conn)
+    users = tuple(dict.fromkeys(me if u.lower() == "me" else u for u in params.excluded_users))
+    return (f"@{me}" if is_me else target), replace(params, excluded_users=users)
 
 
 def _base_params(app: AppContext) -> WhoParams:
