@@ -11,7 +11,8 @@ from lore.sim.server import Simulator
 
 #: A fixed clock so read-only tests are reproducible.
 NOW = "2025-06-01T12:00:00Z"
-SCHEMA_DIR = Path("/work/shared/conformance/gitlab/schemas")
+#: GitLab's own REST v4 schemas, vendored from the shared conformance set (see its README).
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "conformance" / "gitlab" / "schemas"
 ISO_MS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 
 

@@ -16,9 +16,8 @@ from lore.gitlab.client import GitLabClient, RetryPolicy
 from lore.sync.pipeline import run_pipeline
 from lore.sync.types import SyncOptions
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "gitlab" / "examples"
-if not EXAMPLES.exists():  # the checkout may live elsewhere; fall back to the workspace path
-    EXAMPLES = Path("/work/shared/conformance/gitlab/examples")
+#: Real GitLab response bodies, vendored from the shared conformance set (see its README).
+EXAMPLES = Path(__file__).resolve().parents[1] / "conformance" / "gitlab" / "examples"
 
 PROJECT = {"id": 278964, "path_with_namespace": "gitlab-org/gitlab", "name": "GitLab",
            "web_url": "https://gitlab.com/gitlab-org/gitlab", "default_branch": "master"}
