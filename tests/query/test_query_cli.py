@@ -264,6 +264,12 @@ def test_status_human(lore_env: LoreEnv, mirror: dict[str, int]) -> None:
     assert "3 open / 1 closed" in out and "issues 2h, mrs 3h" in out
     assert "https://gitlab.example.com: available" in out
     assert "CONFIG_NOT_FOUND" in out
+    assert "Cursor age" in out and "Notes" in out  # a wide terminal shows every column
+
+    narrow = lore_env.run("status", extra_env={**CLOCK_ENV, "COLUMNS": "80", "NO_COLOR": "1"})
+    table = narrow.stdout[narrow.stdout.index("Project "):].splitlines()
+    assert table[0].split() == ["Project", "Issues", "Merge", "requests", "Synced"]
+    assert "3 open / 1 closed" in narrow.stdout and max(len(line) for line in table) <= 80
 
 
 # -- bad input -----------------------------------------------------------------------------

@@ -133,7 +133,12 @@ def test_human_output(lore_env: Any, cli_store: Store) -> None:
     proc = lore_env.run("who", "src/auth/", "--now", NOW_ISO)
     assert proc.returncode == 0, proc.stderr
     assert "@bob" in proc.stdout and "@alice" in proc.stdout
-    assert "g/repo!1" in proc.stdout and "half-life 180d" in proc.stdout
+    assert "repo!1 " in proc.stdout and "half-life 180d" in proc.stdout
+    wide = lore_env.run("who", "src/auth/", "--now", NOW_ISO, extra_env={"COLUMNS": "150"})
+    assert "┃ evidence" in wide.stdout and max(len(x) for x in wide.stdout.splitlines()) <= 150
+    narrow = lore_env.run("who", "src/auth/", "--now", NOW_ISO, extra_env={"COLUMNS": "60"})
+    assert "evidence" not in narrow.stdout and "  1. @" in narrow.stdout  # one block per person
+    assert "repo!1 " in narrow.stdout and max(len(x) for x in narrow.stdout.splitlines()) <= 60
     proc = lore_env.run("who", "legacy/", "--now", NOW_ISO)
     assert "stale" in proc.stdout and "no one active on this path for 800 days" in proc.stdout
     proc = lore_env.run("who", "@alice", "--now", NOW_ISO)

@@ -190,6 +190,24 @@ class Column:
     ratio: int | None = None
 
 
+def columns_that_fit(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int,
+                     drop_order: Sequence[str]) -> list[int]:
+    """Indexes of the columns to show at terminal ``width``: the columns named in
+    ``drop_order`` go, first to last, until the rest fit at their natural width (a table
+    that drops a column reads better than one that squeezes them all)."""
+    from rich.cells import cell_len
+
+    def natural(i: int) -> int:
+        texts = [headers[i], *(str(r[i]) for r in rows)]
+        return max(cell_len(line) for text in texts for line in (text.split("\n") or [""]))
+
+    keep = list(range(len(headers)))
+    pending = [headers.index(h) for h in drop_order if h in headers]
+    while pending and sum(natural(i) for i in keep) + 3 * (len(keep) - 1) > width:
+        keep.remove(pending.pop(0))
+    return keep
+
+
 def make_table(
     columns: Sequence[Column | str],
     rows: Iterable[Sequence[RenderableType | None]],

@@ -132,9 +132,11 @@ def _lore_executable() -> str:
     if found and Path(found).resolve() == this:
         return "lore"
     try:
-        return shlex.quote(str(Path(os.path.relpath(this, Path.cwd()))))
-    except ValueError:
-        return shlex.quote(str(this))
+        relative = os.path.relpath(this, Path.cwd())
+    except ValueError:  # another drive on Windows
+        relative = ".."
+    # ./.venv/bin/lore reads well; ../../work/.venv/bin/lore does not: then the full path.
+    return shlex.quote(str(this) if relative.startswith("..") else relative)
 
 
 def _pick_examples(data_dir: Path, sim: Any) -> list[list[str]]:

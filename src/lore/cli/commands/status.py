@@ -308,7 +308,7 @@ def _render_workitem_status(info: dict[str, Any] | None, console: Console) -> No
 def _render_projects(projects: list[dict[str, Any]], console: Console) -> None:
     from rich.text import Text
 
-    from lore.cli.render import Column, format_duration, make_table
+    from lore.cli.render import Column, columns_that_fit, format_duration, make_table
 
     rows: list[list[Any]] = []
     for p in projects:
@@ -342,4 +342,6 @@ def _render_projects(projects: list[dict[str, Any]], console: Console) -> None:
         Column("Synced", no_wrap=True),
         Column("Cursor age", no_wrap=True),
     ]
-    console.print(make_table(columns, rows))
+    keep = columns_that_fit([c.header for c in columns], rows, console.width,
+                            ["Cursor age", "Notes", "Docs (embedded)", "Synced"])
+    console.print(make_table([columns[i] for i in keep], [[r[i] for i in keep] for r in rows]))

@@ -258,13 +258,44 @@ def _breakdown(row: dict[str, Any]) -> str:
         for k, v in row["breakdown"].items()
         if v["count"]
     ]
-    return " · ".join(parts)
+    return "\n".join(parts)  # one per line: the column stays narrow
 
 
-def _evidence(row: dict[str, Any]) -> str:
-    return "\n".join(
-        f"{e['ref']} {e['title'][:50]} ({e['date'][:10]})" for e in row["evidence"]
-    )
+def _short_ref(ref: str) -> str:
+    """``group/sub/repo!34`` → ``repo!34``: the table has no room for full paths (robot
+    output and `lore show` keep them)."""
+    for sigil in ("!", "#"):
+        path, sep, iid = ref.rpartition(sigil)
+        if sep and iid.isdigit():
+            return f"{path.rsplit('/', 1)[-1]}{sigil}{iid}"
+    return ref
+
+
+def _evidence(row: dict[str, Any], width: int) -> str:
+    """One line per MR, cut with an ellipsis at ``width`` rather than wrapped."""
+    lines = [f"{_short_ref(e['ref'])} {e['date'][:10]} {e['title']}" for e in row["evidence"]]
+    return "\n".join(line if len(line) <= width else line[: width - 1] + "…" for line in lines)
+
+
+def _render_blocks(console: Console, title: str, rows: list[dict[str, Any]],
+                   cells: list[list[str]]) -> None:
+    from rich.markup import escape
+    from rich.text import Text
+
+    console.print(Text(title, style="bold"))
+    room = max(20, console.width - 5)
+    for row, cell in zip(rows, cells, strict=True):
+        name, *sub = cell[1].split("\n")
+        head = Text(f"{cell[0]:>3}. ")
+        head.append(name, style="bold cyan")
+        if sub:
+            head.append(f" ({sub[0]})", style="dim")
+        head.append(f"  {cell[2]} · {cell[3]} · last {cell[4].replace(chr(10), ' ')}")
+        console.print(head)
+        console.print(f"     {escape(cell[5].replace(chr(10), ' · '))}", style="dim", highlight=False)
+        for line in _evidence(row, room).split("\n"):
+            if line:
+                console.print(f"     {escape(line)}", highlight=False)
 
 
 def _render(data: dict[str, Any], console: Console) -> None:
@@ -278,25 +309,38 @@ def _render(data: dict[str, Any], console: Console) -> None:
     title = f"@{q['username']}'s areas" if user_mode else f"who knows {q['path']}"
     if rows:
         table = Table(title=escape(title), title_justify="left", show_edge=False, show_lines=True)
-        table.add_column("#", justify="right")
-        table.add_column("area" if user_mode else "person")
-        table.add_column("score", justify="right")
-        table.add_column("share", justify="right")
-        table.add_column("last active")
-        table.add_column("contributions")
-        table.add_column("evidence")
+        cells: list[list[str]] = []
         for row in rows:
             if user_mode:
-                who_cell = f"{row['path']}\n[dim]{row['project']}[/dim]"
+                who_cell = f"{row['path']}\n{row['project']}"
             else:
-                who_cell = f"@{row['username']}" + (f"\n[dim]{row['name']}[/dim]" if row["name"] else "")
+                who_cell = f"@{row['username']}" + (f"\n{row['name']}" if row["name"] else "")
             last = f"{row['last_activity_at'][:10]}\n{row['last_activity_age_days']}d ago"
             if row["stale"]:
-                last += " [yellow]stale[/yellow]"
-            table.add_row(str(row["rank"]), who_cell, _fmt_score(row["score"]),
-                          f"{row['share'] * 100:.0f}%", last, escape(_breakdown(row)),
-                          escape(_evidence(row)))
-        console.print(table)
+                last += " stale"
+            cells.append([str(row["rank"]), who_cell, _fmt_score(row["score"]),
+                          f"{row['share'] * 100:.0f}%", last, _breakdown(row)])
+        headers = ["#", "area" if user_mode else "person", "score", "share", "last active",
+                   "contributions"]
+        # Every column but the evidence keeps its width; each evidence line (one MR) is cut
+        # to what is left, so nothing wraps into a tall, unreadable row.
+        widths = [max(len(line) for cell in [h, *(c[i] for c in cells)] for line in cell.split("\n"))
+                  for i, h in enumerate(headers)]
+        room = console.width - sum(widths) - 3 * len(widths) - 1
+        if room < 36:  # a narrow terminal: one block per row instead of a cramped table
+            _render_blocks(console, title, rows, cells)
+        else:
+            for i, header in enumerate(headers):
+                table.add_column(header, justify="right" if i in (0, 2, 3) else "left",
+                                 no_wrap=True)
+            table.add_column("evidence")
+            for row, cell in zip(rows, cells, strict=True):
+                lines = cell[1].split("\n")
+                who_cell = escape(lines[0]) + "".join(f"\n[dim]{escape(x)}[/dim]" for x in lines[1:])
+                last = escape(cell[4]).replace(" stale", " [yellow]stale[/yellow]")
+                table.add_row(cell[0], who_cell, cell[2], cell[3], last, escape(cell[5]),
+                              escape(_evidence(row, room)))
+            console.print(table)
     elif not data["note"]:
         console.print(f"{escape(title)}: nobody")
     if data["note"]:
