@@ -190,7 +190,9 @@ def cli_timings(workdir: Path, texts: list[str], dim: int) -> dict[str, Any]:
         "gitlab": {"baseUrl": "https://gitlab.example.com"},
         "projects": [{"path": "group/project1"}],
         "embedding": {"provider": "ollama", "baseUrl": fake.url, "model": MODEL}}))
-    env = {**os.environ, "LORE_CONFIG_PATH": str(config), "LORE_DATA_DIR": str(workdir)}
+    # as an installed lore runs: with its bytecode compiled (see benchkit.process_env)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(LORE_CONFIG_PATH=str(config), LORE_DATA_DIR=str(workdir))
     out: dict[str, Any] = {}
     try:
         for label, extra in (("lexical", ["--mode", "lexical"]), ("hybrid", [])):

@@ -111,6 +111,34 @@ def test_run_is_always_robot_and_exits_zero(svc: ServiceEnv) -> None:
                          if line.startswith("  ") and line.split()]
 
 
+def test_scheduled_argv_is_recognised_exactly() -> None:
+    from lore.cli.service_run import scheduled_argv
+
+    assert scheduled_argv(["--robot", "service", "run", "--service-id", "abc"]) == "abc"
+    assert scheduled_argv(["-J", "service", "run", "--service-id=abc"]) == "abc"
+    assert scheduled_argv(["service", "run", "--service-id", "abc"]) == "abc"
+    for other in (["service", "run"], ["service", "status"], ["--robot", "service", "run", "abc"],
+                  ["service", "run", "--service-id", "abc", "--extra"], ["--quiet", "service", "run",
+                                                                          "--service-id", "abc"]):
+        assert scheduled_argv(other) is None, other  # left to click, with its usage errors
+
+
+def test_the_scheduled_run_skips_without_importing_click(svc: ServiceEnv) -> None:
+    sid = installed(svc)
+    svc.checked("pause", "--reason", "quiet")
+    code = ("import sys; from lore.cli.entry import main; "
+            f"rc = main(['--robot', 'service', 'run', '--service-id', '{sid}']); "
+            "heavy = sorted(m for m in ('click', 'rich', 'httpx', 'sqlite3') if m in sys.modules); "
+            "print(heavy, file=sys.stderr); sys.exit(rc)")
+    proc = subprocess.run([str(Path(LORE_EXE).parent / "python"), "-c", code], env=svc.env,
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] is True and doc["data"]["action"] == "paused"
+    assert doc["data"]["reason"] == "MANUAL"
+    assert proc.stderr.strip() == "[]"
+
+
 def test_repair_backs_up_and_never_deletes(svc: ServiceEnv) -> None:
     sid = installed(svc)
     assert svc.checked("repair")["data"] == {

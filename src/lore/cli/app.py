@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from lore import __version__
-from lore.cli.output import AppContext, emit_error
+from lore.cli.output import AppContext, configure_logging, emit_error
 from lore.core.errors import ErrorCode, LoreError, as_lore_error
 
 #: name -> "module:attribute"; the order is the order of `lore --help`.
@@ -154,23 +154,9 @@ def _usage_error(exc: click.UsageError) -> LoreError:
     return LoreError(ErrorCode.USAGE_ERROR, message, suggestion=suggestion, actions=actions)
 
 
-def _configure_logging() -> None:
-    """LORE_LOG_LEVEL=debug|info|warning (or LORE_DEBUG=1) sends lore's log to stderr."""
-    level = os.environ.get("LORE_LOG_LEVEL") or ("DEBUG" if os.environ.get("LORE_DEBUG") == "1" else "")
-    if not level:
-        return
-    import logging
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("lore %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("lore")
-    logger.addHandler(handler)
-    logger.setLevel(level.upper() if level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    _configure_logging()
+    configure_logging()
     started = time.perf_counter()
     args, robot, quiet = _hoist_global_flags(args)
     app = AppContext(robot=robot, quiet=quiet, started=started)

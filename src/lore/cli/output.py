@@ -147,3 +147,17 @@ def emit_error(err: LoreError, robot: bool, elapsed_ms: int) -> None:
         lines.append(f"  [{mark}] {check.get('check')}: {check.get('detail')}")
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
+
+
+def configure_logging() -> None:
+    """LORE_LOG_LEVEL=debug|info|warning (or LORE_DEBUG=1) sends lore's log to stderr."""
+    level = os.environ.get("LORE_LOG_LEVEL") or ("DEBUG" if os.environ.get("LORE_DEBUG") == "1" else "")
+    if not level:
+        return
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("lore %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("lore")
+    logger.addHandler(handler)
+    logger.setLevel(level.upper() if level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")

@@ -910,32 +910,9 @@ def _render_run(data: dict[str, Any], console: Console) -> None:
 @click.pass_obj
 def run_cmd(app: AppContext, service_id: str) -> int:
     """One scheduled attempt (started by the OS scheduler). Always robot, always exit 0."""
-    from lore.cli.output import emit_error
+    from lore.cli.service_run import run_scheduled
 
-    app.robot = True
-    try:
-        from lore.service.run import deps_from_env, run_service
-
-        if not _valid_service_id(service_id):
-            raise LoreError(ErrorCode.SERVICE_ERROR, f"invalid service id {service_id!r}",
-                            suggestion="Service ids are [a-z0-9-], at most 32 characters")
-        data = run_service(service_id, app.data_dir(), deps_from_env(_clock()))
-    except LoreError as err:
-        emit_error(err, True, app.elapsed_ms())
-        return 0  # the scheduler must not read exit codes as retry signals
-    except Exception as exc:  # even a bug exits 0: lore's policy, not the scheduler's, retries
-        emit_error(LoreError(ErrorCode.INTERNAL_ERROR,
-                             f"unexpected {type(exc).__name__}: {str(exc)[:300]}",
-                             suggestion="This is a bug in lore; see: lore service logs"),
-                   True, app.elapsed_ms())
-        return 0
-    return app.emit(data)
-
-
-def _valid_service_id(service_id: str) -> bool:
-    import re
-
-    return re.fullmatch(r"[a-z0-9-]{1,32}", service_id) is not None
+    return run_scheduled(app, service_id)
 
 
 for _command in (install_cmd, uninstall_cmd, list_cmd, status_cmd, logs_cmd, doctor_cmd,
