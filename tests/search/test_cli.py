@@ -34,6 +34,10 @@ def mirrored(lore_env: Any, ollama: FakeOllama) -> Iterator[Any]:
     config = make_config(ollama.url)
     assert run_docs_stage(store.conn, config, project_ids=None, full=False).success
     assert run_embeddings_stage(store.conn, config, project_ids=None, full=False).success
+    store.conn.executemany(
+        "INSERT INTO item_people(item_kind, item_id, role, person_id) VALUES (?, ?, ?, ?)",
+        [("issue", 101, "assignee", 12), ("mr", 201, "reviewer", 10)])
+    store.conn.commit()
     store.conn.close()
     yield lore_env
 
@@ -79,8 +83,8 @@ def test_robot_lexical_search_with_filters(mirrored: Any, manifest: dict[str, An
     data = _check_success(manifest, doc)
     assert [h["ref"] for h in data["hits"]] == ["group/app#1"]
     assert data["filters"] == {"type": "issue", "projects": ["app"], "state": "opened",
-                               "labels": ["auth", "bug"], "author": "alice",
-                               "since": "2024-05-01T00:00:00.000Z", "status": None,
+                               "labels": ["auth", "bug"], "author": "alice", "assignee": None,
+                               "reviewer": None, "since": "2024-05-01T00:00:00.000Z", "status": None,
                                "status_category": None}
     hit = data["hits"][0]
     for start, end in hit["highlights"]:
@@ -105,6 +109,17 @@ def test_robot_errors_are_declared(mirrored: Any, manifest: dict[str, Any], args
                                    expected: str) -> None:
     code, doc = mirrored.robot("search", *args)
     _check_failure(manifest, code, doc, expected)
+
+
+def test_robot_search_by_assignee_and_reviewer(mirrored: Any, manifest: dict[str, Any]) -> None:
+    code, doc = mirrored.robot("search", "login token", "--mode", "lexical", "--assignee", "@carol")
+    assert code == 0, doc
+    data = _check_success(manifest, doc)
+    assert [h["ref"] for h in data["hits"]] == ["group/app#1"] and data["filters"]["assignee"] == "carol"
+    code, doc = mirrored.robot("search", "login token", "--mode", "lexical", "--reviewer", "alice")
+    assert [h["ref"] for h in _check_success(manifest, doc)["hits"]] == ["group/app!1"]
+    code, doc = mirrored.robot("search", "login", "--reviewer", "alice", "--type", "issue")
+    _check_failure(manifest, code, doc, "USAGE_ERROR")
 
 
 def test_provider_down(mirrored: Any, manifest: dict[str, Any], ollama: FakeOllama) -> None:

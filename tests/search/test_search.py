@@ -38,6 +38,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, fake: FakeOllama) -> Iterat
     config = make_config(fake.url)
     assert run_docs_stage(store.conn, config, project_ids=None, full=False).success
     assert run_embeddings_stage(store.conn, config, project_ids=None, full=False).success
+    # People on items, for the --assignee/--reviewer filters (added after rendering so the
+    # documents, and the rankings other tests expect, stay those of the seed corpus).
+    store.conn.executemany(
+        "INSERT INTO item_people(item_kind, item_id, role, person_id) VALUES (?, ?, ?, ?)",
+        [("issue", 101, "assignee", 12), ("issue", 103, "assignee", 10),
+         ("mr", 201, "assignee", 12), ("mr", 201, "reviewer", 10), ("mr", 202, "reviewer", 11)])
+    store.conn.commit()
     try:
         yield store
     finally:
@@ -203,15 +210,17 @@ def test_a_stale_vector_index_skips_documents_that_are_gone(tmp_path: Path, fake
 #: What the seed corpus holds, as an oracle for the filters.
 ITEMS = {
     "group/app#1": {"kind": "issue", "project": "group/app", "state": "opened", "author": "alice",
-                    "labels": {"bug", "auth"}, "updated": "2024-05-10", "status": "In progress"},
+                    "labels": {"bug", "auth"}, "updated": "2024-05-10", "status": "In progress",
+                    "assignees": {"carol"}},
     "group/app#2": {"kind": "issue", "project": "group/app", "state": "closed", "author": "bob",
                     "labels": {"feature", "ui"}, "updated": "2024-02-01"},
     "group/infra#1": {"kind": "issue", "project": "group/infra", "state": "opened", "author": "carol",
-                      "labels": {"bug", "ops"}, "updated": "2024-05-20"},
+                      "labels": {"bug", "ops"}, "updated": "2024-05-20", "assignees": {"alice"}},
     "group/app!1": {"kind": "mr", "project": "group/app", "state": "merged", "author": "bob",
-                    "labels": {"auth", "performance"}, "updated": "2024-05-12"},
+                    "labels": {"auth", "performance"}, "updated": "2024-05-12",
+                    "assignees": {"carol"}, "reviewers": {"alice"}},
     "group/infra!1": {"kind": "mr", "project": "group/infra", "state": "opened", "author": "carol",
-                      "labels": {"ci"}, "updated": "2024-04-01"},
+                      "labels": {"ci"}, "updated": "2024-04-01", "reviewers": {"bob"}},
 }
 
 
@@ -229,6 +238,13 @@ ITEMS = {
     ({"author": "bob"}, lambda i: i["author"] == "bob"),
     ({"author": "@carol"}, lambda i: i["author"] == "carol"),
     ({"since": "2024-05-11T00:00:00.000Z"}, lambda i: i["updated"] >= "2024-05-11"),
+    ({"assignee": "carol"}, lambda i: "carol" in i.get("assignees", ())),
+    ({"assignee": "ALICE"}, lambda i: "alice" in i.get("assignees", ())),
+    ({"assignee": "bob"}, lambda i: False),
+    ({"reviewer": "alice"}, lambda i: "alice" in i.get("reviewers", ())),
+    ({"reviewer": "bob", "kind": "mr"}, lambda i: "bob" in i.get("reviewers", ())),
+    ({"assignee": "carol", "kind": "issue"},
+     lambda i: i["kind"] == "issue" and "carol" in i.get("assignees", ())),
     ({"status": "in PROGRESS"}, lambda i: i.get("status") == "In progress"),
     ({"status_category": "In progress"}, lambda i: i.get("status") == "In progress"),
     ({"status_category": "to do"}, lambda i: False),
@@ -415,3 +431,15 @@ def test_an_empty_index_says_why_nothing_matches(tmp_path: Path, fake: FakeOllam
     result = _search(store, fake, "login")
     assert result.mode == "lexical" and result.hits == []
     assert "no documents are indexed yet" in result.warnings[-1]
+
+
+@pytest.mark.parametrize("filters, words", [
+    ({"reviewer": "alice", "kind": "issue"}, "--reviewer applies to merge requests"),
+    ({"reviewer": "alice", "status": "In progress"}, "can match nothing"),
+    ({"status_category": "done", "kind": "mr"}, "apply to issues"),
+])
+def test_contradicting_kind_filters_are_usage_errors(corpus: Store, fake: FakeOllama,
+                                                     filters: dict[str, object], words: str) -> None:
+    with pytest.raises(LoreError) as info:
+        _search(corpus, fake, "login", mode="lexical", **filters)
+    assert info.value.code is ErrorCode.USAGE_ERROR and words in info.value.message

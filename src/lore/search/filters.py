@@ -1,5 +1,5 @@
 """Search filters (``--type``, ``--project``, ``--state``, ``--label``, ``--author``,
-``--since``, ``--status``, ``--status-category``) as SQL over ``documents d`` and the item tables."""
+``--assignee``, ``--reviewer``, ``--since``, ``--status``, ``--status-category``) as SQL over ``documents d`` and the item tables."""
 
 from __future__ import annotations
 
@@ -27,25 +27,39 @@ class SearchFilters:
     state: str | None = None
     labels: list[str] = field(default_factory=list)
     author: str | None = None  # username, with or without "@"
+    assignee: str | None = None  # username, with or without "@"
+    reviewer: str | None = None  # username (merge requests only)
     since: str | None = None  # canonical ISO timestamp (see query.parse_since)
     status: str | None = None  # work-item status name (issues only), case-insensitive
     status_category: str | None = None  # "to do", "TO_DO", "in progress"… (issues only)
 
     def is_empty(self) -> bool:
         return not (self.kind or self.projects or self.state or self.labels or self.author
-                    or self.since or self.status or self.status_category)
+                    or self.assignee or self.reviewer or self.since or self.status
+                    or self.status_category)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.kind, "projects": list(self.projects), "state": self.state,
-                "labels": list(self.labels), "author": self.author, "since": self.since,
+                "labels": list(self.labels), "author": self.author, "assignee": self.assignee,
+                "reviewer": self.reviewer, "since": self.since,
                 "status": self.status, "status_category": self.status_category}
 
 
 def check_status_filters(conn: sqlite3.Connection, filters: SearchFilters) -> None:
-    """A status filter selects issues: USAGE_ERROR with ``--type mr`` or on a mirror that
-    holds no work-item status at all (it could only ever match nothing)."""
+    """Filters that select one kind must not contradict each other: ``--reviewer`` selects
+    merge requests, a status filter selects issues. USAGE_ERROR for a contradiction, or
+    for a status filter on a mirror that holds no work-item status at all (it could only
+    ever match nothing)."""
+    if filters.reviewer and filters.kind == "issue":
+        raise LoreError(ErrorCode.USAGE_ERROR, "--reviewer applies to merge requests; issues have "
+                        "no reviewers", suggestion="Drop --type issue, or drop --reviewer")
     if not (filters.status or filters.status_category):
         return
+    if filters.reviewer:
+        raise LoreError(ErrorCode.USAGE_ERROR,
+                        "--reviewer selects merge requests and --status selects issues: "
+                        "together they can match nothing",
+                        suggestion="Keep one of them")
     if filters.kind == "mr":
         raise LoreError(ErrorCode.USAGE_ERROR,
                         "--status and --status-category apply to issues; merge requests have no "
@@ -97,6 +111,15 @@ def filter_sql(filters: SearchFilters, project_ids: list[int] | None) -> tuple[s
     if filters.since:
         where.append("COALESCE(i.updated_at, m.updated_at) >= ?")
         params.append(filters.since)
+    for role, username in (("assignee", filters.assignee), ("reviewer", filters.reviewer)):
+        if username:
+            where.append(
+                "EXISTS (SELECT 1 FROM item_people ip JOIN people pp ON pp.id = ip.person_id "
+                "WHERE ip.item_kind = d.item_kind AND ip.item_id = d.item_id AND ip.role = ? "
+                "AND pp.username = ? COLLATE NOCASE)")
+            params.extend([role, username.lstrip("@")])
+    if filters.reviewer:
+        where.append("d.item_kind = 'mr'")
     if has_status:
         where.append("d.item_kind = 'issue'")
     if filters.status:

@@ -77,6 +77,8 @@ SEARCH_SCHEMA = obj(
                 "state": OPT_STR,
                 "labels": arr(STR),
                 "author": OPT_STR,
+                "assignee": OPT_STR,
+                "reviewer": OPT_STR,
                 "since": OPT_STR,
                 "status": OPT_STR,
                 "status_category": OPT_STR,
@@ -130,6 +132,9 @@ class _StateChoice(click.Choice):
 @click.option("--label", "labels", multiple=True, metavar="LABEL",
               help="Only items with this label (repeatable; all must match).")
 @click.option("--author", default=None, metavar="USER", help="Only items authored by USER.")
+@click.option("--assignee", default=None, metavar="USER", help="Only items assigned to USER.")
+@click.option("--reviewer", default=None, metavar="USER",
+              help="Only merge requests with USER as a reviewer.")
 @click.option("--since", default=None, metavar="WHEN",
               help="Only items updated since an ISO date or an age (30d, 2w, 6m, 1y).")
 @click.option("--status", default=None, metavar="NAME",
@@ -141,9 +146,11 @@ class _StateChoice(click.Choice):
 @click.pass_obj
 def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, kind: str | None,
                projects: tuple[str, ...], state: str | None, labels: tuple[str, ...],
-               author: str | None, since: str | None, status: str | None,
+               author: str | None, assignee: str | None, reviewer: str | None,
+               since: str | None, status: str | None,
                status_category: str | None, limit: int) -> int:
     """Search issues and merge requests: full-text, semantic, or both."""
+    from lore.query.filters import normalize_username
     from lore.search.engine import search
     from lore.search.filters import SearchFilters, normalize_state
     from lore.search.query import require_query
@@ -157,7 +164,9 @@ def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, kind: 
 
         since_iso = parse_since(since, default_clock().now_ms())
     filters = SearchFilters(kind=kind, projects=list(projects), state=normalize_state(state),
-                            labels=list(labels), author=author.lstrip("@") if author else None,
+                            labels=list(labels), author=normalize_username(author),
+                            assignee=normalize_username(assignee),
+                            reviewer=normalize_username(reviewer),
                             since=since_iso, status=_nonblank(status, "--status"),
                             status_category=_nonblank(status_category, "--status-category"))
     conn = _open_store(app)
