@@ -32,7 +32,7 @@ def ts(text: str) -> datetime:
 def test_version_and_user(api: httpx.Client) -> None:
     r = api.get("/api/v4/version")
     assert r.status_code == 200
-    assert r.json()["version"] == "17.5.0-ee"
+    assert r.json()["version"] == "18.5.0-ee"
     user = api.get("/api/v4/user").json()
     assert user["username"] == "root" and isinstance(user["id"], int)
 

@@ -13,6 +13,8 @@ import sys
 import threading
 from typing import Any
 
+from lore.sim.versions import DEFAULT_VERSION
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lore.sim",
@@ -38,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="answer like an instance without the work-item status widget")
     serve.add_argument("--complexity-limit", type=int, default=250,
                        help="GraphQL max complexity (0 disables)")
+    serve.add_argument("--gitlab-version", default=DEFAULT_VERSION,
+                       help="GitLab release to behave as: MAJOR.MINOR[-ee|-ce], e.g. 15.6, "
+                            f"16.11, 17.5-ee, 18.5-ee (default {DEFAULT_VERSION})")
     return parser
 
 
@@ -57,7 +62,8 @@ def serve(args: argparse.Namespace) -> int:
             preset=args.preset, seed=args.seed, port=args.port, host=args.host,
             latency_ms=args.latency_ms, token=args.token, now=args.now, faults=faults,
             work_item_status=not args.no_work_item_status,
-            complexity_limit=args.complexity_limit or None, **knobs)
+            complexity_limit=args.complexity_limit or None,
+            gitlab_version=args.gitlab_version, **knobs)
     except (ValueError, TypeError, OSError) as exc:
         print(f"lore.sim: {exc}", file=sys.stderr)
         return 2

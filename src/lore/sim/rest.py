@@ -233,10 +233,11 @@ class RestApi:
     # --- endpoints ----------------------------------------------------------------------
 
     def version(self, req: Request) -> Response:
-        return Response.json({"version": "17.5.0-ee", "revision": "9a6c1e3f2b4",
+        version = self.state.gitlab_version
+        return Response.json({"version": version.version_string, "revision": "9a6c1e3f2b4",
                               "kas": {"enabled": False, "externalUrl": None,
                                       "externalK8sProxyUrl": None, "version": None},
-                              "enterprise": True})
+                              "enterprise": version.ee})
 
     def user(self, req: Request) -> Response:
         user = self.ds.users[self.ds.token_user_id]

@@ -34,6 +34,7 @@ from lore.sim.graphql import GraphqlApi
 from lore.sim.model import Dataset, iso_ms
 from lore.sim.render import Renderer
 from lore.sim.rest import ApiError, RestApi
+from lore.sim.versions import DEFAULT_VERSION, GitLabVersion
 from lore.sim.wire import Request, Response, Route
 
 _UNAUTHORIZED = {"message": "401 Unauthorized"}
@@ -47,8 +48,10 @@ class SimState:
     """Everything the request handlers share: data, token, knobs, faults and stats."""
 
     def __init__(self, dataset: Dataset, token: str, latency_ms: int = 0,
-                 work_item_status: bool = True, complexity_limit: int | None = 250) -> None:
+                 work_item_status: bool = True, complexity_limit: int | None = 250,
+                 gitlab_version: GitLabVersion | None = None) -> None:
         self.dataset = dataset
+        self.gitlab_version = gitlab_version or GitLabVersion.parse(DEFAULT_VERSION)
         self.token = token
         self.latency_ms = latency_ms
         self.work_item_status = work_item_status
@@ -351,19 +354,23 @@ class Simulator:
     def start(cls, preset: str = "small", seed: int = 7, port: int = 0, latency_ms: int = 0,
               token: str | None = None, now: Any = None, faults: Any = None,
               host: str = "127.0.0.1", work_item_status: bool = True,
-              complexity_limit: int | None = 250, **knobs: Any) -> Simulator:
+              complexity_limit: int | None = 250, gitlab_version: str = DEFAULT_VERSION,
+              **knobs: Any) -> Simulator:
         """Generate the dataset, bind ``host:port`` and serve in a background thread.
 
         ``knobs`` are dataset size overrides (``projects``, ``issues``, ``mrs``,
         ``notes_per_item``, ``people``, ``files``). ``complexity_limit=None`` (or 0)
-        disables GraphQL complexity checks. Returns once the socket is listening.
+        disables GraphQL complexity checks. ``gitlab_version`` (``"17.5-ee"``, ``"16.11"``,
+        see ``versions.py``) picks the GitLab release whose behaviour is served.
+        Returns once the socket is listening.
         """
         from lore.sim.dataset import generate
 
+        version = GitLabVersion.parse(gitlab_version)
         dataset = generate(preset, seed, now, **knobs)
         state = SimState(dataset, token or f"glpat-{secrets.token_urlsafe(15)}",
                          latency_ms=int(latency_ms), work_item_status=work_item_status,
-                         complexity_limit=complexity_limit or None)
+                         complexity_limit=complexity_limit or None, gitlab_version=version)
         if faults is not None:
             state.faults.configure(faults)
         state.routes = build_routes(state)
