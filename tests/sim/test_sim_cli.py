@@ -18,7 +18,7 @@ def _serve(*args: str) -> subprocess.Popen[str]:
 
 def test_serve_prints_one_json_line_and_stops_on_sigterm() -> None:
     proc = _serve("--preset", "small", "--seed", "3", "--token", "tok-123",
-                  "--issues", "40", "--mrs", "10")
+                  "--issues", "40", "--mrs", "10", "--gitlab-version", "16.11")
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -28,7 +28,8 @@ def test_serve_prints_one_json_line_and_stops_on_sigterm() -> None:
         assert info["url"].startswith("http://127.0.0.1:")
         assert info["counts"]["issues"] == 40 and info["counts"]["merge_requests"] == 10
         r = httpx.get(f"{info['url']}/api/v4/version", headers={"PRIVATE-TOKEN": "tok-123"})
-        assert r.status_code == 200 and r.json()["version"].startswith("17.")
+        assert r.status_code == 200 and r.json()["version"] == "16.11.0"
+        assert r.json()["enterprise"] is False
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
         assert proc.returncode == 0, err
