@@ -8,6 +8,7 @@ of all of that.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -121,7 +122,28 @@ def stored_updated_at(conn: sqlite3.Connection, kind: str, item_ids: list[int]) 
     return out
 
 
+#: GitLab's issue types (``issue_type`` on REST issues); anything else is kept as sent.
+ISSUE_TYPES = ("issue", "incident", "task", "test_case", "requirement", "objective", "key_result")
+
+
+def _issue_type(raw: Mapping[str, Any]) -> str:
+    value = raw.get("issue_type")
+    if not isinstance(value, str) or not value:
+        # Older bodies only carry `type` ("ISSUE", "INCIDENT", "TEST_CASE", "TASK").
+        value = raw.get("type") if isinstance(raw.get("type"), str) else "issue"
+    return str(value).strip().lower() or "issue"
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
 def upsert_issue(conn: sqlite3.Connection, project_id: int, raw: Mapping[str, Any], synced_at: str) -> int:
+    """Insert or refresh one issue. Marks it ``status_pending``: its work-item status is
+    fetched (GraphQL) after the page commits, and the mark stays until that succeeds."""
     issue_id = int(raw["id"])
     author_id = upsert_person(conn, raw.get("author"))
     created = _iso(raw.get("created_at")) or synced_at
@@ -129,19 +151,21 @@ def upsert_issue(conn: sqlite3.Connection, project_id: int, raw: Mapping[str, An
     conn.execute(
         """INSERT INTO issues(id, project_id, iid, title, description, state, author_id, milestone,
              created_at, updated_at, closed_at, due_date, web_url, confidential, user_notes_count,
-             synced_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             synced_at, issue_type, moved_to_id, status_pending)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
            ON CONFLICT(id) DO UPDATE SET project_id=excluded.project_id, iid=excluded.iid,
              title=excluded.title, description=excluded.description, state=excluded.state,
              author_id=excluded.author_id, milestone=excluded.milestone,
              created_at=excluded.created_at, updated_at=excluded.updated_at,
              closed_at=excluded.closed_at, due_date=excluded.due_date, web_url=excluded.web_url,
              confidential=excluded.confidential, user_notes_count=excluded.user_notes_count,
-             synced_at=excluded.synced_at""",
+             synced_at=excluded.synced_at, issue_type=excluded.issue_type,
+             moved_to_id=excluded.moved_to_id, status_pending=1""",
         (issue_id, project_id, int(raw["iid"]), str(raw.get("title") or ""), raw.get("description"),
          str(raw.get("state") or "opened"), author_id, _milestone_title(raw), created, updated,
          _iso(raw.get("closed_at")), raw.get("due_date"), raw.get("web_url"),
-         int(bool(raw.get("confidential"))), int(raw.get("user_notes_count") or 0), synced_at),
+         int(bool(raw.get("confidential"))), int(raw.get("user_notes_count") or 0), synced_at,
+         _issue_type(raw), _int_or_none(raw.get("moved_to_id"))),
     )
     _set_labels(conn, "issue", issue_id, _labels(raw))
     _set_people(conn, "issue", issue_id, "assignee", _assignees(raw))
@@ -185,6 +209,25 @@ def upsert_mr(conn: sqlite3.Connection, project_id: int, raw: Mapping[str, Any],
     return mr_id
 
 
+def _line_range(note: Mapping[str, Any]) -> str | None:
+    """A multi-line diff note's ``position.line_range`` as compact JSON (None when the note
+    covers one line or has no range): ``{"start": {...}, "end": {...}}`` with each end's
+    ``line_code``, ``type``, ``old_line`` and ``new_line``."""
+    pos = note.get("position")
+    rng = pos.get("line_range") if isinstance(pos, Mapping) else None
+    if not isinstance(rng, Mapping):
+        return None
+    start, end = rng.get("start"), rng.get("end")
+    if not isinstance(start, Mapping) or not isinstance(end, Mapping):
+        return None
+    keys = ("line_code", "type", "old_line", "new_line")
+    start_d = {k: start.get(k) for k in keys}
+    end_d = {k: end.get(k) for k in keys}
+    if start_d == end_d:
+        return None
+    return json.dumps({"start": start_d, "end": end_d}, separators=(",", ":"), sort_keys=True)
+
+
 def _position(note: Mapping[str, Any]) -> tuple[str | None, str | None, int | None, int | None]:
     pos = note.get("position")
     if not isinstance(pos, Mapping):
@@ -218,15 +261,44 @@ def replace_discussions(conn: sqlite3.Connection, project_id: int, kind: str, it
                 """INSERT OR REPLACE INTO notes(id, discussion_id, project_id, item_kind, item_id,
                      author_id, body, note_type, system, resolvable, resolved, created_at,
                      updated_at, position_old_path, position_new_path, position_old_line,
-                     position_new_line)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                     position_new_line, internal, position_line_range)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (int(note["id"]), disc_id, project_id, kind, item_id, author_id,
                  str(note.get("body") or ""), note.get("type"), int(bool(note.get("system"))),
                  int(bool(note.get("resolvable"))), int(bool(note.get("resolved"))), created,
-                 _iso(note.get("updated_at")) or created, old_path, new_path, old_line, new_line),
+                 _iso(note.get("updated_at")) or created, old_path, new_path, old_line, new_line,
+                 int(bool(note.get("internal") or note.get("confidential"))), _line_range(note)),
             )
             count += 1
     return count
+
+
+def set_mr_diff_facts(conn: sqlite3.Connection, mr_id: int, *, overflow: bool,
+                      changes_count: str | None) -> None:
+    """Record whether GitLab cut the MR's diff list at its limits (``overflow: true`` on
+    ``/changes``, or ``changes_count`` like ``"1000+"``): its paths are then incomplete."""
+    conn.execute("UPDATE merge_requests SET diffs_overflow = ?, changes_count = ? WHERE id = ?",
+                 (int(overflow), changes_count, mr_id))
+
+
+def add_diff_note_paths(conn: sqlite3.Connection, mr_id: int) -> int:
+    """Paths that the MR's diff notes point at but its diff list lacks (files dropped by a
+    later push, truncated diffs) are evidence the MR touched them: add them as
+    ``source = 'diff_note'`` rows. Call after the MR's paths and discussions are written."""
+    cur = conn.execute(
+        """INSERT OR IGNORE INTO mr_paths(mr_id, new_path, old_path, source)
+           SELECT ?, path, MIN(old_path), 'diff_note' FROM (
+             SELECT COALESCE(position_new_path, position_old_path) AS path,
+                    COALESCE(position_old_path, position_new_path) AS old_path
+               FROM notes WHERE item_kind = 'mr' AND item_id = ?
+                AND COALESCE(position_new_path, position_old_path) IS NOT NULL
+             UNION ALL
+             SELECT position_old_path, position_old_path FROM notes
+              WHERE item_kind = 'mr' AND item_id = ? AND position_old_path IS NOT NULL
+                AND position_new_path IS NOT NULL AND position_old_path != position_new_path)
+           GROUP BY path""",
+        (mr_id, mr_id, mr_id))
+    return cur.rowcount
 
 
 def replace_mr_paths(conn: sqlite3.Connection, mr_id: int, diffs: Iterable[Mapping[str, Any]]) -> int:

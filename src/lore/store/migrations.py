@@ -245,6 +245,31 @@ def m005_query_indexes(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+def m006_real_gitlab(conn: sqlite3.Connection) -> None:
+    # What real GitLab sends and lore used to drop (issue types, moved issues, internal
+    # notes, multi-line diff-note ranges, truncated diff lists), plus bookkeeping that keeps
+    # the mirror honest on real instances: `status_pending` marks issues whose work-item
+    # status still has to be fetched (set on every upsert, cleared once fetched), and
+    # mr_paths.source tells paths from the MR's diff list apart from paths only known from
+    # diff notes. notes(discussion_id) backs the ON DELETE CASCADE from discussions, which
+    # otherwise scans every note for each replaced discussion.
+    for stmt in (
+        "ALTER TABLE issues ADD COLUMN issue_type TEXT NOT NULL DEFAULT 'issue'",
+        "ALTER TABLE issues ADD COLUMN moved_to_id INTEGER",
+        "ALTER TABLE issues ADD COLUMN status_pending INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE notes ADD COLUMN internal INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE notes ADD COLUMN position_line_range TEXT",
+        "ALTER TABLE merge_requests ADD COLUMN diffs_overflow INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE merge_requests ADD COLUMN changes_count TEXT",
+        "ALTER TABLE mr_paths ADD COLUMN source TEXT NOT NULL DEFAULT 'diff'",
+        "CREATE INDEX IF NOT EXISTS notes_discussion ON notes(discussion_id)",
+        "CREATE INDEX IF NOT EXISTS issues_status_pending ON issues(project_id)"
+        " WHERE status_pending = 1",
+        "CREATE INDEX IF NOT EXISTS query_issues_type ON issues(issue_type, state, updated_at)",
+    ):
+        conn.execute(stmt)
+
+
 #: The ordered list of every migration. Append only.
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
@@ -252,6 +277,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (3, "who_indexes", m003_who_indexes),
     (4, "embedding_source", m004_embedding_source),
     (5, "query_indexes", m005_query_indexes),
+    (6, "real_gitlab", m006_real_gitlab),
 ]
 
 
