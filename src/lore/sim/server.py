@@ -18,6 +18,7 @@ a rule fires (``faults.py``), check the token, then answer. Admin routes under
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 import secrets
 import socket
@@ -293,7 +294,9 @@ class _Handler(BaseHTTPRequestHandler):
         lines = [f"HTTP/1.1 {response.status} {reason}",
                  f"Content-Type: {response.content_type}",
                  f"Content-Length: {len(response.body)}",
-                 "Cache-Control: no-cache"]
+                 "Cache-Control: no-cache",
+                 # GitLab's clock is the simulator clock (lore compares it with updated_at).
+                 f"Date: {email.utils.formatdate(self.server.state.dataset.now_ms / 1000, usegmt=True)}"]
         for name, value in response.headers:
             lines.append(f"{name}: {value}")
         if self.close_connection or self.headers.get("Connection", "").lower() == "close":

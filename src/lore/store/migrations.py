@@ -251,12 +251,17 @@ def m006_real_gitlab(conn: sqlite3.Connection) -> None:
     # the mirror honest on real instances: `status_pending` marks issues whose work-item
     # status still has to be fetched (set on every upsert, cleared once fetched), and
     # mr_paths.source tells paths from the MR's diff list apart from paths only known from
-    # diff notes. notes(discussion_id) backs the ON DELETE CASCADE from discussions, which
+    # diff notes. children_fetched_at is GitLab's clock (its Date header) when the item's
+    # discussions were last read: a note saved within a minute of the item's last update
+    # does not move updated_at (ThrottledTouch), so items read that soon are read again.
+    # notes(discussion_id) backs the ON DELETE CASCADE from discussions, which
     # otherwise scans every note for each replaced discussion.
     for stmt in (
         "ALTER TABLE issues ADD COLUMN issue_type TEXT NOT NULL DEFAULT 'issue'",
         "ALTER TABLE issues ADD COLUMN moved_to_id INTEGER",
         "ALTER TABLE issues ADD COLUMN status_pending INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE issues ADD COLUMN children_fetched_at TEXT",
+        "ALTER TABLE merge_requests ADD COLUMN children_fetched_at TEXT",
         "ALTER TABLE notes ADD COLUMN internal INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE notes ADD COLUMN position_line_range TEXT",
         "ALTER TABLE merge_requests ADD COLUMN diffs_overflow INTEGER NOT NULL DEFAULT 0",
