@@ -175,11 +175,15 @@ def test_stats_count_requests_per_route_and_reset(fresh_sim: Simulator) -> None:
 def test_config_toggles_knobs(fresh_sim: Simulator) -> None:
     with httpx.Client(base_url=fresh_sim.url) as admin:
         assert admin.get("/__sim/config").json() == {
-            "latency_ms": 0, "work_item_status": True, "complexity_limit": 250}
+            "latency_ms": 0, "work_item_status": True, "complexity_limit": 250,
+            "diff_max_files": 1000}
         r = admin.post("/__sim/config", json={"complexity_limit": None,
-                                               "work_item_status": False})
+                                               "work_item_status": False,
+                                               "diff_max_files": 2})
         assert r.json()["complexity_limit"] is None and r.json()["work_item_status"] is False
+        assert r.json()["diff_max_files"] == 2
     assert fresh_sim.state.work_item_status is False
+    assert fresh_sim.state.renderer.diff_max_files == 2
 
 
 def test_latency_is_added(fresh_sim: Simulator) -> None:

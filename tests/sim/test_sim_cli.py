@@ -42,7 +42,8 @@ def test_serve_prints_one_json_line_and_stops_on_sigterm() -> None:
 
 def test_serve_with_faults_and_no_widget() -> None:
     proc = _serve("--issues", "10", "--mrs", "3", "--fault-rate", "1", "--fault-kinds", "502",
-                  "--no-work-item-status", "--complexity-limit", "0")
+                  "--no-work-item-status", "--complexity-limit", "0", "--diff-max-files", "5",
+                  "--mrs-disabled", "acme/tools/cli")
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
@@ -50,7 +51,11 @@ def test_serve_with_faults_and_no_widget() -> None:
         r = httpx.get(f"{info['url']}/api/v4/version", headers=headers)
         assert r.status_code == 502
         config = httpx.get(f"{info['url']}/__sim/config").json()
-        assert config == {"latency_ms": 0, "work_item_status": False, "complexity_limit": None}
+        assert config == {"latency_ms": 0, "work_item_status": False, "complexity_limit": None,
+                          "diff_max_files": 5}
+        projects = {p["path"]: p for p in httpx.get(f"{info['url']}/__sim/projects").json()}
+        assert projects["acme/tools/cli"]["merge_requests_access_level"] == "disabled"
+        assert projects["acme/platform"]["merge_requests_access_level"] == "enabled"
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)

@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--gitlab-version", default=DEFAULT_VERSION,
                        help="GitLab release to behave as: MAJOR.MINOR[-ee|-ce], e.g. 15.6, "
                             f"16.11, 17.5-ee, 18.5-ee (default {DEFAULT_VERSION})")
+    serve.add_argument("--mrs-disabled", action="append", default=[], metavar="PROJECT",
+                       help="a project path whose merge requests are disabled (403); "
+                            "repeatable")
+    serve.add_argument("--diff-max-files", type=int, default=1000,
+                       help="GitLab's per-MR diff file limit (default 1000)")
     return parser
 
 
@@ -63,7 +68,8 @@ def serve(args: argparse.Namespace) -> int:
             latency_ms=args.latency_ms, token=args.token, now=args.now, faults=faults,
             work_item_status=not args.no_work_item_status,
             complexity_limit=args.complexity_limit or None,
-            gitlab_version=args.gitlab_version, **knobs)
+            gitlab_version=args.gitlab_version, mrs_disabled=tuple(args.mrs_disabled),
+            diff_max_files=args.diff_max_files, **knobs)
     except (ValueError, TypeError, OSError) as exc:
         print(f"lore.sim: {exc}", file=sys.stderr)
         return 2

@@ -17,13 +17,14 @@ Clock and stats
 - ``GET  /__sim/truth`` → ``{"areas": [{"project", "path", "current_owner",
   "previous_owner", "handover_at", "reviewers"}]}`` (ground truth for ``lore who``).
 - ``GET  /__sim/projects`` → ``[{"id", "path", "issues", "merge_requests", "next_issue_iid",
-  "next_mr_iid", "files"}]``; ``GET /__sim/users`` → ``[{"id", "username", "name", "bot",
+  "next_mr_iid", "files", "merge_requests_access_level"}]``; ``GET /__sim/users`` → ``[{"id", "username", "name", "bot",
   "state"}]``.
 
 Knobs and faults
 ----------------
 - ``GET/POST /__sim/config`` ``{"latency_ms": 0, "work_item_status": true,
-  "complexity_limit": 250}`` (any subset; ``complexity_limit`` null or 0 disables).
+  "complexity_limit": 250, "diff_max_files": 1000}`` (any subset; ``complexity_limit``
+  null or 0 disables; ``diff_max_files`` is GitLab's per-MR diff file limit).
 - ``GET /__sim/faults``, ``POST /__sim/faults`` ``{"rules": [...], "seed": 1,
   "append": false}``, ``DELETE /__sim/faults``. Rule shape: see ``lore.sim.faults``.
 
@@ -53,7 +54,35 @@ Issues and merge requests
   ``{"body" (required), "author": username, "discussion_id": reply to this thread,
   "internal": false, "system": false, "position": {"new_path", "new_line", "old_path",
   "old_line"}}`` (MRs only; makes a resolvable ``DiffNote``) → 201 +
-  ``{"discussion_id", "note"}``. Bumps the item's ``updated_at``.
+  ``{"discussion_id", "note"}``. Bumps the item's ``updated_at`` only as GitLab's
+  ``ThrottledTouch`` does: when the item's ``updated_at`` is at least 60 s older than the
+  note (simulator clock). A note saved within a minute of the last update leaves
+  ``updated_at`` alone.
+- ``DELETE .../issues/:iid/notes/:note_id`` (and MRs): remove a note; never touches the item
+  → ``{"deleted": true, "note_id", ...}``.
+- An issue edit that only changes ``status`` (plus ``actor``/``system_notes``) adds the
+  system note "set status to **X**" and touches the item by the same throttle rule.
+- ``POST /__sim/projects/:project/features`` ``{"merge_requests": "enabled" | "private" |
+  "disabled"}``: the project's ``merge_requests_access_level`` (not enabled → every
+  ``/merge_requests*`` route answers 403) → the project's features.
+- ``POST /__sim/projects/:project/bulk_touch`` ``{"kind": "issue" | "mr", "iids": [...],
+  "at": ISO or null}``: the same ``updated_at`` on all of them at once, as a GitLab bulk
+  edit does (default: one fresh stamp) → ``{"updated_at", "touched"}``.
+
+Truth, churn and listing hooks
+------------------------------
+- ``GET /__sim/snapshot`` → ``{"issues": {"<id>": {"project_id", "iid", "updated_at",
+  "user_notes_count", "note_ids"}}, "merge_requests": {...}}``: everything currently
+  served (MRs of projects whose MRs are not enabled are left out); ``note_ids`` sorted,
+  system notes included; ``updated_at`` exactly as REST renders it.
+- ``POST /__sim/churn`` ``{"edits_per_second": 5, "seed": 0, "kinds": ["issue", "mr"],
+  "advance_clock": true}`` starts a background thread editing random live items (see
+  ``lore.sim.churn``); ``GET /__sim/churn`` → its counts so far; ``DELETE /__sim/churn``
+  stops it → its final counts (``{"running": false, "edits": N, "title": N, ...}``).
+- ``POST /__sim/listing_hook`` ``{"route": "issues" | "merge_requests", "every_pages": 1,
+  "count": null}``: right after a list page of that route is computed (offset or keyset)
+  and before it is answered, bump ``updated_at`` of the page's first item (every N-th page,
+  at most ``count`` times). ``GET`` → its counters, ``DELETE`` clears it.
 """
 
 from __future__ import annotations
@@ -79,6 +108,11 @@ if TYPE_CHECKING:
     from lore.sim.server import SimState
 
 _DONE_CATEGORIES = ("done", "canceled")
+
+
+#: GitLab's ThrottledTouch::TOUCH_INTERVAL: a note touches its item at most once a minute.
+TOUCH_INTERVAL_MS = 60_000
+_ACCESS_LEVELS = ("enabled", "private", "disabled")
 
 
 class AdminError(Exception):
@@ -132,6 +166,18 @@ class AdminApi:
             r("POST", ("faults",), self._set_faults),
             r("DELETE", ("faults",), self._clear_faults),
             r("GET", ("projects",), lambda q: Response.json(self.projects())),
+            r("GET", ("snapshot",), lambda q: Response.json(self.snapshot())),
+            r("GET", ("churn",), lambda q: Response.json(self.churn_status())),
+            r("POST", ("churn",), lambda q: Response.json(self.start_churn(**self._body(q)))),
+            r("DELETE", ("churn",), lambda q: Response.json(self.stop_churn())),
+            r("GET", ("listing_hook",), lambda q: Response.json(self.listing_hook_status())),
+            r("POST", ("listing_hook",),
+              lambda q: Response.json(self.edit_during_listing(**self._body(q)))),
+            r("DELETE", ("listing_hook",), lambda q: Response.json(self.clear_listing_hook())),
+            r("POST", ("projects", ":id", "features"),
+              lambda q: Response.json(self.set_features(q.args["id"], **self._body(q)))),
+            r("POST", ("projects", ":id", "bulk_touch"),
+              lambda q: Response.json(self.bulk_touch(q.args["id"], **self._body(q)))),
             r("GET", ("users",), lambda q: Response.json(self.users())),
             r("POST", ("projects", ":id", "issues"),
               lambda q: Response.json(self.create_issue(q.args["id"], **self._body(q)), 201)),
@@ -144,6 +190,7 @@ class AdminApi:
                 r("PATCH", path, edit), r("PUT", path, edit), r("POST", path, edit),
                 r("DELETE", path, self._delete_handler(kind)),
                 r("POST", (*path, "notes"), self._note_handler(kind)),
+                r("DELETE", (*path, "notes", ":note_id"), self._delete_note_handler(kind)),
             ]
         return routes
 
@@ -203,6 +250,12 @@ class AdminApi:
                 self.add_note(req.args["id"], kind, req.args["iid"], **self._body(req)), 201)
         return handle
 
+    def _delete_note_handler(self, kind: str) -> Handler:
+        def handle(req: Request) -> Response:
+            return Response.json(self.delete_note(req.args["id"], kind, req.args["iid"],
+                                                  req.args["note_id"]))
+        return handle
+
     # --- lookups ------------------------------------------------------------------------
 
     def _project(self, ref: str | int) -> Project:
@@ -256,11 +309,16 @@ class AdminApi:
     def config(self) -> dict[str, Any]:
         return {"latency_ms": self.state.latency_ms,
                 "work_item_status": self.state.work_item_status,
-                "complexity_limit": self.state.complexity_limit}
+                "complexity_limit": self.state.complexity_limit,
+                "diff_max_files": self.state.diff_max_files}
 
     def configure(self, latency_ms: int | None = None, work_item_status: bool | None = None,
-                  complexity_limit: int | str | None = "unchanged") -> dict[str, Any]:
+                  complexity_limit: int | str | None = "unchanged",
+                  diff_max_files: int | None = None) -> dict[str, Any]:
         """Change run-time knobs; returns the resulting configuration."""
+        if diff_max_files is not None:
+            self.state.diff_max_files = max(1, int(diff_max_files))
+            self.state.renderer.diff_max_files = self.state.diff_max_files
         if latency_ms is not None:
             self.state.latency_ms = max(0, int(latency_ms))
         if work_item_status is not None:
@@ -273,7 +331,8 @@ class AdminApi:
         with self.ds.lock:
             return [{"id": p.id, "path": p.path, "issues": len(p.issues),
                      "merge_requests": len(p.mrs), "next_issue_iid": p.next_issue_iid,
-                     "next_mr_iid": p.next_mr_iid, "files": list(p.files)}
+                     "next_mr_iid": p.next_mr_iid, "files": list(p.files),
+                     "merge_requests_access_level": p.merge_requests_access_level}
                     for p in self.ds.projects]
 
     def users(self) -> list[dict[str, Any]]:
@@ -281,6 +340,34 @@ class AdminApi:
                  "state": u.state} for u in self.ds.users.values()]
 
     # --- notes --------------------------------------------------------------------------
+
+    def _throttled_touch(self, item: Issue | MergeRequest, ms: int) -> bool:
+        """GitLab's ThrottledTouch: bump ``updated_at`` only if it is a minute old or more."""
+        if ms - item.updated_ms >= TOUCH_INTERVAL_MS:
+            item.updated_ms = ms
+            self.ds.projects_by_id[item.project_id].last_activity_ms = ms
+            return True
+        return False
+
+    def delete_note(self, project: str | int, kind: str, iid: str | int,
+                    note_id: str | int) -> dict[str, Any]:
+        """Remove one note (its thread too if it was the last one); never touches the item."""
+        with self.ds.lock:
+            item = self._item(project, kind, iid)
+            try:
+                wanted = int(note_id)
+            except ValueError:
+                raise AdminError(404, f"note {note_id!r} not found") from None
+            for thread in item.discussions:
+                for note in thread.notes:
+                    if note.id == wanted:
+                        thread.notes.remove(note)
+                        if not thread.notes:
+                            item.discussions.remove(thread)
+                        return {"deleted": True, "note_id": wanted, "kind": kind,
+                                "iid": item.iid, "discussion_id": thread.id,
+                                "system": note.system}
+            raise AdminError(404, f"note {wanted} not found on {kind} {item.iid}")
 
     def _new_discussion_id(self) -> str:
         rng = random.Random(f"{self.ds.seed}-discussion-{self.ds.next_ids['note']}")
@@ -294,7 +381,8 @@ class AdminApi:
                  author: str | None = None, discussion_id: str | None = None,
                  internal: bool = False, system: bool = False,
                  position: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Add a note (optionally a reply, or a diff note on an MR); bumps updated_at."""
+        """Add a note (optionally a reply, or a diff note on an MR); touches the item only
+        when its updated_at is a minute old or more (GitLab's ThrottledTouch)."""
         if not body:
             raise AdminError(400, "body is required")
         with self.ds.lock:
@@ -334,7 +422,7 @@ class AdminApi:
                 # A plain comment is an individual note; a diff note starts a thread.
                 thread = Discussion(self._new_discussion_id(), pos is None, [note])
                 item.discussions.append(thread)
-            item.updated_ms = ms
+            self._throttled_touch(item, ms)
             return {"discussion_id": thread.id,
                     "note": self.state.renderer.note(note, item)}
 
@@ -512,6 +600,11 @@ class AdminApi:
         if notes_on:
             for body in sys_notes:
                 self._system_note(item, actor, body, ms)
+        if "status" in changes and set(changes) <= {"status", "actor", "system_notes"}:
+            # A work-item status change alone only adds its system note; the note touches
+            # the issue the way every note does (throttled), nothing else does.
+            self._throttled_touch(item, ms)
+            return
         item.updated_ms = ms
         project.last_activity_ms = ms
 
@@ -553,6 +646,105 @@ class AdminApi:
         item.merge_commit_sha = f"{rng.getrandbits(160):040x}"
         item.draft = False
         return ["merged"]
+
+    # --- project features, bulk edits ---------------------------------------------------
+
+    def set_features(self, project: str | int, merge_requests: str | None = None
+                     ) -> dict[str, Any]:
+        """Set ``merge_requests_access_level`` ("enabled" | "private" | "disabled")."""
+        with self.ds.lock:
+            p = self._project(project)
+            if merge_requests is not None:
+                level = str(merge_requests)
+                if level not in _ACCESS_LEVELS:
+                    raise AdminError(400, f"merge_requests must be one of "
+                                          f"{', '.join(_ACCESS_LEVELS)}")
+                p.merge_requests_access_level = level
+            return {"project": p.path, "merge_requests": p.merge_requests_access_level}
+
+    def bulk_touch(self, project: str | int, kind: str = "issue",
+                   iids: list[int] | None = None, at: str | None = None) -> dict[str, Any]:
+        """Give many items the very same ``updated_at`` (a GitLab bulk edit does this)."""
+        if kind not in ("issue", "mr"):
+            raise AdminError(400, "kind must be issue or mr")
+        with self.ds.lock:
+            items = [self._item(project, kind, iid) for iid in iids or []]
+            ms = parse_iso_ms(str(at)) if at is not None else self.ds.stamp()
+            for item in items:
+                item.updated_ms = ms
+            if items:
+                p = self.ds.projects_by_id[items[0].project_id]
+                p.last_activity_ms = max(p.last_activity_ms, ms)
+            return {"updated_at": iso_ms(ms), "touched": [it.iid for it in items]}
+
+    # --- truth for "mirror equals upstream" ---------------------------------------------
+
+    def snapshot(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every served issue and MR: project_id, iid, updated_at, user_notes_count, note_ids."""
+        def entry(item: Issue | MergeRequest) -> dict[str, Any]:
+            notes = [n for d in item.discussions for n in d.notes]
+            return {"project_id": item.project_id, "iid": item.iid,
+                    "updated_at": iso_ms(item.updated_ms),
+                    "user_notes_count": sum(1 for n in notes if not n.system),
+                    "note_ids": sorted(n.id for n in notes)}
+
+        with self.ds.lock:
+            issues: dict[str, dict[str, Any]] = {}
+            mrs: dict[str, dict[str, Any]] = {}
+            for p in self.ds.projects:
+                for issue in p.issues.values():
+                    issues[str(issue.id)] = entry(issue)
+                if p.merge_requests_access_level == "enabled":
+                    for mr in p.mrs.values():
+                        mrs[str(mr.id)] = entry(mr)
+            return {"issues": issues, "merge_requests": mrs}
+
+    # --- churn and listing hooks (lore.sim.churn) ---------------------------------------
+
+    def start_churn(self, edits_per_second: float = 1.0, seed: int = 0,
+                    kinds: tuple[str, ...] | list[str] = ("issue", "mr"),
+                    advance_clock: bool = True) -> dict[str, Any]:
+        """Start editing random live items in the background (replaces a running churn)."""
+        from lore.sim.churn import Churn
+
+        if self.state.churn is not None:
+            self.stop_churn()
+        churn = Churn(self, float(edits_per_second), int(seed), tuple(kinds),
+                      advance_clock=bool(advance_clock))
+        self.state.churn = churn
+        churn.start()
+        return churn.status()
+
+    def stop_churn(self) -> dict[str, Any]:
+        """Stop the churn thread; returns what it did (zeros if none was running)."""
+        churn = self.state.churn
+        self.state.churn = None
+        if churn is None:
+            return {"running": False, "edits": 0}
+        churn.stop()
+        return churn.status()
+
+    def churn_status(self) -> dict[str, Any]:
+        churn = self.state.churn
+        return churn.status() if churn is not None else {"running": False, "edits": 0}
+
+    def edit_during_listing(self, route: str = "issues", every_pages: int = 1,
+                            count: int | None = None) -> dict[str, Any]:
+        """Arm the listing hook (see the module docstring); replaces any previous one."""
+        from lore.sim.churn import ListingHook
+
+        hook = ListingHook(self, route, int(every_pages), None if count is None else int(count))
+        self.state.listing_hook = hook
+        return hook.status()
+
+    def clear_listing_hook(self) -> dict[str, Any]:
+        hook = self.state.listing_hook
+        self.state.listing_hook = None
+        return hook.status() if hook is not None else {"armed": False}
+
+    def listing_hook_status(self) -> dict[str, Any]:
+        hook = self.state.listing_hook
+        return hook.status() if hook is not None else {"armed": False}
 
     # --- deletion -----------------------------------------------------------------------
 

@@ -14,6 +14,21 @@ Shape of what is generated (see ``PRESETS`` for sizes):
 - discussions: individual notes, threads, diff notes positioned on real diff lines,
   and system notes.
 
+Then a second pass, each part from its own seeded random stream (so every field the first
+pass generates stays exactly as it was), adds what real instances have and lore must not
+drop or trip over:
+
+- ``issue_type``: about 3% incidents, 4% tasks and 2% test cases (the rest ``issue``);
+- moved issues: about 4% of closed issues have ``moved_to_id`` (a later issue of the same
+  project) and the system note "moved to #N";
+- internal notes: some issue comments are ``internal`` (also rendered ``confidential``);
+- multi-line diff notes: about a quarter of diff threads span several lines of one hunk
+  (``position.line_range`` with distinct start and end anchors);
+- stray diff-note paths: about 4% of diff threads sit on a file of the MR's area that is
+  not in the MR's current diff list (dropped by a later push);
+- wide MRs: about 4% of area MRs touch every file of their area (and its tests), so a low
+  ``diff_max_files`` exercises diff overflow even on the small preset.
+
 Every timestamp lies in the two years before ``now`` and strictly before it, so edits
 made through the admin API (stamped with the simulator clock) are always newer.
 """
@@ -840,6 +855,7 @@ class _Generator:
         mr_counts = _split(cfg.mrs, weights)
         projects: list[Project] = []
         truth: list[TruthArea] = []
+        tests_by_project: dict[int, dict[str, list[str]]] = {}
         for i, tpl in enumerate(templates):
             cycle = i // len(V.PROJECT_TEMPLATES)
             path = tpl.path if cycle == 0 else f"{tpl.path}-{cycle + 1}"
@@ -847,6 +863,7 @@ class _Generator:
             # Enough MRs per area (about ten or more) that ownership is visible in the data.
             n_areas = max(3, min(len(tpl.areas), mr_counts[i] // 10))
             areas, tests, files = self._tree(tpl, n_areas)
+            tests_by_project[101 + i] = tests
             project = Project(
                 id=101 + i, path=path, name=tpl.name if cycle == 0 else f"{tpl.name} {cycle + 1}",
                 description=tpl.description, language=tpl.language, team=tpl.team,
@@ -908,6 +925,7 @@ class _Generator:
             note.id = next_ids["note"]
             next_ids["note"] += 1
         next_ids["milestone"] = self.next_milestone_id
+        _Extras(cfg, self.users, projects, next_ids, tests_by_project).run()
         return Dataset(
             seed=cfg.seed, preset=cfg.preset, now_ms=self.now, users=self.users,
             groups=self.groups, projects=projects, milestones=self.milestones,
@@ -918,3 +936,145 @@ class _Generator:
         # Mild growth over time: more recent activity than two years ago.
         u = self.rng.random() ** 0.85
         return self.start + DAY_MS + int(u * (HISTORY_MS - DAY_MS - 1_800_000))
+
+
+#: Shares of the second pass (see the module docstring).
+_ISSUE_TYPE_SHARES = (("incident", 0.03), ("task", 0.04), ("test_case", 0.02))
+_MOVED_SHARE = 0.04
+_INTERNAL_SHARE = 0.04
+_MULTILINE_SHARE = 0.25
+_STRAY_PATH_SHARE = 0.04
+_WIDE_MR_SHARE = 0.04
+
+
+class _Extras:
+    """The second generation pass: each feature draws from its own random stream."""
+
+    def __init__(self, cfg: DatasetConfig, users: dict[int, User], projects: list[Project],
+                 next_ids: dict[str, int], tests: dict[int, dict[str, list[str]]]) -> None:
+        self.cfg = cfg
+        self.users = users
+        self.projects = projects
+        self.next_ids = next_ids
+        self.tests = tests
+
+    def rng(self, name: str) -> random.Random:
+        return random.Random(f"{self.cfg.seed}-{name}")
+
+    def run(self) -> None:
+        self._issue_types()
+        self._internal_notes()
+        self._moved()
+        self._wide_mrs()
+        self._diff_note_positions()
+
+    def _issue_types(self) -> None:
+        r = self.rng("issue-types")
+        for p in self.projects:
+            for issue in p.issues.values():
+                roll = r.random()
+                for name, share in _ISSUE_TYPE_SHARES:
+                    if roll < share:
+                        issue.issue_type = name
+                        break
+                    roll -= share
+
+    def _internal_notes(self) -> None:
+        r = self.rng("internal-notes")
+        for p in self.projects:
+            for issue in p.issues.values():
+                for d in issue.discussions:
+                    for note in d.notes:
+                        if not note.system and r.random() < _INTERNAL_SHARE:
+                            note.internal = True
+
+    def _moved(self) -> None:
+        r = self.rng("moved")
+        for p in self.projects:
+            ordered = sorted(p.issues.values(), key=lambda i: (i.created_ms, i.iid))
+            created = [i.created_ms for i in ordered]
+            for issue in ordered:
+                if issue.state != "closed" or issue.closed_ms is None:
+                    continue
+                if r.random() >= _MOVED_SHARE:
+                    continue
+                k = bisect.bisect_left(created, issue.closed_ms)
+                later = [i for i in ordered[k:k + 10] if i is not issue]
+                if not later:
+                    continue
+                target = r.choice(later)
+                issue.moved_to_id = target.id
+                ms = issue.closed_ms
+                note = Note(self.next_ids["note"], issue.closed_by_id or issue.author_id,
+                            f"moved to #{target.iid}", ms, ms, system=True)
+                self.next_ids["note"] += 1
+                issue.discussions.append(Discussion(_hex40(r), True, [note]))
+                issue.updated_ms = max(issue.updated_ms, ms)
+
+    def _wide_mrs(self) -> None:
+        r = self.rng("wide-mrs")
+        for p in self.projects:
+            areas = {a.path: a for a in p.areas}
+            tests = self.tests.get(p.id, {})
+            for mr in p.mrs.values():
+                area = areas.get(mr.area or "")
+                if area is None or r.random() >= _WIDE_MR_SHARE:
+                    continue
+                have = {d.new_path for d in mr.diffs} | {d.old_path for d in mr.diffs}
+                text = TextGen(self.rng(f"wide-mr-{mr.id}"))
+                ctx = text.context(V.AREAS[area.vocab], area.files,
+                                   [self.users[mr.author_id].username])
+                for path in [*area.files, *tests.get(area.path, [])]:
+                    if path in have:
+                        continue
+                    body, anchors = text.diff(path, p.language, ctx, "modify")
+                    mr.diffs.append(DiffFile(path, path, body, anchors=anchors))
+
+    def _diff_note_positions(self) -> None:
+        stray_rng = self.rng("stray-diff-paths")
+        multi_rng = self.rng("multi-line-notes")
+        for p in self.projects:
+            areas = {a.path: a for a in p.areas}
+            for mr in p.mrs.values():
+                by_path = {d.new_path: d for d in mr.diffs}
+                in_diff = set(by_path) | {d.old_path for d in mr.diffs}
+                area = areas.get(mr.area or "")
+                for d in mr.discussions:
+                    pos = d.notes[0].position
+                    if pos is None or d.notes[0].type != "DiffNote":
+                        continue
+                    stray = [f for f in (area.files if area else []) if f not in in_diff]
+                    if stray and stray_rng.random() < _STRAY_PATH_SHARE:
+                        # The file was in an earlier version of the MR, dropped by a push.
+                        path = stray_rng.choice(stray)
+                        pos.old_path = pos.new_path = path
+                        continue
+                    if multi_rng.random() >= _MULTILINE_SHARE:
+                        continue
+                    diff = by_path.get(pos.new_path)
+                    if diff is None:
+                        continue
+                    start = _range_start(diff.anchors, (pos.old_line, pos.new_line),
+                                         multi_rng.randint(1, 6))
+                    if start is not None:
+                        pos.line_range = (start, (pos.old_line, pos.new_line))
+
+
+def _range_start(anchors: list[tuple[int | None, int | None]],
+                 end: tuple[int | None, int | None], span: int
+                 ) -> tuple[int | None, int | None] | None:
+    """An anchor up to ``span`` lines before ``end`` in the same hunk (None if none)."""
+    try:
+        idx = anchors.index(end)
+    except ValueError:
+        return None
+    first = idx
+    while first > 0 and idx - first < span:
+        (o1, n1), (o2, n2) = anchors[first - 1], anchors[first]
+        # Same hunk: neither side's line number jumps (a new hunk starts further on).
+        if o1 is not None and o2 is not None and o2 - o1 != 1:
+            break
+        if n1 is not None and n2 is not None and n2 - n1 != 1:
+            break
+        first -= 1
+    return anchors[first] if first < idx else None

@@ -108,6 +108,9 @@ class Position:
     new_path: str
     old_line: int | None
     new_line: int | None
+    # A multi-line diff note: ((old, new) of the first line, (old, new) of the last line).
+    # None means a single-line note (rendered with start == end, like GitLab).
+    line_range: tuple[tuple[int | None, int | None], tuple[int | None, int | None]] | None = None
 
 
 @dataclass(slots=True)
@@ -172,6 +175,8 @@ class Issue:
     weight: int | None = None
     area: str | None = None  # area path this issue is about (generation detail)
     discussions: list[Discussion] = field(default_factory=list)
+    issue_type: str = "issue"  # issue | incident | task | test_case
+    moved_to_id: int | None = None  # a closed issue moved to another one (its global id)
 
 
 @dataclass(slots=True)
@@ -228,6 +233,8 @@ class Project:
     next_issue_iid: int = 1
     next_mr_iid: int = 1
     last_activity_ms: int = 0
+    # "enabled" | "private" (members only) | "disabled"; not enabled → the MR API is 403.
+    merge_requests_access_level: str = "enabled"
 
     @property
     def slug(self) -> str:

@@ -35,6 +35,12 @@ from lore.sim.model import (
 
 Json = dict[str, Any]
 
+#: GitLab's default maximum number of files in one MR diff (``diff_max_files``).
+DEFAULT_DIFF_MAX_FILES = 1000
+#: REST ``type`` per ``issue_type`` (work item type names as GitLab renders them).
+ISSUE_TYPE_NAMES = {"issue": "ISSUE", "incident": "INCIDENT", "task": "TASK",
+                    "test_case": "TEST_CASE"}
+
 _TIME_STATS: Json = {"time_estimate": 0, "total_time_spent": 0, "human_time_estimate": None,
                      "human_total_time_spent": None}
 
@@ -48,6 +54,8 @@ class Renderer:
         self._users: dict[int, Json] = {}
         self._line_code_prefix: dict[str, str] = {}
         self._milestones: dict[tuple[int, str], Json] = {}
+        #: GitLab's diff limit (``diff_max_files``): more files than this → overflow.
+        self.diff_max_files = DEFAULT_DIFF_MAX_FILES
 
     # --- users --------------------------------------------------------------------------
 
@@ -124,7 +132,9 @@ class Renderer:
             "archived": False,
             "empty_repo": False,
             "issues_enabled": True,
-            "merge_requests_enabled": True,
+            "merge_requests_enabled": p.merge_requests_access_level != "disabled",
+            "issues_access_level": "enabled",
+            "merge_requests_access_level": p.merge_requests_access_level,
             "open_issues_count": sum(1 for i in p.issues.values() if i.state == "opened"),
             "_links": {
                 "self": api, "issues": f"{api}/issues", "merge_requests": f"{api}/merge_requests",
@@ -210,7 +220,7 @@ class Renderer:
                           if i.milestone_id is not None else None),
             "assignees": assignees,
             "author": self.user(i.author_id),
-            "type": "ISSUE",
+            "type": ISSUE_TYPE_NAMES.get(i.issue_type, "ISSUE"),
             "assignee": assignees[0] if assignees else None,
             "user_notes_count": self.user_notes_count(i.discussions),
             "merge_requests_count": 0,
@@ -219,7 +229,7 @@ class Renderer:
             "due_date": i.due_date,
             "confidential": i.confidential,
             "discussion_locked": i.discussion_locked,
-            "issue_type": "issue",
+            "issue_type": i.issue_type,
             "web_url": web,
             "time_stats": dict(_TIME_STATS),
             "task_completion_status": tasks,
@@ -237,7 +247,7 @@ class Renderer:
             },
             "references": self._refs(p, "#", i.iid),
             "severity": "UNKNOWN",
-            "moved_to_id": None,
+            "moved_to_id": i.moved_to_id,
             "imported": False,
             "imported_from": "none",
             "service_desk_reply_to": None,
@@ -318,7 +328,7 @@ class Renderer:
         if single:
             out.update({
                 "subscribed": False,
-                "changes_count": str(len(m.diffs)),
+                "changes_count": self.changes_count(m),
                 "latest_build_started_at": None,
                 "latest_build_finished_at": None,
                 "first_deployed_to_production_at": None,
@@ -334,6 +344,18 @@ class Renderer:
             })
         return out
 
+    def changes_count(self, m: MergeRequest) -> str:
+        """``"12"``, or ``"1000+"`` when the diff has more files than GitLab's limit."""
+        cap = self.diff_max_files
+        return f"{cap}+" if len(m.diffs) > cap else str(len(m.diffs))
+
+    def capped_diffs(self, m: MergeRequest) -> tuple[list[DiffFile], bool]:
+        """The diff files GitLab serves (the first ``diff_max_files``) and the overflow flag."""
+        cap = self.diff_max_files
+        if len(m.diffs) > cap:
+            return m.diffs[:cap], True
+        return m.diffs, False
+
     # --- discussions and notes ----------------------------------------------------------
 
     def _line_code(self, path: str, old: int | None, new: int | None) -> str:
@@ -342,6 +364,11 @@ class Renderer:
             prefix = hashlib.sha1(path.encode()).hexdigest()
             self._line_code_prefix[path] = prefix
         return f"{prefix}_{old or new or 0}_{new or old or 0}"
+
+    def _anchor(self, path: str, old: int | None, new: int | None) -> Json:
+        kind_of = "new" if old is None else "old" if new is None else None
+        return {"line_code": self._line_code(path, old, new), "type": kind_of,
+                "old_line": old, "new_line": new}
 
     def note(self, n: Note, item: Issue | MergeRequest) -> Json:
         is_mr = isinstance(item, MergeRequest)
@@ -369,9 +396,13 @@ class Renderer:
             out["resolved_at"] = iso_ms(n.resolved_ms) if n.resolved_ms is not None else None
         pos = n.position
         if pos is not None:
-            kind_of = "new" if pos.old_line is None else "old" if pos.new_line is None else None
-            anchor = {"line_code": self._line_code(pos.new_path, pos.old_line, pos.new_line),
-                      "type": kind_of, "old_line": pos.old_line, "new_line": pos.new_line}
+            anchor = self._anchor(pos.new_path, pos.old_line, pos.new_line)
+            if pos.line_range is not None:
+                (s_old, s_new), (e_old, e_new) = pos.line_range
+                line_range = {"start": self._anchor(pos.new_path, s_old, s_new),
+                              "end": self._anchor(pos.new_path, e_old, e_new)}
+            else:
+                line_range = {"start": anchor, "end": dict(anchor)}
             out["commit_id"] = None
             out["position"] = {
                 "base_sha": pos.base_sha,
@@ -382,7 +413,7 @@ class Renderer:
                 "position_type": "text",
                 "old_line": pos.old_line,
                 "new_line": pos.new_line,
-                "line_range": {"start": anchor, "end": dict(anchor)},
+                "line_range": line_range,
             }
         return out
 

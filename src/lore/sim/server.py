@@ -24,16 +24,16 @@ import secrets
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from lore.sim.admin import AdminApi
 from lore.sim.faults import Fault, FaultInjector
 from lore.sim.graphql import GraphqlApi
 from lore.sim.model import Dataset, iso_ms
-from lore.sim.render import Renderer
+from lore.sim.render import DEFAULT_DIFF_MAX_FILES, Renderer
 from lore.sim.rest import ApiError, RestApi
 from lore.sim.versions import DEFAULT_VERSION, GitLabVersion
 from lore.sim.wire import Request, Response, Route
@@ -68,10 +68,16 @@ class SimState:
         self.routes: list[Route] = []
         self.graphql: GraphqlApi | None = None
         self.admin: AdminApi | None = None
+        self.diff_max_files = DEFAULT_DIFF_MAX_FILES  # GitLab's per-MR diff file limit
+        # Every request outside /__sim/: method, path, query, auth kind (never the token).
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=20_000)
+        self.listing_hook: Any = None  # lore.sim.churn.ListingHook while armed
+        self.churn: Any = None  # lore.sim.churn.Churn while running
 
     def set_base_url(self, url: str) -> None:
         self.base_url = url
         self.renderer = Renderer(self.dataset, url)
+        self.renderer.diff_max_files = self.diff_max_files
 
     def count(self, route_key: str) -> None:
         with self._stats_lock:
@@ -132,6 +138,7 @@ def build_routes(state: SimState) -> list[Route]:
         Route("GET", ("api", "v4", "projects"), "project", rest.projects, frozenset({"projects"})),
         Route("GET", P, "project", rest.project),
         Route("GET", (*P, "issues"), "issues", rest.issues),
+        Route("GET", (*P, "issues_statistics"), "issues_statistics", rest.issues_statistics),
         Route("GET", (*P, "issues", ":iid"), "issues", rest.issue, frozenset({"issue"})),
         Route("GET", (*P, "issues", ":iid", "discussions"), "discussions",
               rest.issue_discussions, frozenset({"issue_discussions"})),
@@ -145,7 +152,9 @@ def build_routes(state: SimState) -> list[Route]:
               rest.mr_discussions, frozenset({"mr_discussions"})),
         Route("GET", (*P, "merge_requests", ":iid", "notes"), "notes", rest.mr_notes,
               frozenset({"mr_notes"})),
-        Route("GET", (*P, "merge_requests", ":iid", "diffs"), "diffs", rest.mr_diffs),
+        # /diffs arrived in GitLab 15.7: before, it is an unknown route (plain 404).
+        *([Route("GET", (*P, "merge_requests", ":iid", "diffs"), "diffs", rest.mr_diffs)]
+          if state.gitlab_version.at_least(15, 7) else []),
         Route("GET", (*P, "merge_requests", ":iid", "changes"), "diffs", rest.mr_changes,
               frozenset({"changes"})),
         Route("POST", ("api", "graphql"), "graphql", gql.handle),
@@ -154,12 +163,29 @@ def build_routes(state: SimState) -> list[Route]:
     return routes
 
 
+def _log_request(state: SimState, req: Request) -> dict[str, Any] | None:
+    """Record a non-admin request in ``state.request_log`` (the auth kind, not the token)."""
+    if req.segments[:1] == ["__sim"]:
+        return None
+    if "private-token" in req.headers:
+        auth = "private-token"
+    elif req.headers.get("authorization", "")[:7].lower() == "bearer ":
+        auth = "bearer"
+    else:
+        auth = "none"
+    entry: dict[str, Any] = {"method": req.method, "path": req.path,
+                             "query": urlencode(req.query), "auth": auth, "status": None}
+    state.request_log.append(entry)
+    return entry
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "nginx"
     sys_version = ""
     disable_nagle_algorithm = True
     server: _Server
+    _log_entry: dict[str, Any] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: tests and benchmarks do not want access logs on stderr
@@ -204,6 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=self._read_body(),
         )
+        self._log_entry = _log_request(state, req)
         route, args, method_ok = self._match(state.routes, req)
         if route is None:
             is_api = bool(segments) and segments[0] == "api"
@@ -285,6 +312,10 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _send(self, response: Response) -> None:
+        entry = getattr(self, "_log_entry", None)
+        if entry is not None:
+            entry["status"] = "drop" if response.drop else response.status
+            self._log_entry = None
         if response.drop:
             self.close_connection = True
             with contextlib.suppress(OSError):
@@ -358,6 +389,8 @@ class Simulator:
               token: str | None = None, now: Any = None, faults: Any = None,
               host: str = "127.0.0.1", work_item_status: bool = True,
               complexity_limit: int | None = 250, gitlab_version: str = DEFAULT_VERSION,
+              mrs_disabled: tuple[str, ...] | list[str] = (),
+              diff_max_files: int = DEFAULT_DIFF_MAX_FILES,
               **knobs: Any) -> Simulator:
         """Generate the dataset, bind ``host:port`` and serve in a background thread.
 
@@ -365,6 +398,8 @@ class Simulator:
         ``notes_per_item``, ``people``, ``files``). ``complexity_limit=None`` (or 0)
         disables GraphQL complexity checks. ``gitlab_version`` (``"17.5-ee"``, ``"16.11"``,
         see ``versions.py``) picks the GitLab release whose behaviour is served.
+        ``mrs_disabled`` lists project paths whose merge requests are disabled (403 on every
+        MR route); ``diff_max_files`` is GitLab's per-MR diff file limit (default 1000).
         Returns once the socket is listening.
         """
         from lore.sim.dataset import generate
@@ -374,6 +409,12 @@ class Simulator:
         state = SimState(dataset, token or f"glpat-{secrets.token_urlsafe(15)}",
                          latency_ms=int(latency_ms), work_item_status=work_item_status,
                          complexity_limit=complexity_limit or None, gitlab_version=version)
+        state.diff_max_files = max(1, int(diff_max_files))
+        for path in mrs_disabled:
+            project = dataset.find_project(path)
+            if project is None:
+                raise ValueError(f"mrs_disabled: unknown project {path!r}")
+            project.merge_requests_access_level = "disabled"
         if faults is not None:
             state.faults.configure(faults)
         state.routes = build_routes(state)
