@@ -108,11 +108,12 @@ def is_permanent_stage_error(stage: StageRecord) -> bool:
 
 
 def classify_outcome(stages: list[StageRecord]) -> str:
-    """``success`` | ``degraded`` (only optional stages failed) | ``failed`` (a core stage)."""
-    if all(s.success for s in stages):
-        return "success"
+    """``success`` | ``degraded`` (only optional stages failed, or a stage warned) |
+    ``failed`` (a core stage)."""
     if any(s.stage in CORE_STAGES and not s.success for s in stages):
         return "failed"
+    if all(s.success and not s.warning for s in stages):
+        return "success"
     return "degraded"
 
 

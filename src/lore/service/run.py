@@ -106,7 +106,8 @@ def execute_sync(config_file: Path, data_dir: Path, profile: str,
         return _failed_core(LoreError(ErrorCode.INTERNAL_ERROR,
                                       f"unexpected {type(exc).__name__}: {exc}"))
     return [StageRecord(stage=s.stage, success=s.success, items_updated=s.items_updated,
-                        error=s.error, error_code=s.error_code, retry_after_ms=s.retry_after_ms)
+                        error=s.error, error_code=s.error_code, retry_after_ms=s.retry_after_ms,
+                        warning=s.warning)
             for s in report.stages if not s.skipped]
 
 

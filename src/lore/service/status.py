@@ -35,6 +35,7 @@ class StageRecord:
     error_code: str | None = None
     retry_after_ms: int | None = None
     retried: bool = False
+    warning: str | None = None  # succeeded, but an enrichment failed (the run is degraded)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stage": self.stage, "success": self.success,
@@ -47,6 +48,8 @@ class StageRecord:
             out["retry_after_ms"] = self.retry_after_ms
         if self.retried:
             out["retried"] = True
+        if self.warning is not None:
+            out["warning"] = self.warning
         return out
 
     @classmethod
@@ -61,6 +64,7 @@ class StageRecord:
             error_code=get(raw, "error_code", str, None),
             retry_after_ms=get(raw, "retry_after_ms", int, None),
             retried=get(raw, "retried", bool, False),
+            warning=get(raw, "warning", str, None),
         )
 
 

@@ -12,6 +12,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lore.core.clock import normalize_iso
@@ -106,6 +107,45 @@ def _assignees(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if not users and isinstance(single, Mapping):
         users = [single]
     return users
+
+
+@dataclass(frozen=True, slots=True)
+class SyncFacts:
+    """What the stage needs to know about a stored item to decide whether to read it."""
+
+    updated_at: str
+    user_notes_count: int
+    children_fetched_at: str | None
+
+
+def stored_sync_facts(conn: sqlite3.Connection, kind: str,
+                      item_ids: list[int]) -> dict[int, SyncFacts]:
+    """updated_at, note count and discussions-read time of the given items as stored."""
+    if not item_ids:
+        return {}
+    table = "issues" if kind == "issue" else "merge_requests"
+    out: dict[int, SyncFacts] = {}
+    for start in range(0, len(item_ids), 500):
+        chunk = item_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT id, updated_at, user_notes_count, children_fetched_at "
+                                f"FROM {table} WHERE id IN ({marks})", chunk):
+            out[int(row[0])] = SyncFacts(str(row[1]), int(row[2] or 0), row[3])
+    return out
+
+
+def set_children_fetched_at(conn: sqlite3.Connection, kind: str, item_id: int,
+                            server_iso: str) -> None:
+    """Record GitLab's clock when the item's discussions were read."""
+    table = "issues" if kind == "issue" else "merge_requests"
+    conn.execute(f"UPDATE {table} SET children_fetched_at = ? WHERE id = ?", (server_iso, item_id))
+
+
+def item_iids(conn: sqlite3.Connection, kind: str, project_id: int) -> dict[int, int]:
+    """id → iid of every stored item of one project."""
+    table = "issues" if kind == "issue" else "merge_requests"
+    return {int(r[0]): int(r[1]) for r in
+            conn.execute(f"SELECT id, iid FROM {table} WHERE project_id = ?", (project_id,))}
 
 
 def stored_updated_at(conn: sqlite3.Connection, kind: str, item_ids: list[int]) -> dict[int, str]:

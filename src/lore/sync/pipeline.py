@@ -24,7 +24,15 @@ from lore.core.paths import db_path
 from lore.query.store import CURRENT_USER_KEY
 from lore.store.db import connect, transaction
 from lore.sync.progress import NullProgress, Progress
-from lore.sync.stage_items import ISSUES, MRS, ProjectRef, Resource, ResourceOutcome, sync_resource
+from lore.sync.stage_items import (
+    ISSUES,
+    MRS,
+    Capabilities,
+    ProjectRef,
+    Resource,
+    ResourceOutcome,
+    sync_resource,
+)
 from lore.sync.types import ALL_STAGES, StageResult, SyncOptions, SyncReport
 
 log = logging.getLogger("lore.sync")
@@ -138,20 +146,38 @@ def _run_core_stages(
         with ThreadPoolExecutor(max_workers=config.sync.concurrency,
                                 thread_name_prefix="lore-sync") as pool:
             refs, resolve_errors = _resolve_projects(client, conn, projects)
+            caps = Capabilities()
             if refs:
                 remember_current_user(client, conn, refresh=options.full)
+                caps = detect_capabilities(client)
             for resource in (ISSUES, MRS):
                 results.append(_run_resource_stage(client, conn, pool, config, refs,
-                                                   resolve_errors, resource, options, progress))
+                                                   resolve_errors, resource, options, progress,
+                                                   caps))
         project_ids = [r.id for r in refs] if options.projects else None
         return results, project_ids, int(client.stats.requests)
     finally:
         client.close()
 
 
+def detect_capabilities(client: Any) -> Capabilities:
+    """What this GitLab offers, from ``/version`` (one request per run). A failure leaves
+    every capability at its safe default: the stages then find out by trying."""
+    try:
+        raw = client.version()
+        version = str(raw.get("version") or "") or None
+    except Exception as exc:
+        log.info("GitLab version unknown: %s", as_lore_error(exc, "sync").message)
+        version = None
+    return Capabilities.from_version(version)
+
+
 def _make_client(config: Config) -> Any:
     from lore.gitlab.client import GitLabClient, RetryPolicy
 
+    from_config = getattr(GitLabClient, "from_config", None)
+    if from_config is not None:
+        return from_config(config)
     return GitLabClient(
         config.base_url,
         config.token(),
@@ -206,8 +232,10 @@ def _run_resource_stage(
     resource: Resource,
     options: SyncOptions,
     progress: Progress,
+    caps: Capabilities,
 ) -> StageResult:
     result = StageResult(stage=resource.stage, success=True)
+    warnings: list[str] = []
     first_error: LoreError | None = next(iter(resolve_errors.values()), None)
     per_project: dict[str, Any] = {
         path: {"error": err.message, "error_code": err.code.value}
@@ -215,15 +243,39 @@ def _run_resource_stage(
     }
     for ref in refs:
         try:
-            outcome: ResourceOutcome = sync_resource(
-                client, conn, pool, ref, resource, full=options.full,
-                overlap_seconds=config.sync.cursor_overlap_seconds, progress=progress)
-            entry: dict[str, Any] = {"updated": outcome.items_updated, "seen": outcome.items_seen,
-                                     "notes": outcome.notes, "deleted": outcome.deleted}
+            try:
+                outcome: ResourceOutcome = sync_resource(
+                    client, conn, pool, ref, resource, full=options.full,
+                    overlap_seconds=config.sync.cursor_overlap_seconds, progress=progress,
+                    caps=caps)
+            except LoreError as exc:
+                if not _is_unavailable(exc):
+                    raise
+                # 403 on the list: the resource is disabled, members-only, or beyond the
+                # token's role here. Not a bad token; skip it and say why.
+                reason = _unavailable_reason(resource, exc)
+                _remember_unavailable(conn, ref, resource, reason)
+                progress.finish(f"{resource.stage}:{ref.path}", "not available")
+                per_project[ref.path] = {"skipped": True, "reason": reason, "http_status": 403}
+                warnings.append(f"{ref.path}: {reason}")
+                continue
+            _remember_unavailable(conn, ref, resource, None)
+            entry: dict[str, Any] = outcome.to_details()
             result.items_updated += outcome.items_updated
-            extra_error = _after_resource(client, conn, config, ref, resource, outcome, options, entry)
-            if extra_error is not None and first_error is None:
-                first_error = extra_error
+            if not options.full:
+                from lore.sync.reconcile import reconcile_resource
+
+                recon = reconcile_resource(client, conn, pool, ref, resource, caps)
+                entry["reconcile"] = recon.to_details()
+                result.items_updated += recon.updated
+                if recon.warning:
+                    warnings.append(f"{ref.path}: {recon.warning}")
+                if resource is ISSUES:
+                    outcome.changed_iids.extend(recon.changed_iids)
+            warning = _after_resource(client, conn, config, ref, resource, outcome, options,
+                                      entry, caps)
+            if warning is not None:
+                warnings.append(f"{ref.path}: {warning}")
             per_project[ref.path] = entry
             with transaction(conn):
                 conn.execute("UPDATE projects SET last_synced_at = ? WHERE id = ?",
@@ -236,6 +288,8 @@ def _run_resource_stage(
             if first_error is None:
                 first_error = err
     result.details["projects"] = per_project
+    if warnings:
+        result.warning = "; ".join(warnings)
     if first_error is not None:
         result.success = False
         result.error = first_error.message
@@ -246,19 +300,55 @@ def _run_resource_stage(
 
 def _after_resource(client: Any, conn: sqlite3.Connection, config: Config, ref: ProjectRef,
                     resource: Resource, outcome: ResourceOutcome, options: SyncOptions,
-                    entry: dict[str, Any]) -> LoreError | None:
-    """Per-project follow-ups: work-item status for issues, contribution index for MRs."""
+                    entry: dict[str, Any], caps: Capabilities) -> str | None:
+    """Per-project follow-ups: work-item status for issues. Status is enrichment: its
+    failure is a warning (the run is degraded), never a failed issues stage; the issues
+    whose status could not be read stay pending for the next run."""
     if resource is ISSUES:
         from lore.sync.work_item_status import enrich_statuses
 
+        kwargs: dict[str, Any] = {}
+        if "gitlab_version" in enrich_statuses.__code__.co_varnames:
+            kwargs["gitlab_version"] = caps.version
         status = enrich_statuses(client, conn, instance_url=config.base_url, project_path=ref.path,
                                  project_id=ref.id, iids=outcome.changed_iids,
-                                 page_size=config.sync.work_item_page_size, full=options.full)
+                                 page_size=config.sync.work_item_page_size, full=options.full,
+                                 **kwargs)
         entry["work_item_status"] = status.to_details()
         if status.error_code:
-            return LoreError(ErrorCode(status.error_code), status.error or "work-item status failed",
-                             retry_after_ms=status.retry_after_ms)
+            return (f"work-item status not updated ({status.error_code}: "
+                    f"{status.error or 'unknown error'}); it is retried on the next run")
     return None
+
+
+UNAVAILABLE_KV_PREFIX = "resource_unavailable:"
+
+
+def _is_unavailable(exc: LoreError) -> bool:
+    """A 403 on a resource list that is not about the token's scope."""
+    if getattr(exc, "http_status", None) != 403:
+        return False
+    return not getattr(exc, "scope_missing", None)
+
+
+def _unavailable_reason(resource: Resource, exc: LoreError) -> str:
+    what = "merge requests" if resource is MRS else "issues"
+    return (f"{what} are not available for this project (GitLab answered 403 Forbidden: "
+            f"{what} may be disabled, limited to members, or beyond the token's role)")
+
+
+def _remember_unavailable(conn: sqlite3.Connection, ref: ProjectRef, resource: Resource,
+                          reason: str | None) -> None:
+    """kv ``resource_unavailable:{project_id}:{stage}`` for `lore status` (None clears it)."""
+    key = f"{UNAVAILABLE_KV_PREFIX}{ref.id}:{resource.stage}"
+    with transaction(conn):
+        if reason is None:
+            conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+        else:
+            conn.execute("INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                         "SET value = excluded.value",
+                         (key, json.dumps({"reason": reason, "http_status": 403,
+                                           "checked_at": _now_iso()})))
 
 
 def _run_docs(conn: sqlite3.Connection, config: Config, project_ids: list[int] | None,

@@ -4,25 +4,51 @@
 Crash safety: each page (its items, their discussions and paths, and the cursor) is one
 transaction, and pages are committed in ``updated_at`` order, so the cursor only ever
 covers committed data. A re-run after a kill refetches at most one page.
+
+What real GitLab makes necessary (issue 9):
+
+- the list is walked by :class:`lore.sync.listing.ItemWalk`, which cannot skip an item
+  edited during the walk (offset pagination over ``updated_at`` can);
+- a note saved less than a minute after its item's last update does not move the item's
+  ``updated_at`` (GitLab's ThrottledTouch), and a deleted note never does. So an item is
+  read again when the list's ``user_notes_count`` differs from the stored one, and when
+  its discussions were read less than a minute after its ``updated_at`` (by GitLab's
+  clock, its ``Date`` header); the list always starts a few minutes before the cursor so
+  those items are listed again;
+- before GitLab 15.7 there is no ``/merge_requests/:iid/diffs``: ``/changes`` is used,
+  chosen from ``/version`` or on a 404; MRs whose diff list GitLab cut at its limits are
+  flagged;
+- ``--full`` deletes only items a single-item request confirms are gone (404).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from lore.core.clock import iso_from_ms, ms_from_iso, normalize_iso
-from lore.gitlab.client import GitLabClient, Page
+from lore.core.errors import ErrorCode, LoreError
+from lore.gitlab.client import GitLabClient
 from lore.store import ingest
 from lore.store.db import transaction
+from lore.sync.listing import ItemWalk, ListedPage
 from lore.sync.progress import Progress
 
 PER_PAGE = 100
+#: GitLab's ThrottledTouch interval: notes within it of the last update do not touch.
+TOUCH_INTERVAL_MS = 60_000
+#: The Date header has whole seconds; a read this close to the interval is read again.
+TOUCH_MARGIN_MS = 2_000
+#: The list always starts at least this far before the cursor, so items read within the
+#: touch interval (and items whose notes changed without a touch) are listed again.
+RECHECK_WINDOW_SECONDS = 300
+#: GitLab's smallest allowed ``diff_max_files``: an MR with fewer files was not cut.
+OVERFLOW_MIN_FILES = 500
 
 
 @dataclass(frozen=True)
@@ -43,24 +69,269 @@ class ProjectRef:
 
 
 @dataclass
+class Capabilities:
+    """What this GitLab offers, decided once per run from ``/version`` (None: unknown)."""
+
+    version: str | None = None
+    diffs_endpoint: bool = True  # /merge_requests/:iid/diffs (GitLab 15.7+)
+    keyset_issues: bool = False  # pagination=keyset on project issues by updated_at (18.3+)
+    #: project id → (issues, MRs) upstream, asked once per run (see ``reconcile``)
+    counts: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_version(cls, version: str | None) -> Capabilities:
+        numbers = _version_numbers(version)
+        if numbers is None:
+            return cls(version=version)
+        return cls(version=version, diffs_endpoint=numbers >= (15, 7),
+                   keyset_issues=numbers >= (18, 3))
+
+    def no_diffs_endpoint(self) -> None:
+        with self._lock:
+            self.diffs_endpoint = False
+
+
+def _version_numbers(version: str | None) -> tuple[int, int] | None:
+    if not version:
+        return None
+    head = version.split("-")[0].split(".")
+    try:
+        return int(head[0]), int(head[1])
+    except (IndexError, ValueError):
+        return None
+
+
+@dataclass
 class ResourceOutcome:
     items_seen: int = 0
     items_updated: int = 0
     notes: int = 0
     deleted: int = 0
+    rechecked: int = 0  # unchanged items read again (throttled touches, note counts)
+    vanished: int = 0  # items deleted upstream between the list and their discussions
+    overflowed: int = 0  # MRs whose diff list GitLab cut at its limits
+    list_requests: int = 0
+    walk_mode: str = "window"
     changed_iids: list[int] = field(default_factory=list)
     changed_ids: list[int] = field(default_factory=list)
+
+    def to_details(self) -> dict[str, Any]:
+        return {"updated": self.items_updated, "seen": self.items_seen, "notes": self.notes,
+                "deleted": self.deleted, "rechecked": self.rechecked,
+                "vanished": self.vanished, "overflowed": self.overflowed,
+                "list_requests": self.list_requests, "walk": self.walk_mode}
+
+
+@dataclass
+class _Children:
+    discussions: list[Any]
+    diffs: list[Any]
+    overflow: bool = False
+    changes_count: str | None = None
+    vanished: bool = False
 
 
 @dataclass
 class _PendingPage:
-    page: Page
+    listed: ListedPage
     changed: list[dict[str, Any]]
-    children: dict[int, Future[tuple[list[Any], list[Any]]]]
+    rechecked: int
+    children: dict[int, Future[_Children]]
 
 
 def _now_iso() -> str:
     return iso_from_ms(int(time.time() * 1000))
+
+
+class ItemSync:
+    """Fetching and committing items of one resource of one project."""
+
+    def __init__(self, client: GitLabClient, conn: sqlite3.Connection, pool: ThreadPoolExecutor,
+                 project: ProjectRef, resource: Resource, caps: Capabilities) -> None:
+        self.client = client
+        self.conn = conn
+        self.pool = pool
+        self.project = project
+        self.resource = resource
+        self.caps = caps
+        self.base = f"/api/v4/projects/{project.id}/{resource.api}"
+        self.sigil = "#" if resource.kind == "issue" else "!"
+        self.outcome = ResourceOutcome()
+
+    # -- children ----------------------------------------------------------------------------
+
+    def _ref(self, iid: int) -> str:
+        return f"{self.project.path}{self.sigil}{iid}"
+
+    def children(self, raw: dict[str, Any]) -> _Children:
+        iid = int(raw["iid"])
+        try:
+            discussions = self.client.get_all(f"{self.base}/{iid}/discussions", per_page=100,
+                                              what=f"discussions of {self._ref(iid)}")
+        except LoreError as exc:
+            if exc.code is ErrorCode.NOT_FOUND:
+                return _Children([], [], vanished=True)  # deleted since it was listed
+            raise
+        if self.resource.kind != "mr":
+            return _Children(discussions, [])
+        return self._mr_diffs(iid, discussions)
+
+    def _mr_diffs(self, iid: int, discussions: list[Any]) -> _Children:
+        if self.caps.diffs_endpoint:
+            try:
+                diffs = self.client.get_all(f"{self.base}/{iid}/diffs", per_page=100,
+                                            what=f"diffs of {self._ref(iid)}")
+            except LoreError as exc:
+                if exc.code is not ErrorCode.NOT_FOUND:
+                    raise
+                # GitLab before 15.7 has no /diffs; a vanished MR 404s on /changes too.
+                self.caps.no_diffs_endpoint()
+            else:
+                out = _Children(discussions, diffs)
+                if len(diffs) >= OVERFLOW_MIN_FILES:
+                    # Only the single MR says whether GitLab cut the list ("1000+").
+                    single = self.client.get_json(f"{self.base}/{iid}", what=self._ref(iid))
+                    count = single.get("changes_count") if isinstance(single, dict) else None
+                    out.changes_count = str(count) if count is not None else None
+                    out.overflow = bool(out.changes_count and out.changes_count.endswith("+"))
+                return out
+        try:
+            body = self.client.get_json(f"{self.base}/{iid}/changes",
+                                        what=f"changes of {self._ref(iid)}")
+        except LoreError as exc:
+            if exc.code is ErrorCode.NOT_FOUND:
+                return _Children([], [], vanished=True)
+            raise
+        body = body if isinstance(body, dict) else {}
+        changes = [c for c in body.get("changes") or [] if isinstance(c, dict)]
+        count = body.get("changes_count")
+        count_text = str(count) if count is not None else None
+        overflow = bool(body.get("overflow")) or bool(count_text and count_text.endswith("+"))
+        return _Children(discussions, changes, overflow, count_text)
+
+    # -- deciding what to read -----------------------------------------------------------------
+
+    def prepare(self, listed: ListedPage, *, full: bool) -> _PendingPage:
+        ids = [int(raw["id"]) for raw in listed.items]
+        stored = ingest.stored_sync_facts(self.conn, self.resource.kind, ids)
+        changed: list[dict[str, Any]] = []
+        rechecked = 0
+        for raw in listed.items:
+            facts = stored.get(int(raw["id"]))
+            updated = normalize_iso(raw.get("updated_at"))
+            if full or facts is None or facts.updated_at != updated:
+                changed.append(raw)
+            elif _needs_recheck(facts, raw):
+                changed.append(raw)
+                rechecked += 1
+        futures = {int(raw["id"]): self.pool.submit(self.children, raw) for raw in changed}
+        return _PendingPage(listed, changed, rechecked, futures)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def commit(self, pending: _PendingPage, progress: Progress | None = None,
+               key: str = "", advance_cursor: bool = True) -> None:
+        results = {item_id: fut.result() for item_id, fut in pending.children.items()}
+        synced_at = _now_iso()
+        fetched_at = iso_from_ms(pending.listed.server_ms or int(time.time() * 1000))
+        stored_rows = [raw for raw in pending.changed if not results[int(raw["id"])].vanished]
+        newest = max((normalize_iso(raw.get("updated_at")) or "" for raw in pending.listed.items),
+                     default="")
+        kind = self.resource.kind
+        with transaction(self.conn):
+            for raw in stored_rows:
+                child = results[int(raw["id"])]
+                if kind == "issue":
+                    item_id = ingest.upsert_issue(self.conn, self.project.id, raw, synced_at)
+                else:
+                    item_id = ingest.upsert_mr(self.conn, self.project.id, raw, synced_at)
+                    ingest.replace_mr_paths(self.conn, item_id, child.diffs)
+                    ingest.set_mr_diff_facts(self.conn, item_id, overflow=child.overflow,
+                                             changes_count=child.changes_count)
+                self.outcome.notes += ingest.replace_discussions(
+                    self.conn, self.project.id, kind, item_id, child.discussions)
+                if kind == "mr":
+                    ingest.add_diff_note_paths(self.conn, item_id)
+                ingest.set_children_fetched_at(self.conn, kind, item_id, fetched_at)
+            if newest and advance_cursor:
+                ingest.set_cursor(self.conn, self.project.id, self.resource.stage, newest,
+                                  synced_at)
+        out = self.outcome
+        out.items_updated += len(stored_rows)
+        out.rechecked += pending.rechecked
+        out.vanished += len(pending.changed) - len(stored_rows)
+        out.overflowed += sum(1 for r in stored_rows if results[int(r["id"])].overflow)
+        out.changed_iids.extend(int(raw["iid"]) for raw in stored_rows)
+        out.changed_ids.extend(int(raw["id"]) for raw in stored_rows)
+        out.items_seen += len(pending.listed.items)
+        if progress is not None:
+            progress.update(key, advance=len(pending.listed.items))
+
+    def fetch_and_commit(self, raws: list[dict[str, Any]], server_ms: int | None) -> None:
+        """Read and store items found outside the walk (reconciliation, confirmations);
+        the cursor does not move for them."""
+        for start in range(0, len(raws), PER_PAGE):
+            chunk = raws[start:start + PER_PAGE]
+            self.commit(self.prepare(ListedPage(chunk, server_ms), full=True),
+                        advance_cursor=False)
+
+    def fetch_by_iids(self, iids: list[int]) -> list[dict[str, Any]]:
+        """The list entries of the given iids (REST ``iids[]``, 100 per request)."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(iids), PER_PAGE):
+            chunk = iids[start:start + PER_PAGE]
+            params: dict[str, Any] = {"iids[]": chunk, "state": "all", "per_page": PER_PAGE}
+            out.extend(x for x in self.client.get_all(self.base, params, per_page=PER_PAGE,
+                                                      what=f"{self.resource.api} of "
+                                                      f"{self.project.path}")
+                       if isinstance(x, dict))
+        return out
+
+    def confirm_and_delete(self, candidates: dict[int, int]) -> int:
+        """Delete the items (id → iid) GitLab confirms are gone (404 on the item itself);
+        an item that answers is live after all, so it is stored instead."""
+        gone: list[int] = []
+        alive: list[dict[str, Any]] = []
+        futures = {item_id: self.pool.submit(self._probe, iid)
+                   for item_id, iid in candidates.items()}
+        for item_id, fut in futures.items():
+            raw = fut.result()
+            if raw is None:
+                gone.append(item_id)
+            else:
+                alive.append(raw)
+        if alive:
+            self.fetch_and_commit(alive, None)
+        with transaction(self.conn):
+            deleted = ingest.delete_items(self.conn, self.resource.kind, sorted(gone))
+        self.outcome.deleted += deleted
+        return deleted
+
+    def _probe(self, iid: int) -> dict[str, Any] | None:
+        try:
+            raw = self.client.get_json(f"{self.base}/{iid}", what=self._ref(iid))
+        except LoreError as exc:
+            if exc.code is ErrorCode.NOT_FOUND:
+                return None
+            raise
+        return raw if isinstance(raw, dict) else None
+
+
+def _needs_recheck(facts: ingest.SyncFacts, raw: dict[str, Any]) -> bool:
+    """An unchanged item is read again when GitLab may have hidden a change from its
+    ``updated_at``: its note count moved, or it was read within the touch interval."""
+    listed_notes = raw.get("user_notes_count")
+    if isinstance(listed_notes, int) and listed_notes != facts.user_notes_count:
+        return True
+    if facts.children_fetched_at is None:
+        return True
+    try:
+        fetched = ms_from_iso(facts.children_fetched_at)
+        updated = ms_from_iso(facts.updated_at)
+    except ValueError:
+        return True
+    return fetched < updated + TOUCH_INTERVAL_MS + TOUCH_MARGIN_MS
 
 
 def sync_resource(
@@ -73,102 +344,43 @@ def sync_resource(
     full: bool,
     overlap_seconds: int,
     progress: Progress,
+    caps: Capabilities | None = None,
     on_page_committed: Callable[[], None] | None = None,
 ) -> ResourceOutcome:
-    """Bring one resource of one project up to date. Raises LoreError on failure."""
-    base = f"/api/v4/projects/{project.id}/{resource.api}"
-    params: dict[str, Any] = {"order_by": "updated_at", "sort": "asc", "state": "all"}
+    """Bring one resource of one project up to date. Raises LoreError on failure
+    (a 403 on the list surfaces as the client's ForbiddenError for the caller to judge)."""
+    caps = caps or Capabilities()
+    sync = ItemSync(client, conn, pool, project, resource, caps)
+    since: str | None = None
     cursor = None if full else ingest.get_cursor(conn, project.id, resource.stage)
     if cursor:
-        since_ms = ms_from_iso(cursor) - overlap_seconds * 1000
-        params["updated_after"] = iso_from_ms(max(since_ms, 0))
+        back = max(overlap_seconds, RECHECK_WINDOW_SECONDS) * 1000
+        since = iso_from_ms(max(ms_from_iso(cursor) - back, 0))
     key = f"{resource.stage}:{project.path}"
     what = f"{resource.api.replace('_', ' ')} of {project.path}"
-    first = client.get_page(base, params, page=1, per_page=PER_PAGE, what=what)
-    progress.start(key, f"{resource.stage:<6} {project.path}", first.total)
-
-    outcome = ResourceOutcome()
-    seen_ids: set[int] = set()
-    pages: deque[Future[Page]] = deque()
-    if first.total_pages and first.total_pages > 1:
-        # Offset pagination lets us fetch the remaining pages concurrently.
-        for number in range(2, first.total_pages + 1):
-            pages.append(pool.submit(client.get_page, base, params, number, PER_PAGE, what))
-
-    def children(raw: dict[str, Any]) -> tuple[list[Any], list[Any]]:
-        iid = int(raw["iid"])
-        discussions = client.get_all(f"{base}/{iid}/discussions", per_page=100,
-                                     what=f"discussions of {project.path}{'#' if resource.kind == 'issue' else '!'}{iid}")
-        diffs: list[Any] = []
-        if resource.kind == "mr":
-            diffs = client.get_all(f"{base}/{iid}/diffs", per_page=100,
-                                   what=f"diffs of {project.path}!{iid}")
-        return discussions, diffs
-
-    def prepare(page: Page) -> _PendingPage:
-        ids = [int(raw["id"]) for raw in page.items]
-        stored = ingest.stored_updated_at(conn, resource.kind, ids)
-        changed = [
-            raw for raw in page.items
-            if full or stored.get(int(raw["id"])) != normalize_iso(raw.get("updated_at"))
-        ]
-        futures = {int(raw["id"]): pool.submit(children, raw) for raw in changed}
-        return _PendingPage(page, changed, futures)
-
-    def commit(pending: _PendingPage) -> None:
-        results = {item_id: fut.result() for item_id, fut in pending.children.items()}
-        synced_at = _now_iso()
-        newest = max((normalize_iso(raw.get("updated_at")) or "" for raw in pending.page.items),
-                     default="")
-        with transaction(conn):
-            for raw in pending.changed:
-                discussions, diffs = results[int(raw["id"])]
-                if resource.kind == "issue":
-                    item_id = ingest.upsert_issue(conn, project.id, raw, synced_at)
-                else:
-                    item_id = ingest.upsert_mr(conn, project.id, raw, synced_at)
-                    ingest.replace_mr_paths(conn, item_id, diffs)
-                outcome.notes += ingest.replace_discussions(conn, project.id, resource.kind,
-                                                           item_id, discussions)
-            if newest:
-                ingest.set_cursor(conn, project.id, resource.stage, newest, synced_at)
-        outcome.items_updated += len(pending.changed)
-        outcome.changed_iids.extend(int(raw["iid"]) for raw in pending.changed)
-        outcome.changed_ids.extend(int(raw["id"]) for raw in pending.changed)
-        outcome.items_seen += len(pending.page.items)
-        seen_ids.update(int(raw["id"]) for raw in pending.page.items)
-        progress.update(key, advance=len(pending.page.items))
-        if on_page_committed is not None:
-            on_page_committed()
-
-    def next_page(previous: Page) -> Page | None:
-        if pages:
-            return pages.popleft().result()
-        if first.total_pages is None and previous.next_page and previous.items:
-            # No totals (GitLab omits them past 10,000 rows): follow x-next-page one by one.
-            return client.get_page(base, params, previous.next_page, PER_PAGE, what)
-        return None
+    walk = ItemWalk(client, sync.base, since=since, what=what,
+                    keyset=resource is ISSUES and caps.keyset_issues)
+    pages = iter(walk)
+    first = next(pages, None)
+    progress.start(key, f"{resource.stage:<6} {project.path}", first.total if first else 0)
 
     # Pipeline: children of page k+1 are fetched while page k is written.
-    in_flight: _PendingPage | None = prepare(first)
-    current: Page | None = first
+    in_flight = sync.prepare(first, full=full) if first is not None else None
     while in_flight is not None:
-        upcoming = next_page(current) if current is not None else None
-        prepared_next = prepare(upcoming) if upcoming is not None and upcoming.items else None
-        commit(in_flight)
-        in_flight, current = prepared_next, upcoming
-
-    # Offset pagination can skip an item when another one moves during the walk; the
-    # server's total tells us, and one more walk from the same cursor closes the gap.
-    if first.total is not None and len(seen_ids) < first.total:
-        for page in client.iter_pages(base, params, per_page=PER_PAGE, what=what):
-            missing = [raw for raw in page.items if int(raw["id"]) not in seen_ids]
-            if missing:
-                commit(prepare(Page(missing, page.page, None, None, None)))
+        upcoming = next(pages, None)
+        prepared = sync.prepare(upcoming, full=full) if upcoming is not None else None
+        sync.commit(in_flight, progress, key)
+        if on_page_committed is not None:
+            on_page_committed()
+        in_flight = prepared
+    sync.outcome.list_requests = walk.stats.requests
+    sync.outcome.walk_mode = walk.stats.mode
 
     if full:
-        with transaction(conn):
-            gone = ingest.item_ids(conn, resource.kind, project.id) - seen_ids
-            outcome.deleted = ingest.delete_items(conn, resource.kind, sorted(gone))
-    progress.finish(key, f"{outcome.items_updated} updated")
-    return outcome
+        # The walk cannot skip, but a deletion is for ever: confirm each one.
+        stored = ingest.item_iids(conn, resource.kind, project.id)
+        candidates = {i: iid for i, iid in stored.items() if i not in walk.seen}
+        if candidates:
+            sync.confirm_and_delete(candidates)
+    progress.finish(key, f"{sync.outcome.items_updated} updated")
+    return sync.outcome

@@ -23,6 +23,9 @@ class StageResult:
     retry_after_ms: int | None = None
     skipped: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    #: The stage did its core job, but an enrichment failed or a resource was not
+    #: available (work-item status, MRs disabled): the run is "degraded", not "failed".
+    warning: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,11 +55,12 @@ class SyncReport:
 
     @property
     def outcome(self) -> str:
-        """success | degraded (an optional stage failed) | failed (a core stage failed)."""
-        if all(s.success for s in self.stages):
-            return "success"
+        """success | degraded (an optional stage failed, or a stage warned) | failed (a core
+        stage failed)."""
         if any(s.stage in CORE_STAGES and not s.success for s in self.stages):
             return "failed"
+        if all(s.success and not s.warning for s in self.stages):
+            return "success"
         return "degraded"
 
     def first_core_failure(self) -> StageResult | None:

@@ -45,7 +45,7 @@ PLATFORM_STATES = ("loaded", "running", "not_loaded", "unknown")
 
 STAGE = obj(
     {"stage": enum("issues", "mrs", "docs", "embeddings"), "success": BOOL, "items_updated": INT,
-     "error": STR, "error_code": STR, "retry_after_ms": INT, "retried": BOOL},
+     "error": STR, "error_code": STR, "retry_after_ms": INT, "retried": BOOL, "warning": STR},
     required=["stage", "success", "items_updated"],
 )
 RUN_SUMMARY = obj({"timestamp_iso": STR, "outcome": enum("success", "degraded", "failed"),

@@ -39,6 +39,7 @@ STAGE_SCHEMA = obj(
         "retry_after_ms": OPT_INT,
         "skipped": BOOL,
         "details": {"type": "object"},
+        "warning": OPT_STR,
     }
 )
 REPORT_SCHEMA = obj(
@@ -129,6 +130,7 @@ def _suggestion(code: ErrorCode) -> str:
 
 
 def _render(data: dict[str, Any], console: Console) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"sync {data['outcome']}", title_justify="left", show_edge=False)
@@ -139,11 +141,14 @@ def _render(data: dict[str, Any], console: Console) -> None:
     for stage in data["stages"]:
         if stage.get("skipped"):
             result = "[dim]skipped[/dim]"
+        elif stage["success"] and stage.get("warning"):
+            result = "[yellow]ok, with a warning[/yellow]"
         elif stage["success"]:
             result = "[green]ok[/green]"
         else:
             result = f"[red]failed[/red] {stage.get('error_code') or ''}"
-        note = stage.get("error") or ""
+        # Messages come from GitLab: never let them be read as rich markup.
+        note = escape(stage.get("error") or stage.get("warning") or "")
         projects = (stage.get("details") or {}).get("projects") or {}
         wis: list[dict[str, Any]] = [
             p["work_item_status"] for p in projects.values()
