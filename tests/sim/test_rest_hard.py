@@ -224,6 +224,14 @@ def test_issues_statistics(api: httpx.Client) -> None:
     assert api.get("/api/v4/projects/acme%2Fnope/issues_statistics").status_code == 404
 
 
+def test_issue_type_filter(api: httpx.Client) -> None:
+    every = all_pages(api, f"{P}/issues")
+    for name in ("issue", "task", "incident", "test_case"):
+        subset = all_pages(api, f"{P}/issues", issue_type=name)
+        assert {i["id"] for i in subset} == {i["id"] for i in every if i["issue_type"] == name}
+    assert api.get(f"{P}/issues", params={"issue_type": "epic"}).status_code == 400
+
+
 def test_request_log_names_the_auth_kind_never_the_token(fresh_sim: Simulator) -> None:
     log = fresh_sim.state.request_log
     log.clear()

@@ -6,7 +6,9 @@ none), ``x-total``, ``x-total-pages`` and ``Link`` (rel prev/next/first/last, ab
 URLs that keep every other query parameter). List filters: ``state``, ``updated_after``,
 ``updated_before``, ``created_after``, ``created_before`` (inclusive, ISO-8601),
 ``order_by`` (``created_at``/``updated_at``/``title``, plus ``merged_at`` for MRs),
-``sort`` (``asc``/``desc``), ``iids[]``, ``labels``, ``author_username``, ``search``.
+``sort`` (``asc``/``desc``), ``iids[]``, ``labels``, ``author_username``, ``search``,
+``issue_type`` (issues: ``issue``/``incident``/``test_case``/``task``; without it every
+type is listed).
 Ties are broken by id so ordering is stable across pages. Like GitLab, ``x-total``,
 ``x-total-pages`` and ``rel="last"`` are left out when a list has more than 10,000 items.
 Offset pages are computed from live data on every request, so an item edited during a
@@ -57,6 +59,7 @@ MAX_PER_PAGE = 100
 COUNT_LIMIT = 10_000
 KEYSET_UNAVAILABLE = "Keyset pagination is not yet available for this type of request"
 _FORBIDDEN = {"message": "403 Forbidden"}
+_ISSUE_TYPES = ("issue", "incident", "test_case", "task")
 
 
 class ApiError(Exception):
@@ -298,6 +301,9 @@ class RestApi:
             if labels_raw else []
         author = req.param("author_username")
         search = (req.param("search") or "").lower()
+        issue_type = req.param("issue_type") if kind == "issues" else None
+        if issue_type is not None and issue_type not in _ISSUE_TYPES:
+            raise bad_param("issue_type", "does not have a valid value")
 
         out = []
         for it in items:
@@ -323,6 +329,8 @@ class RestApi:
                 elif not all(lbl in it.labels for lbl in wanted_labels):
                     continue
             if author and self.ds.users[it.author_id].username != author:
+                continue
+            if issue_type is not None and it.issue_type != issue_type:
                 continue
             if search and search not in it.title.lower() and \
                     search not in (it.description or "").lower():
