@@ -45,9 +45,9 @@ Issues and merge requests
   name or null), ``"reviewers"`` and ``"draft"`` (MRs), ``"actor"`` (username recorded on
   system notes and as closer/merger; default ``root``), ``"system_notes": false`` to skip
   the system notes GitLab would add ("changed the description", "added ~bug label",
-  "closed", "set status to **Done**"...). Any edit bumps ``updated_at``. Closing an issue
-  also moves its status to Done (if it was not already done/canceled); reopening moves
-  it to To do. → 200 + the rendered item.
+  "closed", "set status to **Done**"...). Any edit bumps ``updated_at`` (except a status-only
+  change, see below). Closing an issue also moves its status to Done (if it was not
+  already done/canceled); reopening moves it to To do. → 200 + the rendered item.
 - ``DELETE .../issues/:iid`` and ``.../merge_requests/:iid``: the item disappears from
   every list, GET, discussion and GraphQL answer → ``{"deleted": true, ...}``.
 - ``POST .../issues/:iid/notes`` and ``.../merge_requests/:iid/notes`` add a note:

@@ -4,7 +4,14 @@
 >>> sim = Simulator.start(preset="small", seed=7)     # listening when this returns
 >>> sim.url, sim.token                                # "http://127.0.0.1:PORT", token
 >>> sim.dataset, sim.stats()                          # in-memory data, request counters
+>>> sim.admin.snapshot(), sim.state.request_log       # served truth; requests seen
 >>> sim.stop()
+
+``Simulator.start`` knobs beyond the dataset: ``gitlab_version``, ``mrs_disabled`` (project
+paths whose MRs answer 403), ``diff_max_files`` (GitLab's diff file cap), ``latency_ms``,
+``faults``, ``work_item_status``, ``complexity_limit``. ``state.request_log`` is a bounded
+deque of ``{"method", "path", "query", "auth": "bearer" | "private-token" | "none",
+"status"}`` for every request outside ``/__sim/`` (never the token itself).
 
 Standard library only: ``ThreadingHTTPServer`` with daemon threads and HTTP/1.1
 keep-alive (every response carries Content-Length and is written in one ``sendall`` so a
