@@ -245,5 +245,5 @@ def test_request_log_names_the_auth_kind_never_the_token(fresh_sim: Simulator) -
         ("GET", "/api/v4/version", "bearer", 200),
         ("GET", f"{P}/issues", "private-token", 200),
         ("GET", "/api/v4/user", "none", 401)]
-    assert log[1]["query"] == "per_page=3"
+    assert log[1]["query"] == "per_page=3"  # the raw query string
     assert fresh_sim.token not in repr(list(log))

@@ -34,7 +34,7 @@ import time
 from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from lore.sim.admin import AdminApi
 from lore.sim.faults import Fault, FaultInjector
@@ -170,7 +170,7 @@ def build_routes(state: SimState) -> list[Route]:
     return routes
 
 
-def _log_request(state: SimState, req: Request) -> dict[str, Any] | None:
+def _log_request(state: SimState, req: Request, query: str) -> dict[str, Any] | None:
     """Record a non-admin request in ``state.request_log`` (the auth kind, not the token)."""
     if req.segments[:1] == ["__sim"]:
         return None
@@ -181,7 +181,7 @@ def _log_request(state: SimState, req: Request) -> dict[str, Any] | None:
     else:
         auth = "none"
     entry: dict[str, Any] = {"method": req.method, "path": req.path,
-                             "query": urlencode(req.query), "auth": auth, "status": None}
+                             "query": query, "auth": auth, "status": None}
     state.request_log.append(entry)
     return entry
 
@@ -237,7 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=self._read_body(),
         )
-        self._log_entry = _log_request(state, req)
+        self._log_entry = _log_request(state, req, split.query)
         route, args, method_ok = self._match(state.routes, req)
         if route is None:
             is_api = bool(segments) and segments[0] == "api"
