@@ -103,7 +103,7 @@ def test_service_run_on_each_version(lore_env: LoreEnv, versioned: tuple[str, Si
     """A scheduled run (cron backend with a recording fake crontab) succeeds everywhere."""
     from service.fakes import install_fakes
 
-    version, sim = versioned
+    _version, sim = versioned
     install_fakes(lore_env.root, lore_env.env)
     lore_env.env["GITLAB_TOKEN"] = sim.token
     lore_env.write_config(sim.url, [p.path for p in sim.dataset.projects],
