@@ -182,3 +182,18 @@ def test_churn_is_seeded_and_kinds_filter(fresh_sim: Simulator) -> None:
     b = Churn(fresh_sim.admin, 10, seed=5, kinds=("mr",), advance_clock=False)
     assert "status" not in [b.edit_once() for _ in range(40)]
     assert all(kind == "mr" for kind, _ in b.edited_ids)
+
+
+def test_stopping_a_busy_churn_over_http_is_prompt(fresh_sim: Simulator) -> None:
+    # The admin request holds the dataset lock while it stops the churn thread, which is
+    # always after that lock at this rate: stopping must neither deadlock nor wait it out.
+    fresh_sim.admin.start_churn(edits_per_second=2000, seed=1)
+    time.sleep(0.3)
+    churn = fresh_sim.state.churn
+    assert churn is not None
+    with httpx.Client(base_url=fresh_sim.url, timeout=10) as admin:
+        began = time.monotonic()
+        done = admin.delete("/__sim/churn").json()
+        assert time.monotonic() - began < 2
+    assert done["running"] is False and done["edits"] > 0
+    assert not churn._thread.is_alive()

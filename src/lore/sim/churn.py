@@ -108,55 +108,68 @@ class Churn:
         ds.now_ms = max(ds.now_ms, target)
 
     def edit_once(self) -> str:
-        """Make one random edit now; returns its kind (also counted)."""
+        """Make one random edit now; returns its kind (also counted), or "stopped"."""
+        lock = self.admin.ds.lock
+        # stop() may be called by a thread that holds the dataset lock (an admin request)
+        # and then waits for this thread: never block on the lock once asked to stop.
+        while not lock.acquire(timeout=0.05):
+            if self._stop.is_set():
+                return "stopped"
+        try:
+            if self._stop.is_set() and threading.current_thread() is self._thread:
+                return "stopped"
+            return self._edit_locked()
+        finally:
+            lock.release()
+
+    def _edit_locked(self) -> str:
         admin, rng = self.admin, self.rng
         ds = admin.ds
-        with ds.lock:
-            self._tick_clock()
-            kind = rng.choice(self.kinds)
-            candidates = [p for p in ds.projects if (p.issues if kind == "issue" else p.mrs)]
-            if not candidates:
+        self._tick_clock()
+        kind = rng.choice(self.kinds)
+        candidates = [p for p in ds.projects if (p.issues if kind == "issue" else p.mrs)]
+        if not candidates:
+            self.counts["skipped"] += 1
+            return "skipped"
+        project = rng.choice(candidates)
+        table: dict[int, Any] = project.issues if kind == "issue" else project.mrs
+        item: Issue | MergeRequest = table[rng.choice(list(table))]
+        roll = rng.random()
+        what: str
+        if roll < 0.32:
+            title = item.title
+            title = title[: -len(_EDIT_SUFFIX)] if title.endswith(_EDIT_SUFFIX) \
+                else title + _EDIT_SUFFIX
+            self._edit(kind, project.id, item.iid, title=title)
+            what = "title"
+        elif roll < 0.55:
+            if _CHURN_LABEL in item.labels:
+                self._edit(kind, project.id, item.iid, remove_labels=[_CHURN_LABEL])
+            else:
+                self._edit(kind, project.id, item.iid, add_labels=[_CHURN_LABEL])
+            what = "labels"
+        elif roll < 0.85:
+            before = item.updated_ms
+            admin.add_note(project.id, kind, item.iid, body=f"churn note {rng.getrandbits(32):08x}",
+                           author=_CHURN_AUTHOR)
+            if item.updated_ms != before:
+                self.counts["note_touched"] += 1
+            what = "note"
+        elif roll < 0.93 and isinstance(item, Issue):
+            current = item.status_index
+            choices = [s[1] for i, s in enumerate(V.STATUSES) if i != current]
+            admin.edit_issue(project.id, item.iid, status=rng.choice(choices))
+            what = "status"
+        else:
+            notes = [n for d in item.discussions for n in d.notes if not n.system]
+            if not notes:
                 self.counts["skipped"] += 1
                 return "skipped"
-            project = rng.choice(candidates)
-            table: dict[int, Any] = project.issues if kind == "issue" else project.mrs
-            item: Issue | MergeRequest = table[rng.choice(list(table))]
-            roll = rng.random()
-            what: str
-            if roll < 0.32:
-                title = item.title
-                title = title[: -len(_EDIT_SUFFIX)] if title.endswith(_EDIT_SUFFIX) \
-                    else title + _EDIT_SUFFIX
-                self._edit(kind, project.id, item.iid, title=title)
-                what = "title"
-            elif roll < 0.55:
-                if _CHURN_LABEL in item.labels:
-                    self._edit(kind, project.id, item.iid, remove_labels=[_CHURN_LABEL])
-                else:
-                    self._edit(kind, project.id, item.iid, add_labels=[_CHURN_LABEL])
-                what = "labels"
-            elif roll < 0.85:
-                before = item.updated_ms
-                admin.add_note(project.id, kind, item.iid, body=f"churn note {rng.getrandbits(32):08x}",
-                               author=_CHURN_AUTHOR)
-                if item.updated_ms != before:
-                    self.counts["note_touched"] += 1
-                what = "note"
-            elif roll < 0.93 and isinstance(item, Issue):
-                current = item.status_index
-                choices = [s[1] for i, s in enumerate(V.STATUSES) if i != current]
-                admin.edit_issue(project.id, item.iid, status=rng.choice(choices))
-                what = "status"
-            else:
-                notes = [n for d in item.discussions for n in d.notes if not n.system]
-                if not notes:
-                    self.counts["skipped"] += 1
-                    return "skipped"
-                admin.delete_note(project.id, kind, item.iid, rng.choice(notes).id)
-                what = "note_deleted"
-            self.counts[what] += 1
-            self.edited_ids.add((kind, item.id))
-            return what
+            admin.delete_note(project.id, kind, item.iid, rng.choice(notes).id)
+            what = "note_deleted"
+        self.counts[what] += 1
+        self.edited_ids.add((kind, item.id))
+        return what
 
     def _edit(self, kind: str, project_id: int, iid: int, **changes: Any) -> None:
         if kind == "issue":
