@@ -70,10 +70,15 @@ def test_search(tmp_path: Path) -> None:
 
 @pytest.mark.xdist_group("bench")
 def test_sync(tmp_path: Path) -> None:
-    doc = run_bench("sync.py", "--preset", "small", "--latency-ms", "0", tmp_path=tmp_path)
+    doc = run_bench("sync.py", "--preset", "small", "--latency-ms", "0",
+                    "--churn-percent-per-minute", "300", tmp_path=tmp_path)
     _positive(doc["initial_sync"], "wall_seconds", "requests")
     _positive(doc["noop_sync"], "requests")
     assert doc["noop_sync"]["requests"] < doc["initial_sync"]["requests"]
+    churn = doc["churn"]
+    _positive(churn["sync_under_churn"], "wall_seconds", "requests")
+    assert churn["churn"]["edits"] > 0
+    assert churn["difference"] == 0, churn["mirror_vs_upstream"]
     _positive(doc["sequential_baseline"], "wall_seconds")
     assert "speedup_vs_baseline" in doc
 
