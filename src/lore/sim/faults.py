@@ -13,7 +13,10 @@ A rule (JSON, as accepted by ``POST /__sim/faults`` and ``Simulator.start(faults
 
 Kinds: ``500``, ``502``, ``503``, ``429``, ``401``, ``drop`` (close the connection
 without any response), ``slow`` and ``graphql_complexity`` (a GraphQL complexity error,
-only fires on the GraphQL route).
+only fires on the GraphQL route); ``429_bare`` (HTML body, no Retry-After or RateLimit-*
+headers, as GitLab's GraphQL endpoint sometimes answers), ``401_expired`` (GitLab's OAuth
+error body ``invalid_token`` with an ``error_description`` and a ``WWW-Authenticate``
+challenge) and ``403_scope`` (``insufficient_scope`` with the accepted ``scope`` list).
 
 Route names: ``version``, ``user`` (``/user`` and ``/users/:id``), ``project`` (``/projects`` and ``/projects/:id``),
 ``issues`` (list and single issue), ``merge_requests`` (list and single MR; alias
@@ -31,7 +34,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("500", "502", "503", "429", "401", "drop", "slow", "graphql_complexity")
+KINDS = ("500", "502", "503", "429", "401", "drop", "slow", "graphql_complexity",
+         "429_bare", "401_expired", "403_scope")
 
 
 class FaultSpecError(ValueError):

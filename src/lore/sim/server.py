@@ -80,6 +80,8 @@ class SimState:
         self.request_log: deque[dict[str, Any]] = deque(maxlen=20_000)
         self.listing_hook: Any = None  # lore.sim.churn.ListingHook while armed
         self.churn: Any = None  # lore.sim.churn.Churn while running
+        # lore.sim.ratelimit.RateLimiter when a quota is set (start(rate_limit=(n, secs))).
+        self.rate_limit: Any = None
 
     def set_base_url(self, url: str) -> None:
         self.base_url = url
@@ -193,6 +195,8 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
     _log_entry: dict[str, Any] | None = None
+    _rate_headers: list[tuple[str, str]] | None = None  # RateLimit-* for this response
+    _tls_failed = False
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: tests and benchmarks do not want access logs on stderr
@@ -200,6 +204,15 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.track(self.connection, True)
+        if self.server.tls_context is not None:
+            from lore.sim.tls import handshake
+
+            # A client that does not trust the certificate aborts here; nothing to serve.
+            self._tls_failed = not handshake(self.connection)
+
+    def handle(self) -> None:
+        if not self._tls_failed:
+            super().handle()
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):
@@ -252,10 +265,20 @@ class _Handler(BaseHTTPRequestHandler):
             state.count(route.key)
             if state.latency_ms > 0:
                 time.sleep(state.latency_ms / 1000)
+            if state.rate_limit is not None:
+                # Rack::Attack sits in front of the app: count first, refuse over quota.
+                decision = state.rate_limit.hit()
+                self._rate_headers = decision.headers
+                if decision.throttled:
+                    state.count_status(429)
+                    self._send(Response.text("Retry later\n", 429))
+                    return
             fault = state.faults.pick(route.names(), req.method, route.name == "graphql")
             if fault is not None:
                 response = self._fault_response(fault, req)
                 if response is not None:
+                    if fault.kind in ("429", "429_bare", "drop", "500", "502", "503"):
+                        self._rate_headers = None  # from another layer: no RateLimit-*
                     state.count_status(response.status if not response.drop else "drop")
                     self._send(response)
                     return
@@ -314,6 +337,24 @@ class _Handler(BaseHTTPRequestHandler):
                        ("RateLimit-Limit", "600"), ("RateLimit-Observed", "601"),
                        ("RateLimit-Remaining", "0"), ("RateLimit-Reset", str(reset))]
             return Response.text("Retry later\n", 429, headers=headers)
+        if kind == "429_bare":
+            # What GitLab's GraphQL endpoint (or a proxy) sometimes sends: HTML, no hint.
+            html = "<html><head><title>429 Too Many Requests</title></head><body>" \
+                   "<h1>429 Too Many Requests</h1></body></html>\n"
+            return Response.text(html, 429, "text/html; charset=utf-8")
+        if kind == "401_expired":
+            # rack-oauth2's Bearer::Unauthorized, as GitLab's API guard raises it.
+            desc = "Token is expired. You can either do re-authorization or token refresh."
+            challenge = f'Bearer realm="The API", error="invalid_token", error_description="{desc}"'
+            return Response.json({"error": "invalid_token", "error_description": desc}, 401,
+                                 headers=[("WWW-Authenticate", challenge)])
+        if kind == "403_scope":
+            # Bearer::Forbidden: GitLab sends no WWW-Authenticate here; the body names the
+            # scopes the endpoint accepts.
+            return Response.json({"error": "insufficient_scope",
+                                  "error_description": "The request requires higher privileges "
+                                  "than provided by the access token.",
+                                  "scope": "api read_api"}, 403)
         if kind == "graphql_complexity" and self.server.state.graphql is not None:
             return self.server.state.graphql.forced_complexity_error(req)
         return None
@@ -337,6 +378,9 @@ class _Handler(BaseHTTPRequestHandler):
                  f"Date: {email.utils.formatdate(self.server.state.dataset.now_ms / 1000, usegmt=True)}"]
         for name, value in response.headers:
             lines.append(f"{name}: {value}")
+        rate_headers, self._rate_headers = self._rate_headers, None
+        for name, value in rate_headers or ():
+            lines.append(f"{name}: {value}")
         if self.close_connection or self.headers.get("Connection", "").lower() == "close":
             self.close_connection = True
             lines.append("Connection: close")
@@ -355,11 +399,24 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], state: SimState) -> None:
+    def __init__(self, address: tuple[str, int], state: SimState,
+                 tls_context: Any = None) -> None:
         self.state = state
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
+        self.tls_context = tls_context  # ssl.SSLContext when serving HTTPS
         super().__init__(address, _Handler)
+        if tls_context is not None:
+            from lore.sim.tls import wrap_listener
+
+            self.socket = wrap_listener(self.socket, tls_context)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # a client that hung up (or refused our certificate) is not a bug
+        super().handle_error(request, client_address)
 
     def track(self, conn: socket.socket, open_: bool) -> None:
         with self._conns_lock:
@@ -389,7 +446,8 @@ class Simulator:
         self.preset = preset
         self.host = str(server.server_address[0])
         self.port = int(server.server_address[1])
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = state.base_url
+        self.certificates: Any = None  # lore.sim.tls.TestCertificates when tls=True
 
     @classmethod
     def start(cls, preset: str = "small", seed: int = 7, port: int = 0, latency_ms: int = 0,
@@ -398,6 +456,7 @@ class Simulator:
               complexity_limit: int | None = 250, gitlab_version: str = DEFAULT_VERSION,
               mrs_disabled: tuple[str, ...] | list[str] = (),
               diff_max_files: int = DEFAULT_DIFF_MAX_FILES,
+              tls: bool = False, rate_limit: tuple[int, int] | None = None,
               **knobs: Any) -> Simulator:
         """Generate the dataset, bind ``host:port`` and serve in a background thread.
 
@@ -407,6 +466,9 @@ class Simulator:
         see ``versions.py``) picks the GitLab release whose behaviour is served.
         ``mrs_disabled`` lists project paths whose merge requests are disabled (403 on every
         MR route); ``diff_max_files`` is GitLab's per-MR diff file limit (default 1000).
+        ``tls=True`` serves HTTPS with a certificate from a fresh test CA (``sim.ca_bundle``,
+        see ``tls.py``); ``rate_limit=(limit, period_seconds)`` turns on GitLab's request
+        throttle with its ``RateLimit-*`` headers (see ``ratelimit.py``).
         Returns once the socket is listening.
         """
         from lore.sim.dataset import generate
@@ -424,18 +486,35 @@ class Simulator:
             project.merge_requests_access_level = "disabled"
         if faults is not None:
             state.faults.configure(faults)
+        if rate_limit is not None:
+            from lore.sim.ratelimit import RateLimiter
+
+            state.rate_limit = RateLimiter(*rate_limit)
         state.routes = build_routes(state)
-        server = _Server((host, port), state)
+        certificates = None
+        if tls:
+            from lore.sim.tls import TestCertificates
+
+            certificates = TestCertificates()
+        server = _Server((host, port), state,
+                         certificates.server_context() if certificates else None)
         bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
-        state.set_base_url(f"http://{bound_host}:{bound_port}")
+        state.set_base_url(f"{'https' if tls else 'http'}://{bound_host}:{bound_port}")
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                   name=f"lore-sim-{bound_port}", daemon=True)
         thread.start()
-        return cls(state, server, thread, preset)
+        sim = cls(state, server, thread, preset)
+        sim.certificates = certificates
+        return sim
 
     @property
     def token(self) -> str:
         return self._state.token
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """Path of the test CA's PEM file when serving HTTPS (``tls=True``), else None."""
+        return str(self.certificates.ca_bundle) if self.certificates is not None else None
 
     @property
     def dataset(self) -> Dataset:
@@ -470,6 +549,8 @@ class Simulator:
         self._server.close_all()
         self._server.server_close()
         self._thread.join(timeout=5)
+        if self.certificates is not None:
+            self.certificates.cleanup()
 
     def __enter__(self) -> Simulator:
         return self
