@@ -197,3 +197,24 @@ def test_stopping_a_busy_churn_over_http_is_prompt(fresh_sim: Simulator) -> None
         assert time.monotonic() - began < 2
     assert done["running"] is False and done["edits"] > 0
     assert not churn._thread.is_alive()
+
+
+def test_admin_diff_notes_with_and_without_a_line_range(fresh_sim: Simulator) -> None:
+    with client_for(fresh_sim) as api:
+        url = f"{ADMIN}/merge_requests/1/notes"
+        path = api.get(f"{P}/merge_requests/1/diffs").json()[0]["new_path"]
+        bare = api.post(url, json={"body": "one line", "position": {
+            "new_path": path, "new_line": 4}}).json()["note"]
+        assert bare["position"]["line_range"] is None  # as API-created notes on GitLab
+        multi = api.post(url, json={"body": "three lines", "position": {
+            "new_path": path, "new_line": 4, "line_range": {
+                "start": {"old_line": None, "new_line": 2},
+                "end": {"old_line": None, "new_line": 4}}}}).json()["note"]
+        rng = multi["position"]["line_range"]
+        assert (rng["start"]["new_line"], rng["end"]["new_line"]) == (2, 4)
+        assert rng["start"]["type"] == rng["end"]["type"] == "new"
+        assert rng["start"]["line_code"] != rng["end"]["line_code"]
+        bad = api.post(url, json={"body": "x", "position": {
+            "new_path": path, "new_line": 4, "line_range": {
+                "start": {"new_line": 2}, "end": {"new_line": 9}}}})
+        assert bad.status_code == 400

@@ -98,6 +98,7 @@ def test_multi_line_and_stray_diff_notes(medium: Dataset) -> None:
                     assert pos.new_path in area.files and pos.old_path == pos.new_path
                     continue
                 if pos.line_range is not None:
+                    assert not pos.null_line_range
                     multi += 1
                     start, end = pos.line_range
                     anchors = by_path[pos.new_path].anchors
@@ -147,13 +148,22 @@ def test_rest_renders_the_new_fields(shared_sim: Simulator, api: httpx.Client,
     rendered = [n for d in all_pages(api, f"{P}/merge_requests/{mr.iid}/discussions")
                 for n in d["notes"] if n["type"] == "DiffNote"]
     ranges = [n["position"]["line_range"] for n in rendered]
-    multi = [r for r in ranges if r["start"] != r["end"]]
+    multi = [r for r in ranges if r is not None and r["start"] != r["end"]]
     assert multi
     for r in multi:
         for side in ("start", "end"):
             assert set(r[side]) == {"line_code", "type", "old_line", "new_line"}
         assert r["start"]["line_code"] != r["end"]["line_code"]
     for n in rendered:
+        if n["position"]["line_range"] is None:
+            continue
         end = n["position"]["line_range"]["end"]
         assert (end["old_line"], end["new_line"]) == (n["position"]["old_line"],
                                                       n["position"]["new_line"])
+    # Notes made through the API carry no range at all: "line_range": null.
+    nulls = [n for m in list(project.mrs.values())[:40]
+             for d in all_pages(api, f"{P}/merge_requests/{m.iid}/discussions")
+             for n in d["notes"] if n["type"] == "DiffNote"
+             and n["position"]["line_range"] is None]
+    assert nulls
+    assert all(n["position"]["new_line"] or n["position"]["old_line"] for n in nulls)

@@ -53,7 +53,9 @@ Issues and merge requests
 - ``POST .../issues/:iid/notes`` and ``.../merge_requests/:iid/notes`` add a note:
   ``{"body" (required), "author": username, "discussion_id": reply to this thread,
   "internal": false, "system": false, "position": {"new_path", "new_line", "old_path",
-  "old_line"}}`` (MRs only; makes a resolvable ``DiffNote``) → 201 +
+  "old_line", "line_range": {"start": {"old_line", "new_line"}, "end": {...}}}}`` (MRs
+  only; makes a resolvable ``DiffNote``; without ``line_range`` the note renders
+  ``"line_range": null`` as API-created notes do on GitLab) → 201 +
   ``{"discussion_id", "note"}``. Bumps the item's ``updated_at`` only as GitLab's
   ``ThrottledTouch`` does: when the item's ``updated_at`` is at least 60 s older than the
   note (simulator clock). A note saved within a minute of the last update leaves
@@ -124,6 +126,24 @@ class AdminError(Exception):
 
 def _label_ref(label: str) -> str:
     return f'~"{label}"' if any(c in label for c in " :") else f"~{label}"
+
+
+def _line_range(position: dict[str, Any]
+                ) -> tuple[tuple[tuple[Any, Any], tuple[Any, Any]] | None, bool]:
+    """``position.line_range`` of an admin note: (range or None, render as null?). Without
+    one, GitLab stores none and renders ``"line_range": null`` (API-created notes)."""
+    raw = position.get("line_range")
+    if raw is None:
+        return None, True
+    try:
+        start, end = raw["start"], raw["end"]
+        pair_start = (start.get("old_line"), start.get("new_line"))
+        pair_end = (end.get("old_line"), end.get("new_line"))
+    except (KeyError, TypeError, AttributeError):
+        raise AdminError(400, "line_range needs start and end with old_line/new_line") from None
+    if pair_end != (position.get("old_line"), position.get("new_line")):
+        raise AdminError(400, "line_range.end must be the note's own old_line/new_line")
+    return (None, False) if pair_start == pair_end else ((pair_start, pair_end), False)
 
 
 def _status_index(name: Any) -> int | None:
@@ -399,6 +419,7 @@ class AdminApi:
                 pos = Position(item.base_sha, item.start_sha, item.sha,
                                str(position.get("old_path") or new_path), str(new_path),
                                position.get("old_line"), position.get("new_line"))
+                pos.line_range, pos.null_line_range = _line_range(position)
             note = Note(self.ds.next_id("note"), author_id, str(body), ms, ms,
                         system=bool(system), internal=bool(internal))
             if pos is not None:

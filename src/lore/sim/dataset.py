@@ -23,7 +23,8 @@ drop or trip over:
   project) and the system note "moved to #N";
 - internal notes: some issue comments are ``internal`` (also rendered ``confidential``);
 - multi-line diff notes: about a quarter of diff threads span several lines of one hunk
-  (``position.line_range`` with distinct start and end anchors);
+  (``position.line_range`` with distinct start and end anchors); of the single-line ones
+  about 30% were made through the API and show ``"line_range": null``;
 - stray diff-note paths: about 4% of diff threads sit on a file of the MR's area that is
   not in the MR's current diff list (dropped by a later push);
 - wide MRs: about 4% of area MRs touch every file of their area (and its tests), so a low
@@ -945,6 +946,7 @@ _INTERNAL_SHARE = 0.04
 _MULTILINE_SHARE = 0.25
 _STRAY_PATH_SHARE = 0.04
 _WIDE_MR_SHARE = 0.04
+_NULL_RANGE_SHARE = 0.3
 
 
 class _Extras:
@@ -1033,6 +1035,7 @@ class _Extras:
     def _diff_note_positions(self) -> None:
         stray_rng = self.rng("stray-diff-paths")
         multi_rng = self.rng("multi-line-notes")
+        null_rng = self.rng("null-line-ranges")
         for p in self.projects:
             areas = {a.path: a for a in p.areas}
             for mr in p.mrs.values():
@@ -1050,6 +1053,8 @@ class _Extras:
                         pos.old_path = pos.new_path = path
                         continue
                     if multi_rng.random() >= _MULTILINE_SHARE:
+                        # Notes made through the API without a range show line_range null.
+                        pos.null_line_range = null_rng.random() < _NULL_RANGE_SHARE
                         continue
                     diff = by_path.get(pos.new_path)
                     if diff is None:

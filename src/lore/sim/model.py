@@ -109,8 +109,10 @@ class Position:
     old_line: int | None
     new_line: int | None
     # A multi-line diff note: ((old, new) of the first line, (old, new) of the last line).
-    # None means a single-line note (rendered with start == end, like GitLab).
+    # None means a single-line note: rendered with start == end (as the web UI stores it),
+    # or as ``"line_range": null`` when ``null_line_range`` (created through the API).
     line_range: tuple[tuple[int | None, int | None], tuple[int | None, int | None]] | None = None
+    null_line_range: bool = False
 
 
 @dataclass(slots=True)

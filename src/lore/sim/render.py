@@ -401,6 +401,8 @@ class Renderer:
                 (s_old, s_new), (e_old, e_new) = pos.line_range
                 line_range = {"start": self._anchor(pos.new_path, s_old, s_new),
                               "end": self._anchor(pos.new_path, e_old, e_new)}
+            elif pos.null_line_range:
+                line_range = None
             else:
                 line_range = {"start": anchor, "end": dict(anchor)}
             out["commit_id"] = None
