@@ -247,3 +247,8 @@ def test_request_log_names_the_auth_kind_never_the_token(fresh_sim: Simulator) -
         ("GET", "/api/v4/user", "none", 401)]
     assert log[1]["query"] == "per_page=3"  # the raw query string
     assert fresh_sim.token not in repr(list(log))
+    with httpx.Client(base_url=fresh_sim.url) as admin:
+        served = admin.get("/__sim/requests").json()
+        assert [e["auth"] for e in served] == ["bearer", "private-token", "none"]
+        assert admin.delete("/__sim/requests").json() == {"cleared": 3}
+        assert admin.get("/__sim/requests").json() == []

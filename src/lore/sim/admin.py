@@ -14,6 +14,9 @@ Clock and stats
 - ``GET  /__sim/stats`` → dataset counts, ``requests``, ``requests_by_route``
   (e.g. ``"GET /api/v4/projects/:id/issues": 12``), ``responses_by_status``,
   ``faults_fired``, ``now``. ``POST /__sim/stats/reset`` zeroes the counters.
+- ``GET  /__sim/requests`` → ``state.request_log`` as a list of ``{"method", "path",
+  "query", "auth": "bearer" | "private-token" | "none", "status"}`` (never a token);
+  ``DELETE /__sim/requests`` empties it.
 - ``GET  /__sim/truth`` → ``{"areas": [{"project", "path", "current_owner",
   "previous_owner", "handover_at", "reviewers"}]}`` (ground truth for ``lore who``).
 - ``GET  /__sim/projects`` → ``[{"id", "path", "issues", "merge_requests", "next_issue_iid",
@@ -187,6 +190,8 @@ class AdminApi:
             r("DELETE", ("faults",), self._clear_faults),
             r("GET", ("projects",), lambda q: Response.json(self.projects())),
             r("GET", ("snapshot",), lambda q: Response.json(self.snapshot())),
+            r("GET", ("requests",), lambda q: Response.json(self.request_log())),
+            r("DELETE", ("requests",), lambda q: Response.json(self.clear_request_log())),
             r("GET", ("churn",), lambda q: Response.json(self.churn_status())),
             r("POST", ("churn",), lambda q: Response.json(self.start_churn(**self._body(q)))),
             r("DELETE", ("churn",), lambda q: Response.json(self.stop_churn())),
@@ -354,6 +359,15 @@ class AdminApi:
                      "next_mr_iid": p.next_mr_iid, "files": list(p.files),
                      "merge_requests_access_level": p.merge_requests_access_level}
                     for p in self.ds.projects]
+
+    def request_log(self) -> list[dict[str, Any]]:
+        """The requests seen outside ``/__sim/`` (see ``SimState.request_log``)."""
+        return [dict(e) for e in list(self.state.request_log)]
+
+    def clear_request_log(self) -> dict[str, int]:
+        cleared = len(self.state.request_log)
+        self.state.request_log.clear()
+        return {"cleared": cleared}
 
     def users(self) -> list[dict[str, Any]]:
         return [{"id": u.id, "username": u.username, "name": u.name, "bot": u.bot,
