@@ -206,8 +206,9 @@ def test_a_404_on_diffs_falls_back_to_changes(lore_env: LoreEnv) -> None:
         conn = _db(lore_env)
         assert conn.execute("SELECT COUNT(DISTINCT mr_id) FROM mr_paths").fetchone()[0] == 6
         routes = sim.stats()["requests_by_route"]
-        # one /diffs (GitLab 15.6 answers it as an unknown route), then /changes only
-        assert routes.get("GET <unmatched>", 0) == 1, routes
+        # /diffs (GitLab 15.6 answers it as an unknown route) only until the first 404
+        # comes back (MRs fetched concurrently may each have asked), then /changes only
+        assert 1 <= routes.get("GET <unmatched>", 0) <= 8, routes
         assert routes.get("GET /api/v4/projects/:id/merge_requests/:iid/changes", 0) == 6, routes
 
 

@@ -106,8 +106,17 @@ def test_real_merge_request_body_is_ingested(synced: sqlite3.Connection) -> None
 
 
 def test_real_diffs_become_changed_paths(synced: sqlite3.Connection) -> None:
-    paths = {r[0] for r in synced.execute("SELECT new_path FROM mr_paths")}
+    paths = {r[0] for r in synced.execute("SELECT new_path FROM mr_paths WHERE source = 'diff'")}
     assert paths == {d["new_path"] for d in _load("merge_request_diffs.json")}
+
+
+def test_real_diff_note_paths_outside_the_diff_are_evidence(synced: sqlite3.Connection) -> None:
+    """GitLab's example diff note sits on package.json, which the example diff list lacks
+    (a file dropped by a later push): the MR still touched it."""
+    diff_paths = {d["new_path"] for d in _load("merge_request_diffs.json")}
+    noted = {r[0] for r in synced.execute("SELECT new_path FROM mr_paths "
+                                          "WHERE source = 'diff_note'")}
+    assert "package.json" in noted and not noted & diff_paths
 
 
 def test_real_diff_note_position_is_kept(synced: sqlite3.Connection) -> None:
