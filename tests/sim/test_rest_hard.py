@@ -161,7 +161,9 @@ def test_mr_routes_are_403_when_mrs_are_disabled() -> None:
         project = api.get(CLI).json()
         assert project["merge_requests_enabled"] is False
         assert project["merge_requests_access_level"] == "disabled"
+        assert "merge_requests" not in project["_links"]
         assert api.get(P).json()["merge_requests_enabled"] is True
+        assert "merge_requests" in api.get(P).json()["_links"]
         # the knob at run time, over HTTP and in Python
         with httpx.Client(base_url=sim.url) as admin:
             r = admin.post("/__sim/projects/acme%2Fplatform/features",
@@ -169,6 +171,7 @@ def test_mr_routes_are_403_when_mrs_are_disabled() -> None:
             assert r.json() == {"project": "acme/platform", "merge_requests": "private"}
             assert api.get(f"{P}/merge_requests").status_code == 403
             assert api.get(P).json()["merge_requests_access_level"] == "private"
+            assert api.get(P).json()["merge_requests_enabled"] is False  # not a member
             bad = admin.post("/__sim/projects/acme%2Fplatform/features",
                              json={"merge_requests": "sometimes"})
             assert bad.status_code == 400

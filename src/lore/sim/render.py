@@ -102,6 +102,7 @@ class Renderer:
     def project(self, p: Project) -> Json:
         ns = p.namespace
         web = f"{self.base}/{p.path}"
+        mrs_available = p.merge_requests_access_level == "enabled"
         api = f"{self.base}/api/v4/projects/{p.id}"
         return {
             "id": p.id,
@@ -132,12 +133,15 @@ class Renderer:
             "archived": False,
             "empty_repo": False,
             "issues_enabled": True,
-            "merge_requests_enabled": p.merge_requests_access_level != "disabled",
+            # feature_available? for the token's user: "private" shuts a non-member out.
+            "merge_requests_enabled": mrs_available,
             "issues_access_level": "enabled",
             "merge_requests_access_level": p.merge_requests_access_level,
             "open_issues_count": sum(1 for i in p.issues.values() if i.state == "opened"),
             "_links": {
-                "self": api, "issues": f"{api}/issues", "merge_requests": f"{api}/merge_requests",
+                "self": api, "issues": f"{api}/issues",
+                # GitLab leaves the link out when MRs are not available to the token's user.
+                **({"merge_requests": f"{api}/merge_requests"} if mrs_available else {}),
                 "repo_branches": f"{api}/repository/branches", "labels": f"{api}/labels",
                 "events": f"{api}/events", "members": f"{api}/members",
                 "cluster_agents": f"{api}/cluster_agents",
