@@ -27,6 +27,11 @@ class _Base(msgspec.Struct, rename="camel", forbid_unknown_fields=True, omit_def
 class GitLabConfig(_Base):
     base_url: str
     token_env_var: str = "GITLAB_TOKEN"
+    #: PEM file of the CA(s) that signed GitLab's certificate (a corporate CA); added to
+    #: the trust store, it wins over SSL_CERT_FILE / REQUESTS_CA_BUNDLE.
+    ca_bundle: str | None = None
+    #: false turns certificate checks off (loud warning); only for a lab instance.
+    tls_verify: bool = True
 
 
 class ProjectConfig(_Base):
@@ -171,8 +176,31 @@ def _check_url(url: str, key: str) -> None:
         )
 
 
-def validate(raw: Any) -> Config:
-    """Turn parsed JSON into a :class:`Config` or raise CONFIG_INVALID naming the key."""
+def _check_ca_bundle(cfg: Config, base_dir: Path | None) -> None:
+    """``gitlab.caBundle``: ``~`` expanded, relative to the config file's folder, and it
+    must be a readable file (a typo here would otherwise surface as a TLS error)."""
+    value = cfg.gitlab.ca_bundle
+    if value is None:
+        return
+    key = "gitlab.caBundle"
+    if not value.strip():
+        raise _invalid(f"config key {key!r}: empty path (remove the key or name a PEM file)", key)
+    path = Path(value.strip()).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise _invalid(f"config key {key!r}: CA bundle {str(path)!r} {what}", key)
+    if not os.access(path, os.R_OK):
+        raise _invalid(f"config key {key!r}: CA bundle {str(path)!r} is not readable", key)
+    cfg.gitlab.ca_bundle = str(path.resolve())
+
+
+def validate(raw: Any, base_dir: Path | None = None) -> Config:
+    """Turn parsed JSON into a :class:`Config` or raise CONFIG_INVALID naming the key.
+
+    ``base_dir`` is where relative paths in the config (``gitlab.caBundle``) start from:
+    the config file's folder when loading a file, else the working directory."""
     if not isinstance(raw, dict):
         raise _invalid("config must be a JSON object", "(root)")
     try:
@@ -180,6 +208,7 @@ def validate(raw: Any) -> Config:
     except msgspec.ValidationError as exc:
         raise _translate(exc) from None
     _check_url(cfg.gitlab.base_url, "gitlab.baseUrl")
+    _check_ca_bundle(cfg, base_dir)
     if not _ENV_VAR_RE.match(cfg.gitlab.token_env_var):
         raise _invalid(
             f"config key 'gitlab.tokenEnvVar': {cfg.gitlab.token_env_var!r} is not a valid "
@@ -226,7 +255,7 @@ def validate(raw: Any) -> Config:
     return cfg
 
 
-def parse(text: str, source: str = "config") -> Config:
+def parse(text: str, source: str = "config", base_dir: Path | None = None) -> Config:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -237,7 +266,7 @@ def parse(text: str, source: str = "config") -> Config:
             actions=["lore init --force"],
             details={"line": exc.lineno, "column": exc.colno},
         ) from None
-    return validate(raw)
+    return validate(raw, base_dir)
 
 
 def load(path: Path) -> Config:
@@ -261,7 +290,7 @@ def load(path: Path) -> Config:
             ErrorCode.CONFIG_INVALID, f"cannot read config {path}: {exc}",
             suggestion="Check the file's permissions and encoding (UTF-8)",
         ) from None
-    return parse(text, source=str(path))
+    return parse(text, source=str(path), base_dir=path.parent)
 
 
 def build(
@@ -269,15 +298,27 @@ def build(
     projects: list[str],
     token_env_var: str = "GITLAB_TOKEN",
     extra: dict[str, Any] | None = None,
+    *,
+    ca_bundle: str | None = None,
+    tls_verify: bool = True,
 ) -> Config:
-    raw: dict[str, Any] = {
-        "gitlab": {"baseUrl": base_url.rstrip("/"), "tokenEnvVar": token_env_var},
-        "projects": [{"path": p} for p in projects],
-    }
+    gitlab: dict[str, Any] = {"baseUrl": base_url.rstrip("/"), "tokenEnvVar": token_env_var}
+    if ca_bundle is not None:
+        gitlab["caBundle"] = ca_bundle
+    if not tls_verify:
+        gitlab["tlsVerify"] = False
+    raw: dict[str, Any] = {"gitlab": gitlab, "projects": [{"path": p} for p in projects]}
     if extra:
         raw.update(extra)
     return validate(raw)
 
 
 def dumps(cfg: Config) -> str:
-    return json.dumps(cfg.to_dict(), indent=2) + "\n"
+    """The config as the file stores it; the TLS keys only when they are not the defaults."""
+    data = cfg.to_dict()
+    gitlab = data["gitlab"]
+    if gitlab.get("caBundle") is None:
+        gitlab.pop("caBundle", None)
+    if gitlab.get("tlsVerify") is True:
+        gitlab.pop("tlsVerify", None)
+    return json.dumps(data, indent=2) + "\n"

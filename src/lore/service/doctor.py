@@ -100,12 +100,12 @@ def check_token_valid(config: Config, token: str) -> Check:
     from lore.gitlab.client import GitLabClient, RetryPolicy
 
     try:
-        with GitLabClient(config.base_url, token, timeout_seconds=10.0,
-                          retry=RetryPolicy(max_retries=0)) as client:
+        with GitLabClient.from_config(config, token=token, timeout_seconds=10.0,
+                                      retry=RetryPolicy(max_retries=0)) as client:
             user = client.current_user()
     except LoreError as err:
         if err.code is ErrorCode.AUTH_FAILED:
-            return Check("token_valid", "fail", f"GitLab rejected the token: {err.message}",
+            return Check("token_valid", "fail", err.message,
                          f"Create a new token (scope read_api) and export "
                          f"{config.gitlab.token_env_var}")
         return Check("token_valid", "warn", f"could not check the token: {err.message}")

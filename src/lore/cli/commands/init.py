@@ -38,12 +38,20 @@ INIT_SCHEMA = obj(
               help="Project path like group/sub/repo (repeatable).")
 @click.option("--token-env-var", default=None, metavar="NAME",
               help="Environment variable holding the token  [default: GITLAB_TOKEN]")
+@click.option("--ca-bundle", default=None, metavar="PATH",
+              help="PEM file of the CA that signed GitLab's certificate (gitlab.caBundle).")
+@click.option("--no-tls-verify", is_flag=True,
+              help="Do not check GitLab's certificate (gitlab.tlsVerify: false; unsafe).")
 @click.option("--force", is_flag=True, help="Overwrite an existing config.")
 @click.option("--skip-checks", is_flag=True, help="Write the config without contacting GitLab.")
 @click.pass_obj
 def init_cmd(app: AppContext, url: str | None, projects: tuple[str, ...],
-             token_env_var: str | None, force: bool, skip_checks: bool) -> int:
-    """Write a config (asks on a TTY) and check the URL, token and projects against GitLab."""
+             token_env_var: str | None, ca_bundle: str | None, no_tls_verify: bool,
+             force: bool, skip_checks: bool) -> int:
+    """Write a config (asks on a TTY) and check the URL, token and projects against GitLab.
+
+    When GitLab redirects the URL (e.g. http:// to https:// on the same host) the final
+    base URL is what gets written, with a warning."""
     from lore.core import config as config_mod
 
     path = app.config_path()
@@ -68,17 +76,23 @@ def init_cmd(app: AppContext, url: str | None, projects: tuple[str, ...],
         raise LoreError(ErrorCode.USAGE_ERROR, "missing --project (give at least one)",
                         suggestion="lore init --url URL --project group/repo")
     try:
-        cfg = config_mod.build(url, list(projects), token_env_var or "GITLAB_TOKEN")
+        cfg = config_mod.build(url, list(projects), token_env_var or "GITLAB_TOKEN",
+                               ca_bundle=ca_bundle, tls_verify=not no_tls_verify)
     except LoreError as err:
         # Flags, not a file: report the flag that was wrong.
-        flag = {"gitlab.baseUrl": "--url", "gitlab.tokenEnvVar": "--token-env-var"}.get(
+        flag = {"gitlab.baseUrl": "--url", "gitlab.tokenEnvVar": "--token-env-var",
+                "gitlab.caBundle": "--ca-bundle"}.get(
             str((err.details or {}).get("key")), "--project")
         raise LoreError(ErrorCode.USAGE_ERROR, f"{flag}: {err.message}",
                         suggestion=f"Check the value given to {flag}") from None
 
     checks: list[dict[str, Any]] = []
     if not skip_checks:
-        _check_server(cfg, checks)
+        final_url = _check_server(cfg, checks)
+        if final_url != cfg.base_url:
+            app.info(f"[yellow]warning:[/yellow] {cfg.base_url} redirects to {final_url}; "
+                     f"writing {final_url} as gitlab.baseUrl")
+            cfg.gitlab.base_url = final_url
     from lore.core.atomic import write_atomic
 
     write_atomic(path, config_mod.dumps(cfg), mode=0o644)
@@ -86,24 +100,33 @@ def init_cmd(app: AppContext, url: str | None, projects: tuple[str, ...],
     return app.emit(data, _render)
 
 
-def _check_server(cfg: Config, checks: list[dict[str, Any]]) -> None:
-    """Run the checks in order; on the first failure raise it with every check so far."""
+def _check_server(cfg: Config, checks: list[dict[str, Any]]) -> str:
+    """Run the checks in order; on the first failure raise it with every check so far.
+    Returns the base URL GitLab answered at (after a same-host redirect)."""
     from lore.gitlab.client import GitLabClient, RetryPolicy
 
     def fail(err: LoreError) -> LoreError:
         err.details = {**(err.details or {}), "checks": checks}
         return err
 
-    token = ""
     try:
-        token = cfg.token()
+        cfg.token()
     except LoreError as err:
         checks.append({"check": "token", "ok": False, "detail": err.message})
         raise fail(err) from None
-    with GitLabClient(cfg.base_url, token, concurrency=2, timeout_seconds=15,
-                      retry=RetryPolicy(max_retries=1)) as client:
+    try:
+        client = GitLabClient.from_config(cfg, concurrency=2, timeout_seconds=15,
+                                          retry=RetryPolicy(max_retries=1))
+    except LoreError as err:
+        checks.append({"check": "tls", "ok": False, "detail": err.message})
+        raise fail(err) from None
+
+    def url_step() -> str:
+        return f"GitLab {client.version().get('version', '?')} at {client.base_url}"
+
+    with client:
         steps: list[tuple[str, Any]] = [
-            ("url", lambda: f"GitLab {client.version().get('version', '?')} at {cfg.base_url}"),
+            ("url", url_step),
             ("token", lambda: f"authenticated as @{client.current_user().get('username', '?')}"),
         ]
         for project in cfg.project_paths:
@@ -115,6 +138,12 @@ def _check_server(cfg: Config, checks: list[dict[str, Any]]) -> None:
                 checks.append({"check": name, "ok": False, "detail": err.message})
                 raise fail(err) from None
             checks.append({"check": name, "ok": True, "detail": detail})
+            if name == "url" and client.base_url != cfg.base_url:
+                # Same-host redirect (http→https): the client moved; so does the config.
+                checks.append({"check": "redirect", "ok": True,
+                               "detail": f"{cfg.base_url} redirects to {client.base_url}; "
+                               f"writing {client.base_url}"})
+        return client.base_url
 
 
 def _project_detail(raw: dict[str, Any]) -> str:
