@@ -124,3 +124,46 @@ def test_round_trip_through_dumps() -> None:
     again = cfgmod.parse(cfgmod.dumps(cfg))
     assert again.to_dict() == cfg.to_dict()
     assert again.base_url == "http://127.0.0.1:9"
+
+
+def _with_gitlab(**keys: object) -> dict[str, object]:
+    raw = json.loads(json.dumps(GOOD))
+    raw["gitlab"].update(keys)
+    return raw
+
+
+def test_tls_keys_default_to_verifying_with_no_extra_ca() -> None:
+    cfg = cfgmod.validate(_with_gitlab())
+    assert cfg.gitlab.ca_bundle is None and cfg.gitlab.tls_verify is True
+    # defaults stay out of the written file
+    assert "caBundle" not in cfgmod.dumps(cfg) and "tlsVerify" not in cfgmod.dumps(cfg)
+
+
+def test_ca_bundle_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "certs").mkdir()
+    ca = tmp_path / "certs" / "corp.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(_with_gitlab(caBundle="certs/corp.pem", tlsVerify=True)))
+    cfg = cfgmod.load(path)
+    assert cfg.gitlab.ca_bundle == str(ca.resolve())
+    again = cfgmod.parse(cfgmod.dumps(cfg))
+    assert again.gitlab.ca_bundle == str(ca.resolve())
+
+
+@pytest.mark.parametrize("value", ["missing.pem", "", "."])
+def test_bad_ca_bundle_is_config_invalid_naming_key_and_path(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(_with_gitlab(caBundle=value)))
+    with pytest.raises(LoreError) as info:
+        cfgmod.load(path)
+    err = info.value
+    assert err.code is ErrorCode.CONFIG_INVALID
+    assert "gitlab.caBundle" in err.message and (err.details or {}).get("key") == "gitlab.caBundle"
+    if value == "missing.pem":
+        assert str(tmp_path / "missing.pem") in err.message
+
+
+def test_tls_verify_must_be_a_boolean() -> None:
+    err = _err(_with_gitlab(tlsVerify="no"))
+    assert err.code is ErrorCode.CONFIG_INVALID and "gitlab.tlsVerify" in err.message

@@ -591,7 +591,7 @@ class GitLabClient:
                 ErrorCode.CONFIG_INVALID,
                 f"GitLab at {self._host} redirected {method} {path} to another host, "
                 f"{target_host or target}; lore does not send the token to a host other "
-                "than the configured one",
+                "than the configured one (gitlab.baseUrl)",
                 suggestion=f"If {target_host} is the real GitLab, set gitlab.baseUrl to it "
                 "(lore init --force --url ...)",
                 details={"key": "gitlab.baseUrl", "configured_host": self._host,
@@ -602,7 +602,7 @@ class GitLabClient:
             raise LoreError(
                 ErrorCode.CONFIG_INVALID,
                 f"GitLab redirected {method} {path} to {target}; a redirected {method} "
-                "loses its body, so lore does not follow it",
+                f"loses its body, so lore does not follow it: set gitlab.baseUrl to {final}",
                 suggestion=f"Set gitlab.baseUrl to {final}",
                 actions=[f"lore init --force --url {final}"],
                 details={"key": "gitlab.baseUrl", "final_url": final},
@@ -651,7 +651,8 @@ class GitLabClient:
         if verify_failed:
             return LoreError(
                 ErrorCode.NETWORK_ERROR,
-                f"cannot verify GitLab's TLS certificate at {self.base_url} ({detail})",
+                f"cannot verify GitLab's TLS certificate at {self.base_url} ({detail}); set "
+                "gitlab.caBundle to your CA's PEM file or export SSL_CERT_FILE",
                 suggestion="If GitLab uses a certificate from your organisation's CA, set "
                 "gitlab.caBundle in the config to that CA's PEM file (or export "
                 "SSL_CERT_FILE=/path/to/ca.pem); check the host name in gitlab.baseUrl",
@@ -659,7 +660,8 @@ class GitLabClient:
             )
         return LoreError(
             ErrorCode.NETWORK_ERROR,
-            f"TLS handshake with GitLab at {self.base_url} failed ({detail})",
+            f"TLS handshake with GitLab at {self.base_url} failed ({detail}); check the "
+            "scheme and port in gitlab.baseUrl",
             suggestion="Check that gitlab.baseUrl uses the right scheme (https:// only if the "
             "server speaks TLS) and port; for a private CA set gitlab.caBundle or SSL_CERT_FILE",
             details={"tls": True},
