@@ -93,7 +93,10 @@ class StoreBuilder:
         description: str | None = "",
         status: tuple[str, str, str] | None = None,
         confidential: bool = False,
+        issue_type: str | None = None,
+        moved_to_id: int | None = None,
     ) -> int:
+        """``issue_type``/``moved_to_id`` are written only when given (older schemas lack them)."""
         item_id = next(self._ids)
         updated = updated_at or ago(days=1)
         columns = {
@@ -114,6 +117,10 @@ class StoreBuilder:
         }
         if status is not None:
             columns.update(status_name=status[0], status_category=status[1], status_color=status[2])
+        if issue_type is not None:
+            columns["issue_type"] = issue_type
+        if moved_to_id is not None:
+            columns["moved_to_id"] = moved_to_id
         self.conn.execute(
             f"INSERT INTO issues({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             list(columns.values()),
@@ -140,9 +147,13 @@ class StoreBuilder:
         description: str | None = "",
         source_branch: str = "feature",
         target_branch: str = "main",
-        paths: Sequence[tuple[str, str, str]] = (),
+        paths: Sequence[tuple[str, ...]] = (),
+        diffs_overflow: bool | None = None,
+        changes_count: str | None = None,
     ) -> int:
-        """``paths`` are ``(old_path, new_path, change)`` with change new|renamed|deleted|modified."""
+        """``paths`` are ``(old_path, new_path, change[, source])`` with change
+        new|renamed|deleted|modified and source diff|diff_note (written only when given, as
+        are ``diffs_overflow``/``changes_count``: older schemas lack them)."""
         item_id = next(self._ids)
         updated = updated_at or ago(days=1)
         self.conn.execute(
@@ -163,13 +174,18 @@ class StoreBuilder:
         self._labels("mr", item_id, labels)
         self._people("mr", item_id, "assignee", assignees)
         self._people("mr", item_id, "reviewer", reviewers)
-        for old, new, change in paths:
+        for old, new, change, *source in paths:
             self.conn.execute(
                 "INSERT INTO mr_paths(mr_id, new_path, old_path, new_file, renamed_file, "
-                "deleted_file) VALUES (?, ?, ?, ?, ?, ?)",
+                f"deleted_file{', source' if source else ''}) "
+                f"VALUES (?, ?, ?, ?, ?, ?{', ?' if source else ''})",
                 (item_id, new, old, int(change == "new"), int(change == "renamed"),
-                 int(change == "deleted")),
+                 int(change == "deleted"), *source),
             )
+        if diffs_overflow is not None or changes_count is not None:
+            self.conn.execute(
+                "UPDATE merge_requests SET diffs_overflow = ?, changes_count = ? WHERE id = ?",
+                (int(bool(diffs_overflow)), changes_count, item_id))
         return item_id
 
     def thread(
@@ -181,7 +197,8 @@ class StoreBuilder:
         individual: bool = False,
     ) -> str:
         """A discussion with ``notes`` (dicts: author, body, created_at, system, type,
-        resolvable, resolved, new_path, new_line, old_path, old_line)."""
+        resolvable, resolved, new_path, new_line, old_path, old_line; and, written only
+        when given, internal and line_range, a dict stored as JSON)."""
         disc_id = f"d{next(self._discussions):039x}"
         table = "issues" if kind == "issue" else "merge_requests"
         project_id = self.conn.execute(
@@ -193,6 +210,7 @@ class StoreBuilder:
             (disc_id, project_id, kind, item_id, int(individual)),
         )
         for note in notes:
+            note_id = next(self._ids)
             created = note.get("created_at", ago(days=1))
             self.conn.execute(
                 "INSERT INTO notes(id, discussion_id, project_id, item_kind, item_id, author_id, "
@@ -200,7 +218,7 @@ class StoreBuilder:
                 "position_old_path, position_new_path, position_old_line, position_new_line) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    next(self._ids), disc_id, project_id, kind, item_id,
+                    note_id, disc_id, project_id, kind, item_id,
                     self.person(note.get("author", "alice")), note.get("body", "hello"),
                     note.get("type"), int(note.get("system", False)),
                     int(note.get("resolvable", False)), int(note.get("resolved", False)),
@@ -208,6 +226,12 @@ class StoreBuilder:
                     note.get("old_line"), note.get("new_line"),
                 ),
             )
+            if "internal" in note or "line_range" in note:
+                rng = note.get("line_range")
+                self.conn.execute(
+                    "UPDATE notes SET internal = ?, position_line_range = ? WHERE id = ?",
+                    (int(bool(note.get("internal"))),
+                     json.dumps(rng) if isinstance(rng, dict) else rng, note_id))
         return disc_id
 
     def document(

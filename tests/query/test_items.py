@@ -353,7 +353,8 @@ def test_issue_with_discussions_in_order(standard: Std) -> None:
     assert threads[0]["notes"][0]["system"] is True
     assert threads[0]["individual_note"] is True
     assert item["counts"] == {"discussions": 3, "notes": 4, "system_notes": 1,
-                              "system_notes_hidden": 0, "unresolved_threads": 0}
+                              "system_notes_hidden": 0, "internal_notes": 0,
+                              "unresolved_threads": 0}
 
 
 def test_show_without_system_notes(standard: Std) -> None:
@@ -377,7 +378,7 @@ def test_mr_with_diff_positions_resolution_and_changes(standard: Std) -> None:
     review = next(t for t in mr["discussions"] if t["notes"][0]["body"].startswith("This check"))
     assert review["resolvable"] is True and review["resolved"] is False
     assert review["position"] == {"old_path": "src/login.py", "new_path": "src/login.py",
-                                  "old_line": 40, "new_line": 42}
+                                  "old_line": 40, "new_line": 42, "line_range": None}
     assert review["notes"][1]["author"] == "bob"
     resolved = next(t for t in mr["discussions"] if t["notes"][0]["body"] == "Old line gone.")
     assert resolved["resolved"] is True

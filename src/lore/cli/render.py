@@ -159,6 +159,26 @@ def status_text(status: dict[str, Any] | None) -> Text:
     return Text(f"● {status['name']}" if color else str(status["name"]), style=color or "")
 
 
+#: Styles of GitLab issue types other than a plain issue (``issue_type_marker``).
+ISSUE_TYPE_STYLES: dict[str, str] = {
+    "incident": "bold red",
+    "task": "blue",
+    "test_case": "magenta",
+    "requirement": "cyan",
+    "objective": "green",
+    "key_result": "green",
+}
+
+
+def issue_type_marker(issue_type: str | None) -> tuple[str, str] | None:
+    """``("Incident: ", style)`` to put before an issue's title (as ``Draft: `` before a
+    draft's); None for a plain issue."""
+    if not issue_type or issue_type == "issue":
+        return None
+    word = issue_type.replace("_", " ")
+    return f"{word[:1].upper()}{word[1:]}: ", ISSUE_TYPE_STYLES.get(issue_type, "dim")
+
+
 def label_chips(labels: Sequence[str], *, limit: int | None = None) -> Text:
     """Labels as comma-separated coloured words (like ``gh issue list``); with ``limit``,
     the rest are summarised as ``+N``."""

@@ -20,6 +20,13 @@ STATES: dict[str, tuple[str, ...]] = {
 STATE_ALIASES: dict[str, str] = {"open": "opened", "close": "closed", "merge": "merged"}
 SORTS: tuple[str, ...] = ("updated", "created", "iid")
 DEFAULT_LIMIT = 50
+#: GitLab's issue types (``issue_type``), the ones ``--type`` offers first. Kept in step with
+#: lore.store.ingest.ISSUE_TYPES (a test checks); not imported so `--help` stays light.
+ISSUE_TYPES: tuple[str, ...] = (
+    "issue", "incident", "task", "test_case", "requirement", "objective", "key_result",
+)
+#: Types `lore issues` hides unless asked for, as GitLab's issue list hides tasks.
+HIDDEN_BY_DEFAULT: tuple[str, ...] = ("task",)
 
 _RELATIVE_RE = re.compile(r"^(\d+)\s*(h|hours?|d|days?|w|weeks?|m|mo|months?|y|years?)$", re.I)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -48,6 +55,8 @@ class ItemFilters:
     draft: bool | None = None  # merge requests only; None = both
     projects: list[str] = field(default_factory=list)
     search: str | None = None  # case-insensitive title substring
+    types: list[str] = field(default_factory=list)  # issues only: issue types; [] = default
+    all_types: bool = False  # issues only: also show the types hidden by default (tasks)
     sort: str = "updated"
     ascending: bool = False
     limit: int = DEFAULT_LIMIT
@@ -70,6 +79,20 @@ class ItemFilters:
             raise _usage("--reviewer and --draft apply to merge requests only", "Use: lore mrs")
         if kind == "mr" and (self.status or self.status_category):
             raise _usage("--status applies to issues only", "Use: lore issues --status NAME")
+        if kind == "mr" and (self.types or self.all_types):
+            raise _usage("--type and --all-types apply to issues only", "Use: lore issues --type incident")
+        self.types = normalize_issue_types(self.types)
+        if self.types and self.all_types:
+            raise _usage("--type and --all-types contradict each other: --type picks issue types, "
+                         "--all-types shows every type",
+                         "Keep one of them, e.g. --type task or --all-types")
+
+    def hidden_types(self, kind: str) -> tuple[str, ...]:
+        """The issue types this list leaves out without being asked (tasks, unless
+        ``--type`` or ``--all-types`` says otherwise)."""
+        if kind != "issue" or self.types or self.all_types:
+            return ()
+        return HIDDEN_BY_DEFAULT
 
     def to_dict(self, kind: str) -> dict[str, Any]:
         """The filters as echoed in robot output (only those that apply to ``kind``)."""
@@ -87,6 +110,9 @@ class ItemFilters:
         if kind == "issue":
             out["status"] = self.status
             out["status_category"] = self.status_category
+            out["types"] = list(self.types)
+            out["all_types"] = self.all_types
+            out["hidden_types"] = list(self.hidden_types(kind))
         out.update(
             projects=list(self.projects),
             search=self.search,
@@ -111,6 +137,35 @@ def normalize_username(value: str | None) -> str | None:
         return None
     name = value.strip().removeprefix("@").strip()
     return name or None
+
+
+def normalize_issue_type(value: str, *, flag: str = "--type") -> str:
+    """``Incident``, ``test-case`` and ``test case`` are GitLab's ``incident``/``test_case``;
+    USAGE_ERROR (with the nearest known type) for anything else."""
+    key = "_".join(value.strip().lower().replace("-", " ").split())
+    if key in ISSUE_TYPES:
+        return key
+    if key.endswith("s") and key[:-1] in ISSUE_TYPES:  # "incidents", "tasks"
+        return key[:-1]
+    import difflib
+
+    close = difflib.get_close_matches(key, ISSUE_TYPES, n=1, cutoff=0.5)
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    raise _usage(f"{flag} {value!r} is not a GitLab issue type{guess}",
+                 f"Choose from: {', '.join(ISSUE_TYPES)}")
+
+
+def normalize_issue_types(values: list[str] | tuple[str, ...], *, flag: str = "--type") -> list[str]:
+    """Repeatable and comma-separated issue types, normalized, without duplicates."""
+    out: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            name = normalize_issue_type(part, flag=flag)
+            if name not in out:
+                out.append(name)
+    return out
 
 
 def split_labels(values: list[str] | tuple[str, ...]) -> list[str]:

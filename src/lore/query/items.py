@@ -4,6 +4,8 @@ resolution and the full view with discussions."""
 from __future__ import annotations
 
 import difflib
+import json
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from lore.query.store import (
     resolve_project,
     resolve_projects,
     status_category_sql,
+    table_columns,
 )
 
 TABLES: dict[str, str] = {"issue": "issues", "mr": "merge_requests"}
@@ -47,6 +50,19 @@ def _like_escape(text: str) -> str:
 # -- summaries ---------------------------------------------------------------------------
 
 
+def _col(row: sqlite3.Row, name: str, default: Any = None) -> Any:
+    """``row[name]``, or ``default`` on a store from before the migration that added it
+    (reading never migrates)."""
+    # `name in row` would test the values: sqlite3.Row iterates over them.
+    return row[name] if name in row.keys() else default  # noqa: SIM118
+
+
+def _has_issue_types(conn: sqlite3.Connection) -> bool:
+    """Whether ``issues`` has migration 6's ``issue_type`` (older stores: every issue is
+    a plain issue until the next `lore sync` migrates and refills it)."""
+    return "issue_type" in table_columns(conn, "issues")
+
+
 def _status_of(row: sqlite3.Row, with_status: bool) -> dict[str, Any] | None:
     if not with_status or row["status_name"] is None:
         return None
@@ -64,8 +80,9 @@ def item_summaries(conn: sqlite3.Connection, kind: str, ids: Sequence[int]) -> l
 
     Each dict has ``ref, kind, project, iid, title, state, author, assignees, labels,
     milestone, created_at, updated_at, closed_at, web_url, user_notes_count`` plus, for
-    issues, ``status`` ({name, category, color} or None), ``confidential``, ``due_date``;
-    for merge requests ``draft, merged_at, merged_by, source_branch, target_branch,
+    issues, ``status`` ({name, category, color} or None), ``confidential``, ``due_date``,
+    ``issue_type`` (issue, incident, task, test_case…) and ``moved_to_id`` (the global id
+    of the issue it was moved to, or None); for merge requests ``draft, merged_at, merged_by, source_branch, target_branch,
     reviewers``.
     """
     table = TABLES[kind]
@@ -131,6 +148,9 @@ def item_summaries(conn: sqlite3.Connection, kind: str, ids: Sequence[int]) -> l
             item["status"] = _status_of(row, with_status)
             item["confidential"] = bool(row["confidential"])
             item["due_date"] = row["due_date"]
+            item["issue_type"] = str(_col(row, "issue_type") or "issue")
+            moved = _col(row, "moved_to_id")
+            item["moved_to_id"] = int(moved) if moved is not None else None
         else:
             item["draft"] = bool(row["draft"])
             item["merged_at"] = row["merged_at"]
@@ -158,8 +178,11 @@ def _near(word: str, candidates: list[str]) -> str:
 
 
 def _empty_result(kind: str, filters: ItemFilters, hints: list[str]) -> dict[str, Any]:
-    return {"kind": kind, "items": [], "total": 0, "count": 0, "filters": filters.to_dict(kind),
-            "hints": hints}
+    out: dict[str, Any] = {"kind": kind, "items": [], "total": 0, "count": 0,
+                           "filters": filters.to_dict(kind), "hints": hints}
+    if kind == "issue":
+        out["hidden_by_type"] = {}
+    return out
 
 
 def list_items(
@@ -183,7 +206,17 @@ def list_items(
     clauses = _where_clauses(conn, kind, filters)
     hints = clauses.hints
     where_sql, params = clauses.sql(), clauses.params()
-    total = int(conn.execute(f"SELECT COUNT(*) FROM {table} t{where_sql}", params).fetchone()[0])
+    hidden = _hidden_by_type(conn, filters, clauses) if kind == "issue" else {}
+    if filters.hidden_types(kind) and clauses.types is not None:
+        # Everything minus the hidden types: both counts come from indexes alone, where
+        # COUNT(*) with "issue_type NOT IN" reads every row (30× slower on 200k issues).
+        others = clauses.sql(with_types=False)
+        total = int(conn.execute(f"SELECT COUNT(*) FROM {table} t{others}",
+                                 clauses.params(with_types=False)).fetchone()[0])
+        total -= sum(hidden.values())
+    else:
+        total = int(conn.execute(f"SELECT COUNT(*) FROM {table} t{where_sql}",
+                                 params).fetchone()[0])
     direction = "ASC" if filters.ascending else "DESC"
     column = _SORT_COLUMNS[filters.sort]
     # Ties broken by the global id so the order is stable across runs (and an index on
@@ -201,8 +234,34 @@ def list_items(
     items = item_summaries(conn, kind, ids)
     if total == 0:
         hints.extend(_empty_hints(conn, kind, filters, clauses))
-    return {"kind": kind, "items": items, "total": total, "count": len(items),
-            "filters": filters.to_dict(kind), "hints": hints}
+        for name, n in hidden.items():
+            hints.append(f"{_plural_type(name, n)} hidden by default match: add --type {name} "
+                         "or --all-types")
+    out: dict[str, Any] = {"kind": kind, "items": items, "total": total, "count": len(items),
+                           "filters": filters.to_dict(kind), "hints": hints}
+    if kind == "issue":
+        out["hidden_by_type"] = hidden
+    return out
+
+
+def _plural_type(name: str, n: int) -> str:
+    word = name.replace("_", " ")
+    return f"{n} {word if n == 1 else word + 's'}"
+
+
+def _hidden_by_type(conn: sqlite3.Connection, filters: ItemFilters, where: _Where) -> dict[str, int]:
+    """How many issues matching every other filter the default type filter left out, per
+    type (only types with matches): the footer says so, as GitLab's list hides tasks."""
+    hidden = filters.hidden_types("issue")
+    if not hidden or not _has_issue_types(conn):
+        return {}
+    others = where.sql(with_types=False)
+    rows = conn.execute(
+        f"SELECT t.issue_type, COUNT(*) FROM issues t{others}{' AND' if others else ' WHERE'} "
+        f"t.issue_type IN ({_marks(len(hidden))}) GROUP BY t.issue_type ORDER BY 1",
+        [*where.params(with_types=False), *hidden],
+    ).fetchall()
+    return {str(name): int(n) for name, n in rows if n}
 
 
 @dataclass
@@ -212,20 +271,26 @@ class _Where:
 
     parts: list[tuple[str, list[Any]]] = field(default_factory=list)
     state: tuple[str, list[Any]] | None = None
+    types: tuple[str, list[Any]] | None = None  # the issue-type filter (default: no tasks)
     hints: list[str] = field(default_factory=list)
 
     def add(self, clause: str, *params: Any) -> None:
         self.parts.append((clause, list(params)))
 
-    def _all(self, with_state: bool) -> list[tuple[str, list[Any]]]:
-        return [*self.parts, self.state] if with_state and self.state else list(self.parts)
+    def _all(self, with_state: bool, with_types: bool) -> list[tuple[str, list[Any]]]:
+        out = list(self.parts)
+        if with_state and self.state:
+            out.append(self.state)
+        if with_types and self.types:
+            out.append(self.types)
+        return out
 
-    def sql(self, with_state: bool = True) -> str:
-        parts = self._all(with_state)
+    def sql(self, with_state: bool = True, with_types: bool = True) -> str:
+        parts = self._all(with_state, with_types)
         return " WHERE " + " AND ".join(c for c, _ in parts) if parts else ""
 
-    def params(self, with_state: bool = True) -> list[Any]:
-        return [p for _, ps in self._all(with_state) for p in ps]
+    def params(self, with_state: bool = True, with_types: bool = True) -> list[Any]:
+        return [p for _, ps in self._all(with_state, with_types) for p in ps]
 
 
 def _where_clauses(conn: sqlite3.Connection, kind: str, filters: ItemFilters) -> _Where:
@@ -242,6 +307,8 @@ def _where_clauses(conn: sqlite3.Connection, kind: str, filters: ItemFilters) ->
                     or filters.reviewer or filters.since) and bool(
             filters.search or filters.status or filters.status_category or filters.milestone)
         where.state = ("+t.state = ?" if scan else "t.state = ?", [filters.state])
+    if kind == "issue":
+        where.types = _type_clause(conn, filters)
     for label in filters.labels:
         # Every label must match: one set per label (served by the NOCASE label index of
         # migration 5), intersected by the planner.
@@ -289,6 +356,17 @@ def _where_clauses(conn: sqlite3.Connection, kind: str, filters: ItemFilters) ->
             where.add(f"{status_category_sql('t.status_category')} = ?",
                       normalize_status_category(filters.status_category))
     return where
+
+
+def _type_clause(conn: sqlite3.Connection, filters: ItemFilters) -> tuple[str, list[Any]] | None:
+    """``--type`` as SQL; without it, the types hidden by default (tasks) are left out."""
+    column = "t.issue_type" if _has_issue_types(conn) else "'issue'"
+    if filters.types:
+        return f"{column} IN ({_marks(len(filters.types))})", list(filters.types)
+    hidden = filters.hidden_types("issue")
+    if hidden and column != "'issue'":
+        return f"{column} NOT IN ({_marks(len(hidden))})", list(hidden)
+    return None
 
 
 def _unknown_user_hint(conn: sqlite3.Connection, username: str) -> str:
@@ -431,6 +509,35 @@ def resolve_ref(conn: sqlite3.Connection | None, ref: ItemRef | str) -> Resolved
 # -- one item ----------------------------------------------------------------------------
 
 
+_RANGE_KEYS = ("line_code", "type", "old_line", "new_line")
+
+
+def _line_range(raw: Any) -> dict[str, Any] | None:
+    """The stored ``position_line_range`` JSON as ``{start, end}`` (each with line_code,
+    type, old_line, new_line); None for single-line notes or anything unreadable."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    out: dict[str, Any] = {}
+    for end in ("start", "end"):
+        anchor = value.get(end)
+        if not isinstance(anchor, dict):
+            return None
+        out[end] = {k: anchor.get(k) for k in _RANGE_KEYS}
+        for k in ("old_line", "new_line"):
+            if not isinstance(out[end][k], int) or isinstance(out[end][k], bool):
+                out[end][k] = None
+        for k in ("line_code", "type"):
+            if out[end][k] is not None:
+                out[end][k] = str(out[end][k])
+    return out
+
+
 def _position(row: sqlite3.Row) -> dict[str, Any] | None:
     if row["position_new_path"] is None and row["position_old_path"] is None:
         return None
@@ -439,6 +546,7 @@ def _position(row: sqlite3.Row) -> dict[str, Any] | None:
         "new_path": row["position_new_path"],
         "old_line": row["position_old_line"],
         "new_line": row["position_new_line"],
+        "line_range": _line_range(_col(row, "position_line_range")),
     }
 
 
@@ -479,6 +587,7 @@ def _discussions(
             "updated_at": row["updated_at"],
             "resolvable": bool(row["resolvable"]),
             "resolved": bool(row["resolved"]),
+            "internal": bool(_col(row, "internal", 0)),
             "position": _position(row),
         }
         thread["notes"].append(note)
@@ -497,8 +606,11 @@ def get_item(
     """One issue or MR for ``lore show``: its summary (see :func:`item_summaries`) plus
     ``description``, ``discussions`` (each ``{id, individual_note, resolvable, resolved,
     position, notes: [{id, author, body, system, type, created_at, updated_at,
-    resolvable, resolved, position}]}``), ``counts`` and, for merge requests,
-    ``changes`` (the paths it touched). Errors as :func:`resolve_ref`.
+    resolvable, resolved, internal, position}]}``, a position being ``{old_path,
+    new_path, old_line, new_line, line_range}``), ``counts``; for issues ``moved_to``
+    (see :func:`moved_to`); for merge requests ``changes`` (the paths it touched, each
+    with its ``source``: ``diff`` or ``diff_note``), ``diffs_overflow`` and
+    ``changes_count``. Errors as :func:`resolve_ref`.
     """
     target = resolve_ref(conn, ref)
     assert conn is not None  # resolve_ref raised NOT_FOUND otherwise
@@ -517,12 +629,21 @@ def get_item(
             "notes": len(notes),
             "system_notes": sum(1 for n in notes if n["system"]),
             "system_notes_hidden": hidden,
+            "internal_notes": sum(1 for n in notes if n["internal"]),
             "unresolved_threads": sum(
                 1 for d in discussions if d["resolvable"] and not d["resolved"]
             ),
         },
     }
+    if target.kind == "issue":
+        item["moved_to"] = moved_to(conn, target, summary["moved_to_id"])
     if target.kind == "mr":
+        facts = conn.execute("SELECT * FROM merge_requests WHERE id = ?", (target.id,)).fetchone()
+        changes_count = _col(facts, "changes_count") if facts is not None else None
+        item["changes_count"] = str(changes_count) if changes_count is not None else None
+        # GitLab says so either way: `overflow: true`, or a count like "1000+".
+        item["diffs_overflow"] = bool(facts is not None and _col(facts, "diffs_overflow", 0)) or (
+            item["changes_count"] is not None and item["changes_count"].endswith("+"))
         item["changes"] = [
             {
                 "new_path": r["new_path"],
@@ -530,12 +651,56 @@ def get_item(
                 "new_file": bool(r["new_file"]),
                 "renamed_file": bool(r["renamed_file"]),
                 "deleted_file": bool(r["deleted_file"]),
+                "source": str(_col(r, "source") or "diff"),
             }
             for r in conn.execute(
                 "SELECT * FROM mr_paths WHERE mr_id = ? ORDER BY new_path", (target.id,)
             )
         ]
     return item
+
+
+#: GitLab's system note on a moved issue: "moved to group/project#12" ("#12" in-project).
+_MOVED_NOTE_RE = re.compile(r"^moved to (\S+?#\d+|#\d+)\s*$")
+
+
+def moved_to(conn: sqlite3.Connection, issue: ResolvedRef,
+             moved_to_id: int | None) -> dict[str, Any] | None:
+    """Where a moved issue went: ``{id, ref, web_url, mirrored}``, or None when it was
+    not moved. ``ref`` and ``web_url`` come from the mirrored target when it is mirrored;
+    otherwise ``ref`` is read from GitLab's "moved to …" system note (None without one)."""
+    if moved_to_id is None:
+        return None
+    row = conn.execute(
+        "SELECT i.iid, i.web_url, p.path FROM issues i JOIN projects p ON p.id = i.project_id "
+        "WHERE i.id = ?", (moved_to_id,)).fetchone()
+    if row is not None:
+        return {"id": moved_to_id, "ref": format_ref("issue", int(row[0]), str(row[2])),
+                "web_url": row[1], "mirrored": True}
+    ref: str | None = None
+    for (body,) in conn.execute(
+        "SELECT body FROM notes WHERE item_kind = 'issue' AND item_id = ? AND system = 1 "
+        "AND body LIKE 'moved to %' ORDER BY created_at DESC, id DESC", (issue.id,)):
+        m = _MOVED_NOTE_RE.match(str(body).strip())
+        if m:
+            text = m.group(1)
+            ref = f"{issue.project}{text}" if text.startswith("#") else text
+            break
+    return {"id": moved_to_id, "ref": ref, "web_url": _issue_url(conn, issue, ref),
+            "mirrored": False}
+
+
+def _issue_url(conn: sqlite3.Connection, issue: ResolvedRef, ref: str | None) -> str | None:
+    """The web URL of ``group/project#N`` on the instance ``issue`` lives on (its
+    project's web_url minus the project path), or None when that cannot be told."""
+    if ref is None or "#" not in ref:
+        return None
+    path, _, iid = ref.rpartition("#")
+    row = conn.execute("SELECT web_url FROM projects WHERE id = ?", (issue.project_id,)).fetchone()
+    web = str(row[0]).rstrip("/") if row is not None and row[0] else ""
+    if not web.endswith("/" + issue.project):
+        return None
+    return f"{web[: -len(issue.project)]}{path}/-/issues/{iid}"
 
 
 __all__ = [

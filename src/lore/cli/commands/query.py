@@ -23,7 +23,14 @@ from lore.cli.meta import (
 )
 from lore.cli.output import AppContext
 from lore.core.errors import ErrorCode
-from lore.query.filters import DEFAULT_LIMIT, SINCE_HELP, SORTS, STATE_ALIASES, STATES
+from lore.query.filters import (
+    DEFAULT_LIMIT,
+    ISSUE_TYPES,
+    SINCE_HELP,
+    SORTS,
+    STATE_ALIASES,
+    STATES,
+)
 
 if TYPE_CHECKING:
     import sqlite3
@@ -59,6 +66,10 @@ _ISSUE_FIELDS: dict[str, Any] = {
     "status": STATUS_SCHEMA,
     "confidential": BOOL,
     "due_date": OPT_STR,
+    # GitLab's issue type: issue, incident, task, test_case (requirement, objective,
+    # key_result on some instances; anything else is kept as GitLab sent it).
+    "issue_type": STR,
+    "moved_to_id": OPT_INT,  # global id of the issue this one was moved to
 }
 _MR_FIELDS: dict[str, Any] = {
     **_SUMMARY_COMMON,
@@ -92,7 +103,8 @@ def _list_schema(kind: str) -> dict[str, Any]:
     if kind == "issue":
         filters = obj(
             {"state": enum(*STATES["issue"]), **_COMMON_FILTERS, "status": OPT_STR,
-             "status_category": OPT_STR}
+             "status_category": OPT_STR, "types": arr(STR), "all_types": BOOL,
+             "hidden_types": arr(STR)}
         )
         item = ISSUE_SUMMARY
     else:
@@ -101,20 +113,27 @@ def _list_schema(kind: str) -> dict[str, Any]:
              "draft": nullable(BOOL)}
         )
         item = MR_SUMMARY
-    return obj(
-        {
-            "kind": {"const": kind},
-            "items": arr(item),
-            "total": INT,
-            "count": INT,
-            "filters": filters,
-            "hints": arr(STR),
-        }
-    )
+    fields: dict[str, Any] = {
+        "kind": {"const": kind},
+        "items": arr(item),
+        "total": INT,
+        "count": INT,
+        "filters": filters,
+        "hints": arr(STR),
+    }
+    if kind == "issue":
+        # Issues matching every other filter that the default type filter left out, by type.
+        fields["hidden_by_type"] = {"type": "object", "additionalProperties": INT}
+    return obj(fields)
 
 
+LINE_ANCHOR_SCHEMA = obj(
+    {"line_code": OPT_STR, "type": OPT_STR, "old_line": OPT_INT, "new_line": OPT_INT}
+)
 POSITION_SCHEMA = nullable(
-    obj({"old_path": OPT_STR, "new_path": OPT_STR, "old_line": OPT_INT, "new_line": OPT_INT})
+    obj({"old_path": OPT_STR, "new_path": OPT_STR, "old_line": OPT_INT, "new_line": OPT_INT,
+         # multi-line diff notes: the first and last line commented on (None: one line)
+         "line_range": nullable(obj({"start": LINE_ANCHOR_SCHEMA, "end": LINE_ANCHOR_SCHEMA}))})
 )
 NOTE_SCHEMA = obj(
     {
@@ -127,6 +146,7 @@ NOTE_SCHEMA = obj(
         "updated_at": STR,
         "resolvable": BOOL,
         "resolved": BOOL,
+        "internal": BOOL,  # GitLab internal note (visible to project members only)
         "position": POSITION_SCHEMA,
     }
 )
@@ -149,18 +169,27 @@ _SHOW_EXTRA: dict[str, Any] = {
             "notes": INT,
             "system_notes": INT,
             "system_notes_hidden": INT,
+            "internal_notes": INT,
             "unresolved_threads": INT,
         }
     ),
 }
 CHANGE_SCHEMA = obj(
-    {"new_path": STR, "old_path": STR, "new_file": BOOL, "renamed_file": BOOL, "deleted_file": BOOL}
+    {"new_path": STR, "old_path": STR, "new_file": BOOL, "renamed_file": BOOL, "deleted_file": BOOL,
+     # diff: in the MR's diff list; diff_note: only known because a diff note points at it
+     # (a file dropped by a later push, or beyond a truncated diff list)
+     "source": enum("diff", "diff_note")}
+)
+MOVED_TO_SCHEMA = nullable(
+    obj({"id": INT, "ref": OPT_STR, "web_url": OPT_STR, "mirrored": BOOL})
 )
 SHOW_SCHEMA: dict[str, Any] = {
     "type": "object",
     "oneOf": [
-        obj({**_ISSUE_FIELDS, **_SHOW_EXTRA}),
-        obj({**_MR_FIELDS, **_SHOW_EXTRA, "changes": arr(CHANGE_SCHEMA)}),
+        obj({**_ISSUE_FIELDS, **_SHOW_EXTRA, "moved_to": MOVED_TO_SCHEMA}),
+        obj({**_MR_FIELDS, **_SHOW_EXTRA, "changes": arr(CHANGE_SCHEMA),
+             # GitLab cut the diff list at its limits: `changes` is incomplete
+             "diffs_overflow": BOOL, "changes_count": OPT_STR}),
     ]
 }
 
@@ -222,6 +251,12 @@ def _list_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any
         ]
         if kind == "issue":
             options += [
+                click.option("--type", "-t", "types", multiple=True, metavar="TYPE",
+                             help=f"Only issues of this GitLab type ({', '.join(ISSUE_TYPES[:4])}, "
+                             "...); repeat or comma-separate for several. Tasks are hidden "
+                             "unless asked for, as in GitLab's issue list."),
+                click.option("--all-types", is_flag=True, default=False,
+                             help="Every issue type, tasks included."),
                 click.option("--status", metavar="NAME",
                              help="Only issues with this work-item status (e.g. 'In progress')."),
                 click.option("--status-category", metavar="CAT",
@@ -266,6 +301,8 @@ def _run_list(app: AppContext, kind: str, params: dict[str, Any]) -> int:
         draft=params.get("draft"),
         projects=list(params["projects"]),
         search=params.get("search"),
+        types=list(params.get("types") or ()),
+        all_types=bool(params.get("all_types")),
         sort=params["sort"],
         ascending=params["ascending"],
         limit=params["limit"],
@@ -285,6 +322,8 @@ def _run_list(app: AppContext, kind: str, params: dict[str, Any]) -> int:
         "lore issues",
         "lore issues --label bug --label backend --since 2w",
         "lore issues --status 'In progress' --assignee alice",
+        "lore issues --type incident,test_case",
+        "lore issues --all-types --state all",
         "lore --robot issues --state all --project group/repo --limit 200",
     ],
 )
@@ -405,6 +444,7 @@ def _render_list(data: dict[str, Any], console: Console) -> None:
     from rich.text import Text
 
     from lore.cli.render import (
+        issue_type_marker,
         label_chips,
         make_table,
         people,
@@ -419,6 +459,8 @@ def _render_list(data: dict[str, Any], console: Console) -> None:
     items: list[dict[str, Any]] = data["items"]
     filters: dict[str, Any] = data["filters"]
     words = _scope_words(kind, filters["state"])
+    if kind == "issue" and filters.get("types"):
+        words = words.replace("issues", "issues of type " + ", ".join(filters["types"]), 1)
     if not items:
         console.print(f"No {words} match.")
         print_hints(console, data["hints"])
@@ -436,6 +478,10 @@ def _render_list(data: dict[str, Any], console: Console) -> None:
         title = Text(item["title"], no_wrap=True, overflow="ellipsis")
         if kind == "mr" and item["draft"]:
             title = Text.assemble(("Draft: ", "dim"), title, no_wrap=True, overflow="ellipsis")
+        marker = issue_type_marker(item.get("issue_type")) if kind == "issue" else None
+        if marker is not None:
+            # A type marker in the title, as GitLab puts an icon there: no extra column.
+            title = Text.assemble(marker, title, no_wrap=True, overflow="ellipsis")
         cells["Title"].append(title)
         cells["State"].append(state_text(item["state"]))
         cells["Status"].append(status_text(item.get("status")))
@@ -455,14 +501,42 @@ def _render_list(data: dict[str, Any], console: Console) -> None:
         footer = f"showing {shown} of {total} {words} · --limit {total} shows all"
     else:
         footer = f"{total} {words}"
+    hidden: dict[str, int] = data.get("hidden_by_type") or {}
+    if hidden:
+        from lore.cli.render import plural
+
+        counted = ", ".join(plural(n, t.replace("_", " ")) for t, n in hidden.items())
+        flags = " or ".join(f"--type {t}" for t in hidden)
+        footer += f" · {counted} hidden ({flags} or --all-types shows them)"
     console.print(Text(footer, style="dim"))
     print_hints(console, data["hints"])
+
+
+def _line_span(line_range: dict[str, Any] | None) -> str | None:
+    """``lines 10–14`` for a multi-line diff note; ``lines -3–+5`` when one end is a
+    removed line (old numbering) and the other is not; None when it covers one line."""
+    if not line_range:
+        return None
+    ends = [line_range.get("start") or {}, line_range.get("end") or {}]
+    # A removed line only has an old number; every other line is numbered in the new file.
+    sides = ["old" if a.get("new_line") is None else "new" for a in ends]
+    numbers = [a.get("old_line") if side == "old" else a.get("new_line")
+               for a, side in zip(ends, sides, strict=True)]
+    if None in numbers or (numbers[0] == numbers[1] and sides[0] == sides[1]):
+        return None
+    if sides[0] == sides[1]:
+        return f"lines {numbers[0]}–{numbers[1]}"
+    signs = {"old": "-", "new": "+"}
+    return f"lines {signs[sides[0]]}{numbers[0]}–{signs[sides[1]]}{numbers[1]}"
 
 
 def _where(position: dict[str, Any] | None) -> str:
     if not position:
         return ""
     path = position.get("new_path") or position.get("old_path") or "?"
+    span = _line_span(position.get("line_range"))
+    if span is not None:
+        return f"{path} {span}"
     line = position.get("new_line") or position.get("old_line")
     return f"{path}:{line}" if line is not None else str(path)
 
@@ -478,6 +552,10 @@ def _note_header(note: dict[str, Any], *, reply: bool) -> Text:
         head.append(" on ")
         head.append(_where(note["position"]), style="cyan")
     head.append(f" · {relative_time(note['created_at'])}", style="dim")
+    if note.get("internal"):
+        # Internal notes are for project members only: say so before anyone quotes one.
+        head.append(" · ")
+        head.append("internal", style="bold magenta")
     return head
 
 
@@ -560,6 +638,10 @@ def _render_item(item: dict[str, Any], console: Console) -> None:
         facts.append(("Milestone", item["milestone"]))
     if kind == "issue" and item.get("due_date"):
         facts.append(("Due", short_date(item["due_date"])))
+    if kind == "issue":
+        facts.append(("Type", (item.get("issue_type") or "issue").replace("_", " ")))
+    if kind == "issue" and item.get("moved_to"):
+        facts.append(("Moved to", _moved_words(item["moved_to"])))
     if kind == "issue" and item.get("confidential"):
         facts.append(("Confidential", "yes"))
     if item["web_url"]:
@@ -572,17 +654,39 @@ def _render_item(item: dict[str, Any], console: Console) -> None:
     description = (item["description"] or "").strip()
     console.print(Text(description) if description else Text("No description.", style="dim"))
     if kind == "mr":
-        _render_changes(item["changes"], console)
+        _render_changes(item, console)
     _render_discussions(item, console)
 
 
-def _render_changes(changes: list[dict[str, Any]], console: Console) -> None:
+def _moved_words(moved: dict[str, Any]) -> Text:
+    """``acme/web#5 (url)``; an unmirrored target without a known ref by its GitLab id."""
+    from rich.text import Text
+
+    text = Text()
+    text.append(moved.get("ref") or f"issue id {moved['id']}", style="bold cyan")
+    if not moved.get("mirrored"):
+        text.append(" (not in the mirror)", style="dim")
+    if moved.get("web_url"):
+        # On its own line under the ref: a URL beside it would wrap on 80 columns.
+        text.append("\n" + " " * 11 + str(moved["web_url"]))
+    return text
+
+
+def _render_changes(item: dict[str, Any], console: Console) -> None:
     from rich.text import Text
 
     from lore.cli.render import plural
 
+    every = item["changes"]
+    changes = [c for c in every if c.get("source", "diff") == "diff"]
+    from_notes = [c for c in every if c.get("source", "diff") != "diff"]
     console.print()
     console.print(Text(f"Changes ({plural(len(changes), 'file')})", style="bold"))
+    if item.get("diffs_overflow"):
+        count = item.get("changes_count")
+        size = f" ({count} changes)" if count else ""
+        console.print(Text(f"  ! GitLab cut this diff list at its limits{size}: files are "
+                           "missing", style="yellow"))
     for change in changes:
         if change["new_file"]:
             console.print(Text(f"  + {change['new_path']}", style="green"))
@@ -592,3 +696,7 @@ def _render_changes(changes: list[dict[str, Any]], console: Console) -> None:
             console.print(Text(f"  ~ {change['old_path']} → {change['new_path']}", style="yellow"))
         else:
             console.print(Text(f"    {change['new_path']}"))
+    if from_notes:
+        console.print(Text("  Also commented on, not in the current diff:", style="dim"))
+        for change in from_notes:
+            console.print(Text(f"    {change['new_path']}", style="dim"))
