@@ -26,7 +26,13 @@ from lore.core.paths import (
     service_wrapper_path,
 )
 from lore.service.backends import NAMES, choose_backend, get_backend
-from lore.service.backends.base import Artifact, Backend, InstallSpec, Rendered
+from lore.service.backends.base import (
+    Artifact,
+    Backend,
+    InstallSpec,
+    Rendered,
+    capture_network_env,
+)
 from lore.service.identity import ProjectIdentity, current_identity, sanitize_service_name
 from lore.service.manifest import ServiceManifest, read_manifest, write_manifest
 from lore.service.targets import Target, admin_lock
@@ -78,6 +84,16 @@ def install_service(req: InstallRequest, *, config_file: Path, data_dir: Path, w
     lock = contextlib.nullcontext() if req.dry_run else admin_lock(data_dir, service_id)
     with lock:
         return _install(req, config_file, data_dir, identity, service_id, token, var, clock)
+
+
+def config_ca_bundle(config_file: Path) -> str | None:
+    """``gitlab.caBundle`` of the config (None when unset or unreadable)."""
+    from lore.core.config import load
+
+    try:
+        return load(config_file).gitlab.ca_bundle
+    except LoreError:
+        return None
 
 
 def _collision(existing: ServiceManifest, identity: ProjectIdentity) -> LoreError | None:
@@ -134,6 +150,18 @@ def _install(req: InstallRequest, config_file: Path, data_dir: Path, identity: P
     check_path_text(str(data_dir), "data directory")
     check_path_text(str(config_file), "config")
     sandbox_check = report.find("sandboxing")
+    sandboxed = backend.name == "systemd" and (sandbox_check is None
+                                               or sandbox_check.status == "pass")
+    # Whatever makes the interactive sync work (CA files, proxies) goes into the units.
+    network_env, network_warnings = capture_network_env(sandboxed=sandboxed)
+    if backend.name == "schtasks" and network_env:
+        network_warnings.append("scheduled tasks cannot carry environment variables: set "
+                                + ", ".join(k for k, _ in network_env)
+                                + " in your user environment too (setx)")
+    ca_bundle = config_ca_bundle(config_file)
+    if sandboxed and ca_bundle and ca_bundle.startswith(("/tmp/", "/var/tmp/")):
+        network_warnings.append(f"gitlab.caBundle ({ca_bundle}) is in a temporary directory "
+                                "the sandboxed service cannot see (PrivateTmp); move the CA file")
     spec = InstallSpec(
         service_id=service_id,
         binary_path=binary,
@@ -144,9 +172,9 @@ def _install(req: InstallRequest, config_file: Path, data_dir: Path, identity: P
         data_dir=data_dir,
         config_override=_override(config_file, _home() / ".config" / "lore" / "config.json"),
         data_dir_override=_override(data_dir, _home() / ".local" / "share" / "lore"),
-        sandboxed=backend.name == "systemd" and (sandbox_check is None
-                                                 or sandbox_check.status == "pass"),
+        sandboxed=sandboxed,
         reinstall=existing is not None,
+        network_env=network_env,
     )
     rendered = backend.render(spec)
     now_iso = iso_from_ms(clock.now_ms())
@@ -171,7 +199,7 @@ def _install(req: InstallRequest, config_file: Path, data_dir: Path, identity: P
     )
     changes = _changes(existing, manifest, rendered, backend, spec)
     no_change = existing is not None and not changes
-    warnings = list(rendered.warnings)
+    warnings = list(rendered.warnings) + network_warnings
     if rendered.token_source == "embedded":
         secret_files = [a.location for a in rendered.artifacts if a.secret]
         warnings.insert(0, EMBEDDED_WARNING.format(files=", ".join(secret_files)))

@@ -8,14 +8,66 @@ inspects the schedule through :mod:`lore.service.runner`.
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from lore.core.paths import service_env_path, service_log_path, service_wrapper_path
 
 CRONTAB_PREFIX = "crontab:"
+
+#: What makes an interactive sync reach GitLab and trust its certificate; a scheduler
+#: starts lore with a bare environment, so install copies these when they are set.
+CA_ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
+PROXY_ENV_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                  "all_proxy", "NO_PROXY", "no_proxy")
+NETWORK_ENV_VARS = CA_ENV_VARS + PROXY_ENV_VARS
+_TMP_DIRS = ("/tmp/", "/var/tmp/")
+
+
+def capture_network_env(environ: Mapping[str, str] | None = None, *,
+                        sandboxed: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
+    """The CA and proxy variables to carry into the service, and warnings.
+
+    CA paths are made absolute (the service's working directory is the data dir). A CA
+    path that does not exist is left out, with a warning. A proxy URL holding a password
+    is left out too (unit files and wrappers are readable), with a warning. Under
+    systemd's sandbox (``PrivateTmp``) a CA file in /tmp is invisible: warned."""
+    env = os.environ if environ is None else environ
+    out: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    for name in NETWORK_ENV_VARS:
+        value = env.get(name, "").strip()
+        if not value:
+            continue
+        if name in CA_ENV_VARS:
+            path = Path(value).expanduser()
+            if not path.is_absolute():
+                path = Path.cwd() / path
+            if not path.exists():
+                warnings.append(f"{name}={value} does not exist; not copied into the service")
+                continue
+            value = str(path.resolve())
+            if sandboxed and value.startswith(_TMP_DIRS):
+                warnings.append(f"{name} points into {value.split('/')[1]} ({value}), which the "
+                                "sandboxed service cannot see (PrivateTmp); move the CA file")
+        elif name not in ("NO_PROXY", "no_proxy"):
+            try:
+                has_password = urlsplit(value if "://" in value else f"http://{value}"
+                                        ).password is not None
+            except ValueError:
+                has_password = False
+            if has_password:
+                warnings.append(f"{name} holds a password; not copied into the service files "
+                                "(they are readable); give the scheduler a proxy without "
+                                "credentials in the URL")
+                continue
+        out.append((name, value))
+    return out, warnings
 
 
 @dataclass
@@ -72,6 +124,8 @@ class InstallSpec:
     data_dir_override: str | None = None  # exported as LORE_DATA_DIR when set
     sandboxed: bool = True
     reinstall: bool = False
+    #: CA and proxy variables set at install time (see :func:`capture_network_env`).
+    network_env: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def log_dir(self) -> Path:
@@ -100,6 +154,7 @@ class InstallSpec:
             env.append(("LORE_CONFIG_PATH", self.config_override))
         if self.data_dir_override is not None:
             env.append(("LORE_DATA_DIR", self.data_dir_override))
+        env.extend(self.network_env)
         return env
 
 

@@ -96,13 +96,16 @@ def generate_plist_with_wrapper(service_id: str, wrapper_path: Path, interval_se
 
 def generate_plist_with_embedded(service_id: str, binary_path: str, config_path: str | None,
                                  interval_seconds: int, token_env_var: str, token_value: str,
-                                 log_dir: Path, data_dir: str | None = None) -> str:
-    """Embedded variant: launchd runs lore directly with the token in its environment."""
+                                 log_dir: Path, data_dir: str | None = None,
+                                 network_env: list[tuple[str, str]] | None = None) -> str:
+    """Embedded variant: launchd runs lore directly with the token in its environment
+    (plus the CA and proxy variables of the install)."""
     env = [(token_env_var, token_value)]
     if config_path is not None:
         env.append(("LORE_CONFIG_PATH", config_path))
     if data_dir is not None:
         env.append(("LORE_DATA_DIR", data_dir))
+    env.extend(network_env or [])
     argv = [binary_path, "--robot", "service", "run", "--service-id", service_id]
     return _plist(service_id, argv, env, interval_seconds, log_dir)
 
@@ -119,7 +122,8 @@ class LaunchdBackend(Backend):
         if spec.token_source == "embedded":
             content = generate_plist_with_embedded(
                 spec.service_id, spec.binary_path, spec.config_override, spec.interval_seconds,
-                spec.token_env_var, spec.token_value, spec.log_dir, spec.data_dir_override)
+                spec.token_env_var, spec.token_value, spec.log_dir, spec.data_dir_override,
+                spec.network_env)
             artifacts = [Artifact(str(path), content, mode=0o600, secret=True)]
         else:
             content = generate_plist_with_wrapper(spec.service_id, spec.wrapper_path,
