@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -60,9 +60,14 @@ class Store:
         state: str = "merged",
         project: str = "g/repo",
         title: str | None = None,
+        noted_paths: Sequence[str] = (),
+        diffs_overflow: bool = False,
+        changes_count: str | None = None,
     ) -> int:
         """An MR by ``author`` touching ``paths`` (``(old, new)`` = a rename); for merged
-        MRs ``days`` is the merge age, otherwise the last update's age."""
+        MRs ``days`` is the merge age, otherwise the last update's age. ``noted_paths``
+        are paths only its diff notes know (``mr_paths.source = 'diff_note'``, as sync
+        records them); ``diffs_overflow``/``changes_count`` say GitLab cut its diff list."""
         pid = self.project(project)
         mid = next(self._ids)
         iid = next(self._iids[pid])
@@ -81,6 +86,15 @@ class Store:
                 "INSERT INTO mr_paths(mr_id, new_path, old_path, renamed_file) VALUES (?,?,?,?)",
                 (mid, new, old, int(old != new)),
             )
+        for path in noted_paths:
+            self.conn.execute(
+                "INSERT INTO mr_paths(mr_id, new_path, old_path, source) VALUES (?,?,?,'diff_note')",
+                (mid, path, path),
+            )
+        if diffs_overflow or changes_count is not None:
+            self.conn.execute(
+                "UPDATE merge_requests SET diffs_overflow = ?, changes_count = ? WHERE id = ?",
+                (int(diffs_overflow), changes_count, mid))
         return mid
 
     def note(

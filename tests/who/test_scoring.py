@@ -147,13 +147,19 @@ def test_author_and_system_notes_do_not_count(store: Store, params: WhoParams) -
     assert data["experts"][0]["breakdown"]["reviewed"]["count"] == 0
 
 
-def test_diffnote_on_another_file_is_discussion(store: Store, params: WhoParams) -> None:
+def test_diffnote_on_another_file_is_not_discussion_of_this_one(store: Store,
+                                                                 params: WhoParams) -> None:
+    # A diff note reviews its own path; it says nothing about the MR's other paths.
     mr = store.mr("alice", ["x.py", "y.py"], days=0)
     store.note(mr, "bob", days=0, diff_path="y.py")
     x = who_path(store.conn, "x.py", params)
     y = who_path(store.conn, "y.py", params)
-    assert scores(x)["bob"] == pytest.approx(0.2)
+    assert scores(x) == {"alice": 1.0}
     assert scores(y)["bob"] == pytest.approx(0.6)
+    # An ordinary comment on the MR is discussion of every path it touched.
+    store.note(mr, "carol", days=0)
+    x = who_path(store.conn, "x.py", params)
+    assert scores(x)["carol"] == pytest.approx(0.2) and "bob" not in scores(x)
 
 
 def test_unmerged_mrs_use_their_own_weight_and_update_date(store: Store, params: WhoParams) -> None:

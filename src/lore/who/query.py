@@ -5,8 +5,15 @@ A *contribution* is one person's part in one merge request, of one kind:
 - ``authored_merged`` / ``authored_unmerged``: the MR's author; dated ``merged_at`` (merged)
   or ``updated_at`` (opened, closed, locked).
 - ``reviewed``: DiffNotes positioned on the path (old or new side) by someone other than the
-  author; dated by that person's newest such note on the MR.
-- ``discussed``: any other non-system note on the MR by someone other than the author.
+  author; dated by that person's newest such note on the MR. A diff note is a review of
+  *its* path only: it is never a discussion of the MR's other paths.
+- ``discussed``: any other non-system note on the MR (not positioned on a diff) by someone
+  other than the author.
+
+The paths an MR touched are its ``mr_paths``: the diff list (``source = 'diff'``) and the
+paths its diff notes point at (``source = 'diff_note'``: files dropped by a later push, or
+beyond a diff list GitLab cut at its limits), so a diff note is evidence that the MR
+touched its path even when the current diff list lacks it.
 - ``approved``: GitLab's "approved this merge request" system note, or a row in
   ``mr_approvals`` (when a sync fills it), by someone other than the author; dated by the
   note (``approved_at``, else the MR's date).
@@ -297,25 +304,34 @@ def _freshest(tallies: dict[Any, _Tally], params: WhoParams) -> tuple[str | None
 # -- who PATH ---------------------------------------------------------------------------------
 
 
+#: A note positioned on a diff (GitLab's DiffNote; its replies carry the same position).
+_IS_DIFF_NOTE = ("(note_type = 'DiffNote' OR position_new_path IS NOT NULL"
+                 " OR position_old_path IS NOT NULL)")
+
+
 def _path_note_rows(conn: sqlite3.Connection, mrs: dict[int, _Mr], scope: PathScope,
                     params: WhoParams) -> list[ContributionRow]:
+    """Reviews (diff notes on the scope's paths) and discussion (notes not on a diff) of
+    the MRs; diff notes on the MR's other paths are neither."""
     if not mrs:
         return []
     on_new, args_new = scope.match_sql("position_new_path", "project_id")
     on_old, args_old = scope.match_sql("position_old_path", "project_id")
     since, args_since = _since_sql(params, "created_at")
     sql = (
-        f"SELECT author_id, item_id, note_type = 'DiffNote' AND ({on_new} OR {on_old}), "
+        f"SELECT author_id, item_id, CASE WHEN {on_new} OR {on_old} THEN 'reviewed' "
+        f"WHEN {_IS_DIFF_NOTE} THEN NULL ELSE 'discussed' END AS kind, "
         f"{_ms('MAX(created_at)')} FROM notes "
         "WHERE item_kind = 'mr' AND item_id IN (SELECT value FROM json_each(?)) "
         f"AND system = 0 AND author_id IS NOT NULL{since} GROUP BY author_id, item_id, 3"
     )
     out: list[ContributionRow] = []
-    for author, mr_id, on_path, at_ms in conn.execute(
+    for author, mr_id, kind, at_ms in conn.execute(
         sql, [*args_new, *args_old, _json_ids(mrs), *args_since]
     ):
-        if author != mrs[mr_id].author_id:  # the author's own notes are part of authoring
-            out.append((author, mr_id, "reviewed" if on_path else "discussed", at_ms))
+        # The author's own notes are part of authoring; a diff note elsewhere is nothing here.
+        if kind is not None and author != mrs[mr_id].author_id:
+            out.append((author, mr_id, kind, at_ms))
     return out
 
 
@@ -379,7 +395,7 @@ def _path_note(conn: sqlite3.Connection, scope: PathScope, data: dict[str, Any],
     if scope.match == "none":
         if conn.execute("SELECT 1 FROM merge_requests LIMIT 1").fetchone() is None:
             return NOTHING_SYNCED
-        return f"no merge request in the mirror touched {scope.query!r}"
+        return f"no merge request in the mirror touched {scope.query!r}" + _cut_lists(conn)
     if data["mrs_considered"] == 0:
         return f"no merge request in project {params.project!r} touched {scope.query!r}"
     if data["total_people"] == 0:
@@ -392,6 +408,22 @@ def _path_note(conn: sqlite3.Connection, scope: PathScope, data: dict[str, Any],
         return (f"no one active on this path for {data['last_activity_age_days']} days"
                 f"{hidden}: every expert is stale (threshold {params.stale_days:g} days)")
     return None
+
+
+def _cut_lists(conn: sqlite3.Connection) -> str:
+    """A warning that some diff lists are incomplete (GitLab cut them at its limits), so a
+    path that is not found may still have been touched; empty when none was cut."""
+    try:
+        row = conn.execute("SELECT COUNT(*) FROM merge_requests WHERE diffs_overflow = 1"
+                           " OR changes_count LIKE '%+'").fetchone()
+    except sqlite3.OperationalError:  # a store from before migration 6
+        return ""
+    cut = int(row[0]) if row else 0
+    if not cut:
+        return ""
+    noun = "merge request's diff list was" if cut == 1 else "merge requests' diff lists were"
+    return (f" (but {cut} {noun} cut at GitLab's limits, so paths beyond them are not"
+            " known)")
 
 
 # -- who @USER --------------------------------------------------------------------------------
@@ -448,7 +480,7 @@ def who_user(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
     pid = person.id
     since, args_since = _since_sql(params, "created_at")
     note_rows = conn.execute(
-        "SELECT item_id, note_type = 'DiffNote', position_new_path, position_old_path, "
+        f"SELECT item_id, {_IS_DIFF_NOTE}, position_new_path, position_old_path, "
         f"{_ms('MAX(created_at)')} FROM notes "
         f"WHERE author_id = ? AND item_kind = 'mr' AND system = 0{since} "
         "GROUP BY item_id, 2, 3, 4",
@@ -472,8 +504,9 @@ def who_user(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
         areas_of_mr.setdefault(mr_id, set()).update(
             (area_of(new_path, params.depth), area_of(old_path, params.depth)))
 
-    # Authorship, discussion and approval count for every area the MR touched; a review
-    # for the areas its DiffNotes sit in (elsewhere in the MR it is discussion).
+    # Authorship, discussion and approval count for every area the MR touched (its diff
+    # list and its diff notes' paths); a diff note is a review of the areas of its own
+    # paths, and nothing for the MR's other areas.
     newest: dict[tuple[tuple[int, str], int, str], int] = {}
 
     def add(area: str, mr_id: int, kind: str, at_ms: int) -> None:
@@ -488,10 +521,12 @@ def who_user(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
         mr = mrs.get(mr_id)
         if mr is None or mr.author_id == pid:
             continue
-        touched = areas_of_mr.get(mr_id, set())
-        reviewed = {area_of(p, params.depth) for p in (new_path, old_path) if p} if is_diff else set()
-        for area in touched:
-            add(area, mr_id, "reviewed" if area in reviewed else "discussed", at_ms)
+        if is_diff:
+            for area in {area_of(p, params.depth) for p in (new_path, old_path) if p}:
+                add(area, mr_id, "reviewed", at_ms)
+            continue
+        for area in areas_of_mr.get(mr_id, ()):
+            add(area, mr_id, "discussed", at_ms)
     tallies = _tally(((k[0], k[1], k[2], at) for k, at in newest.items()), params)
     project_paths = dict(conn.execute("SELECT id, path FROM projects").fetchall())
     describe = {key: {"project": project_paths.get(key[0], str(key[0])), "path": key[1]}
