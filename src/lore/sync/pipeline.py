@@ -173,18 +173,9 @@ def detect_capabilities(client: Any) -> Capabilities:
 
 
 def _make_client(config: Config) -> Any:
-    from lore.gitlab.client import GitLabClient, RetryPolicy
+    from lore.gitlab.client import GitLabClient
 
-    from_config = getattr(GitLabClient, "from_config", None)
-    if from_config is not None:
-        return from_config(config)
-    return GitLabClient(
-        config.base_url,
-        config.token(),
-        concurrency=config.sync.concurrency,
-        timeout_seconds=config.sync.timeout_seconds,
-        retry=RetryPolicy(max_retries=config.sync.max_retries),
-    )
+    return GitLabClient.from_config(config)
 
 
 def _resolve_projects(client: Any, conn: sqlite3.Connection,
@@ -326,9 +317,9 @@ UNAVAILABLE_KV_PREFIX = "resource_unavailable:"
 
 def _is_unavailable(exc: LoreError) -> bool:
     """A 403 on a resource list that is not about the token's scope."""
-    if getattr(exc, "http_status", None) != 403:
-        return False
-    return not getattr(exc, "scope_missing", None)
+    from lore.gitlab.client import ForbiddenError
+
+    return isinstance(exc, ForbiddenError)
 
 
 def _unavailable_reason(resource: Resource, exc: LoreError) -> str:
