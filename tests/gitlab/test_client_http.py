@@ -282,3 +282,17 @@ def test_long_retry_after_is_rate_limited_at_once(sim: Simulator) -> None:
     assert info.value.code is ErrorCode.RATE_LIMITED
     assert info.value.retry_after_ms == wait * 1000
     assert sleep.calls == []
+
+
+# -- absolute URLs from GitLab (keyset Link: rel="next") -------------------------------
+
+
+def test_absolute_links_go_to_the_current_base_and_never_to_another_host(sim: Simulator) -> None:
+    with client_for(sim.url, sim.token) as client:
+        # GitLab behind a proxy may write links with another scheme/port for the same host.
+        same_host = "http://127.0.0.1:1/api/v4/version?x=1"
+        assert client.request("GET", same_host).json()["version"]
+        with pytest.raises(LoreError) as info:
+            client.request("GET", "http://localhost:1/api/v4/version")
+    assert "localhost" in info.value.message
+    assert [(e["path"], e["query"]) for e in sim.state.request_log] == [("/api/v4/version", "x=1")]

@@ -481,7 +481,7 @@ class GitLabClient:
         bare_waits = 0
         fallback_tried = False
         hops = 0
-        url = self.base_url + path
+        url = self._url_for(path)
         while True:
             self.stats.count(route)
             started = time.perf_counter()
@@ -580,6 +580,27 @@ class GitLabClient:
                     suggestion="GitLab may be having trouble; retry later",
                 )
             raise self._client_error(status, method, path, response, what)
+
+    def _url_for(self, path: str) -> str:
+        """The absolute URL for ``path``: relative to the base URL, or an absolute URL from
+        GitLab itself (a keyset ``Link: rel="next"``). An absolute URL keeps its path and
+        query but goes to the current base's scheme and port (GitLab behind a proxy may
+        write http:// links); one for another host is refused before the token leaves."""
+        if not path.startswith(("http://", "https://")):
+            return self.base_url + (path if path.startswith("/") else "/" + path)
+        parts = urlsplit(path)
+        host = (parts.hostname or "").lower()
+        if host != self._host:
+            raise LoreError(
+                ErrorCode.NETWORK_ERROR,
+                f"GitLab at {self._host} sent a link to another host, {host}; lore does not "
+                "send the token there (gitlab.baseUrl)",
+                suggestion="Check GitLab's external_url and the proxy in front of it",
+                details={"configured_host": self._host, "link_host": host},
+            )
+        base = urlsplit(self.base_url)
+        return f"{base.scheme}://{base.netloc}{parts.path}" + (
+            f"?{parts.query}" if parts.query else "")
 
     def _redirected(self, method: str, path: str,
                     response: httpx.Response) -> tuple[str, dict[str, Any] | None]:
