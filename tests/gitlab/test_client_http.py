@@ -296,3 +296,19 @@ def test_absolute_links_go_to_the_current_base_and_never_to_another_host(sim: Si
             client.request("GET", "http://localhost:1/api/v4/version")
     assert "localhost" in info.value.message
     assert [(e["path"], e["query"]) for e in sim.state.request_log] == [("/api/v4/version", "x=1")]
+
+
+def test_used_up_budget_with_a_far_reset_is_rate_limited_without_sending() -> None:
+    # A daily quota used up: waiting until its reset is the service's job, not a worker's.
+    with Simulator.start(preset="small", seed=7, rate_limit=(2, 86_400)) as sim:
+        sleep = FakeSleep()
+        with client_for(sim.url, sim.token, sleep=sleep) as client:
+            client.version()
+            client.version()
+            with pytest.raises(LoreError) as info:
+                client.version()
+        assert sim.stats()["responses_by_status"] == {"200": 2}  # the third never left
+    err = info.value
+    assert err.code is ErrorCode.RATE_LIMITED
+    assert err.retry_after_ms is not None and err.retry_after_ms > MAX_HINT_WAIT_SECONDS * 1000
+    assert sleep.calls == []

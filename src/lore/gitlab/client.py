@@ -453,6 +453,10 @@ class GitLabClient:
               scheme: str) -> httpx.Response:
         """One HTTP exchange after the throttle's go-ahead."""
         wait = self.throttle.delay()
+        if wait > MAX_HINT_WAIT_SECONDS:
+            # The window's budget is gone for longer than we wait for any hint: stop now
+            # (the service backs off until then) rather than hold a worker for minutes.
+            raise self._rate_limited(method, urlsplit(url).path, wait)
         if wait > 0:
             self.stats.count_throttle(wait)
             log.info("rate limit: waiting %.2fs before %s %s", wait, method, urlsplit(url).path)
