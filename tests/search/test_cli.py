@@ -82,7 +82,8 @@ def test_robot_lexical_search_with_filters(mirrored: Any, manifest: dict[str, An
     assert code == 0, doc
     data = _check_success(manifest, doc)
     assert [h["ref"] for h in data["hits"]] == ["group/app#1"]
-    assert data["filters"] == {"type": "issue", "projects": ["app"], "state": "opened",
+    assert data["filters"] == {"type": "issue", "issue_types": [], "projects": ["app"],
+                               "state": "opened",
                                "labels": ["auth", "bug"], "author": "alice", "assignee": None,
                                "reviewer": None, "since": "2024-05-01T00:00:00.000Z", "status": None,
                                "status_category": None}

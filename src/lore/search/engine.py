@@ -59,6 +59,7 @@ class SearchHit:
     web_url: str | None
     state: str | None
     status: dict[str, Any] | None  # issues' work-item {name, category, color}; None for MRs or unknown
+    issue_type: str | None  # issues: issue, incident, task, test_case…; None for MRs
     author: str | None
     labels: list[str]
     updated_at: str | None
@@ -215,6 +216,8 @@ def _hydrate(conn: sqlite3.Connection, doc_ids: list[int]) -> dict[int, sqlite3.
 
     status = ("i.status_name, i.status_category, i.status_color" if has_issue_status(conn)
               else "NULL AS status_name, NULL AS status_category, NULL AS status_color")
+    status += (", i.issue_type" if _has_issue_types(conn)
+               else ", CASE WHEN i.id IS NOT NULL THEN 'issue' END AS issue_type")
     marks = ",".join("?" * len(doc_ids))
     rows = conn.execute(
         f"""SELECT d.id, d.item_kind, d.item_id, d.title, d.body, p.path AS project,
@@ -232,6 +235,13 @@ def _hydrate(conn: sqlite3.Connection, doc_ids: list[int]) -> dict[int, sqlite3.
     ).fetchall()
     # A document whose item vanished (a stale cached vector, a half-finished --full) is skipped.
     return {int(r["id"]): r for r in rows if r["iid"] is not None}
+
+
+def _has_issue_types(conn: sqlite3.Connection) -> bool:
+    """Whether ``issues`` has migration 6's ``issue_type`` (reading never migrates)."""
+    from lore.query.store import table_columns
+
+    return "issue_type" in table_columns(conn, "issues")
 
 
 def _status(row: sqlite3.Row) -> dict[str, Any] | None:
@@ -303,7 +313,8 @@ def search(
     filters = filters or SearchFilters()
     check_status_filters(conn, filters)
     project_ids = resolve_projects(conn, filters.projects) if filters.projects else None
-    joins, where, params = filter_sql(filters, project_ids)
+    joins, where, params = filter_sql(filters, project_ids,
+                                      has_issue_types=_has_issue_types(conn))
     model = embedding.model if (embedding.provider != "none" or provider is not None) else None
     provider_model = provider.model if provider is not None else model
 
@@ -437,6 +448,7 @@ def _build_hits(conn: sqlite3.Connection, ranked: list[tuple[int, float]],
             web_url=row["web_url"],
             state=row["state"],
             status=_status(row) if kind == "issue" else None,
+            issue_type=(str(row["issue_type"] or "issue") if kind == "issue" else None),
             author=row["author"],
             labels=labels.get((kind, int(row["item_id"])), []),
             updated_at=row["updated_at"],

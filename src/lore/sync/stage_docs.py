@@ -84,9 +84,9 @@ def _load_batch(conn: sqlite3.Connection, kind: str, ids: Sequence[int]) -> list
         return []
     table = _TABLES[kind]
     extra = ("i.source_branch, i.target_branch, i.draft, mb.name AS merged_by_name, "
-             "mb.username AS merged_by_username" if kind == "mr"
+             "mb.username AS merged_by_username, NULL AS issue_type" if kind == "mr"
              else "NULL AS source_branch, NULL AS target_branch, 0 AS draft, "
-             "NULL AS merged_by_name, NULL AS merged_by_username")
+             "NULL AS merged_by_name, NULL AS merged_by_username, i.issue_type")
     merged_join = "LEFT JOIN people mb ON mb.id = i.merged_by_id" if kind == "mr" else ""
     items = conn.execute(
         f"""SELECT i.id, i.project_id, i.iid, i.title, i.description, i.state, i.milestone,
@@ -160,7 +160,11 @@ def _render(kind: str, item: sqlite3.Row, labels: list[str], assignees: list[str
     state = str(item["state"])
     if kind == "mr" and item["draft"]:
         state += " (draft)"
-    head = [f"{'Issue' if kind == 'issue' else 'Merge request'} {ref} · {state}",
+    # An incident, task or test case says so ("Incident group/app#3"), so searching for the
+    # word finds it; a plain issue renders as before (its document hash does not change).
+    noun = "Merge request" if kind == "mr" else (
+        str(item["issue_type"] or "issue").replace("_", " ").capitalize())
+    head = [f"{noun} {ref} · {state}",
             f"Author: {_person(item['author_name'], item['author_username'])}"]
     if kind == "mr":
         if item["source_branch"] or item["target_branch"]:

@@ -44,6 +44,8 @@ HIT_SCHEMA = obj(
         "web_url": OPT_STR,
         "state": OPT_STR,
         "status": nullable(obj({"name": STR, "category": OPT_STR, "color": OPT_STR}, extra=False)),
+        # issues: GitLab's issue type (issue, incident, task, test_case…); null for MRs
+        "issue_type": OPT_STR,
         "author": OPT_STR,
         "labels": arr(STR),
         "updated_at": OPT_STR,
@@ -73,6 +75,8 @@ SEARCH_SCHEMA = obj(
         "filters": obj(
             {
                 "type": nullable(enum("issue", "mr")),
+                # issue types asked for (--type incident…: kind issue); [] = every type
+                "issue_types": arr(STR),
                 "projects": arr(STR),
                 "state": OPT_STR,
                 "labels": arr(STR),
@@ -113,6 +117,7 @@ class _StateChoice(click.Choice):
     examples=[
         'lore search "login timeout"',
         'lore --robot search "token refresh" --type mr --state merged --limit 5',
+        'lore search "database down" --type incident',
         'lore search "flaky test" --mode lexical --label bug --since 30d',
         'lore search "how do we rotate keys" --mode semantic --project group/repo',
         'lore search "login" --status-category "in progress"',
@@ -123,8 +128,10 @@ class _StateChoice(click.Choice):
 @click.option("--mode", type=click.Choice(MODES), default=None,
               help="lexical (FTS5), semantic (vectors) or hybrid (both, fused). "
               "Default: hybrid when embeddings exist, else lexical.")
-@click.option("--type", "kind", type=click.Choice(["issue", "mr"]), default=None,
-              help="Only issues or only merge requests.")
+@click.option("--type", "types", multiple=True, metavar="TYPE",
+              help="Only issues (issue) or only merge requests (mr); or only issues of GitLab "
+              "issue types (incident, task, test_case...; next to those, issue is the plain "
+              "issue type). Repeat or comma-separate.")
 @click.option("--project", "projects", multiple=True, metavar="PATH",
               help="Only this project (repeatable; a full path or its last part).")
 @click.option("--state", type=_StateChoice(STATES), default=None,
@@ -144,7 +151,7 @@ class _StateChoice(click.Choice):
 @click.option("--limit", "-n", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="Return at most N hits.")
 @click.pass_obj
-def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, kind: str | None,
+def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, types: tuple[str, ...],
                projects: tuple[str, ...], state: str | None, labels: tuple[str, ...],
                author: str | None, assignee: str | None, reviewer: str | None,
                since: str | None, status: str | None,
@@ -152,7 +159,7 @@ def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, kind: 
     """Search issues and merge requests: full-text, semantic, or both."""
     from lore.query.filters import normalize_username
     from lore.search.engine import search
-    from lore.search.filters import SearchFilters, normalize_state
+    from lore.search.filters import SearchFilters, normalize_state, parse_types
     from lore.search.query import require_query
 
     text = require_query(" ".join(query))
@@ -163,7 +170,9 @@ def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, kind: 
         from lore.query.filters import parse_since
 
         since_iso = parse_since(since, default_clock().now_ms())
-    filters = SearchFilters(kind=kind, projects=list(projects), state=normalize_state(state),
+    kind, issue_types = parse_types(types)
+    filters = SearchFilters(kind=kind, issue_types=issue_types, projects=list(projects),
+                            state=normalize_state(state),
                             labels=list(labels), author=normalize_username(author),
                             assignee=normalize_username(assignee),
                             reviewer=normalize_username(reviewer),
@@ -241,6 +250,11 @@ def _render(data: dict[str, Any], console: Console) -> None:
         line = Text(f"{number:>{width}}. ", style="dim")
         line.append(hit["ref"], style="bold cyan")
         line.append("  ")
+        from lore.cli.render import issue_type_marker
+
+        marker = issue_type_marker(hit.get("issue_type"))
+        if marker is not None:
+            line.append(*marker)
         line.append(hit["title"], style="bold")
         console.print(line)
         indent = " " * (width + 2)
