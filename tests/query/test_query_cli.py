@@ -338,7 +338,9 @@ def test_robot_docs_publishes_the_flags() -> None:
 
     common = {"--state", "--label", "--author", "--assignee", "--since", "--project", "--limit",
               "--sort", "--asc", "--desc", "--milestone", "--search"}
-    assert common | {"--status", "--status-category"} <= flags("lore issues")
+    assert common | {"--status", "--status-category", "--type", "-t", "--all-types"} <= flags(
+        "lore issues")
+    assert "--type" not in flags("lore mrs")
     assert common | {"--reviewer", "--draft", "--ready"} <= flags("lore mrs")
     assert {"--system", "--no-system"} <= flags("lore show")
     state = next(p for p in entry("lore mrs")["params"] if p["name"] == "state")
