@@ -163,6 +163,9 @@ def test_missing_ca_file_in_env_is_config_invalid_naming_it(tmp_path: Any) -> No
         ssl_context_for(environ={"SSL_CERT_FILE": str(tmp_path / "nope.pem")})
     assert info.value.code is ErrorCode.CONFIG_INVALID
     assert "SSL_CERT_FILE" in info.value.message and "nope.pem" in info.value.message
+    # an http:// set-up is not broken by a stale variable
+    assert ssl_context_for(environ={"SSL_CERT_FILE": str(tmp_path / "nope.pem")},
+                           strict_env=False)
 
 
 def test_plain_http_server_behind_https_url_is_a_permanent_tls_error(sim: Simulator) -> None:

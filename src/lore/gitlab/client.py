@@ -280,12 +280,14 @@ def encode_project(project: str | int) -> str:
 
 
 def ssl_context_for(ca_bundle: str | None = None, tls_verify: bool = True,
-                    environ: dict[str, str] | None = None) -> ssl.SSLContext | bool:
+                    environ: dict[str, str] | None = None,
+                    strict_env: bool = True) -> ssl.SSLContext | bool:
     """What httpx should verify with: ``False`` (``gitlab.tlsVerify: false``, with a loud
     warning once per process) or a context trusting the OS store (``truststore`` when
     installed), certifi, and every CA file named by ``REQUESTS_CA_BUNDLE``,
     ``SSL_CERT_FILE`` and ``gitlab.caBundle``. A CA file named by an environment variable
-    that does not exist is CONFIG_INVALID naming the variable."""
+    that cannot be loaded is CONFIG_INVALID naming the variable when ``strict_env`` (an
+    https:// base URL), else only logged (a plain-http set-up must not fail on it)."""
     if not tls_verify:
         _warn_insecure()
         return False
@@ -311,6 +313,9 @@ def ssl_context_for(ca_bundle: str | None = None, tls_verify: bool = True,
             context.load_verify_locations(cafile=os.path.expanduser(path.strip()))
         except (OSError, ssl.SSLError) as exc:
             is_key = "." in name
+            if not is_key and not strict_env:
+                log.warning("ignoring %s=%s: %s", name, path, exc)
+                continue
             raise LoreError(
                 ErrorCode.CONFIG_INVALID,
                 f"{'config key' if is_key else 'environment variable'} {name!r}: cannot load "
@@ -416,7 +421,8 @@ class GitLabClient:
         ``sync.timeoutSeconds`` and ``sync.maxRetries`` unless given here. ``token``
         overrides the environment (the service's env file holds it for doctor)."""
         token = token if token else config.token()
-        verify = ssl_context_for(config.gitlab.ca_bundle, config.gitlab.tls_verify)
+        verify = ssl_context_for(config.gitlab.ca_bundle, config.gitlab.tls_verify,
+                                 strict_env=config.base_url.startswith("https://"))
         return cls(
             config.base_url,
             token,
