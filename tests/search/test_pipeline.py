@@ -32,6 +32,9 @@ def test_sync_indexes_then_touches_only_what_changed(
     config = build(sim.url, [p.path for p in sim.dataset.projects], TOKEN_VAR, extra={
         "embedding": {"provider": "ollama", "baseUrl": ollama.url, "model": "nomic-embed-text"}})
     data_dir = tmp_path / "data"
+    # Time passes as on a live GitLab: no item was updated within the minute before the
+    # sync reads it, so none is read again for a note GitLab's throttle may have hidden.
+    sim.admin.set_clock(advance_seconds=120)
 
     first = run_pipeline(config, data_dir, SyncOptions())
     assert first.outcome == "success", first.to_dict()

@@ -271,6 +271,13 @@ def m006_real_gitlab(conn: sqlite3.Connection) -> None:
         "CREATE INDEX IF NOT EXISTS issues_status_pending ON issues(project_id)"
         " WHERE status_pending = 1",
         "CREATE INDEX IF NOT EXISTS query_issues_type ON issues(issue_type, state, updated_at)",
+        # MRs synced before this migration: paths only their diff notes know.
+        "INSERT OR IGNORE INTO mr_paths(mr_id, new_path, old_path, source)"
+        " SELECT item_id, COALESCE(position_new_path, position_old_path),"
+        " MIN(COALESCE(position_old_path, position_new_path)), 'diff_note' FROM notes"
+        " WHERE item_kind = 'mr' AND COALESCE(position_new_path, position_old_path) IS NOT NULL"
+        " AND item_id IN (SELECT id FROM merge_requests)"
+        " GROUP BY item_id, COALESCE(position_new_path, position_old_path)",
     ):
         conn.execute(stmt)
 
