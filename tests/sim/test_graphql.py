@@ -103,21 +103,42 @@ def test_probe_and_unknown_project(api: httpx.Client) -> None:
     assert body == {"data": {"project": None}}
 
 
-def test_complexity_limit_scales_with_first() -> None:
-    sim = Simulator.start(preset="small", seed=7, issues=20, mrs=2)  # default limit 250
+def test_complexity_follows_gitlabs_rule() -> None:
+    """GitLab's rule: fields cost 1 plus their selections; ``workItems`` costs its
+    selections + 1, then 1% more per requested item, but nothing per item with ``iids``.
+    STATUS_QUERY's connection selections cost 12, so without iids first=100 costs
+    (12+1)*2 + 1 (project) = 27 and first=50 costs int(13*1.5) + 1 = 20."""
+    sim = Simulator.start(preset="small", seed=7, issues=20, mrs=2, complexity_limit=20)
     try:
         with client_for(sim) as api:
             body = gql(api, STATUS_QUERY, fullPath="acme/platform", first=100).json()
-            assert body == {"errors": [{"message": "Query has complexity of 312, which "
-                                                   "exceeds max complexity of 250"}]}
-            body = gql(api, STATUS_QUERY, fullPath="acme/platform", first=80).json()
-            assert "complexity of 252" in body["errors"][0]["message"]
-            body = gql(api, STATUS_QUERY, fullPath="acme/platform", first=79).json()
-            assert "data" in body
+            assert body == {"errors": [{"message": "Query has complexity of 27, which "
+                                                   "exceeds max complexity of 20"}]}
+            body = gql(api, STATUS_QUERY, fullPath="acme/platform", first=54).json()
+            assert "complexity of 21" in body["errors"][0]["message"]
+            assert "data" in gql(api, STATUS_QUERY, fullPath="acme/platform", first=50).json()
+            # iids: no per-item cost, so the page size does not matter (13 + 1).
+            iids = [str(i) for i in range(1, 101)]
+            assert "data" in gql(api, STATUS_QUERY, fullPath="acme/platform", iids=iids,
+                                 first=100).json()
+            sim.admin.configure(complexity_limit=13)
+            body = gql(api, STATUS_QUERY, fullPath="acme/platform", iids=iids, first=1).json()
+            assert "complexity of 14" in body["errors"][0]["message"]
             sim.admin.configure(complexity_limit=None)
             assert "data" in gql(api, STATUS_QUERY, fullPath="acme/platform", first=100).json()
     finally:
         sim.stop()
+
+
+def test_default_limit_is_gitlabs_authenticated_250() -> None:
+    with Simulator.start(preset="small", seed=7, issues=5, mrs=2) as sim, \
+            client_for(sim) as api:
+        # 30 aliased workItems(first: 100) without iids cost 30 * (4 + 1) * 2 + 1 = 301.
+        fields = " ".join(f"w{n}: workItems(first: 100) {{ nodes {{ iid title state }} }}"
+                          for n in range(30))
+        body = gql(api, f'query {{ project(fullPath: "acme/platform") {{ {fields} }} }}').json()
+        assert body["errors"][0]["message"] == ("Query has complexity of 301, which exceeds "
+                                                "max complexity of 250")
 
 
 def test_instance_without_status_widget() -> None:

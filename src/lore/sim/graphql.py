@@ -9,25 +9,36 @@ checked against the schema), ``@include``/``@skip``, ``__typename`` and a minima
 Schema slice::
 
     Query.project(fullPath: ID!): Project
-    Query.__type(name: String!): __Type
+    Query.__type(name: String!): __Type   (name kind fields { name type { name kind ofType } })
     Query.currentUser: UserCore
-    Project { id fullPath name webUrl workItems(iids, first, after, state, sort, types) }
+    Project { id fullPath name webUrl workItems(iids, first, after, state, sort, types)
+              issues(iid, iids, first, after, state, sort, types)
+              mergeRequests(iids, first, after, state, sort) }
     WorkItemConnection { nodes edges { cursor node } pageInfo count }
+    IssueConnection / MergeRequestConnection { count nodes pageInfo }
+    Issue { id iid title state type createdAt updatedAt userNotesCount }
+    MergeRequest { id iid title state createdAt updatedAt userNotesCount }
     WorkItem { id iid title state createdAt updatedAt closedAt webUrl confidential
                workItemType { id name iconName } widgets [WorkItemWidget] }
-    WorkItemWidgetStatus { type status { id name category color iconName description position } }
-    other widgets (ASSIGNEES, DESCRIPTION, HIERARCHY, LABELS, MILESTONE, NOTES): type (+ a few)
+    WorkItemWidgetStatus: by version (:func:`status_fields_for`)
 
-Complexity (GitLab rejects costly queries with HTTP 200 and an ``errors`` array): a query
-selecting ``workItems`` costs ``12 + 3 * first`` (``first`` defaults to 100), so 100 →
-312. Above the configured limit (default 250; ``None`` disables) the answer is
-``{"errors": [{"message": "Query has complexity of 312, which exceeds max complexity of
-250"}]}``. ``first`` is capped at 100 like GitLab's max page size.
+Status widget by version (GitLab's ``status_type.rb`` history): CE and EE before 15.5 have
+no ``WorkItemWidgetStatus``; EE 15.5–17.7 ``status: String`` (requirements verification,
+null on issues; ``status { name }`` fails validation "Selections can't be made on
+scalars"); 17.8–17.10 flat ``id name iconName`` (+ ``color position`` from 17.10);
+17.11–18.0 ``status { id name color iconName description position }``; 18.1+ also
+``category``. ``work_item_status=False`` removes the widget on any version.
 
-With ``work_item_status`` off, the instance behaves as one without the status widget:
-``__type(name: "WorkItemWidgetStatus")`` is ``null``, widgets lists hold no status, and a
-query naming the type in a fragment fails with "No such type WorkItemWidgetStatus, so it
-can't be a fragment condition".
+Complexity is GitLab's rule (``Types::BaseField``/``BaseResolver``): each field 1 plus its
+selections; a connection its selections plus 1 (+1 with ``sort``), times ``1 + 0.01 *
+first`` unless it is filtered by ``iid``/``iids`` (no per-item cost then). Above the
+configured limit (default 250, GitLab's for an authenticated user; ``None`` disables) the
+answer is ``{"errors": [{"message": "Query has complexity of N, which exceeds max
+complexity of 250"}]}``. ``first`` is capped at 100 like GitLab's max page size;
+``workItems(iids:)`` takes at most 100 iids ("iids is too long (maximum is 100)", the
+field null). Cursors are keyset (sort key + id).
+
+A project whose merge requests are disabled resolves ``mergeRequests`` to null, no error.
 """
 
 from __future__ import annotations
@@ -45,8 +56,6 @@ if TYPE_CHECKING:
     from lore.sim.server import SimState
 
 MAX_PAGE_SIZE = 100
-BASE_COMPLEXITY = 12
-PER_NODE_COMPLEXITY = 3
 
 
 def complexity_error(complexity: int, limit: int) -> dict[str, Any]:
@@ -393,6 +402,30 @@ _SCHEMA: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
         "name": ("String", frozenset()), "webUrl": ("String", frozenset()),
         "workItems": ("WorkItemConnection", frozenset({
             "iids", "first", "after", "last", "before", "state", "sort", "types"})),
+        "issues": ("IssueConnection", frozenset({
+            "iid", "iids", "first", "after", "last", "before", "state", "sort", "types"})),
+        "mergeRequests": ("MergeRequestConnection", frozenset({
+            "iids", "first", "after", "last", "before", "state", "sort"})),
+    },
+    "IssueConnection": {
+        "nodes": ("[Issue]", frozenset()), "pageInfo": ("PageInfo", frozenset()),
+        "count": ("Int", frozenset()),
+    },
+    "Issue": {
+        "id": ("ID", frozenset()), "iid": ("String", frozenset()),
+        "title": ("String", frozenset()), "state": ("String", frozenset()),
+        "type": ("String", frozenset()), "createdAt": ("Time", frozenset()),
+        "updatedAt": ("Time", frozenset()), "userNotesCount": ("Int", frozenset()),
+    },
+    "MergeRequestConnection": {
+        "nodes": ("[MergeRequest]", frozenset()), "pageInfo": ("PageInfo", frozenset()),
+        "count": ("Int", frozenset()),
+    },
+    "MergeRequest": {
+        "id": ("ID", frozenset()), "iid": ("String", frozenset()),
+        "title": ("String", frozenset()), "state": ("String", frozenset()),
+        "createdAt": ("Time", frozenset()), "updatedAt": ("Time", frozenset()),
+        "userNotesCount": ("Int", frozenset()),
     },
     "UserCore": {"id": ("ID", frozenset()), "username": ("String", frozenset()),
                  "name": ("String", frozenset())},
@@ -417,14 +450,6 @@ _SCHEMA: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
     "WorkItemType": {"id": ("ID", frozenset()), "name": ("String", frozenset()),
                      "iconName": ("String", frozenset())},
     "WorkItemWidget": {"type": ("String", frozenset())},
-    "WorkItemWidgetStatus": {"type": ("String", frozenset()),
-                             "status": ("WorkItemStatus", frozenset())},
-    "WorkItemStatus": {
-        "id": ("ID", frozenset()), "name": ("String", frozenset()),
-        "category": ("String", frozenset()), "color": ("String", frozenset()),
-        "iconName": ("String", frozenset()), "description": ("String", frozenset()),
-        "position": ("Int", frozenset()),
-    },
     "WorkItemWidgetAssignees": {"type": ("String", frozenset())},
     "WorkItemWidgetDescription": {"type": ("String", frozenset()),
                                   "description": ("String", frozenset())},
@@ -437,11 +462,75 @@ _SCHEMA: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
     "__Type": {"name": ("String", frozenset()), "kind": ("String", frozenset()),
                "description": ("String", frozenset()),
                "fields": ("[__Field]", frozenset({"includeDeprecated"})),
-               "possibleTypes": ("[__Type]", frozenset())},
-    "__Field": {"name": ("String", frozenset()), "description": ("String", frozenset())},
+               "possibleTypes": ("[__Type]", frozenset()),
+               "ofType": ("__Type", frozenset())},
+    "__Field": {"name": ("String", frozenset()), "description": ("String", frozenset()),
+                "type": ("__Type", frozenset())},
 }
+#: Fields whose resolver GitLab gives a per-item complexity (connections).
+_CONNECTIONS = {"workItems", "issues", "mergeRequests"}
+#: GitLab's cap on the number of iids one ``workItems(iids:)`` takes.
+MAX_IIDS = 100
+#: GitLab's complexity limits (``GitlabSchema``): unauthenticated, authenticated, admin.
+COMPLEXITY_LIMITS = {"unauthenticated": 200, "authenticated": 250, "admin": 300}
+#: Work item type names per ``Issue.issue_type`` and the ``IssueType`` enum values.
+_WORK_ITEM_TYPE_NAMES = {"issue": "Issue", "incident": "Incident", "task": "Task",
+                         "test_case": "Test Case"}
+_ISSUE_TYPE_ENUM = {"issue": "ISSUE", "incident": "INCIDENT", "task": "TASK",
+                    "test_case": "TEST_CASE"}
+
+
+def status_fields_for(version: Any, enabled: bool) -> dict[str, dict[str, str]] | None:
+    """The status widget's shape on one GitLab version: ``{type name: {field: type}}`` for
+    ``WorkItemWidgetStatus`` (and ``WorkItemStatus`` where it exists), None without it.
+
+    From GitLab's history of ``status_type.rb``: EE 15.5–17.7 ``status`` is a String
+    (requirements verification); 17.8–17.9 flat ``id name iconName`` (17.10 adds
+    ``color position``); 17.11 a ``WorkItemStatus`` object; 18.1 adds ``category``.
+    CE builds never have the widget.
+    """
+    if not enabled or version is None or not version.ee or not version.at_least(15, 5):
+        return None
+    if not version.at_least(17, 8):
+        return {"WorkItemWidgetStatus": {"type": "String", "status": "String"}}
+    if not version.at_least(17, 11):
+        flat = {"type": "String", "id": "ID", "name": "String", "iconName": "String"}
+        if version.at_least(17, 10):
+            flat |= {"color": "String", "position": "Int"}
+        return {"WorkItemWidgetStatus": flat}
+    status = {"id": "ID", "name": "String", "color": "String", "iconName": "String",
+              "description": "String", "position": "Int"}
+    if version.at_least(18, 1):
+        status["category"] = "String"
+    return {"WorkItemWidgetStatus": {"type": "String", "status": "WorkItemStatus"},
+            "WorkItemStatus": status}
+
+
+class FieldError(Exception):
+    """An execution error of one field: the field becomes null, the error lists its path."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 _SCALARS = {"ID", "String", "Int", "Boolean", "Time", "Float"}
 _INTERFACES = {"WorkItemWidget": set(_WIDGET_TYPES.values())}
+
+
+_SCHEMA_CACHE: dict[tuple[str, bool], dict[str, dict[str, tuple[str, frozenset[str]]]]] = {}
+
+
+def schema_for(state: SimState) -> dict[str, dict[str, tuple[str, frozenset[str]]]]:
+    """The schema slice of the simulated version (status widget types by version)."""
+    version = getattr(state, "gitlab_version", None)
+    key = (str(version), bool(state.work_item_status))
+    cached = _SCHEMA_CACHE.get(key)
+    if cached is None:
+        cached = {name: dict(fields) for name, fields in _SCHEMA.items()}
+        extra = status_fields_for(version, bool(state.work_item_status)) or {}
+        for type_name, fields in extra.items():
+            cached[type_name] = {f: (t, frozenset()) for f, t in fields.items()}
+        _SCHEMA_CACHE[key] = cached
+    return cached
 
 
 @dataclass(slots=True)
@@ -449,12 +538,15 @@ class _Ctx:
     state: SimState
     variables: dict[str, Any]
     fragments: dict[str, Fragment]
-    status_enabled: bool
+    schema: dict[str, dict[str, tuple[str, frozenset[str]]]]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status_enabled(self) -> bool:
+        return "WorkItemWidgetStatus" in self.schema
 
     def known_type(self, name: str) -> bool:
-        if name == "WorkItemWidgetStatus" or name == "WorkItemStatus":
-            return self.status_enabled
-        return name in _SCHEMA
+        return name in self.schema
 
 
 def _unwrap(type_str: str) -> tuple[str, bool]:
@@ -484,8 +576,8 @@ class GraphqlApi:
 
     def forced_complexity_error(self, req: Request) -> Response:
         """For the ``graphql_complexity`` fault: the error this query would get."""
-        complexity = 312
-        limit = self.state.complexity_limit or 250
+        complexity = 0
+        limit = self.state.complexity_limit or COMPLEXITY_LIMITS["authenticated"]
         try:
             body = req.json()
             doc = parse(body.get("query") or "")
@@ -493,9 +585,7 @@ class GraphqlApi:
             variables = body.get("variables") or {}
             if isinstance(variables, str):
                 variables = json.loads(variables)
-            first = self._first_of(op.selections, variables, doc.fragments)
-            if first is not None:
-                complexity = BASE_COMPLEXITY + PER_NODE_COMPLEXITY * first
+            complexity = self._query_complexity(doc, op, variables)
         except Exception:
             pass  # a fault must answer whatever the request looked like
         return Response.json(complexity_error(max(complexity, limit + 1), limit))
@@ -520,19 +610,20 @@ class GraphqlApi:
             doc = parse(body["query"])
             op = self._pick_operation(doc, body.get("operationName"))
             ctx = _Ctx(self.state, self._coerce_variables(op, variables), doc.fragments,
-                       self.state.work_item_status)
+                       schema_for(self.state))
             self._check_types(doc, ctx)
             if op.kind != "query":
                 raise GraphQLError(f"Schema is not configured for {op.kind}s")
-            first = self._first_of(op.selections, ctx.variables, doc.fragments)
             limit = self.state.complexity_limit
-            if first is not None and limit:
-                complexity = BASE_COMPLEXITY + PER_NODE_COMPLEXITY * first
+            if limit:
+                complexity = self.complexity(op.selections, ctx)
                 if complexity > limit:
                     return {"status": 200, "body": complexity_error(complexity, limit)}
             data = self._select("Query", None, op.selections, ctx)
         except GraphQLError as exc:
             return {"status": 200, "body": {"errors": [exc.as_json()]}}
+        if ctx.errors:
+            return {"status": 200, "body": {"data": data, "errors": ctx.errors}}
         return {"status": 200, "body": {"data": data}}
 
     @staticmethod
@@ -623,7 +714,7 @@ class GraphqlApi:
 
     def _check_selections(self, type_name: str, selections: list[Any], doc: Document,
                           ctx: _Ctx, seen_fragments: set[str]) -> None:
-        fields = _SCHEMA.get(type_name, {})
+        fields = ctx.schema.get(type_name, {})
         for sel in selections:
             if isinstance(sel, FragmentSpread):
                 frag = doc.fragments.get(sel.name)
@@ -643,7 +734,7 @@ class GraphqlApi:
             if sel.name == "__typename":
                 continue
             spec = fields.get(sel.name)
-            if spec is None or (sel.name == "status" and not ctx.status_enabled):
+            if spec is None:
                 raise GraphQLError(f"Field '{sel.name}' doesn't exist on type '{type_name}'",
                                    sel.line, sel.column, code="undefinedField",
                                    typeName=type_name, fieldName=sel.name)
@@ -659,7 +750,8 @@ class GraphqlApi:
                     raise GraphQLError(
                         f"Selections can't be made on scalars (field '{sel.name}' returns "
                         f"{base} but has selections [{', '.join(self._names(sel.selections))}])",
-                        sel.line, sel.column, code="selectionMismatch")
+                        sel.line, sel.column, code="selectionMismatch",
+                        nodeName=f"field '{sel.name}'", typeName=base)
             elif not sel.selections:
                 raise GraphQLError(
                     f"Field must have selections (field '{sel.name}' returns {base} but has "
@@ -670,30 +762,52 @@ class GraphqlApi:
 
     @staticmethod
     def _names(selections: list[Any]) -> list[str]:
-        return [getattr(s, "name", "...") for s in selections]
-
-    def _first_of(self, selections: list[Any], variables: dict[str, Any],
-                  fragments: dict[str, Fragment]) -> int | None:
-        """The ``first`` of the (first) ``workItems`` field selected, for complexity."""
+        # graphql-ruby quotes each selection; an inline fragment shows as "... on T { ... }".
+        out = []
         for sel in selections:
-            if isinstance(sel, Field):
-                if sel.name == "workItems":
-                    raw = sel.args.get("first")
-                    value = variables.get(raw.name) if isinstance(raw, Var) else raw
-                    return int(value) if isinstance(value, int) else MAX_PAGE_SIZE
-                if sel.selections:
-                    found = self._first_of(sel.selections, variables, fragments)
-                    if found is not None:
-                        return found
-            elif isinstance(sel, InlineFragment):
-                found = self._first_of(sel.selections, variables, fragments)
-                if found is not None:
-                    return found
-            elif isinstance(sel, FragmentSpread) and sel.name in fragments:
-                found = self._first_of(fragments[sel.name].selections, variables, fragments)
-                if found is not None:
-                    return found
-        return None
+            if isinstance(sel, InlineFragment):
+                out.append(f'"... on {sel.type_condition} {{ ... }}"' if sel.type_condition
+                           else '"... { ... }"')
+            else:
+                out.append(f'"{sel.name}"')
+        return out
+
+    # --- complexity ---------------------------------------------------------------------
+
+    def complexity(self, selections: list[Any], ctx: _Ctx) -> int:
+        """GitLab's query complexity (``Types::BaseField``): every field costs 1 plus its
+        selections; a connection with a resolver costs its selections plus the resolver's
+        own (1, +1 with ``sort``), and then 1% more per requested item (``first``, at most
+        100), except when it is asked for by ``iid``/``iids`` (``complexity_multiplier``
+        is 0 then). On an abstract type the costliest possible type counts."""
+        return self._cost("Query", selections, ctx)
+
+    def _cost(self, type_name: str, selections: list[Any], ctx: _Ctx) -> int:
+        if type_name in _INTERFACES:
+            return max((self._cost(t, selections, ctx) for t in _INTERFACES[type_name]
+                        if ctx.known_type(t)), default=0)
+        total = 0
+        fields = ctx.schema.get(type_name, {})
+        for f in self._collect(type_name, selections, ctx):
+            spec = fields.get(f.name)
+            base = _unwrap(spec[0])[0] if spec else "String"
+            child = self._cost(base, f.selections, ctx) if f.selections else 0
+            if f.name not in _CONNECTIONS:
+                total += 1 + child
+                continue
+            args = {k: self._value(v, ctx) for k, v in f.args.items()}
+            cost = float(child + 1 + (1 if args.get("sort") is not None else 0))
+            limit = min(x for x in (args.get("first"), args.get("last"), MAX_PAGE_SIZE)
+                        if isinstance(x, int))
+            by_iid = args.get("iid") is not None or args.get("iids") is not None
+            cost += cost * limit * (0.0 if by_iid else 0.01)
+            total += int(cost)
+        return total
+
+    def _query_complexity(self, doc: Document, op: Operation, variables: dict[str, Any]
+                          ) -> int:
+        ctx = _Ctx(self.state, variables, doc.fragments, schema_for(self.state))
+        return self.complexity(op.selections, ctx)
 
     # --- execution ----------------------------------------------------------------------
 
@@ -721,30 +835,39 @@ class GraphqlApi:
                 out.extend(self._collect(type_name, inner, ctx))
         return out
 
-    def _select(self, type_name: str, obj: Any, selections: list[Any], ctx: _Ctx
-                ) -> dict[str, Any]:
+    def _select(self, type_name: str, obj: Any, selections: list[Any], ctx: _Ctx,
+                path: tuple[str | int, ...] = ()) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        fields = _SCHEMA.get(type_name, {})
+        fields = ctx.schema.get(type_name, {})
         for f in self._collect(type_name, selections, ctx):
             if f.name == "__typename":
                 out[f.key] = type_name
                 continue
             result_type = fields[f.name][0]  # validated by _check_types
             args = {k: self._value(v, ctx) for k, v in f.args.items()}
-            value = self._resolve(type_name, obj, f.name, args, ctx)
-            out[f.key] = self._complete(result_type, value, f, ctx)
+            try:
+                value = self._resolve(type_name, obj, f.name, args, ctx)
+            except FieldError as exc:
+                # Like graphql-ruby: the field is null and the error says where.
+                ctx.errors.append({"message": exc.message,
+                                   "locations": [{"line": f.line, "column": f.column}],
+                                   "path": [*path, f.key]})
+                out[f.key] = None
+                continue
+            out[f.key] = self._complete(result_type, value, f, ctx, (*path, f.key))
         return out
 
-    def _complete(self, type_str: str, value: Any, f: Field, ctx: _Ctx) -> Any:
+    def _complete(self, type_str: str, value: Any, f: Field, ctx: _Ctx,
+                  path: tuple[str | int, ...]) -> Any:
         base, is_list = _unwrap(type_str)
         if value is None:
             return None
         if is_list:
-            return [self._complete(base, v, f, ctx) for v in value]
+            return [self._complete(base, v, f, ctx, (*path, n)) for n, v in enumerate(value)]
         if base in _SCALARS or not f.selections:
             return value
         concrete = value["__typename"] if base in _INTERFACES else base
-        return self._select(concrete, value, f.selections, ctx)
+        return self._select(concrete, value, f.selections, ctx, path)
 
     def _resolve(self, type_name: str, obj: Any, name: str, args: dict[str, Any],
                  ctx: _Ctx) -> Any:
@@ -760,6 +883,13 @@ class GraphqlApi:
         if type_name == "Project":
             if name == "workItems":
                 return self._work_items(obj, args, ctx)
+            if name == "issues":
+                return self._listing(obj, list(obj.issues.values()), args, "Issue")
+            if name == "mergeRequests":
+                # Merge requests disabled: GitLab resolves the connection to null, no error.
+                if getattr(obj, "merge_requests_access_level", "enabled") == "disabled":
+                    return None
+                return self._listing(obj, list(obj.mrs.values()), args, "MergeRequest")
             return {"id": f"gid://gitlab/Project/{obj.id}", "fullPath": obj.path,
                     "name": obj.name, "webUrl": f"{self.state.base_url}/{obj.path}"}[name]
         if type_name == "UserCore":
@@ -769,7 +899,21 @@ class GraphqlApi:
             return obj.get(name)
         if type_name == "WorkItem":
             return self._work_item_field(obj, name, args, ctx)
+        if type_name in ("Issue", "MergeRequest"):
+            return self._listed_field(type_name, obj, name)
         return None
+
+    def _type_ref(self, type_str: str, ctx: _Ctx) -> dict[str, Any]:
+        """``__Field.type`` of a field declared as ``type_str`` (lists become LIST)."""
+        base, is_list = _unwrap(type_str)
+        kind = ("SCALAR" if base in _SCALARS else "INTERFACE" if base in _INTERFACES
+                else "OBJECT")
+        named = {"name": base, "kind": kind, "ofType": None, "description": None,
+                 "fields": None, "possibleTypes": None}
+        if not is_list:
+            return named
+        return {"name": None, "kind": "LIST", "ofType": named, "description": None,
+                "fields": None, "possibleTypes": None}
 
     def _introspect(self, name: str, ctx: _Ctx) -> dict[str, Any] | None:
         if not ctx.known_type(name) and name not in _SCALARS:
@@ -777,86 +921,148 @@ class GraphqlApi:
         kind = ("SCALAR" if name in _SCALARS else "INTERFACE" if name in _INTERFACES
                 else "OBJECT")
         fields = None
-        if name in _SCHEMA:
-            fields = [{"name": f, "description": None} for f in _SCHEMA[name]
-                      if not (f == "status" and not ctx.status_enabled)]
+        if name in ctx.schema:
+            fields = [{"name": f, "description": None, "type": self._type_ref(t, ctx)}
+                      for f, (t, _args) in ctx.schema[name].items()]
         possible = None
         if name in _INTERFACES:
             possible = [{"name": t, "kind": "OBJECT", "description": None, "fields": None,
-                         "possibleTypes": None}
+                         "possibleTypes": None, "ofType": None}
                         for t in sorted(_INTERFACES[name]) if ctx.known_type(t)]
         return {"name": name, "kind": kind, "description": None, "fields": fields,
-                "possibleTypes": possible}
+                "possibleTypes": possible, "ofType": None}
 
     # --- work items ---------------------------------------------------------------------
 
     @staticmethod
-    def _cursor(issue: Issue, sort: str) -> str:
+    def _cursor(item: Any, sort: str) -> str:
         key = "updated_at" if sort.startswith("UPDATED") else "created_at"
-        ms = issue.updated_ms if key == "updated_at" else issue.created_ms
-        raw = json.dumps({key: iso_ms(ms), "id": str(issue.id)}, separators=(",", ":"))
+        ms = item.updated_ms if key == "updated_at" else item.created_ms
+        raw = json.dumps({key: iso_ms(ms), "id": str(item.id)}, separators=(",", ":"))
         return base64.b64encode(raw.encode()).decode()
 
-    def _work_items(self, project: Any, args: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
+    @staticmethod
+    def _sort_of(args: dict[str, Any], field_name: str, type_name: str) -> str:
         sort = str(args.get("sort") or "CREATED_DESC").upper()
         if sort not in ("CREATED_DESC", "CREATED_ASC", "UPDATED_DESC", "UPDATED_ASC"):
-            raise GraphQLError(f"Argument 'sort' on Field 'workItems' has an invalid value "
-                               f"({sort}). Expected type 'WorkItemSort'.")
+            raise GraphQLError(f"Argument 'sort' on Field '{field_name}' has an invalid value "
+                               f"({sort}). Expected type '{type_name}'.")
+        return sort
+
+    @staticmethod
+    def _first_arg(args: dict[str, Any]) -> int:
         first = args.get("first")
         if first is None:
             first = MAX_PAGE_SIZE
         if not isinstance(first, int) or first < 0:
             raise GraphQLError("first must be a non-negative integer")
-        first = min(first, MAX_PAGE_SIZE)
-        items: list[Issue] = list(project.issues.values())
+        return int(min(first, MAX_PAGE_SIZE))
+
+    def _page(self, items: list[Any], args: dict[str, Any], sort: str) -> dict[str, Any]:
+        """One keyset page: the cursor holds the sort key and the id, and the next page
+        starts after that pivot, so an item edited during a walk cannot push another one
+        onto a page already read."""
+        first = self._first_arg(args)
+        attr = "updated_ms" if sort.startswith("UPDATED") else "created_ms"
+        desc = sort.endswith("DESC")
+        items.sort(key=lambda i: (getattr(i, attr), i.id), reverse=desc)
+        after = args.get("after")
+        if after:
+            key_name = "updated_at" if attr == "updated_ms" else "created_at"
+            try:
+                decoded = json.loads(base64.b64decode(str(after), validate=True))
+                pivot = (parse_iso_ms(decoded[key_name]), int(decoded["id"]))
+            except (ValueError, KeyError, TypeError):
+                raise GraphQLError("Please provide a valid cursor") from None
+            items = [i for i in items
+                     if ((getattr(i, attr), i.id) < pivot if desc
+                         else (getattr(i, attr), i.id) > pivot)]
+        nodes = items[:first]
+        return {
+            "nodes": nodes,
+            "edges": [{"cursor": self._cursor(i, sort), "node": i} for i in nodes],
+            "pageInfo": {
+                "hasNextPage": len(items) > first,
+                "hasPreviousPage": bool(after),
+                "startCursor": self._cursor(nodes[0], sort) if nodes else None,
+                "endCursor": self._cursor(nodes[-1], sort) if nodes else None,
+            },
+        }
+
+    @staticmethod
+    def _filter_iids(items: list[Any], args: dict[str, Any]) -> list[Any]:
+        wanted: set[str] | None = None
         iids = args.get("iids")
         if iids is not None:
             wanted = {str(x) for x in (iids if isinstance(iids, list) else [iids])}
-            items = [i for i in items if str(i.iid) in wanted]
+        iid = args.get("iid")
+        if iid is not None:
+            wanted = (wanted or set()) | {str(iid)} if wanted is None else wanted & {str(iid)}
+        if wanted is None:
+            return items
+        return [i for i in items if str(i.iid) in wanted]
+
+    def _work_items(self, project: Any, args: dict[str, Any], ctx: _Ctx) -> dict[str, Any]:
+        sort = self._sort_of(args, "workItems", "WorkItemSort")
+        iids = args.get("iids")
+        if isinstance(iids, list) and len(iids) > MAX_IIDS:
+            # GitLab validates the argument's length: the field is null, with this error.
+            raise FieldError(f"iids is too long (maximum is {MAX_IIDS})")
+        items: list[Issue] = self._filter_iids(list(project.issues.values()), args)
         state = args.get("state")
         if state:
             want = {"OPENED": "opened", "OPEN": "opened", "CLOSED": "closed"}.get(str(state))
             if want:
                 items = [i for i in items if i.state == want]
-        attr = "updated_ms" if sort.startswith("UPDATED") else "created_ms"
-        items.sort(key=lambda i: (getattr(i, attr), i.id), reverse=sort.endswith("DESC"))
-        start = 0
-        after = args.get("after")
-        if after:
-            try:
-                decoded = json.loads(base64.b64decode(str(after), validate=True))
-                after_id = int(decoded["id"])
-            except (ValueError, KeyError, TypeError):
-                raise GraphQLError("Please provide a valid cursor") from None
-            position = next((n for n, i in enumerate(items) if i.id == after_id), None)
-            if position is not None:
-                start = position + 1
-            else:
-                # The item left the result set: resume after its sort key, like a keyset
-                # cursor does.
-                key_name = "updated_at" if attr == "updated_ms" else "created_at"
-                try:
-                    pivot = (parse_iso_ms(decoded[key_name]), after_id)
-                except (KeyError, ValueError, TypeError):
-                    raise GraphQLError("Please provide a valid cursor") from None
-                if sort.endswith("DESC"):
-                    start = sum(1 for i in items if (getattr(i, attr), i.id) > pivot)
-                else:
-                    start = sum(1 for i in items if (getattr(i, attr), i.id) < pivot)
-        page = items[start:start + first]
-        has_next = start + first < len(items)
-        nodes = page
-        return {
-            "nodes": nodes,
-            "edges": [{"cursor": self._cursor(i, sort), "node": i} for i in nodes],
-            "pageInfo": {
-                "hasNextPage": has_next,
-                "hasPreviousPage": start > 0,
-                "startCursor": self._cursor(nodes[0], sort) if nodes else None,
-                "endCursor": self._cursor(nodes[-1], sort) if nodes else None,
-            },
-            "count": len(items),
-        }
+        types = args.get("types")
+        if types is not None:
+            wanted = {str(t).upper() for t in (types if isinstance(types, list) else [types])}
+            items = [i for i in items
+                     if _ISSUE_TYPE_ENUM.get(getattr(i, "issue_type", "issue"), "ISSUE")
+                     in wanted]
+        page = self._page(items, args, sort)
+        page["count"] = len(items)
+        return page
+
+    def _listing(self, project: Any, items: list[Any], args: dict[str, Any], kind: str
+                 ) -> dict[str, Any]:
+        """``Project.issues`` / ``Project.mergeRequests``: keyset-paginated listings."""
+        sort = self._sort_of(args, "issues" if kind == "Issue" else "mergeRequests",
+                             "IssueSort" if kind == "Issue" else "MergeRequestSort")
+        items = self._filter_iids(items, args)
+        state = args.get("state")
+        if state is not None and str(state).lower() != "all":
+            items = [i for i in items if i.state == str(state).lower()]
+        types = args.get("types")
+        if kind == "Issue" and types is not None:
+            wanted = {str(t).upper() for t in (types if isinstance(types, list) else [types])}
+            items = [i for i in items
+                     if _ISSUE_TYPE_ENUM.get(getattr(i, "issue_type", "issue"), "ISSUE")
+                     in wanted]
+        page = self._page(items, args, sort)
+        page["count"] = len(items)
+        return page
+
+    def _listed_field(self, kind: str, item: Any, name: str) -> Any:
+        from lore.sim.render import Renderer
+
+        if name == "id":
+            return f"gid://gitlab/{kind}/{item.id}"
+        if name == "iid":
+            return str(item.iid)
+        if name == "title":
+            return item.title
+        if name == "state":
+            return item.state
+        if name == "type":
+            return _ISSUE_TYPE_ENUM.get(getattr(item, "issue_type", "issue"), "ISSUE")
+        if name == "createdAt":
+            return iso_ms(item.created_ms)[:-5] + "Z"
+        if name == "updatedAt":
+            return iso_ms(item.updated_ms)[:-5] + "Z"
+        if name == "userNotesCount":
+            return Renderer.user_notes_count(item.discussions)
+        return None
 
     def _work_item_field(self, issue: Issue, name: str, args: dict[str, Any], ctx: _Ctx
                          ) -> Any:
@@ -880,8 +1086,12 @@ class GraphqlApi:
         if name == "confidential":
             return issue.confidential
         if name == "workItemType":
-            return {"id": "gid://gitlab/WorkItems::Type/1", "name": "Issue",
-                    "iconName": "issue-type-issue"}
+            issue_type = getattr(issue, "issue_type", "issue")
+            type_name = _WORK_ITEM_TYPE_NAMES.get(issue_type, "Issue")
+            number = list(_WORK_ITEM_TYPE_NAMES).index(issue_type) + 1 \
+                if issue_type in _WORK_ITEM_TYPE_NAMES else 1
+            return {"id": f"gid://gitlab/WorkItems::Type/{number}", "name": type_name,
+                    "iconName": f"issue-type-{issue_type.replace('_', '-')}"}
         if name == "widgets":
             return self._widgets(issue, args.get("onlyTypes"), ctx)
         return None
@@ -891,19 +1101,29 @@ class GraphqlApi:
 
         out = []
         wanted = {str(x) for x in only} if isinstance(only, list) else None
+        status_shape = ctx.schema.get("WorkItemWidgetStatus")
         for wtype, typename in _WIDGET_TYPES.items():
-            if wtype == "STATUS" and not ctx.status_enabled:
+            if wtype == "STATUS" and status_shape is None:
                 continue
             if wanted is not None and wtype not in wanted:
                 continue
             widget: dict[str, Any] = {"__typename": typename, "type": wtype}
             if wtype == "STATUS":
-                widget["status"] = (Renderer.status(issue.status_index)
-                                    if issue.status_index is not None else None)
+                status = (Renderer.status(issue.status_index)
+                          if issue.status_index is not None else None)
+                assert status_shape is not None
+                status_type = status_shape["status"][0] if "status" in status_shape else None
+                if status_type == "String":
+                    widget["status"] = None  # requirements verification: none on issues
+                elif status_type is not None:
+                    widget["status"] = status
+                else:  # 17.8–17.10: the status's fields sit on the widget itself
+                    for key in status_shape:
+                        if key != "type":
+                            widget[key] = status.get(key) if status else None
             elif wtype == "DESCRIPTION":
                 widget["description"] = issue.description
             elif wtype == "START_AND_DUE_DATE":
                 widget["dueDate"] = issue.due_date
             out.append(widget)
         return out
-
