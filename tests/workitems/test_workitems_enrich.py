@@ -134,20 +134,31 @@ def test_unknown_iids_are_ignored(sim: Any, db: sqlite3.Connection) -> None:
 # -- adaptive page size ----------------------------------------------------------------------
 
 
-def test_complexity_limit_17_forces_shrinking_and_every_status_is_correct(
+def test_iids_carry_no_per_item_complexity_so_limit_17_needs_no_shrinking(
         db: sqlite3.Connection) -> None:
+    # GitLab's rule: an iids argument adds no per-item cost, so the status query costs
+    # 14 at any page size; a limit of 17 admits full pages.
     with Simulator.start(preset="small", seed=7, complexity_limit=17) as sim:
         seed_issues(db, sim)
         for project in sim.dataset.projects:
             result = enrich(sim, db, project)
             assert result.error_code is None, result.error
-            assert result.available
-            assert result.shrinks >= 1
-            assert result.final_page_size < 100
+            assert result.available and result.shrinks == 0
+            assert result.final_page_size == 100
             assert stored(db, project.id) == truth(sim, project)
-        value = read_capability(db, sim.url)
-        assert value is not None and value.shrinks >= 1 and value.final_page_size is not None
-        assert value.final_page_size < 100
+
+
+def test_limit_below_the_query_cost_means_unavailable_after_shrinking_to_one(
+        db: sqlite3.Connection) -> None:
+    with Simulator.start(preset="small", seed=7, complexity_limit=None) as sim:
+        seed_issues(db, sim)
+        project = sim.dataset.projects[0]
+        assert enrich(sim, db, project).available  # the probe is cached from here on
+        sim.admin.configure(complexity_limit=13)  # below the status query's 14
+        result = enrich(sim, db, project)
+        assert result.error_code is None
+        assert not result.available and result.reason and "complexity" in result.reason
+        assert result.final_page_size == 1 and result.shrinks >= 6  # 100 → … → 1
 
 
 def test_complexity_even_at_one_item_per_page_means_unavailable(
@@ -245,7 +256,15 @@ def test_rejected_token_is_auth_failed(sim: Any, db: sqlite3.Connection) -> None
     sim.configure_faults([{"route": "graphql", "kind": "401"}])
     result = enrich(sim, db, project)
     assert result.error_code == "AUTH_FAILED"
-    assert read_capability(db, sim.url) is None  # nothing learned, nothing cached
+    cached = read_capability(db, sim.url)
+    # Nothing learned about availability, but the error is kept for `lore status`.
+    assert cached is not None and cached.available is None
+    assert cached.errors[project.path]["code"] == "AUTH_FAILED"
+    sim.configure_faults([])
+    result = enrich(sim, db, project)  # unknown availability: probed again
+    assert result.error_code is None and result.available
+    cached = read_capability(db, sim.url)
+    assert cached is not None and cached.available is True and not cached.errors
 
 
 # -- instances without the widget ------------------------------------------------------------

@@ -19,6 +19,7 @@ from lore.gitlab.graphql import (
     GraphQLClient,
     GraphQLError,
     classify_message,
+    parse_errors,
 )
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -54,7 +55,7 @@ def test_data_passes_through_and_the_request_is_a_graphql_post() -> None:
     assert gql.requests == 1
     sent = seen[0]
     assert sent.method == "POST" and sent.url.path == "/api/graphql"
-    assert sent.headers["PRIVATE-TOKEN"] == "secret"
+    assert sent.headers["Authorization"] == "Bearer secret"
     assert json.loads(sent.content)["variables"] == {"p": "g/r"}
 
 
@@ -202,3 +203,19 @@ def test_has_type_probe() -> None:
 ])
 def test_classify_message(message: str, kind: FailureKind) -> None:
     assert classify_message(message) is kind
+
+
+@pytest.mark.parametrize(("message", "code"), [
+    ("Selections can't be made on scalars (field 'status' returns String but has "
+     "selections [\"name\"])", "selectionMismatch"),
+    ("Field 'category' doesn't exist on type 'WorkItemStatus'", "undefinedField"),
+    ("a message GitLab rewords some day", "undefinedField"),
+])
+def test_validation_errors_are_schema_by_their_extensions_code(message: str, code: str) -> None:
+    entries = parse_errors([{"message": message, "extensions": {"code": code}}])
+    assert entries[0].code == code and entries[0].validation
+    assert entries[0].kind is FailureKind.SCHEMA
+    # Even without the code, the message alone says "validation".
+    assert classify_message(message.replace("a message GitLab rewords some day",
+                                            "Field 'x' doesn't exist on type 'Y'")) \
+        is FailureKind.SCHEMA

@@ -66,7 +66,8 @@ _MESSAGE_KINDS: tuple[tuple[re.Pattern[str], FailureKind], ...] = (
     (re.compile(
         r"no such type|doesn't exist on type|does not exist on type|unknown type|"
         r"cannot query field|doesn't accept argument|can't be spread|isn't a defined|"
-        r"not a defined|undefined type", re.I), FailureKind.SCHEMA),
+        r"not a defined|undefined type|selections can't be made|must have selections",
+        re.I), FailureKind.SCHEMA),
     (re.compile(r"does not exist or you don't have permission|not found", re.I),
      FailureKind.NOT_FOUND),
     (re.compile(r"unauthori[sz]ed|invalid token|authentication|forbidden", re.I),
@@ -76,16 +77,32 @@ _MESSAGE_KINDS: tuple[tuple[re.Pattern[str], FailureKind], ...] = (
 )
 
 
+#: graphql-ruby's static-validation codes (``extensions.code``): the query does not fit
+#: this instance's schema, so the feature it asks for is not there.
+VALIDATION_CODES = frozenset({
+    "undefinedField", "undefinedType", "selectionMismatch", "argumentNotAccepted",
+    "missingRequiredArguments", "cannotSpreadFragment", "undefinedFragment",
+    "argumentLiteralsIncompatible", "variableMismatch", "wrongDirectiveLocation",
+})
+
+
 @dataclass(frozen=True)
 class GraphQLErrorEntry:
-    """One entry of a response's ``errors`` array."""
+    """One entry of a response's ``errors`` array (``code`` is ``extensions.code``)."""
 
     message: str
     path: tuple[str | int, ...] = ()
     kind: FailureKind = FailureKind.OTHER
+    code: str | None = None
+
+    @property
+    def validation(self) -> bool:
+        """A static validation error: the query does not fit the instance's schema."""
+        return self.code in VALIDATION_CODES
 
     def to_dict(self) -> dict[str, Any]:
-        return {"message": self.message, "path": list(self.path), "kind": self.kind.value}
+        return {"message": self.message, "path": list(self.path), "kind": self.kind.value,
+                "code": self.code}
 
 
 @dataclass
@@ -130,8 +147,11 @@ class GraphQLError(LoreError):
         self.errors = errors or []
 
 
-def classify_message(message: str) -> FailureKind:
-    """The kind of one GraphQL error message (``OTHER`` when nothing matches)."""
+def classify_message(message: str, code: str | None = None) -> FailureKind:
+    """The kind of one GraphQL error (``OTHER`` when nothing matches): a validation code
+    in ``extensions.code`` means SCHEMA whatever the message says."""
+    if code in VALIDATION_CODES and code != "variableMismatch":
+        return FailureKind.SCHEMA
     for pattern, kind in _MESSAGE_KINDS:
         if pattern.search(message):
             return kind
@@ -146,14 +166,19 @@ def parse_errors(raw: Any) -> list[GraphQLErrorEntry]:
         return [GraphQLErrorEntry(message=str(raw))]
     out: list[GraphQLErrorEntry] = []
     for item in raw:
+        code: str | None = None
         if isinstance(item, dict):
             message = str(item.get("message") or "unknown GraphQL error")
             raw_path = item.get("path")
             path = tuple(p for p in raw_path if isinstance(p, str | int)) \
                 if isinstance(raw_path, list) else ()
+            extensions = item.get("extensions")
+            if isinstance(extensions, dict) and isinstance(extensions.get("code"), str):
+                code = extensions["code"]
         else:
             message, path = str(item), ()
-        out.append(GraphQLErrorEntry(message=message, path=path, kind=classify_message(message)))
+        out.append(GraphQLErrorEntry(message=message, path=path,
+                                     kind=classify_message(message, code), code=code))
     return out
 
 

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 ISSUE_STATES: tuple[str, ...] = ("opened", "closed")
 MR_STATES: tuple[str, ...] = ("opened", "merged", "closed", "locked")
 WORKITEM_STATUS_KV_PREFIX = "workitem_status:"
+#: kv ``resource_unavailable:{project_id}:{resource}`` → JSON ``{"reason", "http_status",
+#: "checked_at"}``: a resource list GitLab refused for one project (e.g. MRs disabled, 403).
+RESOURCE_UNAVAILABLE_KV_PREFIX = "resource_unavailable:"
 
 
 def _file_size(path: Path) -> int:
@@ -98,6 +101,7 @@ def _project_rows(conn: sqlite3.Connection, now_ms: int) -> list[dict[str, Any]]
                 "age_seconds": _age_seconds(row["advanced_at"], now_ms),
             }
         )
+    unavailable = _unavailable_resources(conn)
     out: list[dict[str, Any]] = []
     for row in conn.execute("SELECT id, path, web_url, last_synced_at FROM projects ORDER BY path"):
         pid = int(row["id"])
@@ -119,8 +123,37 @@ def _project_rows(conn: sqlite3.Connection, now_ms: int) -> list[dict[str, Any]]
                 "documents": documents.get(pid, 0),
                 "embedded_documents": embedded.get(pid, 0),
                 "cursors": cursors.get(pid, []),
+                "unavailable": unavailable.get(pid, []),
+                "status_error": None,
             }
         )
+    return out
+
+
+def _unavailable_resources(conn: sqlite3.Connection) -> dict[int, list[dict[str, Any]]]:
+    """Per project id, the resources the sync recorded as not available (kv, JSON)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for key, value in conn.execute(
+        "SELECT key, value FROM kv WHERE key LIKE ? ORDER BY key",
+        (RESOURCE_UNAVAILABLE_KV_PREFIX + "%",),
+    ):
+        parts = str(key)[len(RESOURCE_UNAVAILABLE_KV_PREFIX):].split(":", 1)
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        try:
+            parsed: Any = json.loads(value)
+        except ValueError:
+            parsed = {"reason": str(value)}
+        if not isinstance(parsed, dict):
+            parsed = {"reason": str(parsed)}
+        status = parsed.get("http_status")
+        out.setdefault(int(parts[0]), []).append({
+            "resource": parts[1],
+            "reason": str(parsed.get("reason") or "not available"),
+            "http_status": int(status) if isinstance(status, int) else None,
+            "checked_at": parsed.get("checked_at") if isinstance(parsed.get("checked_at"), str)
+            else None,
+        })
     return out
 
 
@@ -140,6 +173,8 @@ def _unmirrored_project(path: str) -> dict[str, Any]:
         "documents": 0,
         "embedded_documents": 0,
         "cursors": [],
+        "unavailable": [],
+        "status_error": None,
     }
 
 
@@ -222,6 +257,26 @@ def _workitem_status(conn: sqlite3.Connection) -> dict[str, Any]:
             entry["value"] = parsed
         instances.append(entry)
     return {"columns": columns, "issues_with_status": with_status, "instances": instances}
+
+
+def _attach_status_errors(data: dict[str, Any]) -> None:
+    """Each project's last work-item status error (kept per project path in the
+    instance's capability, see ``lore.sync.work_item_status``)."""
+    info = data.get("workitem_status")
+    if not info:
+        return
+    by_path: dict[str, dict[str, Any]] = {}
+    for entry in info["instances"]:
+        errors = entry.get("errors")
+        if not isinstance(errors, dict):
+            continue
+        for path, err in errors.items():
+            if isinstance(err, dict):
+                by_path[str(path)] = {"message": str(err.get("message") or ""),
+                                      "code": err.get("code"), "at": err.get("at"),
+                                      "instance": entry["instance"]}
+    for project in data["projects"]:
+        project["status_error"] = by_path.get(project["path"])
 
 
 def _hints(data: dict[str, Any]) -> list[str]:
@@ -334,5 +389,6 @@ def store_status(
         ),
         "workitem_status": _workitem_status(conn) if conn is not None else None,
     }
+    _attach_status_errors(data)
     data["hints"] = _hints(data)
     return data

@@ -48,6 +48,10 @@ _PROJECT = obj(
         "documents": INT,
         "embedded_documents": INT,
         "cursors": arr(_CURSOR),
+        "unavailable": arr(obj({"resource": STR, "reason": STR, "http_status": OPT_INT,
+                                "checked_at": OPT_STR})),
+        "status_error": nullable(obj({"message": STR, "code": OPT_STR, "at": OPT_STR,
+                                      "instance": STR})),
     }
 )
 _STAGE = obj({"stage": STR, "success": BOOL}, required=["stage", "success"])
@@ -115,7 +119,12 @@ STATUS_SCHEMA = obj(
                 {
                     "columns": BOOL,
                     "issues_with_status": OPT_INT,
-                    "instances": arr(obj({"instance": STR}, required=["instance"])),
+                    "instances": arr(obj(
+                        {"instance": STR, "available": nullable(BOOL), "reason": OPT_STR,
+                         "checked_at": OPT_STR, "gitlab_version": OPT_STR, "mode": OPT_STR,
+                         "fields": arr(STR),
+                         "errors": obj({}, required=[])},
+                        required=["instance"])),
                 }
             )
         ),
@@ -201,6 +210,7 @@ def _render_status(data: dict[str, Any], console: Console) -> None:
     _render_last_sync(data, console)
     _render_embeddings(data["embeddings"], console)
     _render_workitem_status(data["workitem_status"], console)
+    _render_unavailable(data["projects"], console)
     console.print()
     _render_projects(data["projects"], console)
     print_hints(console, data["hints"])
@@ -294,14 +304,47 @@ def _render_workitem_status(info: dict[str, Any] | None, console: Console) -> No
             if entry.get("final_page_size") is not None:
                 line.append(f" · page size {entry['final_page_size']}, "
                             f"{entry.get('shrinks', 0)} shrinks", style="dim")
+            if entry.get("mode"):
+                shape = "status object" if entry["mode"] == "object" else "flat widget fields"
+                line.append(f" · {shape}: {', '.join(entry.get('fields') or [])}", style="dim")
         elif available is False:
             line.append("work-item status not available on this instance", style="yellow")
         else:
             line.append("unknown", style="dim")
         if reason:
             line.append(f" ({reason})", style="dim")
+        if entry.get("gitlab_version"):
+            line.append(f" · GitLab {entry['gitlab_version']}", style="dim")
         if entry.get("checked_at"):
             line.append(f" · checked {relative_time(str(entry['checked_at']))}", style="dim")
+        errors = entry.get("errors")
+        if isinstance(errors, dict):
+            for path, err in sorted(errors.items()):
+                if not isinstance(err, dict):
+                    continue
+                line.append(f"\n{'':<14}{path}: ", style="dim")
+                line.append(f"last status error {err.get('code') or 'ERROR'}: "
+                            f"{err.get('message') or ''}", style="yellow")
+                if err.get("at"):
+                    line.append(f" ({relative_time(str(err['at']))})", style="dim")
+    console.print(line)
+
+
+def _render_unavailable(projects: list[dict[str, Any]], console: Console) -> None:
+    """Resources GitLab refused per project (e.g. merge requests disabled: 403)."""
+    from rich.text import Text
+
+    rows = [(p["path"], u) for p in projects for u in p.get("unavailable") or []]
+    if not rows:
+        return
+    line = Text(f"{'Unavailable':<12}", style="bold")
+    for n, (path, u) in enumerate(rows):
+        if n:
+            line.append(f"\n{'':<12}")
+        what = {"mrs": "merge requests", "issues": "issues"}.get(u["resource"], u["resource"])
+        line.append(f"{path}: {what} not available", style="yellow")
+        status = f"HTTP {u['http_status']}: " if u.get("http_status") else ""
+        line.append(f" ({status}{u['reason']})", style="dim")
     console.print(line)
 
 
