@@ -257,3 +257,33 @@ def test_graphql_outage_degrades_the_run_and_the_next_run_fetches_the_pending_st
                             ).fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_status_shows_resources_recorded_as_unavailable(lore_env: Any, sim: Any) -> None:
+    env = setup(lore_env, sim)
+    sync(lore_env, env)
+    project = sim.dataset.projects[0]
+    conn = sqlite3.connect(lore_env.data_dir / "lore.db")
+    try:
+        with conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)",
+                (f"resource_unavailable:{project.id}:mrs",
+                 '{"reason": "merge requests are disabled for this project", '
+                 '"http_status": 403, "checked_at": "2025-06-01T12:00:00.000Z"}'))
+    finally:
+        conn.close()
+    code, doc = lore_env.robot("status", extra_env=env)
+    assert code == 0
+    rows = {p["path"]: p for p in doc["data"]["projects"]}
+    assert rows[project.path]["unavailable"] == [{
+        "resource": "mrs", "reason": "merge requests are disabled for this project",
+        "http_status": 403, "checked_at": "2025-06-01T12:00:00.000Z"}]
+    assert all(not p["unavailable"] for path, p in rows.items() if path != project.path)
+    assert all(p["status_error"] is None for p in rows.values())
+    [instance] = doc["data"]["workitem_status"]["instances"]
+    assert instance["mode"] == "object" and "name" in instance["fields"]
+    human = lore_env.run("status", extra_env=env)
+    assert human.returncode == 0
+    assert f"{project.path}: merge requests not available" in human.stdout
+    assert "HTTP 403" in human.stdout
