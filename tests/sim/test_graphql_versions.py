@@ -70,6 +70,9 @@ def test_status_widget_shape_by_version(versioned: tuple[str, Simulator]) -> Non
                 "Selections can't be made on scalars (field 'status' returns String but "
                 "has selections [\"name\"])")
             assert body["errors"][0]["extensions"]["code"] == "selectionMismatch"
+            assert body["errors"][0]["path"] == ["query", "project", "workItems", "nodes",
+                                                 "widgets", "... on WorkItemWidgetStatus",
+                                                 "status"]
             # The scalar itself is selectable and null on issues (requirements only).
             plain = ('query { project(fullPath: "acme/platform") { workItems(first: 3) '
                      '{ nodes { widgets { ... on WorkItemWidgetStatus { status } } } } } }')

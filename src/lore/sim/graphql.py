@@ -66,17 +66,20 @@ def complexity_error(complexity: int, limit: int) -> dict[str, Any]:
 
 class GraphQLError(Exception):
     def __init__(self, message: str, line: int | None = None, column: int | None = None,
-                 **extensions: Any) -> None:
+                 path: list[str] | None = None, **extensions: Any) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        self.path = path
         self.extensions = extensions
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"message": self.message}
         if self.line is not None:
             out["locations"] = [{"line": self.line, "column": self.column or 1}]
+        if self.path:
+            out["path"] = self.path  # graphql-ruby's static validation path
         if self.extensions:
             out["extensions"] = self.extensions
         return out
@@ -704,7 +707,8 @@ class GraphqlApi:
         for frag in doc.fragments.values():
             self._check_condition(frag.type_condition, frag.line, frag.column, ctx)
         for op in doc.operations:
-            self._check_selections("Query", op.selections, doc, ctx, set())
+            root = f"{op.kind} {op.name}" if op.name else op.kind
+            self._check_selections("Query", op.selections, doc, ctx, set(), [root])
 
     @staticmethod
     def _check_condition(cond: str, line: int, column: int, ctx: _Ctx) -> None:
@@ -713,7 +717,7 @@ class GraphqlApi:
                                line, column, code="undefinedType", typeName=cond)
 
     def _check_selections(self, type_name: str, selections: list[Any], doc: Document,
-                          ctx: _Ctx, seen_fragments: set[str]) -> None:
+                          ctx: _Ctx, seen_fragments: set[str], path: list[str]) -> None:
         fields = ctx.schema.get(type_name, {})
         for sel in selections:
             if isinstance(sel, FragmentSpread):
@@ -724,25 +728,28 @@ class GraphqlApi:
                 if sel.name in seen_fragments:
                     raise GraphQLError(f"Fragment {sel.name} contains an infinite loop")
                 self._check_selections(frag.type_condition, frag.selections, doc, ctx,
-                                       seen_fragments | {sel.name})
+                                       seen_fragments | {sel.name}, [f"fragment {sel.name}"])
                 continue
             if isinstance(sel, InlineFragment):
                 cond = sel.type_condition or type_name
                 self._check_condition(cond, sel.line, sel.column, ctx)
-                self._check_selections(cond, sel.selections, doc, ctx, seen_fragments)
+                self._check_selections(cond, sel.selections, doc, ctx, seen_fragments,
+                                       [*path, f"... on {cond}"])
                 continue
             if sel.name == "__typename":
                 continue
             spec = fields.get(sel.name)
             if spec is None:
                 raise GraphQLError(f"Field '{sel.name}' doesn't exist on type '{type_name}'",
-                                   sel.line, sel.column, code="undefinedField",
+                                   sel.line, sel.column, [*path, sel.key],
+                                   code="undefinedField",
                                    typeName=type_name, fieldName=sel.name)
             result_type, allowed_args = spec
             for arg in sel.args:
                 if arg not in allowed_args:
                     raise GraphQLError(f"Field '{sel.name}' doesn't accept argument '{arg}'",
-                                       sel.line, sel.column, code="argumentNotAccepted",
+                                       sel.line, sel.column, [*path, sel.key, arg],
+                                       code="argumentNotAccepted",
                                        name=sel.name, typeName="Field", argumentName=arg)
             base, _ = _unwrap(result_type)
             if base in _SCALARS:
@@ -750,15 +757,17 @@ class GraphqlApi:
                     raise GraphQLError(
                         f"Selections can't be made on scalars (field '{sel.name}' returns "
                         f"{base} but has selections [{', '.join(self._names(sel.selections))}])",
-                        sel.line, sel.column, code="selectionMismatch",
+                        sel.line, sel.column, [*path, sel.key], code="selectionMismatch",
                         nodeName=f"field '{sel.name}'", typeName=base)
             elif not sel.selections:
                 raise GraphQLError(
                     f"Field must have selections (field '{sel.name}' returns {base} but has "
                     "no selections. Did you mean '" + sel.name + " { ... }'?)",
-                    sel.line, sel.column, code="selectionMismatch")
+                    sel.line, sel.column, [*path, sel.key], code="selectionMismatch",
+                    nodeName=f"field '{sel.name}'", typeName=base)
             else:
-                self._check_selections(base, sel.selections, doc, ctx, seen_fragments)
+                self._check_selections(base, sel.selections, doc, ctx, seen_fragments,
+                                       [*path, sel.key])
 
     @staticmethod
     def _names(selections: list[Any]) -> list[str]:
