@@ -298,13 +298,10 @@ def _after_resource(client: Any, conn: sqlite3.Connection, config: Config, ref: 
     if resource is ISSUES:
         from lore.sync.work_item_status import enrich_statuses
 
-        kwargs: dict[str, Any] = {}
-        if "gitlab_version" in enrich_statuses.__code__.co_varnames:
-            kwargs["gitlab_version"] = caps.version
         status = enrich_statuses(client, conn, instance_url=config.base_url, project_path=ref.path,
                                  project_id=ref.id, iids=outcome.changed_iids,
                                  page_size=config.sync.work_item_page_size, full=options.full,
-                                 **kwargs)
+                                 gitlab_version=caps.version)
         entry["work_item_status"] = status.to_details()
         if status.error_code:
             return (f"work-item status not updated ({status.error_code}: "

@@ -50,13 +50,14 @@ class ReconcileOutcome:
     deleted: int = 0
     updated: int = 0
     warning: str | None = None
+    skipped: str | None = None  # why no comparison was possible (not a problem)
     changed_iids: list[int] = field(default_factory=list)
 
     def to_details(self) -> dict[str, Any]:
         return {"checked": self.checked, "why": self.why, "upstream_count": self.upstream_count,
                 "mirrored_count": self.mirrored_count, "listed": self.listed,
                 "missing": self.missing, "refetched": self.refetched, "deleted": self.deleted,
-                "warning": self.warning}
+                "warning": self.warning, "skipped": self.skipped}
 
 
 def _kv_key(ref: ProjectRef, resource: Resource) -> str:
@@ -111,12 +112,13 @@ def reconcile_resource(client: Any, conn: sqlite3.Connection, pool: ThreadPoolEx
     out = ReconcileOutcome()
     key = _kv_key(ref, resource)
     try:
-        import lore.gitlab.listing  # noqa: F401
-    except ImportError:  # TEMPORARY until the GraphQL listing lands
-        return out
-    try:
         issues_count, mrs_count = project_counts(client, caps, ref)
         out.upstream_count = issues_count if resource is ISSUES else mrs_count
+        if out.upstream_count is None and not force:
+            # No GraphQL counts here (an instance without the API, a proxy in the way, MRs
+            # disabled): the listing would fail the same way, so there is nothing to do.
+            out.skipped = "GitLab's GraphQL API gave no count for this project"
+            return out
         mirrored = _mirrored(conn, resource, ref.id)
         out.mirrored_count = len(mirrored)
         last = _last_reconciled_ms(conn, key)
