@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
+import ssl
 import subprocess
 import sys
 
 import httpx
+import pytest
 
 
 def _serve(*args: str) -> subprocess.Popen[str]:
@@ -65,3 +67,31 @@ def test_bad_arguments_exit_nonzero() -> None:
     proc = subprocess.run([sys.executable, "-m", "lore.sim", "serve", "--preset", "huge"],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and proc.stdout == ""
+
+
+def test_serve_over_tls_with_a_rate_limit() -> None:
+    proc = _serve("--issues", "5", "--mrs", "2", "--tls", "--rate-limit", "3/60")
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert info["url"].startswith("https://127.0.0.1:")
+        headers = {"PRIVATE-TOKEN": info["token"]}
+        with pytest.raises(httpx.ConnectError):  # not trusted without the test CA
+            httpx.get(f"{info['url']}/api/v4/version", headers=headers)
+        trusted = ssl.create_default_context(cafile=info["ca_bundle"])
+        with httpx.Client(verify=trusted, headers=headers) as http:
+            answers = [http.get(f"{info['url']}/api/v4/version") for _ in range(4)]
+        assert [r.status_code for r in answers] == [200, 200, 200, 429]
+        assert answers[0].headers["RateLimit-Limit"] == "3"
+        assert answers[2].headers["RateLimit-Remaining"] == "0"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("value", ["fast", "0/60", "10/x"])
+def test_bad_rate_limit_is_a_usage_error(value: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "lore.sim", "serve", "--rate-limit", value],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert "N/SECONDS" in proc.stderr or "positive" in proc.stderr

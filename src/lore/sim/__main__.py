@@ -48,7 +48,24 @@ def _parser() -> argparse.ArgumentParser:
                             "repeatable")
     serve.add_argument("--diff-max-files", type=int, default=1000,
                        help="GitLab's per-MR diff file limit (default 1000)")
+    serve.add_argument("--tls", action="store_true",
+                       help="serve HTTPS with a certificate from a fresh test CA (its PEM "
+                            "file is printed as ca_bundle; needs the trustme package)")
+    serve.add_argument("--rate-limit", type=_rate_limit, default=None, metavar="N/SECONDS",
+                       help="GitLab's request throttle: N requests per SECONDS window, with "
+                            "RateLimit-* headers on every answer (e.g. 600/60)")
     return parser
+
+
+def _rate_limit(text: str) -> tuple[int, int]:
+    limit, _, period = text.partition("/")
+    try:
+        pair = int(limit), int(period or 60)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not N/SECONDS, e.g. 600/60") from None
+    if pair[0] < 1 or pair[1] < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: both numbers must be positive")
+    return pair
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -69,7 +86,11 @@ def serve(args: argparse.Namespace) -> int:
             work_item_status=not args.no_work_item_status,
             complexity_limit=args.complexity_limit or None,
             gitlab_version=args.gitlab_version, mrs_disabled=tuple(args.mrs_disabled),
-            diff_max_files=args.diff_max_files, **knobs)
+            diff_max_files=args.diff_max_files, tls=args.tls, rate_limit=args.rate_limit,
+            **knobs)
+    except ImportError as exc:
+        print(f"lore.sim: --tls needs the trustme package ({exc})", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, OSError) as exc:
         print(f"lore.sim: {exc}", file=sys.stderr)
         return 2
@@ -80,7 +101,10 @@ def serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    sys.stdout.write(dumps_line(sim.summary()) + "\n")
+    summary = sim.summary()
+    if sim.ca_bundle is not None:
+        summary["ca_bundle"] = sim.ca_bundle
+    sys.stdout.write(dumps_line(summary) + "\n")
     sys.stdout.flush()
     try:
         while not stop.wait(0.5):
