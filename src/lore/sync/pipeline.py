@@ -248,7 +248,9 @@ def _run_resource_stage(
                 _remember_unavailable(conn, ref, resource, reason)
                 progress.finish(f"{resource.stage}:{ref.path}", "not available")
                 per_project[ref.path] = {"skipped": True, "reason": reason, "http_status": 403}
-                warnings.append(f"{ref.path}: {reason}")
+                what = "merge requests" if resource is MRS else "issues"
+                warnings.append(f"{ref.path}: {what} not available for this project "
+                                f"(GitLab answered 403 Forbidden: {reason})")
                 continue
             _remember_unavailable(conn, ref, resource, None)
             entry: dict[str, Any] = outcome.to_details()
@@ -321,8 +323,7 @@ def _is_unavailable(exc: LoreError) -> bool:
 
 def _unavailable_reason(resource: Resource, exc: LoreError) -> str:
     what = "merge requests" if resource is MRS else "issues"
-    return (f"{what} are not available for this project (GitLab answered 403 Forbidden: "
-            f"{what} may be disabled, limited to members, or beyond the token's role)")
+    return f"{what} are disabled, limited to members, or beyond the token's role in this project"
 
 
 def _remember_unavailable(conn: sqlite3.Connection, ref: ProjectRef, resource: Resource,

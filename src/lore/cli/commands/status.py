@@ -308,7 +308,10 @@ def _render_workitem_status(info: dict[str, Any] | None, console: Console) -> No
                 shape = "status object" if entry["mode"] == "object" else "flat widget fields"
                 line.append(f" · {shape}: {', '.join(entry.get('fields') or [])}", style="dim")
         elif available is False:
-            line.append("work-item status not available on this instance", style="yellow")
+            text = "work-item status not available on this instance"
+            if reason and "not available" in str(reason):
+                text, reason = str(reason), None  # the reason says both what and why
+            line.append(text, style="yellow")
         else:
             line.append("unknown", style="dim")
         if reason:
