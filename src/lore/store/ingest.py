@@ -109,6 +109,17 @@ def _assignees(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return users
 
 
+def set_kv(conn: sqlite3.Connection, key: str, value: str) -> None:
+    """Insert or replace one ``kv`` entry (the caller owns the transaction)."""
+    conn.execute("INSERT INTO kv(key, value) VALUES (?, ?) "
+                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+def item_table(kind: str) -> str:
+    """The table of an item kind: "issue" → issues, "mr" → merge_requests."""
+    return "issues" if kind == "issue" else "merge_requests"
+
+
 @dataclass(frozen=True, slots=True)
 class SyncFacts:
     """What the stage needs to know about a stored item to decide whether to read it."""
@@ -123,7 +134,7 @@ def stored_sync_facts(conn: sqlite3.Connection, kind: str,
     """updated_at, note count and discussions-read time of the given items as stored."""
     if not item_ids:
         return {}
-    table = "issues" if kind == "issue" else "merge_requests"
+    table = item_table(kind)
     out: dict[int, SyncFacts] = {}
     for start in range(0, len(item_ids), 500):
         chunk = item_ids[start:start + 500]
@@ -137,33 +148,15 @@ def stored_sync_facts(conn: sqlite3.Connection, kind: str,
 def set_children_fetched_at(conn: sqlite3.Connection, kind: str, item_id: int,
                             server_iso: str) -> None:
     """Record GitLab's clock when the item's discussions were read."""
-    table = "issues" if kind == "issue" else "merge_requests"
+    table = item_table(kind)
     conn.execute(f"UPDATE {table} SET children_fetched_at = ? WHERE id = ?", (server_iso, item_id))
 
 
 def item_iids(conn: sqlite3.Connection, kind: str, project_id: int) -> dict[int, int]:
     """id → iid of every stored item of one project."""
-    table = "issues" if kind == "issue" else "merge_requests"
+    table = item_table(kind)
     return {int(r[0]): int(r[1]) for r in
             conn.execute(f"SELECT id, iid FROM {table} WHERE project_id = ?", (project_id,))}
-
-
-def stored_updated_at(conn: sqlite3.Connection, kind: str, item_ids: list[int]) -> dict[int, str]:
-    """updated_at of the given items as stored, for change detection."""
-    if not item_ids:
-        return {}
-    table = "issues" if kind == "issue" else "merge_requests"
-    out: dict[int, str] = {}
-    for start in range(0, len(item_ids), 500):
-        chunk = item_ids[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(f"SELECT id, updated_at FROM {table} WHERE id IN ({marks})", chunk):
-            out[int(row[0])] = str(row[1])
-    return out
-
-
-#: GitLab's issue types (``issue_type`` on REST issues); anything else is kept as sent.
-ISSUE_TYPES = ("issue", "incident", "task", "test_case", "requirement", "objective", "key_result")
 
 
 def _issue_type(raw: Mapping[str, Any]) -> str:
@@ -361,7 +354,7 @@ def replace_mr_paths(conn: sqlite3.Connection, mr_id: int, diffs: Iterable[Mappi
 
 def delete_items(conn: sqlite3.Connection, kind: str, item_ids: Iterable[int]) -> int:
     """Remove items (and everything hanging off them) that no longer exist upstream."""
-    table = "issues" if kind == "issue" else "merge_requests"
+    table = item_table(kind)
     count = 0
     for item_id in item_ids:
         conn.execute("DELETE FROM discussions WHERE item_kind = ? AND item_id = ?", (kind, item_id))
@@ -379,7 +372,7 @@ def delete_items(conn: sqlite3.Connection, kind: str, item_ids: Iterable[int]) -
 
 
 def item_ids(conn: sqlite3.Connection, kind: str, project_id: int) -> set[int]:
-    table = "issues" if kind == "issue" else "merge_requests"
+    table = item_table(kind)
     return {int(r[0]) for r in conn.execute(f"SELECT id FROM {table} WHERE project_id = ?", (project_id,))}
 
 

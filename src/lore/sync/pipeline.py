@@ -22,6 +22,7 @@ from lore.core.config import Config
 from lore.core.errors import ErrorCode, LoreError, as_lore_error
 from lore.core.paths import db_path
 from lore.query.store import CURRENT_USER_KEY
+from lore.store import ingest
 from lore.store.db import connect, transaction
 from lore.sync.progress import NullProgress, Progress
 from lore.sync.stage_items import (
@@ -182,8 +183,6 @@ def _resolve_projects(client: Any, conn: sqlite3.Connection,
                       projects: list[str]) -> tuple[list[ProjectRef], dict[str, LoreError]]:
     refs: list[ProjectRef] = []
     errors: dict[str, LoreError] = {}
-    from lore.store import ingest
-
     for path in projects:
         try:
             raw = client.project(path)
@@ -206,9 +205,8 @@ def remember_current_user(client: Any, conn: sqlite3.Connection, *, refresh: boo
         user = client.current_user()
         username = str(user["username"])
         with transaction(conn):
-            conn.execute("INSERT INTO kv(key, value) VALUES (?, ?) "
-                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                         (CURRENT_USER_KEY, json.dumps({"id": user.get("id"), "username": username})))
+            ingest.set_kv(conn, CURRENT_USER_KEY,
+                          json.dumps({"id": user.get("id"), "username": username}))
     except Exception as exc:  # @me stays unknown; the mirror is what matters
         log.warning("could not record the token's user: %s", as_lore_error(exc, "sync").message)
 
@@ -334,10 +332,8 @@ def _remember_unavailable(conn: sqlite3.Connection, ref: ProjectRef, resource: R
         if reason is None:
             conn.execute("DELETE FROM kv WHERE key = ?", (key,))
         else:
-            conn.execute("INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-                         "SET value = excluded.value",
-                         (key, json.dumps({"reason": reason, "http_status": 403,
-                                           "checked_at": _now_iso()})))
+            ingest.set_kv(conn, key, json.dumps({"reason": reason, "http_status": 403,
+                                                 "checked_at": _now_iso()}))
 
 
 def _run_docs(conn: sqlite3.Connection, config: Config, project_ids: list[int] | None,

@@ -28,6 +28,7 @@ from typing import Any
 
 from lore.core.clock import iso_from_ms, ms_from_iso
 from lore.core.errors import LoreError, as_lore_error
+from lore.store import ingest
 from lore.store.db import transaction
 from lore.sync.stage_items import ISSUES, Capabilities, ItemSync, ProjectRef, Resource
 
@@ -76,7 +77,7 @@ def _last_reconciled_ms(conn: sqlite3.Connection, key: str) -> int | None:
 
 def _mirrored(conn: sqlite3.Connection, resource: Resource,
               project_id: int) -> dict[int, tuple[int, str, int]]:
-    table = "issues" if resource is ISSUES else "merge_requests"
+    table = ingest.item_table(resource.kind)
     return {int(r[0]): (int(r[1]), str(r[2]), int(r[3] or 0)) for r in conn.execute(
         f"SELECT id, iid, updated_at, user_notes_count FROM {table} WHERE project_id = ?",
         (project_id,))}
@@ -132,11 +133,9 @@ def reconcile_resource(client: Any, conn: sqlite3.Connection, pool: ThreadPoolEx
             return out
         _walk_and_repair(client, conn, pool, ref, resource, caps, mirrored, out)
         with transaction(conn):
-            conn.execute("INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-                         "SET value = excluded.value",
-                         (key, json.dumps({"at": iso_from_ms(now_ms), "listed": out.listed,
-                                           "deleted": out.deleted, "missing": out.missing,
-                                           "refetched": out.refetched})))
+            ingest.set_kv(conn, key, json.dumps({
+                "at": iso_from_ms(now_ms), "listed": out.listed, "deleted": out.deleted,
+                "missing": out.missing, "refetched": out.refetched}))
     except Exception as exc:  # a safety net must never fail the stage
         err = as_lore_error(exc, "sync")
         out.warning = f"reconciliation skipped ({err.code.value}: {err.message})"

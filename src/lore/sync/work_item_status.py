@@ -45,6 +45,7 @@ from lore.gitlab.graphql import (
     GraphQLErrorEntry,
     GraphQLResponse,
 )
+from lore.store import ingest
 from lore.store.db import transaction
 from lore.store.errors import translate_db_error
 
@@ -159,9 +160,7 @@ def read_capability(conn: sqlite3.Connection, instance_url: str) -> Capability |
 
 def write_capability(conn: sqlite3.Connection, instance_url: str, capability: Capability) -> None:
     with transaction(conn):
-        conn.execute("INSERT INTO kv(key, value) VALUES (?, ?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                     (capability_key(instance_url), capability.to_json()))
+        ingest.set_kv(conn, capability_key(instance_url), capability.to_json())
 
 
 @dataclass
