@@ -10,7 +10,6 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,22 +23,12 @@ from workitems_support import (
 )
 
 from lore.sim.server import Simulator
-from lore.store.db import connect
 from lore.sync.work_item_status import (
     STATUS_WIDGET_TYPE,
     capability_key,
     enrich_statuses,
     read_capability,
 )
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    conn = connect(tmp_path / "lore.db")
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,17 +18,8 @@ from lore.gitlab.listing import ListedItem, item_counts, iter_item_ids
 from lore.sim.model import iso_ms
 from lore.sim.server import Simulator
 from lore.sim.versions import GitLabVersion
-from lore.store.db import connect, transaction
+from lore.store.db import transaction
 from lore.sync.work_item_status import enrich_statuses, read_capability
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    conn = connect(tmp_path / "lore.db")
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def enrich(sim: Any, conn: sqlite3.Connection, project: Any, *, iids: list[int] | None = None,
