@@ -95,3 +95,11 @@ def test_bad_rate_limit_is_a_usage_error(value: str) -> None:
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert "N/SECONDS" in proc.stderr or "positive" in proc.stderr
+
+
+@pytest.mark.parametrize("version", ["banana", "14.9", "19.0", "17.5-xe"])
+def test_bad_gitlab_version_names_the_problem(version: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "lore.sim", "serve", "--gitlab-version", version],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert version in proc.stderr and "Traceback" not in proc.stderr
