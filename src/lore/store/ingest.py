@@ -159,6 +159,10 @@ def item_iids(conn: sqlite3.Connection, kind: str, project_id: int) -> dict[int,
             conn.execute(f"SELECT id, iid FROM {table} WHERE project_id = ?", (project_id,))}
 
 
+#: GitLab's issue types (``issue_type`` on REST issues); anything else is kept as sent.
+ISSUE_TYPES = ("issue", "incident", "task", "test_case", "requirement", "objective", "key_result")
+
+
 def _issue_type(raw: Mapping[str, Any]) -> str:
     value = raw.get("issue_type")
     if not isinstance(value, str) or not value:
