@@ -23,6 +23,7 @@ from lore.search.query import FtsQuery, build_fts_query, require_query
 if TYPE_CHECKING:
     from lore.core.config import EmbeddingConfig
     from lore.embed.provider import EmbeddingProvider
+    from lore.search.ann import AnnIndex
     from lore.search.vectors import VectorHit, VectorIndex
 
 MODES: tuple[str, ...] = ("lexical", "semantic", "hybrid")
@@ -190,7 +191,7 @@ def _allowed_ids(conn: sqlite3.Connection, joins: str, where: str, params: list[
     return out
 
 
-def _filtered_top(conn: sqlite3.Connection, index: VectorIndex, vector: list[float], depth: int,
+def _filtered_top(conn: sqlite3.Connection, index: VectorIndex | AnnIndex, vector: list[float], depth: int,
                   joins: str, where: str, params: list[Any]) -> list[VectorHit]:
     """The best ``depth`` documents that pass the filters.
 
@@ -291,7 +292,7 @@ def search(
     filters: SearchFilters | None = None,
     limit: int = 20,
     provider: EmbeddingProvider | None = None,
-    index: VectorIndex | None = None,
+    index: VectorIndex | AnnIndex | None = None,
     vector_cache_dir: Path | None = None,
 ) -> SearchResult:
     """Search the mirrored documents.
@@ -363,7 +364,7 @@ def search(
 
 
 def _semantic(conn: sqlite3.Connection, text: str, embedding: EmbeddingConfig,
-              provider: EmbeddingProvider | None, index: VectorIndex | None,
+              provider: EmbeddingProvider | None, index: VectorIndex | AnnIndex | None,
               cache_dir: Path | None, model: str, joins: str, where: str, params: list[Any],
               depth: int, warnings: list[str]) -> list[VectorHit]:
     from lore.search.vectors import load_index

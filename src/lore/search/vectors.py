@@ -17,11 +17,15 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from lore.core.errors import ErrorCode, LoreError
+
+if TYPE_CHECKING:
+    from lore.search.ann import AnnIndex
 
 log = logging.getLogger("lore.search")
 
@@ -144,15 +148,25 @@ def _cache_paths(cache_dir: Path, model: str) -> tuple[Path, str]:
     return cache_dir / f"vectors-{key}.json", f"vectors-{key}"
 
 
-def load_index(conn: sqlite3.Connection, model: str, cache_dir: Path | None = None) -> VectorIndex:
-    """The vector index of ``model``, through the memory-mapped cache in ``cache_dir`` when
-    given (built or refreshed there when missing or stale). Never fails because of the
-    cache: any problem with it falls back to reading SQLite."""
-    if cache_dir is None:
-        return VectorIndex.load(conn, model)
+def load_index(conn: sqlite3.Connection, model: str,
+               cache_dir: Path | None = None) -> VectorIndex | AnnIndex:
+    """The vector index of ``model``: the approximate (HNSW) index beside the database when
+    the store is large enough to have one and it is current (:mod:`lore.search.ann`), else
+    every vector, through the memory-mapped cache in ``cache_dir`` when given (built or
+    refreshed there when missing or stale). Never fails because of the index or the cache:
+    any problem with them falls back to reading SQLite."""
     from lore.embed.generation import vectors_fingerprint
+    from lore.search.annfiles import min_vectors
 
     fingerprint = [*vectors_fingerprint(conn)]
+    if fingerprint[1] >= max(1, min_vectors()):
+        from lore.search.ann import open_index
+
+        ann = open_index(conn, model, fingerprint)
+        if ann is not None:
+            return ann
+    if cache_dir is None:
+        return VectorIndex.load(conn, model)
     meta_path, stem = _cache_paths(cache_dir, model)
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))

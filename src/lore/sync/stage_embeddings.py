@@ -22,7 +22,7 @@ from typing import Any
 from lore.core.clock import iso_from_ms
 from lore.core.config import Config
 from lore.core.errors import as_lore_error
-from lore.embed.generation import bump_generation
+from lore.embed.generation import bump_generation, vectors_fingerprint
 from lore.embed.provider import EmbeddingProvider, document_prefix, make_provider
 from lore.store.db import transaction
 from lore.sync.types import StageResult
@@ -54,6 +54,7 @@ class _Counters:
     documents_updated: int = 0
     chunks_embedded: int = 0
     chunks_reused: int = 0
+    changed: set[int] = field(default_factory=set)  # documents whose vectors were rewritten
 
 
 def _now_iso() -> str:
@@ -153,6 +154,7 @@ def _flush(conn: sqlite3.Connection, provider: EmbeddingProvider, group: _Group,
                 rows.append((plan.document_id, index, provider.model, len(blob) // 4, digest, blob,
                              now, plan.content_hash, chunk_chars))
             conn.execute("DELETE FROM embeddings WHERE document_id = ?", (plan.document_id,))
+            counters.changed.add(plan.document_id)
             conn.executemany(
                 "INSERT INTO embeddings(document_id, chunk_index, model, dimension, content_hash, "
                 "vector, embedded_at, document_hash, chunk_chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -160,6 +162,23 @@ def _flush(conn: sqlite3.Connection, provider: EmbeddingProvider, group: _Group,
             )
             counters.documents_updated += 1
         bump_generation(conn)
+
+
+def _refresh_ann(conn: sqlite3.Connection, model: str, changed: set[int],
+                 before: list[int]) -> dict[str, Any] | None:
+    """Bring the approximate-search index beside the database up to date (only for large
+    stores; see :mod:`lore.search.ann`). Also after a failed stage: what was committed is
+    indexed. A problem here never fails the stage: search falls back to exact."""
+    from lore.search.annfiles import needs_refresh
+
+    try:
+        if not needs_refresh(conn, model, list(vectors_fingerprint(conn))):
+            return None
+        from lore.search.ann import refresh
+
+        return refresh(conn, model, changed_documents=changed, fingerprint_before=before)
+    except (sqlite3.Error, OSError, ValueError, RuntimeError) as exc:
+        return {"ann": "failed", "reason": str(exc)}
 
 
 def run_embeddings_stage(
@@ -185,6 +204,7 @@ def run_embeddings_stage(
                                details={"reason": "embedding.provider is \"none\""})
     counters = _Counters()
     batch_size = max(1, config.embedding.batch_size)
+    fingerprint_before = list(vectors_fingerprint(conn))
     try:
         if full:
             with transaction(conn):
@@ -226,6 +246,9 @@ def run_embeddings_stage(
             close = getattr(provider, "close", None)
             if callable(close):
                 close()
+    ann = _refresh_ann(conn, provider.model, counters.changed, fingerprint_before)
+    if ann is not None:
+        result.details["ann"] = ann
     result.items_updated = counters.documents_updated
     result.details.update({
         "model": provider.model,
