@@ -53,6 +53,16 @@ class SyncConfig(_Base):
     max_retries: int = 5
     timeout_seconds: float = 30.0
     work_item_page_size: int = 100
+    #: Children of changed items through GraphQL, 100 a request, where the instance can
+    #: ("auto"); "off": one REST request per issue, two per MR.
+    graphql_children: Literal["auto", "off"] = "auto"
+    #: "exact": stored notes identical to REST's (GraphQL finds the unchanged items, REST
+    #: reads the rest); "graphql": notes from GraphQL alone (whole-second timestamps, no
+    #: multi-line range, derived note types).
+    note_detail: Literal["exact", "graphql"] = "exact"
+    #: "full": MR files as REST lists them (read again when diffStats changes); "paths":
+    #: from diffStats alone (no rename/new/deleted flags, no old path of a rename).
+    mr_file_detail: Literal["full", "paths"] = "full"
 
 
 class WhoWeights(_Base):
@@ -165,7 +175,19 @@ def _translate(err: msgspec.ValidationError) -> LoreError:
     if missing:
         full = f"{key}.{missing.group(1)}" if key != "(root)" else missing.group(1)
         return _invalid(f"config key {full!r}: required but missing", full)
+    if reason.startswith("Invalid enum value") and key in _CHOICES:
+        choices = ", ".join(repr(c) for c in _CHOICES[key])
+        return _invalid(f"config key {key!r}: {reason} (expected one of {choices})", key)
     return _invalid(f"config key {key!r}: {reason}", key)
+
+
+#: The allowed values of the string-choice keys, named in their error.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "embedding.provider": ("ollama", "none"),
+    "sync.graphqlChildren": ("auto", "off"),
+    "sync.noteDetail": ("exact", "graphql"),
+    "sync.mrFileDetail": ("full", "paths"),
+}
 
 
 def _check_url(url: str, key: str) -> None:

@@ -393,6 +393,9 @@ _WIDGET_TYPES = {
     "STATUS": "WorkItemWidgetStatus",
 }
 
+#: The arguments of a connection field without a resolver (``discussions``, ``notes``).
+_PAGE_ARGS = frozenset({"first", "after", "last", "before"})
+
 # type name → field name → (result type, allowed argument names). "[T]" is a list.
 _SCHEMA: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
     "Query": {
@@ -419,6 +422,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
         "title": ("String", frozenset()), "state": ("String", frozenset()),
         "type": ("String", frozenset()), "createdAt": ("Time", frozenset()),
         "updatedAt": ("Time", frozenset()), "userNotesCount": ("Int", frozenset()),
+        "discussions": ("DiscussionConnection", _PAGE_ARGS),
     },
     "MergeRequestConnection": {
         "nodes": ("[MergeRequest]", frozenset()), "pageInfo": ("PageInfo", frozenset()),
@@ -429,9 +433,49 @@ _SCHEMA: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
         "title": ("String", frozenset()), "state": ("String", frozenset()),
         "createdAt": ("Time", frozenset()), "updatedAt": ("Time", frozenset()),
         "userNotesCount": ("Int", frozenset()),
+        "discussions": ("DiscussionConnection", _PAGE_ARGS),
+        "diffStats": ("[DiffStats]", frozenset({"path"})),
     },
     "UserCore": {"id": ("ID", frozenset()), "username": ("String", frozenset()),
-                 "name": ("String", frozenset())},
+                 "name": ("String", frozenset()), "webUrl": ("String", frozenset()),
+                 "avatarUrl": ("String", frozenset()), "state": ("String", frozenset())},
+    "DiscussionConnection": {
+        "nodes": ("[Discussion]", frozenset()), "edges": ("[DiscussionEdge]", frozenset()),
+        "pageInfo": ("PageInfo", frozenset()),
+    },
+    "DiscussionEdge": {"cursor": ("String", frozenset()), "node": ("Discussion", frozenset())},
+    "NoteEdge": {"cursor": ("String", frozenset()), "node": ("Note", frozenset())},
+    "Discussion": {
+        "id": ("ID", frozenset()), "replyId": ("ID", frozenset()),
+        "createdAt": ("Time", frozenset()), "resolvable": ("Boolean", frozenset()),
+        "resolved": ("Boolean", frozenset()), "resolvedAt": ("Time", frozenset()),
+        "notes": ("NoteConnection", _PAGE_ARGS),
+    },
+    "NoteConnection": {
+        "nodes": ("[Note]", frozenset()), "edges": ("[NoteEdge]", frozenset()),
+        "pageInfo": ("PageInfo", frozenset()),
+        "count": ("Int", frozenset()),
+    },
+    "Note": {
+        "id": ("ID", frozenset()), "body": ("String", frozenset()),
+        "system": ("Boolean", frozenset()), "internal": ("Boolean", frozenset()),
+        "confidential": ("Boolean", frozenset()),
+        "resolvable": ("Boolean", frozenset()), "resolved": ("Boolean", frozenset()),
+        "resolvedAt": ("Time", frozenset()), "author": ("UserCore", frozenset()),
+        "createdAt": ("Time", frozenset()), "updatedAt": ("Time", frozenset()),
+        "url": ("String", frozenset()), "position": ("DiffPosition", frozenset()),
+    },
+    "DiffPosition": {
+        "diffRefs": ("DiffRefs", frozenset()), "filePath": ("String", frozenset()),
+        "oldPath": ("String", frozenset()), "newPath": ("String", frozenset()),
+        "positionType": ("String", frozenset()), "oldLine": ("Int", frozenset()),
+        "newLine": ("Int", frozenset()), "x": ("Int", frozenset()), "y": ("Int", frozenset()),
+        "width": ("Int", frozenset()), "height": ("Int", frozenset()),
+    },
+    "DiffRefs": {"baseSha": ("String", frozenset()), "headSha": ("String", frozenset()),
+                 "startSha": ("String", frozenset())},
+    "DiffStats": {"path": ("String", frozenset()), "additions": ("Int", frozenset()),
+                  "deletions": ("Int", frozenset())},
     "WorkItemConnection": {
         "nodes": ("[WorkItem]", frozenset()), "edges": ("[WorkItemEdge]", frozenset()),
         "pageInfo": ("PageInfo", frozenset()), "count": ("Int", frozenset()),
@@ -472,6 +516,10 @@ _SCHEMA: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
 }
 #: Fields whose resolver GitLab gives a per-item complexity (connections).
 _CONNECTIONS = {"workItems", "issues", "mergeRequests"}
+#: Fields declared ``calls_gitaly: true`` (``BaseField#base_complexity`` adds 1).
+_CALLS_GITALY = {"diffStats"}
+#: ``Note.internal`` exists from 15.5 (``confidential`` was deprecated then, renamed).
+NOTE_INTERNAL_SINCE = (15, 5)
 #: GitLab's cap on the number of iids one ``workItems(iids:)`` takes.
 MAX_IIDS = 100
 #: GitLab's complexity limits (``GitlabSchema``): unauthenticated, authenticated, admin.
@@ -529,6 +577,8 @@ def schema_for(state: SimState) -> dict[str, dict[str, tuple[str, frozenset[str]
     cached = _SCHEMA_CACHE.get(key)
     if cached is None:
         cached = {name: dict(fields) for name, fields in _SCHEMA.items()}
+        if version is not None and not version.at_least(*NOTE_INTERNAL_SINCE):
+            cached["Note"] = {k: v for k, v in cached["Note"].items() if k != "internal"}
         extra = status_fields_for(version, bool(state.work_item_status)) or {}
         for type_name, fields in extra.items():
             cached[type_name] = {f: (t, frozenset()) for f, t in fields.items()}
@@ -802,7 +852,10 @@ class GraphqlApi:
             base = _unwrap(spec[0])[0] if spec else "String"
             child = self._cost(base, f.selections, ctx) if f.selections else 0
             if f.name not in _CONNECTIONS:
-                total += 1 + child
+                # A field without a resolver (nested connections such as ``discussions``
+                # and ``notes`` too): BaseField's constant complexity, 1 (+1 when it calls
+                # Gitaly), plus its selections; no per-item multiplier.
+                total += 1 + (1 if f.name in _CALLS_GITALY else 0) + child
                 continue
             args = {k: self._value(v, ctx) for k, v in f.args.items()}
             cost = float(child + 1 + (1 if args.get("sort") is not None else 0))
@@ -902,15 +955,145 @@ class GraphqlApi:
             return {"id": f"gid://gitlab/Project/{obj.id}", "fullPath": obj.path,
                     "name": obj.name, "webUrl": f"{self.state.base_url}/{obj.path}"}[name]
         if type_name == "UserCore":
-            return {"id": f"gid://gitlab/User/{obj.id}", "username": obj.username,
-                    "name": obj.name}[name]
+            return self._user_field(obj, name)
+        if type_name == "Discussion":
+            return self._discussion_field(obj, name, args)
+        if type_name == "Note":
+            return self._note_field(obj, name)
         if isinstance(obj, dict):
             return obj.get(name)
         if type_name == "WorkItem":
             return self._work_item_field(obj, name, args, ctx)
         if type_name in ("Issue", "MergeRequest"):
+            if name == "discussions":
+                return self._array_page([(d, obj) for d in obj.discussions], args)
+            if name == "diffStats":
+                return self._diff_stats(obj, args)
             return self._listed_field(type_name, obj, name)
         return None
+
+    # --- discussions, notes, diff stats (the children of issues and MRs) -----------------
+
+    @staticmethod
+    def _time(ms: int | None) -> str | None:
+        """GitLab's ``Time`` scalar: ``value.iso8601``, whole seconds (no milliseconds)."""
+        return iso_ms(ms)[:-5] + "Z" if ms is not None else None
+
+    def _array_page(self, items: list[Any], args: dict[str, Any]) -> dict[str, Any]:
+        """graphql-ruby's ArrayConnection (``discussions`` and ``notes`` resolve to Ruby
+        arrays): the cursor is the base64 of the 1-based index of the item, so an item
+        removed between two pages shifts the later ones (an offset, not a keyset)."""
+        first = self._first_arg(args)
+        start = 0
+        after = args.get("after")
+        if after:
+            try:
+                start = int(base64.b64decode(str(after), validate=True).decode())
+            except (ValueError, UnicodeDecodeError):
+                raise GraphQLError("Invalid cursor provided") from None
+            if start < 0:
+                raise GraphQLError("Invalid cursor provided")
+
+        def cursor(index: int) -> str:
+            return base64.b64encode(str(index).encode()).decode()
+
+        nodes = items[start:start + first]
+        end = start + len(nodes)
+        return {
+            "nodes": nodes,
+            "edges": [{"cursor": cursor(start + n + 1), "node": node}
+                      for n, node in enumerate(nodes)],
+            "pageInfo": {
+                "hasNextPage": end < len(items),
+                "hasPreviousPage": start > 0,
+                "startCursor": cursor(start + 1) if nodes else None,
+                "endCursor": cursor(end) if nodes else None,
+            },
+            "count": len(items),
+        }
+
+    def _user_field(self, user: Any, name: str) -> Any:
+        rendered = self.state.renderer.user(user.id)
+        return {"id": f"gid://gitlab/User/{user.id}", "username": user.username,
+                "name": user.name, "webUrl": rendered["web_url"],
+                "avatarUrl": rendered["avatar_url"], "state": user.state}[name]
+
+    def _discussion_field(self, obj: tuple[Any, Any], name: str, args: dict[str, Any]) -> Any:
+        disc, item = obj
+        if name in ("id", "replyId"):
+            return f"gid://gitlab/Discussion/{disc.id}"
+        if name == "createdAt":
+            return self._time(disc.notes[0].created_ms if disc.notes else None)
+        resolvable = [n for n in disc.notes if n.resolvable]
+        if name == "resolvable":
+            return bool(resolvable)
+        if name == "resolved":
+            return bool(resolvable) and all(n.resolved for n in resolvable)
+        if name == "resolvedAt":
+            done = [n.resolved_ms for n in resolvable if n.resolved and n.resolved_ms]
+            return self._time(max(done)) if resolvable and len(done) == len(resolvable) \
+                else None
+        if name == "notes":
+            return self._array_page([(n, item) for n in disc.notes], args)
+        return None
+
+    def _note_field(self, obj: tuple[Any, Any], name: str) -> Any:
+        note, item = obj
+        if name == "id":
+            return f"gid://gitlab/Note/{note.id}"
+        if name == "body":
+            return note.body
+        if name == "system":
+            return note.system
+        if name in ("internal", "confidential"):
+            return note.internal
+        if name == "resolvable":
+            return note.resolvable
+        if name == "resolved":
+            return bool(note.resolved) if note.resolvable else False
+        if name == "resolvedAt":
+            return self._time(note.resolved_ms) if note.resolvable else None
+        if name == "author":
+            return self.state.dataset.users[note.author_id]
+        if name == "createdAt":
+            return self._time(note.created_ms)
+        if name == "updatedAt":
+            return self._time(note.updated_ms)
+        if name == "url":
+            project = self.state.dataset.projects_by_id[item.project_id]
+            kind = "merge_requests" if hasattr(item, "diffs") else "issues"
+            return f"{self.state.base_url}/{project.path}/-/{kind}/{item.iid}#note_{note.id}"
+        if name == "position":
+            pos = note.position
+            if pos is None:
+                return None
+            # GitLab's DiffPosition: no line_range (REST has it), no line codes.
+            return {"diffRefs": {"baseSha": pos.base_sha, "headSha": pos.head_sha,
+                                 "startSha": pos.start_sha},
+                    "filePath": pos.new_path or pos.old_path, "oldPath": pos.old_path,
+                    "newPath": pos.new_path, "positionType": "text",
+                    "oldLine": pos.old_line, "newLine": pos.new_line,
+                    "x": None, "y": None, "width": None, "height": None}
+        return None
+
+    @staticmethod
+    def _diff_stats(mr: Any, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """``MergeRequest.diffStats``: GitLab's DiffStats has only ``path``, ``additions``
+        and ``deletions`` (no old path, no new/renamed/deleted flags); Gitaly counts every
+        file, it is not cut at ``diff_max_files`` like the REST diff list."""
+        wanted = args.get("path")
+        out = []
+        for f in mr.diffs:
+            path = f.new_path or f.old_path
+            if wanted is not None and path != wanted:
+                continue
+            lines = f.diff.splitlines()
+            out.append({"path": path,
+                        "additions": sum(1 for x in lines
+                                         if x.startswith("+") and not x.startswith("+++")),
+                        "deletions": sum(1 for x in lines
+                                         if x.startswith("-") and not x.startswith("---"))})
+        return out
 
     def _type_ref(self, type_str: str, ctx: _Ctx) -> dict[str, Any]:
         """``__Field.type`` of a field declared as ``type_str`` (lists become LIST)."""

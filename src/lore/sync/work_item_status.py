@@ -17,8 +17,11 @@ Issues the issues stage upserted carry ``status_pending = 1``; every run fetches
 given iids plus every still-pending issue and clears the flag for the issues whose status
 was resolved, so a failed fetch is retried by the next run even without upstream change.
 
-Page size adapts (:class:`AdaptivePageSize`): a complexity, query-timeout or 5xx-type
-failure halves the page and retries the same cursor; a run of successes grows it back
+Page size adapts (:class:`AdaptivePageSize`): a run starts at the size that worked last
+time on this instance and version (``final_page_size`` in the cache), so a complexity
+limit below the configured size costs one rejected request once, not once per project
+and run; a complexity, query-timeout or 5xx-type failure halves the page and retries the
+same cursor; a run of successes grows it back
 towards the configured size, never past a size the server already rejected as too
 complex. An instance without the status widget is not a failure: statuses stay empty
 and the reason is cached in ``kv`` under ``workitem_status:{instance_url}`` together with
@@ -124,6 +127,9 @@ class Capability:
     checked_at: str
     final_page_size: int | None = None
     shrinks: int = 0
+    #: The page size that worked after the complexity limit rejected a larger one (kept
+    #: across runs: the next run starts there instead of being rejected again).
+    complexity_page_size: int | None = None
     gitlab_version: str | None = None
     mode: str | None = None  # "object" | "flat" when available
     fields: list[str] = field(default_factory=list)
@@ -148,6 +154,8 @@ def read_capability(conn: sqlite3.Connection, instance_url: str) -> Capability |
             checked_at=str(raw.get("checked_at") or ""),
             final_page_size=raw.get("final_page_size"),
             shrinks=int(raw.get("shrinks") or 0),
+            complexity_page_size=(int(raw["complexity_page_size"])
+                                  if raw.get("complexity_page_size") else None),
             gitlab_version=raw.get("gitlab_version"),
             mode=raw.get("mode"),
             fields=[str(f) for f in raw.get("fields") or []],
@@ -285,6 +293,13 @@ def enrich_statuses(
     if cached is not None and not stale:
         result.available, result.reason = bool(cached.available), cached.reason
         result.mode, result.fields = cached.mode, list(cached.fields)
+        if cached.available and cached.complexity_page_size and not full:
+            # Start at the size that worked under the complexity limit last time (same
+            # instance and version), not at the configured one the limit already
+            # rejected; the limit stays the ceiling that growth never reaches again.
+            pages.size = max(1, min(pages.start, int(cached.complexity_page_size)))
+            pages.ceiling = pages.size + 1 if pages.size < pages.start else None
+            result.final_page_size = pages.size
     if not wanted or (cached is not None and not stale and not cached.available and not full):
         return result
 
@@ -344,6 +359,7 @@ def enrich_statuses(
                 checked_at=checked_at or now,
                 final_page_size=result.final_page_size if result.available else None,
                 shrinks=result.shrinks,
+                complexity_page_size=_complexity_size(pages, cached, stale or full, result),
                 gitlab_version=gitlab_version if gitlab_version is not None
                 else (cached.gitlab_version if cached is not None else None),
                 mode=result.mode if result.available else None,
@@ -353,6 +369,18 @@ def enrich_statuses(
         _failed(result, _db_error(exc))
     _log_summary(project_path, result)
     return result
+
+
+def _complexity_size(pages: AdaptivePageSize, cached: Capability | None, forget: bool,
+                     result: StatusEnrichment) -> int | None:
+    """What to remember as the size that fits the complexity limit: this run's when the
+    limit rejected a page (``ceiling``), else the one already remembered (unless
+    ``forget``: a new version or ``--full`` finds out again)."""
+    if not result.available:
+        return None
+    if pages.ceiling is not None and pages.size < pages.ceiling:
+        return pages.size
+    return cached.complexity_page_size if cached is not None and not forget else None
 
 
 # -- the steps -----------------------------------------------------------------------------
