@@ -98,13 +98,20 @@ class SearchResult:
 class LexicalHit:
     document_id: int
     score: float  # -bm25: higher is better
-    snippet: str  # with \x02…\x03 around matched terms
+    snippet: str | None  # with \x02…\x03 around matched terms; None until fetched
+    match: str  # the MATCH expression that found it (its snippet highlights that)
+
+
+_SNIPPET = f"snippet(documents_fts, 1, ?, ?, '…', {SNIPPET_TOKENS})"
 
 
 def _lexical(conn: sqlite3.Connection, match: str, joins: str, where: str, params: list[Any],
-             depth: int) -> list[LexicalHit]:
-    # FTS5 consumes ORDER BY rank, so snippet() runs only for the rows LIMIT returns.
-    snippet = f"snippet(documents_fts, 1, ?, ?, '…', {SNIPPET_TOKENS})"
+             depth: int, snippets: bool) -> list[LexicalHit]:
+    # FTS5 consumes ORDER BY rank, so snippet() runs only for the rows LIMIT returns; with
+    # ``snippets`` False (hybrid: most candidates are not shown) it runs later, only for the
+    # hits returned (:func:`_fill_snippets`).
+    snippet = _SNIPPET if snippets else "NULL"
+    marks = [HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE] if snippets else []
     if where or joins:
         sql = (
             f"SELECT documents_fts.rowid, documents_fts.rank, {snippet} FROM documents_fts "
@@ -117,20 +124,41 @@ def _lexical(conn: sqlite3.Connection, match: str, joins: str, where: str, param
             f"SELECT rowid, rank, {snippet} FROM documents_fts WHERE documents_fts MATCH ? "
             "AND rank MATCH ? ORDER BY rank LIMIT ?"
         )
-    rows = conn.execute(sql, [HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE, match, BM25_WEIGHTS, *params, depth])
-    return [LexicalHit(int(r[0]), -float(r[1]), str(r[2] or "")) for r in rows]
+    rows = conn.execute(sql, [*marks, match, BM25_WEIGHTS, *params, depth])
+    if snippets:
+        return [LexicalHit(int(r[0]), -float(r[1]), str(r[2] or ""), match) for r in rows]
+    return [LexicalHit(int(r[0]), -float(r[1]), None, match) for r in rows]
 
 
 def lexical_search(conn: sqlite3.Connection, fts: FtsQuery, joins: str, where: str,
-                   params: list[Any], depth: int) -> list[LexicalHit]:
+                   params: list[Any], depth: int, snippets: bool = True) -> list[LexicalHit]:
     """Documents with every term first; when fewer than ``depth``, those with any term."""
-    hits = _lexical(conn, fts.all_terms, joins, where, params, depth)
+    hits = _lexical(conn, fts.all_terms, joins, where, params, depth, snippets)
     if len(hits) < depth and fts.any_terms is not None:
         seen = {h.document_id for h in hits}
-        extra = _lexical(conn, fts.any_terms, joins, where, params, depth)
+        extra = _lexical(conn, fts.any_terms, joins, where, params, depth, snippets)
         hits.extend(h for h in extra if h.document_id not in seen)
         hits = hits[:depth]
     return hits
+
+
+def _fill_snippets(conn: sqlite3.Connection, hits: list[LexicalHit]) -> dict[int, str]:
+    """Snippets of ``hits`` (document id → marked snippet), each computed with the MATCH
+    expression that found it, exactly as the ranking query would have."""
+    out: dict[int, str] = {}
+    by_match: dict[str, list[int]] = {}
+    for hit in hits:
+        if hit.snippet is not None:
+            out[hit.document_id] = hit.snippet
+        else:
+            by_match.setdefault(hit.match, []).append(hit.document_id)
+    for match, ids in by_match.items():
+        rows = conn.execute(
+            f"SELECT rowid, {_SNIPPET} FROM documents_fts WHERE documents_fts MATCH ? "
+            f"AND rowid IN ({','.join('?' * len(ids))})",
+            [HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE, match, *ids])
+        out.update((int(r[0]), str(r[1] or "")) for r in rows)
+    return out
 
 
 _MARKER_RE = re.compile(f"([{HIGHLIGHT_OPEN}{HIGHLIGHT_CLOSE}])")
@@ -210,14 +238,16 @@ def _filtered_top(conn: sqlite3.Connection, index: VectorIndex | AnnIndex, vecto
 # -- hydration ------------------------------------------------------------------------------
 
 
-def _hydrate(conn: sqlite3.Connection, doc_ids: list[int]) -> dict[int, sqlite3.Row]:
+def _hydrate(conn: sqlite3.Connection, doc_ids: list[int],
+             issue_columns: set[str]) -> dict[int, sqlite3.Row]:
     if not doc_ids:
         return {}
-    from lore.query.store import has_issue_status
+    from lore.query.store import STATUS_COLUMNS
 
-    status = ("i.status_name, i.status_category, i.status_color" if has_issue_status(conn)
+    status = ("i.status_name, i.status_category, i.status_color"
+              if set(STATUS_COLUMNS) <= issue_columns
               else "NULL AS status_name, NULL AS status_category, NULL AS status_color")
-    status += (", i.issue_type" if _has_issue_types(conn)
+    status += (", i.issue_type" if "issue_type" in issue_columns
                else ", CASE WHEN i.id IS NOT NULL THEN 'issue' END AS issue_type")
     marks = ",".join("?" * len(doc_ids))
     rows = conn.execute(
@@ -238,11 +268,12 @@ def _hydrate(conn: sqlite3.Connection, doc_ids: list[int]) -> dict[int, sqlite3.
     return {int(r["id"]): r for r in rows if r["iid"] is not None}
 
 
-def _has_issue_types(conn: sqlite3.Connection) -> bool:
-    """Whether ``issues`` has migration 6's ``issue_type`` (reading never migrates)."""
+def _issue_columns(conn: sqlite3.Connection) -> set[str]:
+    """The columns of ``issues`` (migration 6 added ``issue_type``, later ones the work-item
+    status; reading never migrates): read once per search."""
     from lore.query.store import table_columns
 
-    return "issue_type" in table_columns(conn, "issues")
+    return table_columns(conn, "issues")
 
 
 def _status(row: sqlite3.Row) -> dict[str, Any] | None:
@@ -314,8 +345,9 @@ def search(
     filters = filters or SearchFilters()
     check_status_filters(conn, filters)
     project_ids = resolve_projects(conn, filters.projects) if filters.projects else None
+    issue_columns = _issue_columns(conn)
     joins, where, params = filter_sql(filters, project_ids,
-                                      has_issue_types=_has_issue_types(conn))
+                                      has_issue_types="issue_type" in issue_columns)
     model = embedding.model if (embedding.provider != "none" or provider is not None) else None
     provider_model = provider.model if provider is not None else model
 
@@ -354,10 +386,12 @@ def search(
             warnings.append("the query has no searchable words for lexical search")
         else:
             result.fts_query = fts.all_terms
-            lexical = lexical_search(conn, fts, joins, where, params, depth)
+            lexical = lexical_search(conn, fts, joins, where, params, depth,
+                                     snippets=depth <= limit)
 
     ranked = _fuse(mode, lexical, semantic)
-    result.hits = _build_hits(conn, ranked, lexical, semantic, limit, embedding.chunk_chars)
+    result.hits = _build_hits(conn, ranked, lexical, semantic, limit, embedding.chunk_chars,
+                              issue_columns)
     if not result.hits and conn.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is None:
         warnings.append("no documents are indexed yet: run `lore sync` (without --no-docs)")
     return result
@@ -412,14 +446,15 @@ def _fuse(mode: str, lexical: list[LexicalHit], semantic: list[VectorHit]) -> li
 
 def _build_hits(conn: sqlite3.Connection, ranked: list[tuple[int, float]],
                 lexical: list[LexicalHit], semantic: list[VectorHit],
-                limit: int, chunk_chars: int) -> list[SearchHit]:
+                limit: int, chunk_chars: int, issue_columns: set[str]) -> list[SearchHit]:
     # Ask for a few extra rows: a stale vector may point at a document that is gone.
     wanted = [doc_id for doc_id, _ in ranked[: limit + 10]]
-    rows = _hydrate(conn, wanted)
+    rows = _hydrate(conn, wanted, issue_columns)
     lex_rank = {h.document_id: (i, h) for i, h in enumerate(lexical, start=1)}
     sem_rank = {h.document_id: (i, h) for i, h in enumerate(semantic, start=1)}
     kept = [(doc_id, score) for doc_id, score in ranked if doc_id in rows][:limit]
     labels = _labels(conn, [rows[doc_id] for doc_id, _ in kept])
+    snippets = _fill_snippets(conn, [lex_rank[doc_id][1] for doc_id, _ in kept if doc_id in lex_rank])
     hits: list[SearchHit] = []
     for doc_id, score in kept:
         row = rows[doc_id]
@@ -434,7 +469,7 @@ def _build_hits(conn: sqlite3.Connection, ranked: list[tuple[int, float]],
             rank, vhit = sem_rank[doc_id]
             matched.semantic_rank, matched.semantic_score = rank, round(vhit.score, 6)
         if doc_id in lex_rank:
-            snippet, spans = split_highlights(lex_rank[doc_id][1].snippet)
+            snippet, spans = split_highlights(snippets.get(doc_id, ""))
         elif doc_id in sem_rank:
             snippet, spans = _semantic_snippet(row, sem_rank[doc_id][1].chunk_index, chunk_chars), []
         else:
