@@ -772,6 +772,15 @@ class AdminApi:
         self.state.listing_hook = hook
         return hook.status()
 
+    def vanish_after_listing(self, item_ids: list[int]) -> dict[str, Any]:
+        """Arm a hook that deletes these items (global ids) right after a list page shows
+        them; replaces any previous listing hook."""
+        from lore.sim.churn import VanishHook
+
+        hook = VanishHook(self, list(item_ids))
+        self.state.listing_hook = hook
+        return hook.status()
+
     def clear_listing_hook(self) -> dict[str, Any]:
         hook = self.state.listing_hook
         self.state.listing_hook = None

@@ -217,3 +217,31 @@ class ListingHook:
         self.edits += 1
         self.edited.append({"id": item.id, "iid": item.iid, "project_id": item.project_id,
                             "updated_at": iso_ms(item.updated_ms)})
+
+
+class VanishHook:
+    """Deletes chosen items right after a list page that shows them is answered: a
+    client then meets an item that was listed but is gone when it reads its children
+    (REST 404, absent from a GraphQL ``iids:`` answer)."""
+
+    def __init__(self, admin: AdminApi, item_ids: list[int]) -> None:
+        self.admin = admin
+        self.pending = {int(i) for i in item_ids}
+        self.deleted: list[dict[str, Any]] = []
+
+    def status(self) -> dict[str, Any]:
+        return {"armed": bool(self.pending), "vanish": sorted(self.pending),
+                "deleted": list(self.deleted)}
+
+    def after_page(self, route: str, chunk: list[Any]) -> None:
+        """Called by the REST list handlers (dataset lock held) with the page's items."""
+        for item in chunk:
+            if item.id not in self.pending:
+                continue
+            self.pending.discard(item.id)
+            project = self.admin.ds.projects_by_id[item.project_id]
+            table: dict[int, Any] = project.mrs if hasattr(item, "diffs") else project.issues
+            iid = int(item.iid)
+            if iid in table and table[iid].id == item.id:
+                del table[iid]
+                self.deleted.append({"id": int(item.id), "iid": iid, "project": project.path})
