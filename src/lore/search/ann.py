@@ -205,6 +205,12 @@ def open_index(conn: sqlite3.Connection, model: str,
     if list(meta.get("fingerprint", [])) != list(fingerprint):
         log.info("ann index of %s is stale: exact search", model)
         return None
+    return load_files(db, meta, conn)
+
+
+def load_files(db: Path, meta: dict[str, Any], conn: sqlite3.Connection | None = None) -> AnnIndex | None:
+    """The index ``meta`` describes, memory-mapped (None when usearch is missing or the
+    files are unreadable or disagree with ``meta``); no freshness check."""
     try:
         from usearch.index import Index
     except ImportError:
@@ -215,11 +221,11 @@ def open_index(conn: sqlite3.Connection, model: str,
             if rows else np.zeros(0, dtype=np.int64)
         index = Index.restore(str(db.parent / meta["index"]), view=True)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        log.info("ann index of %s unreadable (%s): exact search", model, exc)
+        log.info("ann index %s unreadable (%s): exact search", meta.get("index"), exc)
         return None
     if index is None or len(index) != rows or int(index.ndim) != int(meta["dim"]):
         return None
-    return AnnIndex(model, index, np.asarray(keys, dtype=np.int64), int(meta["dim"]), conn)
+    return AnnIndex(str(meta["model"]), index, np.asarray(keys, dtype=np.int64), int(meta["dim"]), conn)
 
 
 # -- building and refreshing (the embeddings stage) ---------------------------------------------

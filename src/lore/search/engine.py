@@ -405,7 +405,7 @@ def _semantic(conn: sqlite3.Connection, text: str, embedding: EmbeddingConfig,
 
     if index is None:
         index = load_index(conn, model, cache_dir)
-    if index.documents == 0:
+    if len(index) == 0:
         warnings.append(f"no documents are embedded with {model!r} yet; run `lore sync`")
         return []
     owned = provider is None
