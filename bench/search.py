@@ -232,7 +232,7 @@ def ann_bench(workdir: Path, chunks: int, dim: int, seed: int, queries: int) -> 
     """HNSW index vs exact numpy search over ``chunks`` random vectors (see the module doc)."""
     rng = np.random.default_rng(seed + 7)
     topics = rng.standard_normal((256, dim)).astype(np.float32)
-    docs = (chunks * 5) // 6  # one document in five has two chunks
+    docs = (chunks * 5) // 6 + 2  # one document in five has two chunks (cut to `chunks`)
     row_docs = np.repeat(np.arange(1, docs + 1, dtype=np.int64),
                          np.where(np.arange(1, docs + 1) % 5 == 0, 2, 1))[:chunks]
     row_chunks = np.zeros(len(row_docs), dtype=np.int64)

@@ -39,10 +39,18 @@ def _positive(figures: dict[str, Any], *keys: str) -> None:
 
 @pytest.mark.xdist_group("bench")
 def test_startup(tmp_path: Path) -> None:
-    doc = run_bench("startup.py", "--runs", "2", tmp_path=tmp_path)
+    doc = run_bench("startup.py", "--runs", "2", "--search-docs", "300", tmp_path=tmp_path)
     assert doc["benchmark"] == "startup"
     for name in ("python -c pass", "lore --version", "lore --robot robot-docs"):
         _positive(doc["results"][name], "median_ms", "p95_ms", "min_ms")
+    search = doc["results"]["search"]
+    for name in ("lore --robot search (lexical)", "lore --robot search (hybrid)",
+                 "python sqlite3, raw FTS5 query"):
+        _positive(search[name], "median_ms", "p95_ms", "min_ms")
+    # the lexical path never loads the vector or HTTP libraries; the hybrid one no httpx
+    assert not any(search["importtime lexical"]["loaded"][m] for m in ("numpy", "httpx", "usearch"))
+    assert not search["importtime hybrid"]["loaded"]["httpx"]
+    assert search["importtime hybrid"]["loaded"]["numpy"]
 
 
 @pytest.mark.xdist_group("bench")
@@ -59,13 +67,19 @@ def test_service(tmp_path: Path) -> None:
 @pytest.mark.xdist_group("bench")
 def test_search(tmp_path: Path) -> None:
     doc = run_bench("search.py", "--docs", "400", "--dim", "32", "--queries", "5",
-                    tmp_path=tmp_path)
+                    "--ann-chunks", "2000", tmp_path=tmp_path)
     assert doc["store"]["documents"] == 400
     for mode in ("lexical", "semantic_precomputed_vector", "hybrid_precomputed_vector"):
         _positive(doc["results"][mode], "p50_ms", "p95_ms")
         assert doc["results"][mode]["n"] == 5
-    assert set(doc["targets"]) == {"lexical_p50_under_10ms", "hybrid_p50_under_50ms"}
+    assert set(doc["targets"]) == {"lexical_p50_under_10ms", "hybrid_p50_under_50ms",
+                                   "lexical_within_3x_of_raw_same_queries", "ann_p50_under_20ms",
+                                   "ann_recall_at_10_at_least_0.95"}
     _positive(doc["baseline"]["lexical_like_scan"], "p50_ms")
+    _positive(doc["baseline"]["fts5_raw_same_queries"], "p50_ms")
+    ann = doc["results"]["ann_store"]
+    assert ann["chunks"] == 2000 and 0 <= ann["recall_at_10"] <= 1
+    _positive(ann["ann_top10"], "p50_ms")
 
 
 @pytest.mark.xdist_group("bench")
