@@ -10,6 +10,9 @@ from pathlib import Path
 from lore.core.paths import ensure_dir
 
 BUSY_TIMEOUT_MS = 10_000
+#: Page cache per connection (KiB): a sync transaction of several pages of items touches
+#: index pages over and over; spilling them to the WAL mid-transaction multiplies writes.
+CACHE_KIB = 32_768
 
 
 def connect(path: Path, *, migrate: bool = True, readonly: bool = False) -> sqlite3.Connection:
@@ -27,7 +30,11 @@ def connect(path: Path, *, migrate: bool = True, readonly: bool = False) -> sqli
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # The counters and queues of migration 7 are kept by triggers; an INSERT OR REPLACE
+    # must fire the delete triggers of the row it replaces for them to stay exact.
+    conn.execute("PRAGMA recursive_triggers = ON")
     conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     if migrate and not readonly:
         from lore.store.migrations import migrate as run_migrations
 

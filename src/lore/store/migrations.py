@@ -282,6 +282,117 @@ def m006_real_gitlab(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+def _count_triggers(table: str) -> list[str]:
+    """Triggers keeping ``row_counts`` (project_id, table) exact for ``table``."""
+    bump = ("INSERT INTO row_counts(project_id, name, n) VALUES ({p}, '{t}', {d}) "
+            "ON CONFLICT(project_id, name) DO UPDATE SET n = n + {d}")
+    plus = bump.format(p="new.project_id", t=table, d=1)
+    minus = bump.format(p="old.project_id", t=table, d=-1)
+    return [
+        f"CREATE TRIGGER count_{table}_insert AFTER INSERT ON {table} BEGIN {plus}; END",
+        f"CREATE TRIGGER count_{table}_delete AFTER DELETE ON {table} BEGIN {minus}; END",
+        f"CREATE TRIGGER count_{table}_move AFTER UPDATE OF project_id ON {table}"
+        f" WHEN new.project_id IS NOT old.project_id BEGIN {minus}; {plus}; END",
+    ]
+
+
+def _item_triggers(kind: str, table: str) -> list[str]:
+    """An inserted or re-synced item is queued for the docs stage; a deleted one too (its
+    document goes) and it forgets the hash of its children."""
+    # ON CONFLICT DO NOTHING, not OR IGNORE: a trigger's OR clause yields to the policy
+    # of the statement that fired it (an upsert's is ABORT).
+    queue = (f"INSERT INTO docs_dirty(item_kind, item_id) VALUES ('{kind}', {{}}.id)"
+             " ON CONFLICT DO NOTHING")
+    return [
+        f"CREATE TRIGGER dirty_{table}_insert AFTER INSERT ON {table}"
+        f" BEGIN {queue.format('new')}; END",
+        f"CREATE TRIGGER dirty_{table}_update AFTER UPDATE ON {table}"
+        " WHEN new.synced_at IS NOT old.synced_at OR new.updated_at IS NOT old.updated_at"
+        " OR new.title IS NOT old.title OR new.description IS NOT old.description"
+        " OR new.state IS NOT old.state OR new.project_id IS NOT old.project_id"
+        f" BEGIN {queue.format('new')}; END",
+        f"CREATE TRIGGER dirty_{table}_delete AFTER DELETE ON {table}"
+        f" BEGIN {queue.format('old')};"
+        f" DELETE FROM item_children WHERE item_kind = '{kind}' AND item_id = old.id; END",
+    ]
+
+
+def m007_scale(conn: sqlite3.Connection) -> None:
+    # Issue 10 (sync at scale).
+    # - Indexes behind the remaining foreign keys and hot statements (the EXPLAIN QUERY
+    #   PLAN test in tests/store names them).
+    # - row_counts: per-project note and discussion counts kept exact by triggers, so
+    #   `lore status` does not count 100k+ rows.
+    # - item_children: a hash of the rows an item's discussions and diffs produced; an
+    #   item refetched with identical children (every item of a --full) is not rewritten.
+    #   Deleting any of those rows (or the item) forgets the hash.
+    # - docs_dirty: items whose document may be stale, queued by triggers on the item
+    #   tables, so a no-op docs stage reads nothing. Seeded with what the old scan found.
+    # - documents_fts becomes an external-content FTS5 table over documents (same name,
+    #   columns and rowid = documents.id) kept in step by triggers: no second copy.
+    stmts = [
+        "CREATE INDEX IF NOT EXISTS mrs_merged_by ON merge_requests(merged_by_id)"
+        " WHERE merged_by_id IS NOT NULL",
+        "CREATE TABLE row_counts (project_id INTEGER NOT NULL, name TEXT NOT NULL,"
+        " n INTEGER NOT NULL, PRIMARY KEY (project_id, name)) WITHOUT ROWID",
+        "INSERT INTO row_counts(project_id, name, n)"
+        " SELECT project_id, 'notes', COUNT(*) FROM notes GROUP BY project_id",
+        "INSERT INTO row_counts(project_id, name, n)"
+        " SELECT project_id, 'discussions', COUNT(*) FROM discussions GROUP BY project_id",
+        *_count_triggers("notes"),
+        *_count_triggers("discussions"),
+        "CREATE TABLE item_children (item_kind TEXT NOT NULL, item_id INTEGER NOT NULL,"
+        " children_hash TEXT NOT NULL, PRIMARY KEY (item_kind, item_id)) WITHOUT ROWID",
+        "CREATE TRIGGER children_discussions_delete AFTER DELETE ON discussions BEGIN"
+        " DELETE FROM item_children WHERE item_kind = old.item_kind AND item_id = old.item_id;"
+        " END",
+        "CREATE TRIGGER children_notes_delete AFTER DELETE ON notes BEGIN"
+        " DELETE FROM item_children WHERE item_kind = old.item_kind AND item_id = old.item_id;"
+        " END",
+        "CREATE TRIGGER children_notes_update AFTER UPDATE ON notes BEGIN"
+        " DELETE FROM item_children WHERE item_kind = old.item_kind AND item_id = old.item_id;"
+        " END",
+        "CREATE TRIGGER children_mr_paths_delete AFTER DELETE ON mr_paths BEGIN"
+        " DELETE FROM item_children WHERE item_kind = 'mr' AND item_id = old.mr_id; END",
+        "CREATE TABLE docs_dirty (item_kind TEXT NOT NULL, item_id INTEGER NOT NULL,"
+        " PRIMARY KEY (item_kind, item_id)) WITHOUT ROWID",
+        *_item_triggers("issue", "issues"),
+        *_item_triggers("mr", "merge_requests"),
+        # What the docs stage's old full scan would have picked up, and orphans.
+        "INSERT OR IGNORE INTO docs_dirty(item_kind, item_id)"
+        " SELECT 'issue', i.id FROM issues i LEFT JOIN documents d"
+        " ON d.item_kind = 'issue' AND d.item_id = i.id"
+        " WHERE d.id IS NULL OR d.item_updated_at != i.updated_at OR i.synced_at > d.rendered_at",
+        "INSERT OR IGNORE INTO docs_dirty(item_kind, item_id)"
+        " SELECT 'mr', i.id FROM merge_requests i LEFT JOIN documents d"
+        " ON d.item_kind = 'mr' AND d.item_id = i.id"
+        " WHERE d.id IS NULL OR d.item_updated_at != i.updated_at OR i.synced_at > d.rendered_at",
+        "INSERT OR IGNORE INTO docs_dirty(item_kind, item_id)"
+        " SELECT d.item_kind, d.item_id FROM documents d WHERE"
+        " (d.item_kind = 'issue' AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.id = d.item_id))"
+        " OR (d.item_kind = 'mr' AND NOT EXISTS"
+        " (SELECT 1 FROM merge_requests m WHERE m.id = d.item_id))",
+        "DROP TABLE documents_fts",
+        "CREATE VIRTUAL TABLE documents_fts USING fts5(title, body, content = 'documents',"
+        " content_rowid = 'id', tokenize = 'porter unicode61 remove_diacritics 2')",
+        "CREATE TRIGGER fts_documents_insert AFTER INSERT ON documents BEGIN"
+        " INSERT INTO documents_fts(rowid, title, body) VALUES (new.id, new.title, new.body);"
+        " END",
+        "CREATE TRIGGER fts_documents_delete AFTER DELETE ON documents BEGIN"
+        " INSERT INTO documents_fts(documents_fts, rowid, title, body)"
+        " VALUES ('delete', old.id, old.title, old.body); END",
+        "CREATE TRIGGER fts_documents_update AFTER UPDATE OF title, body, id ON documents"
+        " WHEN new.title IS NOT old.title OR new.body IS NOT old.body OR new.id IS NOT old.id"
+        " BEGIN INSERT INTO documents_fts(documents_fts, rowid, title, body)"
+        " VALUES ('delete', old.id, old.title, old.body);"
+        " INSERT INTO documents_fts(rowid, title, body) VALUES (new.id, new.title, new.body);"
+        " END",
+        "INSERT INTO documents_fts(documents_fts) VALUES ('rebuild')",
+    ]
+    for stmt in stmts:
+        conn.execute(stmt)
+
+
 #: The ordered list of every migration. Append only.
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
@@ -290,6 +401,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "embedding_source", m004_embedding_source),
     (5, "query_indexes", m005_query_indexes),
     (6, "real_gitlab", m006_real_gitlab),
+    (7, "scale", m007_scale),
 ]
 
 

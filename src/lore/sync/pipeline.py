@@ -43,8 +43,6 @@ def _now_iso() -> str:
     return iso_from_ms(int(time.time() * 1000))
 
 
-
-
 def _failed(stage: str, err: LoreError, **details: Any) -> StageResult:
     return StageResult(stage=stage, success=False, error=err.message, error_code=err.code.value,
                        retry_after_ms=err.retry_after_ms, details=dict(details))
@@ -256,7 +254,8 @@ def _run_resource_stage(
             if not options.full:
                 from lore.sync.reconcile import reconcile_resource
 
-                recon = reconcile_resource(client, conn, pool, ref, resource, caps)
+                recon = reconcile_resource(client, conn, pool, ref, resource, caps,
+                                           walked_all=outcome.from_scratch)
                 entry["reconcile"] = recon.to_details()
                 result.items_updated += recon.updated
                 if recon.warning:
@@ -385,7 +384,8 @@ def _counts(conn: sqlite3.Connection) -> dict[str, int]:
         ("projects", "SELECT COUNT(*) FROM projects"),
         ("issues", "SELECT COUNT(*) FROM issues"),
         ("merge_requests", "SELECT COUNT(*) FROM merge_requests"),
-        ("notes", "SELECT COUNT(*) FROM notes"),
+        # kept exact by triggers (migration 7)
+        ("notes", "SELECT COALESCE(SUM(n), 0) FROM row_counts WHERE name = 'notes'"),
         ("documents", "SELECT COUNT(*) FROM documents"),
         ("embedded_documents", "SELECT COUNT(DISTINCT document_id) FROM embeddings"),
     ):

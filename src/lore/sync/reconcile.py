@@ -107,8 +107,13 @@ def project_counts(client: Any, caps: Capabilities, ref: ProjectRef
 
 def reconcile_resource(client: Any, conn: sqlite3.Connection, pool: ThreadPoolExecutor,
                        ref: ProjectRef, resource: Resource, caps: Capabilities, *,
-                       force: bool = False, now_ms: int | None = None) -> ReconcileOutcome:
-    """Compare one resource of one project with GitLab and repair the difference."""
+                       force: bool = False, now_ms: int | None = None,
+                       walked_all: bool = False) -> ReconcileOutcome:
+    """Compare one resource of one project with GitLab and repair the difference.
+
+    ``walked_all``: this run's listing started from nothing (no cursor), so it has just
+    seen every item; when the counts agree that is as good as an id listing, and the
+    interval starts now without one."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     out = ReconcileOutcome()
     key = _kv_key(ref, resource)
@@ -127,11 +132,14 @@ def reconcile_resource(client: Any, conn: sqlite3.Connection, pool: ThreadPoolEx
             out.why = "forced"
         elif out.upstream_count is not None and out.upstream_count != out.mirrored_count:
             out.why = "count"
+        elif walked_all and out.upstream_count is not None:
+            out.listed = out.mirrored_count  # the walk listed every item: the interval restarts
         elif last is None or now_ms - last >= RECONCILE_INTERVAL_MS:
             out.why = "interval"
-        if out.why is None:
+        else:
             return out
-        _walk_and_repair(client, conn, pool, ref, resource, caps, mirrored, out)
+        if out.why is not None:
+            _walk_and_repair(client, conn, pool, ref, resource, caps, mirrored, out)
         with transaction(conn):
             ingest.set_kv(conn, key, json.dumps({
                 "at": iso_from_ms(now_ms), "listed": out.listed, "deleted": out.deleted,

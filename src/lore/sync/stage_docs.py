@@ -1,12 +1,13 @@
 """The ``docs`` stage: one searchable document per issue and merge request, indexed in FTS5.
 
 What to do is decided from the database alone, so the stage is idempotent and safe to
-kill at any moment: an item needs rendering when it has no document, when its
-``updated_at`` differs from the one the document was rendered from, or when the items
-stage rewrote it after the document was rendered (``synced_at`` > ``rendered_at``; this
-also catches a ``--full`` refetch). A rendered document whose content hash is unchanged
-is not rewritten, so neither FTS5 nor the embeddings stage does any work for it.
-Batches are written in their own transactions; a kill loses at most one batch.
+kill at any moment: triggers on the item tables queue every item that is inserted,
+rewritten by the items stage (``synced_at``; this also catches a ``--full`` refetch) or
+deleted in ``docs_dirty`` (migration 7), and the stage works through that queue only, so
+a no-op run reads nothing. A rendered document whose content hash is unchanged is not
+rewritten, so neither FTS5 nor the embeddings stage does any work for it; the FTS5 index
+(external content over ``documents``) follows ``documents`` through triggers. Batches are
+written, and dequeued, in their own transactions; a kill loses at most one batch.
 """
 
 from __future__ import annotations
@@ -220,20 +221,20 @@ def _project_filter(project_ids: list[int] | None, column: str) -> tuple[str, li
 
 def _candidates(conn: sqlite3.Connection, kind: str, project_ids: list[int] | None,
                 full: bool) -> list[int]:
+    """Queued items of ``kind`` that exist (every item with ``full``), in id order."""
     table = _TABLES[kind]
     where, params = _project_filter(project_ids, "i.project_id")
-    # Timestamps are compared as text: both are written in the store's canonical ISO form.
-    sql = (
-        f"SELECT i.id FROM {table} i "
-        "LEFT JOIN documents d ON d.item_kind = ? AND d.item_id = i.id "
-        "WHERE (? OR d.id IS NULL OR d.item_updated_at != i.updated_at "
-        "OR i.synced_at > d.rendered_at)" + where + " ORDER BY i.id"
-    )
-    return [int(r[0]) for r in conn.execute(sql, [kind, int(full), *params])]
+    if full:
+        sql = f"SELECT i.id FROM {table} i WHERE 1{where} ORDER BY i.id"
+        return [int(r[0]) for r in conn.execute(sql, params)]
+    sql = (f"SELECT q.item_id FROM docs_dirty q JOIN {table} i ON i.id = q.item_id "
+           f"WHERE q.item_kind = ?{where} ORDER BY q.item_id")
+    return [int(r[0]) for r in conn.execute(sql, [kind, *params])]
 
 
 def _write_batch(conn: sqlite3.Connection, docs: Iterable[RenderedDocument], now_iso: str) -> tuple[int, int]:
-    """Insert or update documents and their FTS rows; returns (changed, unchanged)."""
+    """Insert or update documents (their FTS rows follow by trigger); returns (changed,
+    unchanged)."""
     changed = unchanged = 0
     for doc in docs:
         digest = doc.content_hash
@@ -246,42 +247,48 @@ def _write_batch(conn: sqlite3.Connection, docs: Iterable[RenderedDocument], now
             unchanged += 1
             continue
         if row is None:
-            cur = conn.execute(
+            conn.execute(
                 "INSERT INTO documents(item_kind, item_id, project_id, title, body, content_hash, "
                 "item_updated_at, rendered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc.item_kind, doc.item_id, doc.project_id, doc.title, doc.body, digest,
                  doc.item_updated_at, now_iso),
             )
-            doc_id = int(cur.lastrowid or 0)
         else:
-            doc_id = int(row[0])
             conn.execute(
                 "UPDATE documents SET project_id = ?, title = ?, body = ?, content_hash = ?, "
                 "item_updated_at = ?, rendered_at = ? WHERE id = ?",
-                (doc.project_id, doc.title, doc.body, digest, doc.item_updated_at, now_iso, doc_id),
+                (doc.project_id, doc.title, doc.body, digest, doc.item_updated_at, now_iso,
+                 int(row[0])),
             )
-            conn.execute("DELETE FROM documents_fts WHERE rowid = ?", (doc_id,))
-        conn.execute("INSERT INTO documents_fts(rowid, title, body) VALUES (?, ?, ?)",
-                     (doc_id, doc.title, doc.body))
         changed += 1
     return changed, unchanged
 
 
+def _dequeue(conn: sqlite3.Connection, kind: str, ids: Sequence[int]) -> None:
+    conn.executemany("DELETE FROM docs_dirty WHERE item_kind = ? AND item_id = ?",
+                     [(kind, item_id) for item_id in ids])
+
+
 def _remove_orphans(conn: sqlite3.Connection) -> int:
-    """Delete documents (with FTS rows and embeddings) whose item no longer exists."""
+    """Delete the documents (with FTS rows and embeddings) of queued items that no longer
+    exist, and dequeue them."""
+    removed = 0
     with transaction(conn):
-        ids = [int(r[0]) for r in conn.execute(
-            "SELECT d.id FROM documents d WHERE "
-            "(d.item_kind = 'issue' AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.id = d.item_id)) "
-            "OR (d.item_kind = 'mr' AND NOT EXISTS "
-            "(SELECT 1 FROM merge_requests m WHERE m.id = d.item_id))"
-        )]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            conn.execute(f"DELETE FROM documents_fts WHERE rowid IN ({_marks(chunk)})", chunk)
-            conn.execute(f"DELETE FROM embeddings WHERE document_id IN ({_marks(chunk)})", chunk)
-            conn.execute(f"DELETE FROM documents WHERE id IN ({_marks(chunk)})", chunk)
-    return len(ids)
+        for kind, table in _TABLES.items():
+            gone = [int(r[0]) for r in conn.execute(
+                f"SELECT q.item_id FROM docs_dirty q WHERE q.item_kind = ? AND NOT EXISTS "
+                f"(SELECT 1 FROM {table} i WHERE i.id = q.item_id)", (kind,))]
+            for start in range(0, len(gone), 500):
+                chunk = gone[start:start + 500]
+                ids = [int(r[0]) for r in conn.execute(
+                    f"SELECT id FROM documents WHERE item_kind = ? AND item_id IN ({_marks(chunk)})",
+                    [kind, *chunk])]
+                if ids:
+                    conn.execute(f"DELETE FROM embeddings WHERE document_id IN ({_marks(ids)})", ids)
+                    conn.execute(f"DELETE FROM documents WHERE id IN ({_marks(ids)})", ids)
+                removed += len(ids)
+                _dequeue(conn, kind, chunk)
+    return removed
 
 
 def _now_iso() -> str:
@@ -314,6 +321,7 @@ def run_docs_stage(
                 for kind in ("issue", "mr"):
                     ids = [item_id for k, item_id in batch if k == kind]
                     changed, same = _write_batch(conn, _load_batch(conn, kind, ids), now)
+                    _dequeue(conn, kind, ids)
                     result.items_updated += changed
                     unchanged += same
             checked += len(batch)

@@ -1,9 +1,16 @@
 """The `issues` and `mrs` stages: list what changed since the cursor, fetch discussions
 (and, for MRs, diffs) of the items that changed, and commit page by page.
 
-Crash safety: each page (its items, their discussions and paths, and the cursor) is one
-transaction, and pages are committed in ``updated_at`` order, so the cursor only ever
-covers committed data. A re-run after a kill refetches at most one page.
+Crash safety: a page (its items, their discussions and paths, and the cursor) is written
+whole inside one transaction, and pages are committed in ``updated_at`` order, so the
+cursor only ever covers committed data. An incremental sync commits every page; an
+initial sync or ``--full`` holds :data:`PAGES_PER_TRANSACTION` pages per transaction
+(far fewer writes to the WAL), so a re-run after a kill refetches at most that many.
+
+The single writer thread only runs SQL: each fetch worker turns the discussions and diffs
+it read into the exact rows they produce (:func:`prepare_children`), with a hash of them;
+an item whose children hash is unchanged (every item of a ``--full``, most items of an
+incremental run) has its discussions, notes and paths left as they are.
 
 What real GitLab makes necessary (issue 9):
 
@@ -49,6 +56,8 @@ TOUCH_MARGIN_MS = 2_000
 RECHECK_WINDOW_SECONDS = 300
 #: GitLab's smallest allowed ``diff_max_files``: an MR with fewer files was not cut.
 OVERFLOW_MIN_FILES = 500
+#: Pages written per transaction when there is no cursor yet (initial sync) or on --full.
+PAGES_PER_TRANSACTION = 10
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,8 @@ class ResourceOutcome:
     overflowed: int = 0  # MRs whose diff list GitLab cut at its limits
     list_requests: int = 0
     walk_mode: str = "window"
+    #: the walk started without a cursor (and not --full): it listed every item
+    from_scratch: bool = False
     changed_iids: list[int] = field(default_factory=list)
     changed_ids: list[int] = field(default_factory=list)
 
@@ -125,11 +136,28 @@ class ResourceOutcome:
 
 @dataclass
 class _Children:
+    """An item's children as GitLab's REST API sends them (``/discussions``, and for an
+    MR ``/diffs`` or ``/changes`` entries); :func:`prepare_children` turns them into
+    rows (``prepared``) and drops the raw lists."""
+
     discussions: list[Any]
     diffs: list[Any]
     overflow: bool = False
     changes_count: str | None = None
     vanished: bool = False
+    prepared: ingest.PreparedChildren | None = None
+
+
+def prepare_children(children: _Children, project_id: int, kind: str,
+                     item_id: int) -> _Children:
+    """Parse and normalise REST-shaped children into store rows (no connection needed: a
+    fetch worker runs this, so the writer only executes SQL). Idempotent."""
+    if not children.vanished and children.prepared is None:
+        children.prepared = ingest.prepare_children(
+            project_id, kind, item_id, children.discussions, children.diffs,
+            overflow=children.overflow, changes_count=children.changes_count)
+        children.discussions, children.diffs = [], []
+    return children
 
 
 @dataclass
@@ -158,11 +186,19 @@ class ItemSync:
         self.base = f"/api/v4/projects/{project.id}/{resource.api}"
         self.sigil = "#" if resource.kind == "issue" else "!"
         self.outcome = ResourceOutcome()
+        #: pages written in the open transaction (0: none open)
+        self.held_pages = 0
+        self._people: ingest.PeopleCache = {}
 
     # -- children ----------------------------------------------------------------------------
 
     def _ref(self, iid: int) -> str:
         return f"{self.project.path}{self.sigil}{iid}"
+
+    def fetch_children(self, raw: dict[str, Any]) -> _Children:
+        """Fetch and prepare one item's children (runs in a fetch worker)."""
+        return prepare_children(self.children(raw), self.project.id, self.resource.kind,
+                                int(raw["id"]))
 
     def children(self, raw: dict[str, Any]) -> _Children:
         iid = int(raw["iid"])
@@ -225,39 +261,39 @@ class ItemSync:
             elif _needs_recheck(facts, raw):
                 changed.append(raw)
                 rechecked += 1
-        futures = {int(raw["id"]): self.pool.submit(self.children, raw) for raw in changed}
+        futures = {int(raw["id"]): self.pool.submit(self.fetch_children, raw) for raw in changed}
         return _PendingPage(listed, changed, rechecked, futures)
 
     # -- writing ---------------------------------------------------------------------------
 
     def commit(self, pending: _PendingPage, progress: Progress | None = None,
-               key: str = "", advance_cursor: bool = True) -> None:
+               key: str = "", advance_cursor: bool = True, *, hold: bool = False) -> None:
+        """Write one page (and the cursor) and commit; with ``hold`` the transaction stays
+        open for the next page (:meth:`flush` commits it). A failure while writing rolls
+        back every page held."""
         results = {item_id: fut.result() for item_id, fut in pending.children.items()}
         synced_at = _now_iso()
         fetched_at = iso_from_ms(pending.listed.server_ms or int(time.time() * 1000))
         stored_rows = [raw for raw in pending.changed if not results[int(raw["id"])].vanished]
         newest = max((normalize_iso(raw.get("updated_at")) or "" for raw in pending.listed.items),
                      default="")
-        kind = self.resource.kind
-        with transaction(self.conn):
-            for raw in stored_rows:
-                child = results[int(raw["id"])]
-                if kind == "issue":
-                    item_id = ingest.upsert_issue(self.conn, self.project.id, raw, synced_at)
-                else:
-                    item_id = ingest.upsert_mr(self.conn, self.project.id, raw, synced_at)
-                    ingest.replace_mr_paths(self.conn, item_id, child.diffs)
-                    ingest.set_mr_diff_facts(self.conn, item_id, overflow=child.overflow,
-                                             changes_count=child.changes_count)
-                self.outcome.notes += ingest.replace_discussions(
-                    self.conn, self.project.id, kind, item_id, child.discussions)
-                if kind == "mr":
-                    ingest.add_diff_note_paths(self.conn, item_id)
-                ingest.set_children_fetched_at(self.conn, kind, item_id, fetched_at)
+        if self.held_pages == 0:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._people = {}
+        try:
+            notes = self._write(stored_rows, results, synced_at, fetched_at)
             if newest and advance_cursor:
                 ingest.set_cursor(self.conn, self.project.id, self.resource.stage, newest,
                                   synced_at)
+        except BaseException:
+            self.held_pages = 0
+            self.conn.execute("ROLLBACK")
+            raise
+        self.held_pages += 1
+        if not hold:
+            self.flush()
         out = self.outcome
+        out.notes += notes
         out.items_updated += len(stored_rows)
         out.rechecked += pending.rechecked
         out.vanished += len(pending.changed) - len(stored_rows)
@@ -267,6 +303,33 @@ class ItemSync:
         out.items_seen += len(pending.listed.items)
         if progress is not None:
             progress.update(key, advance=len(pending.listed.items))
+
+    def flush(self) -> None:
+        """Commit the pages held in the open transaction, if any."""
+        if self.held_pages:
+            self.held_pages = 0
+            self.conn.execute("COMMIT")
+
+    def _write(self, stored_rows: list[dict[str, Any]], results: dict[int, _Children],
+               synced_at: str, fetched_at: str) -> int:
+        kind = self.resource.kind
+        conn, people = self.conn, self._people
+        hashes = ingest.children_hashes(conn, kind, [int(raw["id"]) for raw in stored_rows])
+        notes = 0
+        for raw in stored_rows:
+            child = prepare_children(results[int(raw["id"])], self.project.id, kind,
+                                     int(raw["id"]))
+            if kind == "issue":
+                item_id = ingest.upsert_issue(conn, self.project.id, raw, synced_at, people)
+            else:
+                item_id = ingest.upsert_mr(conn, self.project.id, raw, synced_at, people)
+            assert child.prepared is not None and child.prepared.item_id == item_id
+            ingest.write_children(conn, child.prepared, people, hashes.get(item_id))
+            notes += child.prepared.note_count
+        if stored_rows:
+            conn.executemany(f"UPDATE {ingest.item_table(kind)} SET children_fetched_at = ? "
+                             "WHERE id = ?", [(fetched_at, int(raw["id"])) for raw in stored_rows])
+        return notes
 
     def fetch_and_commit(self, raws: list[dict[str, Any]], server_ms: int | None) -> None:
         """Read and store items found outside the walk (reconciliation, confirmations);
@@ -364,17 +427,25 @@ def sync_resource(
     first = next(pages, None)
     progress.start(key, f"{resource.stage:<6} {project.path}", first.total if first else 0)
 
-    # Pipeline: children of page k+1 are fetched while page k is written.
+    # Pipeline: children of page k+1 are fetched while page k is written. Without a
+    # cursor (nothing to lose but this run's work) several pages share a transaction.
+    per_txn = PAGES_PER_TRANSACTION if (full or cursor is None) else 1
     in_flight = sync.prepare(first, full=full) if first is not None else None
-    while in_flight is not None:
-        upcoming = next(pages, None)
-        prepared = sync.prepare(upcoming, full=full) if upcoming is not None else None
-        sync.commit(in_flight, progress, key)
-        if on_page_committed is not None:
-            on_page_committed()
-        in_flight = prepared
+    try:
+        while in_flight is not None:
+            upcoming = next(pages, None)
+            prepared = sync.prepare(upcoming, full=full) if upcoming is not None else None
+            hold = prepared is not None and sync.held_pages + 1 < per_txn
+            sync.commit(in_flight, progress, key, hold=hold)
+            if not hold and on_page_committed is not None:
+                on_page_committed()
+            in_flight = prepared
+    finally:
+        # Pages held when the walk fails are whole, and so is the cursor: keep them.
+        sync.flush()
     sync.outcome.list_requests = walk.stats.requests
     sync.outcome.walk_mode = walk.stats.mode
+    sync.outcome.from_scratch = cursor is None and not full
 
     if full:
         # The walk cannot skip, but a deletion is for ever: confirm each one.
