@@ -143,24 +143,34 @@ class AnnIndex:
         if k <= 0 or len(self.keys) == 0:
             return []
         q = self._check(query)
+        raw = np.asarray(query, dtype=np.float32)  # rescored as exact search scores it
         if allowed is None:
             count = k * 2 + 16  # a few documents have several chunks
             while True:
                 hits = self._search(q, count)
                 if len(hits) >= k or count >= len(self.keys):
-                    return hits[:k]
+                    return self._rescored(raw, hits[:k])
                 count *= 4
         wanted = set(allowed)
         count = max(k * 10, 256)
         while count <= 16_384:
             hits = [h for h in self._search(q, count) if h.document_id in wanted]
             if len(hits) >= k or count >= len(self.keys):
-                return hits[:k]
+                return self._rescored(raw, hits[:k])
             count *= 4
-        return self._exact_among(q, k, wanted)
+        return self._exact_among(raw, k, wanted)
+
+    def _rescored(self, q: npt.NDArray[np.float32], hits: list[VectorHit]) -> list[VectorHit]:
+        """The candidates scored exactly, from the stored float32 vectors: the same scores,
+        order and best chunk as exact search gives them (the index holds float16)."""
+        if self._conn is None or not hits:
+            return hits
+        exact = self._exact_among(q, len(hits), {h.document_id for h in hits})
+        return exact if len(exact) == len(hits) else hits
 
     def _exact_among(self, q: npt.NDArray[np.float32], k: int, wanted: set[int]) -> list[VectorHit]:
-        """Exact search among a selective filter's documents, read from the store."""
+        """Exact search among a selective filter's documents, read from the store (``q`` as
+        given to :meth:`top`: exact search normalises it itself)."""
         if self._conn is None or not wanted:
             return []
         from lore.search.vectors import VectorIndex
@@ -347,6 +357,8 @@ def refresh(conn: sqlite3.Connection, model: str, *, changed_documents: Collecti
     meta_path, _stem = paths(db, model)
     meta = read_meta(meta_path)
     if meta is not None and meta.get("model") == model and meta.get("fingerprint") == fingerprint:
+        # Files a killed writer left (written but not yet named, or no longer named).
+        cleanup(db, model, keep={str(meta.get("index")), str(meta.get("keys"))})
         return {"ann": "current", "vectors": int(meta.get("count", 0))}
     total, threshold = int(fingerprint[1]), min_vectors()
     if total < max(1, threshold):
