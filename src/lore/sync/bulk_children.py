@@ -173,8 +173,25 @@ def read_capability(conn: sqlite3.Connection, instance_url: str) -> ChildrenCapa
 
 def write_capability(conn: sqlite3.Connection, instance_url: str,
                      cap: ChildrenCapability) -> None:
+    """Store the capability; inside the writer's open transaction when there is one
+    (an initial sync holds several pages in one), else in its own."""
+    if conn.in_transaction:
+        ingest.set_kv(conn, capability_key(instance_url), cap.to_json())
+        return
     with transaction(conn):
         ingest.set_kv(conn, capability_key(instance_url), cap.to_json())
+
+
+def settings_from_config_file() -> BulkSettings:
+    """The settings of the config file lore would read by default (``$LORE_CONFIG_PATH``,
+    then XDG), for a pipeline that did not hand them over; defaults if unreadable."""
+    try:
+        from lore.core.config import load
+        from lore.core.paths import config_path
+
+        return BulkSettings.from_sync_config(load(config_path()).sync)
+    except Exception:  # no config, no opinion: the defaults
+        return BulkSettings()
 
 
 def probe(gql: GraphQLClient, version: str | None) -> ChildrenCapability:
@@ -631,6 +648,8 @@ class BulkFetcher:
                 len(d["notes"]) for d in discussions) and set(stored.discussions) == {
                 d["id"] for d in discussions}:
             result.discussions, result.reused = discussions, True
+        elif not item.discussions:
+            result.discussions = []  # none at all: REST would send [] too
         elif not self.settings.exact:
             result.discussions = discussions
         if self.kind == "mr":
@@ -821,15 +840,10 @@ def submit(stage: ItemsStage, fetcher: BulkFetcher, kind: str,
     ids = [int(raw["id"]) for raw in changed]
     stored = read_stored(stage.conn, kind, ids)
     futures: dict[int, Future[Any]] = {}
-    batched: list[dict[str, Any]] = []
-    for raw in changed:
-        item_id = int(raw["id"])
-        if item_id not in stored and fetcher.settings.exact and (
-                kind == "issue" or fetcher.settings.mr_file_detail == "full"):
-            # Nothing stored to compare with: REST's rows are needed anyway.
-            futures[item_id] = stage.pool.submit(stage.fetch_children, raw)
-        else:
-            batched.append(raw)
+    # New items go through GraphQL too: one request per 100 items tells which have no
+    # discussions at all (nothing for REST to add) and gives each MR the diffStats
+    # fingerprint its REST file list is recorded with.
+    batched = list(changed)
     size = max(1, fetcher.sizes.size)
     for start in range(0, len(batched), size):
         chunk = batched[start:start + size]
