@@ -51,8 +51,8 @@ BOOKKEEPING_COLUMNS = {"issues": {"synced_at", "children_fetched_at"},
                        "merge_requests": {"synced_at", "children_fetched_at"},
                        "projects": {"last_synced_at"}, "sync_cursors": {"advanced_at"},
                        "schema_migrations": {"applied_at"}, "sync_runs": {"*"}}
-BOOKKEEPING_KV = ("graphql_children:", "mr_diffstats:", "reconcile:", "workitem_status:",
-                  "unavailable:")
+BOOKKEEPING_KV = ("graphql_children:", "graphql_children_lossy:", "mr_diffstats:",
+                  "reconcile:", "workitem_status:", "unavailable:")
 
 
 def kind_of(route: str) -> str:

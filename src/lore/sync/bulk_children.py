@@ -42,6 +42,12 @@ Opt-in, fewer requests, and what they lose:
 
 ``sync.graphqlChildren: "off"`` turns the whole path off (REST per item, as before).
 
+A run with ``noteDetail: "graphql"`` marks the project and kind in ``kv``
+(``graphql_children_lossy:{project_id}:{kind}``): the exact mode then reuses none of
+their stored notes (they may be GraphQL's, not REST's), and an exact ``--full``, which
+reads every item with notes from REST, clears the mark. ``mrFileDetail: "paths"`` forgets
+the MR's diffStats fingerprint, so the exact mode reads its file list from REST again.
+
 Batches: items per request start at the size remembered for this instance and version
 (100, GitLab's iid cap, the first time), halve on a complexity, timeout or 5xx-type
 failure and grow back after successes (:class:`AdaptivePageSize`). Nested connections
@@ -175,11 +181,7 @@ def write_capability(conn: sqlite3.Connection, instance_url: str,
                      cap: ChildrenCapability) -> None:
     """Store the capability; inside the writer's open transaction when there is one
     (an initial sync holds several pages in one), else in its own."""
-    if conn.in_transaction:
-        ingest.set_kv(conn, capability_key(instance_url), cap.to_json())
-        return
-    with transaction(conn):
-        ingest.set_kv(conn, capability_key(instance_url), cap.to_json())
+    _write_kv(conn, capability_key(instance_url), cap.to_json())
 
 
 def settings_from_config_file() -> BulkSettings:
@@ -350,6 +352,42 @@ def record_diffstats(conn: sqlite3.Connection, mr_id: int, fingerprint: str | No
         ingest.set_kv(conn, key, fingerprint)
 
 
+LOSSY_KV_PREFIX = "graphql_children_lossy:"
+
+
+def _lossy_key(project_id: int, kind: str) -> str:
+    return f"{LOSSY_KV_PREFIX}{project_id}:{kind}"
+
+
+def is_lossy(conn: sqlite3.Connection, project_id: int, kind: str) -> bool:
+    """Did ``sync.noteDetail: "graphql"`` write notes of this project and kind since the
+    last exact ``--full``? Then its stored notes are not REST's and never reused as such."""
+    return conn.execute("SELECT 1 FROM kv WHERE key = ?",
+                        (_lossy_key(project_id, kind),)).fetchone() is not None
+
+
+def mark_lossy(conn: sqlite3.Connection, project_id: int, kind: str, lossy: bool) -> None:
+    """Set (after a run with ``noteDetail: "graphql"``) or clear (after an exact
+    ``--full``: every stored note is REST's again) the mark."""
+    key = _lossy_key(project_id, kind)
+    if lossy:
+        _write_kv(conn, key, "1")
+    elif is_lossy(conn, project_id, kind):
+        if conn.in_transaction:
+            conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+        else:
+            with transaction(conn):
+                conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+
+
+def _write_kv(conn: sqlite3.Connection, key: str, value: str) -> None:
+    if conn.in_transaction:
+        ingest.set_kv(conn, key, value)
+        return
+    with transaction(conn):
+        ingest.set_kv(conn, key, value)
+
+
 def diffstats_fingerprint(stats: Iterable[dict[str, Any]]) -> str:
     rows = sorted((str(s.get("path")), int(s.get("additions") or 0),
                    int(s.get("deletions") or 0)) for s in stats)
@@ -517,6 +555,9 @@ class BulkFetcher:
         self.stats = stats
         self._lock = threading.Lock()
         self.internal_field = capability.internal_field or "internal"
+        #: False when stored notes may be GraphQL's (see :func:`is_lossy`): exact mode
+        #: then reuses none of them.
+        self.trust_stored = True
 
     # -- the batch -------------------------------------------------------------------------
 
@@ -696,7 +737,8 @@ class BulkFetcher:
                            internal, bool(node.get("resolvable")), bool(node.get("resolved")),
                            author["id"] if author else None, node.get("createdAt"),
                            node.get("updatedAt"), _pos_tuple(position))
-                known = stored.notes_by_id.get(note_id) if stored is not None else None
+                known = stored.notes_by_id.get(note_id) \
+                    if stored is not None and self.trust_stored else None
                 if known is not None and stored is not None and stored.note_keys.get(note_id) == key:
                     note = dict(known)
                     if author is not None:
