@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -23,16 +23,10 @@ from lore.cli.meta import (
 from lore.cli.output import AppContext
 from lore.core.errors import ErrorCode
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from lore.core.config import EmbeddingConfig
-
-# Kept in step with lore.search.engine.MODES (a test checks); not imported so that
-# `robot-docs` and `--help` do not load the search engine.
-MODES = ("lexical", "semantic", "hybrid")
-STATES = ("opened", "closed", "merged", "locked", "all")
-_STATE_ALIASES = {"open": "opened", "close": "closed", "merge": "merged"}
+# MODES is kept in step with lore.search.engine.MODES (a test checks). lore.search.command
+# is light (no engine, no click) and also serves the fast path of lore.cli.app.
+from lore.search.command import LIMIT_RANGE, MODES, STATES
+from lore.search.command import STATE_ALIASES as _STATE_ALIASES
 
 HIT_SCHEMA = obj(
     {
@@ -148,7 +142,7 @@ class _StateChoice(click.Choice):
               help="Only issues with this work-item status (case-insensitive).")
 @click.option("--status-category", default=None, metavar="CATEGORY",
               help="Only issues whose status is in this category (to do, in progress, done…).")
-@click.option("--limit", "-n", type=click.IntRange(1, 1000), default=20, show_default=True,
+@click.option("--limit", "-n", type=click.IntRange(*LIMIT_RANGE), default=20, show_default=True,
               help="Return at most N hits.")
 @click.pass_obj
 def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, types: tuple[str, ...],
@@ -157,135 +151,7 @@ def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, types:
                since: str | None, status: str | None,
                status_category: str | None, limit: int) -> int:
     """Search issues and merge requests: full-text, semantic, or both."""
-    from lore.query.filters import normalize_username
-    from lore.search.engine import search
-    from lore.search.filters import SearchFilters, normalize_state, parse_types
-    from lore.search.query import require_query
+    from lore.search.command import run
 
-    text = require_query(" ".join(query))
-    embedding = _embedding_config(app)
-    since_iso = None
-    if since:
-        from lore.core.clock import default_clock
-        from lore.query.filters import parse_since
-
-        since_iso = parse_since(since, default_clock().now_ms())
-    kind, issue_types = parse_types(types)
-    filters = SearchFilters(kind=kind, issue_types=issue_types, projects=list(projects),
-                            state=normalize_state(state),
-                            labels=list(labels), author=normalize_username(author),
-                            assignee=normalize_username(assignee),
-                            reviewer=normalize_username(reviewer),
-                            since=since_iso, status=_nonblank(status, "--status"),
-                            status_category=_nonblank(status_category, "--status-category"))
-    conn = _open_store(app)
-    if conn is None:
-        from lore.search.engine import SearchResult
-
-        result = SearchResult(query=text, mode=mode or "lexical", requested_mode=mode or "auto",
-                              fts_query=None, model=None, filters=filters.to_dict(), limit=limit,
-                              warnings=["nothing is synced yet: run `lore sync` to mirror your projects"])
-    else:
-        try:
-            result = search(conn, text, embedding=embedding, mode=mode, filters=filters,
-                            limit=limit, vector_cache_dir=app.data_dir() / "cache")
-        finally:
-            conn.close()
-    return app.emit(result.to_dict(), _render)
-
-
-def _nonblank(value: str | None, flag: str) -> str | None:
-    if value is None:
-        return None
-    if not value.strip():
-        from lore.core.errors import LoreError
-
-        raise LoreError(ErrorCode.USAGE_ERROR, f"{flag} needs a value", suggestion=f"{flag} \"In progress\"")
-    return value.strip()
-
-
-def _embedding_config(app: AppContext) -> EmbeddingConfig:
-    from lore.core.config import EmbeddingConfig
-    from lore.core.errors import LoreError
-
-    try:
-        return app.config().embedding
-    except LoreError as err:
-        # Searching needs no GitLab: without a config file the built-in defaults apply.
-        if err.code is not ErrorCode.CONFIG_NOT_FOUND:
-            raise
-        return EmbeddingConfig()
-
-
-def _open_store(app: AppContext) -> Any:
-    """The mirror for reading, or None when nothing is synced yet (never created here)."""
-    from lore.core.paths import db_path
-    from lore.query.store import open_for_reading
-
-    return open_for_reading(db_path(app.data_dir()))
-
-
-# -- human rendering -----------------------------------------------------------------------
-
-
-def _render(data: dict[str, Any], console: Console) -> None:
-    from rich.markup import escape
-    from rich.text import Text
-
-    from lore.cli.output import stderr_console
-
-    for warning in data["warnings"]:
-        stderr_console().print(f"[yellow]warning:[/yellow] {escape(warning)}")
-    hits = data["hits"]
-    summary = f"{data['count']} hit{'s' if data['count'] != 1 else ''} · {data['mode']}"
-    if data.get("model"):
-        summary += f" ({data['model']})"
-    if not hits:
-        console.print(Text(f"No matches for {data['query']!r} · {data['mode']}", style="dim"))
-        return
-    console.print(Text(f"Search {data['query']!r}: {summary}", style="bold"))
-    width = len(str(len(hits)))
-    for number, hit in enumerate(hits, start=1):
-        console.print()
-        line = Text(f"{number:>{width}}. ", style="dim")
-        line.append(hit["ref"], style="bold cyan")
-        line.append("  ")
-        from lore.cli.render import issue_type_marker
-
-        marker = issue_type_marker(hit.get("issue_type"))
-        if marker is not None:
-            line.append(*marker)
-        line.append(hit["title"], style="bold")
-        console.print(line)
-        indent = " " * (width + 2)
-        meta = Text(indent)
-        state = hit["state"] or "?"
-        meta.append(state, style={"opened": "green", "merged": "magenta", "closed": "red"}.get(state, ""))
-        if hit.get("status"):
-            from lore.cli.render import status_text
-
-            meta.append(" · ")
-            meta.append(status_text(hit["status"]))
-        if hit["author"]:
-            meta.append(f" · @{hit['author']}")
-        if hit["updated_at"]:
-            meta.append(f" · updated {hit['updated_at'][:10]}")
-        if hit["labels"]:
-            meta.append(" · " + ", ".join(hit["labels"]), style="blue")
-        meta.append(f" · {_why(hit)}", style="dim")
-        console.print(meta)
-        if hit["snippet"]:
-            snippet = Text(indent + hit["snippet"])
-            for start, end in hit["highlights"]:
-                snippet.stylize("bold yellow", len(indent) + start, len(indent) + end)
-            console.print(snippet)
-
-
-def _why(hit: dict[str, Any]) -> str:
-    matched = hit["matched"]
-    parts = []
-    if matched["lexical_rank"] is not None:
-        parts.append(f"lexical #{matched['lexical_rank']}")
-    if matched["semantic_rank"] is not None:
-        parts.append(f"semantic #{matched['semantic_rank']} ({matched['semantic_score']:.2f})")
-    return " + ".join(parts) + f" · score {hit['score']:.4g}"
+    return run(app, query, mode, types, projects, state, labels, author, assignee, reviewer,
+               since, status, status_category, limit)
