@@ -12,7 +12,7 @@ from lore.core.paths import ensure_dir
 BUSY_TIMEOUT_MS = 10_000
 #: Page cache per connection (KiB): a sync transaction of several pages of items touches
 #: index pages over and over; spilling them to the WAL mid-transaction multiplies writes.
-CACHE_KIB = 32_768
+CACHE_KIB = 16_384
 
 
 def connect(path: Path, *, migrate: bool = True, readonly: bool = False) -> sqlite3.Connection:

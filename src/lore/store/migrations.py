@@ -7,6 +7,7 @@ MIGRATION_FAILED, leaving the database exactly as it was.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 
@@ -317,6 +318,29 @@ def _item_triggers(kind: str, table: str) -> list[str]:
     ]
 
 
+def _notes_in_arrival_order(conn: sqlite3.Connection) -> None:
+    """Rebuild ``notes`` with its own rowid and ``id`` UNIQUE. GitLab's note ids are global
+    and follow creation time across every project, so a table keyed by them takes each
+    sync's notes all over its pages (every transaction rewrote most of the table); in
+    arrival order they are appended. Same columns, same order, same indexes."""
+    table_sql = str(conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' "
+                                 "AND name = 'notes'").fetchone()[0])
+    head = re.compile(r"CREATE TABLE notes \(\s*id INTEGER PRIMARY KEY,")
+    if not head.match(table_sql):
+        raise RuntimeError("notes is not the table migration 1 created")
+    new_sql = head.sub("CREATE TABLE notes_rebuilt (\n    id INTEGER NOT NULL UNIQUE,", table_sql,
+                       count=1)
+    indexes = [str(r[0]) for r in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notes' "
+        "AND sql IS NOT NULL ORDER BY name")]
+    conn.execute(new_sql)
+    conn.execute("INSERT INTO notes_rebuilt SELECT * FROM notes ORDER BY id")
+    conn.execute("DROP TABLE notes")
+    conn.execute("ALTER TABLE notes_rebuilt RENAME TO notes")
+    for stmt in indexes:
+        conn.execute(stmt)
+
+
 def m007_scale(conn: sqlite3.Connection) -> None:
     # Issue 10 (sync at scale).
     # - Indexes behind the remaining foreign keys and hot statements (the EXPLAIN QUERY
@@ -330,6 +354,8 @@ def m007_scale(conn: sqlite3.Connection) -> None:
     #   tables, so a no-op docs stage reads nothing. Seeded with what the old scan found.
     # - documents_fts becomes an external-content FTS5 table over documents (same name,
     #   columns and rowid = documents.id) kept in step by triggers: no second copy.
+    # - notes in arrival order (see _notes_in_arrival_order).
+    _notes_in_arrival_order(conn)
     stmts = [
         "CREATE INDEX IF NOT EXISTS mrs_merged_by ON merge_requests(merged_by_id)"
         " WHERE merged_by_id IS NOT NULL",

@@ -38,6 +38,9 @@ from lore.sync.types import ALL_STAGES, StageResult, SyncOptions, SyncReport
 
 log = logging.getLogger("lore.sync")
 
+#: WAL pages (4 KiB) between automatic checkpoints while a sync writes.
+SYNC_WAL_AUTOCHECKPOINT_PAGES = 16_384
+
 
 def _now_iso() -> str:
     return iso_from_ms(int(time.time() * 1000))
@@ -110,6 +113,10 @@ def run_pipeline(
         report.stages = [_failed(stage, err) for stage in ALL_STAGES]
         return finish()
 
+    # A sync rewrites index pages many times over; checkpointing the WAL into the database
+    # every 4 MB (the default) writes each of them again and again. Every 64 MB instead;
+    # closing the connection checkpoints what is left.
+    conn.execute(f"PRAGMA wal_autocheckpoint = {SYNC_WAL_AUTOCHECKPOINT_PAGES}")
     try:
         run_id = _record_run_start(conn, options.full)
         core, project_ids, requests = _run_core_stages(config, conn, projects, options, progress,

@@ -28,7 +28,7 @@ from lore.store.db import transaction
 from lore.sync.types import StageResult
 
 #: Items rendered and written per transaction.
-BATCH_SIZE = 200
+BATCH_SIZE = 1000
 #: Changed paths listed in an MR document (a huge refactor should not drown the text).
 MAX_PATHS = 100
 
