@@ -30,6 +30,8 @@ from lore.store.db import connect
 from lore.sync.stage_docs import run_docs_stage
 from lore.sync.stage_embeddings import run_embeddings_stage
 
+pytest.importorskip("usearch")  # the ann extra (part of dev)
+
 MODEL = "nomic-embed-text"
 QUERIES = ["login token", "dark mode settings", "database backup disk", "docker pipeline cache",
            "session times out"]
@@ -141,6 +143,16 @@ def test_below_the_threshold_there_is_no_index(store: Store, ollama: FakeOllama,
     assert isinstance(load_index(store.conn, MODEL), VectorIndex)
     monkeypatch.delenv("LORE_ANN_MIN_VECTORS")
     assert ann.refresh(store.conn, MODEL)["ann"] == "none"  # 50k by default
+
+
+def test_without_usearch_search_stays_exact(store: Store, ollama: FakeOllama,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ann, "available", lambda: False)
+    seed_corpus(store)
+    details = _sync(store, ollama.url)
+    assert details["ann"] == {"ann": "none", "reason": "usearch is not installed: exact search"}
+    assert _index_files(store) == []
+    assert isinstance(load_index(store.conn, MODEL), VectorIndex)
 
 
 def test_filters_reach_documents_past_the_nearest_candidates(store: Store, ollama: FakeOllama) -> None:

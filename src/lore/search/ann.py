@@ -379,7 +379,18 @@ def _refresh(conn: sqlite3.Connection, db: Path, model: str, meta: dict[str, Any
              before: Sequence[int] | None) -> dict[str, Any]:
     from usearch.index import Index
 
-    dim = _main_dimension(conn, model)
+    # The cheap path: the index matched the table before the caller wrote, so only its
+    # documents changed (and no table scan is needed, not even for the dimension).
+    cheap = (meta is not None and meta.get("model") == model and changed is not None
+             and before is not None and list(before) == meta.get("fingerprint"))
+    dim: int | None = None
+    if cheap:
+        assert meta is not None and changed is not None
+        dim = int(meta.get("dim", 0))
+        if _other_dimension(conn, model, dim, sorted(int(d) for d in changed)):
+            cheap, dim = False, None  # the model now answers in another dimension: rebuild
+    if dim is None:
+        dim = _main_dimension(conn, model)
     if dim is None:
         cleanup(db, model)
         return {"ann": "none", "reason": "no vectors of this model"}
@@ -397,9 +408,8 @@ def _refresh(conn: sqlite3.Connection, db: Path, model: str, meta: dict[str, Any
     if index is None or pairs is None or removed_before > MAX_REMOVED_SHARE * max(1, len(pairs)):
         return _rebuild(conn, db, model, dim, fingerprint)
 
-    assert meta is not None  # an index was loaded from it
-    if changed is not None and before is not None and list(before) == meta.get("fingerprint"):
-        # The index matched the table before the caller wrote: only its documents changed.
+    if cheap:
+        assert changed is not None
         changed_docs = np.fromiter((int(d) for d in changed), dtype=np.int64)
         stale = pairs[np.isin(pairs[:, 0] >> KEY_SHIFT, changed_docs), 0]
         new_keys, new_hashes, blobs = _vectors_of_documents(conn, model, dim, changed_docs.tolist())
@@ -432,6 +442,17 @@ def _refresh(conn: sqlite3.Connection, db: Path, model: str, meta: dict[str, Any
         return _rebuild(conn, db, model, dim, fingerprint)
     write_index(db, model, index, pairs, dim, fingerprint, removed=removed)
     return {"ann": mode, "vectors": len(pairs), "removed": len(present), "added": len(new_keys)}
+
+
+def _other_dimension(conn: sqlite3.Connection, model: str, dim: int, documents: list[int]) -> bool:
+    """Whether any of ``documents`` has a vector of ``model`` whose dimension is not ``dim``."""
+    for start in range(0, len(documents), 500):
+        part = documents[start:start + 500]
+        if conn.execute("SELECT 1 FROM embeddings WHERE model = ? AND dimension != ? AND "
+                        f"document_id IN ({','.join('?' * len(part))}) LIMIT 1",
+                        [model, dim, *part]).fetchone():
+            return True
+    return False
 
 
 def _vectors_of_documents(conn: sqlite3.Connection, model: str, dim: int,
