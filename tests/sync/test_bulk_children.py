@@ -126,6 +126,8 @@ def test_unchanged_items_are_settled_by_one_request_per_100(synced: Any) -> None
     assert fetcher.stats.follow_ups == (2 if big else 0)
     assert fetcher.stats.requests == batches + fetcher.stats.follow_ups
     assert fetcher.stats.rest_discussions == 0 and fetcher.stats.fallbacks == 0
+    details = fetcher.stats.to_details()
+    assert details["batches"] == batches and details["requests"] == fetcher.stats.requests
 
 
 def test_mrs_keep_their_files_only_with_a_recorded_fingerprint(synced: Any) -> None:

@@ -72,7 +72,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
 from lore.core.clock import ms_from_iso
@@ -427,7 +427,9 @@ class BulkStats:
                 setattr(self, name, getattr(self, name) + value)
 
     def to_details(self) -> dict[str, int]:
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        with self._lock:  # (asdict would deep-copy the lock)
+            return {f.name: int(getattr(self, f.name)) for f in fields(self)
+                    if not f.name.startswith("_")}
 
 
 # -- queries ---------------------------------------------------------------------------------
@@ -803,7 +805,7 @@ class BulkChildren:
         self.instance_url = str(getattr(client, "base_url", "") or "")
         self.capability: ChildrenCapability | None = None
         self.sizes: AdaptivePageSize | None = None
-        self.stats = BulkStats()
+        self.stats = BulkStats()  # the probe
         self._checked = False
         self._saved: str | None = None
 
@@ -833,8 +835,9 @@ class BulkChildren:
 
     def fetcher(self, project_path: str, kind: str) -> BulkFetcher:
         assert self.capability is not None and self.sizes is not None
+        # Counters of its own (the resource's report); capability and batch size shared.
         return BulkFetcher(self.client, project_path, kind, self.settings, self.capability,
-                           self.sizes, self.stats)
+                           self.sizes, BulkStats())
 
     def save(self, conn: sqlite3.Connection) -> None:
         """Persist the capability and the batch size that works (main thread)."""

@@ -43,6 +43,7 @@ from lore.core.errors import ErrorCode, LoreError
 from lore.gitlab.client import GitLabClient
 from lore.store import ingest
 from lore.store.db import transaction
+from lore.sync import bulk_children
 from lore.sync.listing import ItemWalk, ListedPage
 from lore.sync.progress import Progress
 
@@ -86,6 +87,10 @@ class Capabilities:
     keyset_issues: bool = False  # pagination=keyset on project issues by updated_at (18.3+)
     #: project id → (issues, MRs) upstream, asked once per run (see ``reconcile``)
     counts: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
+    #: sync.graphqlChildren / noteDetail / mrFileDetail (None: read from the config file)
+    bulk_settings: bulk_children.BulkSettings | None = None
+    #: the run's GraphQL children path (made by the first stage that needs it)
+    bulk: bulk_children.BulkChildren | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -126,12 +131,15 @@ class ResourceOutcome:
     from_scratch: bool = False
     changed_iids: list[int] = field(default_factory=list)
     changed_ids: list[int] = field(default_factory=list)
+    #: the GraphQL children path's counters (empty when it was not used)
+    graphql: dict[str, int] = field(default_factory=dict)
 
     def to_details(self) -> dict[str, Any]:
         return {"updated": self.items_updated, "seen": self.items_seen, "notes": self.notes,
                 "deleted": self.deleted, "rechecked": self.rechecked,
                 "vanished": self.vanished, "overflowed": self.overflowed,
-                "list_requests": self.list_requests, "walk": self.walk_mode}
+                "list_requests": self.list_requests, "walk": self.walk_mode,
+                **({"graphql_children": self.graphql} if self.graphql else {})}
 
 
 @dataclass
@@ -146,6 +154,9 @@ class _Children:
     changes_count: str | None = None
     vanished: bool = False
     prepared: ingest.PreparedChildren | None = None
+    #: MRs: the diffStats fingerprint the stored file list is REST's answer for (None:
+    #: not known to match any; the bulk path then reads the list from REST again)
+    diffstats_fp: str | None = None
 
 
 def prepare_children(children: _Children, project_id: int, kind: str,
@@ -186,6 +197,8 @@ class ItemSync:
         self.base = f"/api/v4/projects/{project.id}/{resource.api}"
         self.sigil = "#" if resource.kind == "issue" else "!"
         self.outcome = ResourceOutcome()
+        self._bulk: bulk_children.BulkFetcher | None = None
+        self._bulk_checked = False
         #: pages written in the open transaction (0: none open)
         self.held_pages = 0
         self._people: ingest.PeopleCache = {}
@@ -199,6 +212,57 @@ class ItemSync:
         """Fetch and prepare one item's children (runs in a fetch worker)."""
         return prepare_children(self.children(raw), self.project.id, self.resource.kind,
                                 int(raw["id"]))
+
+    # The bulk path's hooks (lore.sync.bulk_children.ItemsStage); they run in workers.
+
+    def rest_discussions(self, raw: dict[str, Any]) -> list[Any] | None:
+        """REST ``/discussions`` of one item; None when it is gone (404)."""
+        iid = int(raw["iid"])
+        try:
+            found: list[Any] = self.client.get_all(f"{self.base}/{iid}/discussions",
+                                                   per_page=100,
+                                                   what=f"discussions of {self._ref(iid)}")
+            return found
+        except LoreError as exc:
+            if exc.code is ErrorCode.NOT_FOUND:
+                return None
+            raise
+
+    def rest_diffs(self, raw: dict[str, Any], discussions: list[Any],
+                   diffstats_fp: str | None) -> _Children:
+        children = self._mr_diffs(int(raw["iid"]), discussions)
+        if not children.vanished:
+            children.diffstats_fp = diffstats_fp
+        return prepare_children(children, self.project.id, self.resource.kind, int(raw["id"]))
+
+    def make_children(self, raw: dict[str, Any], discussions: list[Any], diffs: list[Any],
+                      overflow: bool, changes_count: str | None,
+                      diffstats_fp: str | None) -> _Children:
+        children = _Children(discussions, diffs, overflow, changes_count,
+                             diffstats_fp=diffstats_fp)
+        return prepare_children(children, self.project.id, self.resource.kind, int(raw["id"]))
+
+    def vanished_children(self) -> _Children:
+        return _Children([], [], vanished=True)
+
+    def _bulk_fetcher(self) -> bulk_children.BulkFetcher | None:
+        """The GraphQL children path for this resource, or None (REST per item)."""
+        if not self._bulk_checked:
+            self._bulk_checked = True
+            bulk = self.caps.bulk
+            if bulk is not None and bulk.usable(self.conn):
+                self._bulk = bulk.fetcher(self.project.path, self.resource.kind)
+                # Notes a noteDetail "graphql" run wrote are not REST's: never reused as such.
+                self._bulk.trust_stored = not (bulk.settings.exact and bulk_children.is_lossy(
+                    self.conn, self.project.id, self.resource.kind))
+        return self._bulk
+
+    def _submit(self, changed: list[dict[str, Any]]) -> dict[int, Future[_Children]]:
+        fetcher = self._bulk_fetcher() if changed else None
+        if fetcher is None or not fetcher.capability.available:
+            return {int(raw["id"]): self.pool.submit(self.fetch_children, raw)
+                    for raw in changed}
+        return bulk_children.submit(self, fetcher, self.resource.kind, changed)
 
     def children(self, raw: dict[str, Any]) -> _Children:
         iid = int(raw["iid"])
@@ -261,8 +325,7 @@ class ItemSync:
             elif _needs_recheck(facts, raw):
                 changed.append(raw)
                 rechecked += 1
-        futures = {int(raw["id"]): self.pool.submit(self.fetch_children, raw) for raw in changed}
-        return _PendingPage(listed, changed, rechecked, futures)
+        return _PendingPage(listed, changed, rechecked, self._submit(changed))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -325,6 +388,8 @@ class ItemSync:
                 item_id = ingest.upsert_mr(conn, self.project.id, raw, synced_at, people)
             assert child.prepared is not None and child.prepared.item_id == item_id
             ingest.write_children(conn, child.prepared, people, hashes.get(item_id))
+            if kind == "mr":
+                bulk_children.record_diffstats(conn, item_id, child.diffstats_fp)
             notes += child.prepared.note_count
         if stored_rows:
             conn.executemany(f"UPDATE {ingest.item_table(kind)} SET children_fetched_at = ? "
@@ -413,6 +478,10 @@ def sync_resource(
     """Bring one resource of one project up to date. Raises LoreError on failure
     (a 403 on the list surfaces as the client's ForbiddenError for the caller to judge)."""
     caps = caps or Capabilities()
+    if caps.bulk is None:
+        caps.bulk = bulk_children.BulkChildren(
+            client, caps.bulk_settings or bulk_children.settings_from_config_file(),
+            caps.version)
     sync = ItemSync(client, conn, pool, project, resource, caps)
     since: str | None = None
     cursor = None if full else ingest.get_cursor(conn, project.id, resource.stage)
@@ -443,7 +512,15 @@ def sync_resource(
     finally:
         # Pages held when the walk fails are whole, and so is the cursor: keep them.
         sync.flush()
+    caps.bulk.save(conn)  # the batch size that worked, for the next run
+    if caps.bulk.settings.enabled and not caps.bulk.settings.exact:
+        # (reconciliation may write GraphQL's notes after this too)
+        bulk_children.mark_lossy(conn, project.id, resource.kind, True)
+    elif full and caps.bulk.settings.exact:
+        bulk_children.mark_lossy(conn, project.id, resource.kind, False)
     sync.outcome.list_requests = walk.stats.requests
+    if sync._bulk is not None:
+        sync.outcome.graphql = sync._bulk.stats.to_details()
     sync.outcome.walk_mode = walk.stats.mode
     sync.outcome.from_scratch = cursor is None and not full
 
