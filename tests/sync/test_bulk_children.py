@@ -185,12 +185,18 @@ def test_a_failed_batch_falls_back_to_rest_per_item(synced: Any) -> None:
         with client(sim) as gl:
             fetcher = _fetcher(gl, project.path, "issue", batch=5)
             results = fetcher.fetch(raws, {})
+            # An outage: after 4 failed requests in a row the run asks GraphQL no more.
+            assert fetcher.breaker.open
+            before = fetcher.stats.requests
+            more = fetcher.fetch(_raws(project, "issue")[5:9], {})
+            assert fetcher.stats.requests == before and set(more.values()) == {None}
     finally:
         sim.configure_faults([])
     assert results == {r["id"]: None for r in raws}  # None: REST for that item
-    assert fetcher.stats.fallbacks == 5
-    # 5xx shrinks first (5 → 2 → 1), then each item gives up on its own
+    assert fetcher.stats.fallbacks == 5 + 4
+    # 5xx halves first (5 → 2 → 1); then single items fail until the breaker opens
     assert fetcher.stats.shrinks == 2
+    assert fetcher.stats.batches == 4  # 5, 2, 1, 1: then REST without asking
 
 
 def test_an_item_with_an_error_or_gone_falls_back_alone(synced: Any) -> None:

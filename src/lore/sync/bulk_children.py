@@ -90,6 +90,8 @@ DIFFSTATS_KV_PREFIX = "mr_diffstats:"
 #: GitLab's cap on iids per request and on ``first`` (``default_max_page_size``).
 MAX_BATCH = 100
 PAGE = 100
+#: Failed GraphQL requests in a row after which a run uses REST only (:class:`Breaker`).
+BREAK_AFTER = 4
 #: GitLab's smallest ``diff_max_files``: an MR with this many files may have been cut.
 OVERFLOW_MIN_FILES = 500
 
@@ -541,13 +543,36 @@ def _read_discussions(item: _GqlItem, conn_obj: Any, before: str | None) -> None
     item.disc_cursor = str(info.get("endCursor")) if info.get("hasNextPage") else None
 
 
+class Breaker:
+    """Stops asking GraphQL for the rest of the run after :data:`BREAK_AFTER` failed
+    requests in a row (an outage would otherwise cost every batch its retries and its
+    halvings before REST): the items go straight to REST."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures = 0
+
+    @property
+    def open(self) -> bool:
+        return self._failures >= BREAK_AFTER
+
+    def failed(self) -> None:
+        with self._lock:
+            self._failures += 1
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._failures = 0
+
+
 class BulkFetcher:
     """Bulk children of one resource of one project (thread-safe: batches run in the
     sync pool)."""
 
     def __init__(self, client: GitLabClient, project_path: str, kind: str,
                  settings: BulkSettings, capability: ChildrenCapability,
-                 sizes: AdaptivePageSize, stats: BulkStats) -> None:
+                 sizes: AdaptivePageSize, stats: BulkStats,
+                 breaker: Breaker | None = None) -> None:
         self.gql = GraphQLClient(client)
         self.project_path = project_path
         self.kind = kind
@@ -555,6 +580,7 @@ class BulkFetcher:
         self.capability = capability
         self.sizes = sizes
         self.stats = stats
+        self.breaker = breaker or Breaker()
         self._lock = threading.Lock()
         self.internal_field = capability.internal_field or "internal"
         #: False when stored notes may be GraphQL's (see :func:`is_lossy`): exact mode
@@ -569,35 +595,41 @@ class BulkFetcher:
         for GitLab failures: a batch that cannot be answered is all None."""
         out: dict[int, BulkResult | None] = {}
         pending = list(raws)
+        cap = len(pending)  # this call's own limit, below the shared size after a failure
         while pending:
             with self._lock:
-                size = self.sizes.size
+                size = max(1, min(self.sizes.size, cap))
             chunk, pending = pending[:size], pending[size:]
+            if self.breaker.open:
+                self._give_up(chunk, out)
+                continue
             try:
                 items = self._query_batch(chunk)
             except GraphQLError as exc:
-                if exc.kind.shrinkable and len(chunk) > 1:
-                    with self._lock:
-                        shrunk = self.sizes.on_failure(exc.kind)
-                    if shrunk:
-                        self.stats.add(shrinks=1)
-                        pending = chunk + pending  # the same items, in smaller batches
-                        continue
                 if exc.kind is FailureKind.SCHEMA:
                     self.capability.available = False
                     self.capability.reason = f"GraphQL rejected the children query: {exc.message}"
+                elif exc.kind.shrinkable and len(chunk) > 1:
+                    with self._lock:
+                        self.sizes.on_failure(exc.kind)
+                    cap = max(1, len(chunk) // 2)
+                    self.stats.add(shrinks=1)
+                    if exc.kind is not FailureKind.COMPLEXITY:
+                        self.breaker.failed()
+                    pending = chunk + pending  # the same items, in smaller batches
+                    continue
+                else:
+                    self.breaker.failed()
                 log.info("children batch of %d %ss of %s failed (%s): REST instead",
                          len(chunk), self.kind, self.project_path, exc.message)
-                for raw in chunk:
-                    out[int(raw["id"])] = None
-                self.stats.add(fallbacks=len(chunk))
+                self._give_up(chunk, out)
                 continue
             except LoreError as exc:
                 log.info("children batch failed (%s): REST instead", exc.message)
-                for raw in chunk:
-                    out[int(raw["id"])] = None
-                self.stats.add(fallbacks=len(chunk))
+                self.breaker.failed()
+                self._give_up(chunk, out)
                 continue
+            self.breaker.succeeded()
             with self._lock:
                 self.sizes.on_success()
             for raw in chunk:
@@ -608,6 +640,11 @@ class BulkFetcher:
                     continue
                 out[int(raw["id"])] = self._settle(item, stored.get(int(raw["id"])))
         return out
+
+    def _give_up(self, chunk: list[dict[str, Any]], out: dict[int, BulkResult | None]) -> None:
+        for raw in chunk:
+            out[int(raw["id"])] = None
+        self.stats.add(fallbacks=len(chunk))
 
     def _execute(self, query: str, variables: dict[str, Any]) -> GraphQLResponse:
         self.stats.add(requests=1)
@@ -806,6 +843,7 @@ class BulkChildren:
         self.capability: ChildrenCapability | None = None
         self.sizes: AdaptivePageSize | None = None
         self.stats = BulkStats()  # the probe
+        self.breaker = Breaker()  # shared by the run's fetchers
         self._checked = False
         self._saved: str | None = None
 
@@ -837,7 +875,7 @@ class BulkChildren:
         assert self.capability is not None and self.sizes is not None
         # Counters of its own (the resource's report); capability and batch size shared.
         return BulkFetcher(self.client, project_path, kind, self.settings, self.capability,
-                           self.sizes, BulkStats())
+                           self.sizes, BulkStats(), self.breaker)
 
     def save(self, conn: sqlite3.Connection) -> None:
         """Persist the capability and the batch size that works (main thread)."""
