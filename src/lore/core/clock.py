@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -39,9 +39,13 @@ def default_clock() -> Clock:
     return SystemClock()
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def iso_from_ms(ms: int) -> str:
     """Milliseconds since the epoch as ISO-8601 UTC with milliseconds (``...123Z``)."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    dt = _EPOCH + timedelta(milliseconds=ms)  # exact: no float seconds in between
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
@@ -53,7 +57,9 @@ def ms_from_iso(text: str) -> int:
     dt = datetime.fromisoformat(value)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+    # Integer arithmetic: timestamp() * 1000 is a float and loses a millisecond now and
+    # then (…41.945Z came back as …41.944Z).
+    return (dt - _EPOCH) // _MS
 
 
 #: The store's canonical form, which is also what GitLab sends: ``2024-01-02T03:04:05.678Z``.

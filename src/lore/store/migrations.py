@@ -357,8 +357,10 @@ def m007_scale(conn: sqlite3.Connection) -> None:
     # - notes in arrival order (see _notes_in_arrival_order).
     _notes_in_arrival_order(conn)
     stmts = [
-        "CREATE INDEX IF NOT EXISTS mrs_merged_by ON merge_requests(merged_by_id)"
-        " WHERE merged_by_id IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS mrs_merged_by ON merge_requests(merged_by_id)",
+        # `lore status`: how many issues carry a work-item status.
+        "CREATE INDEX IF NOT EXISTS status_issues_named ON issues(status_name)"
+        " WHERE status_name IS NOT NULL",
         "CREATE TABLE row_counts (project_id INTEGER NOT NULL, name TEXT NOT NULL,"
         " n INTEGER NOT NULL, PRIMARY KEY (project_id, name)) WITHOUT ROWID",
         "INSERT INTO row_counts(project_id, name, n)"
