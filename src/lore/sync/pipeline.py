@@ -22,7 +22,7 @@ from lore.core.config import Config
 from lore.core.errors import ErrorCode, LoreError, as_lore_error
 from lore.core.paths import db_path
 from lore.query.store import CURRENT_USER_KEY
-from lore.store import ingest
+from lore.store import bulk, ingest
 from lore.store.db import connect, transaction
 from lore.sync.progress import NullProgress, Progress
 from lore.sync.stage_items import (
@@ -108,6 +108,11 @@ def run_pipeline(
     try:
         projects = select_projects(config, options.projects)
         conn = connect(db_path(data_dir))
+        try:
+            bulk.restore(conn)  # indexes a killed first sync left deferred
+        except Exception:
+            conn.close()
+            raise
     except Exception as exc:  # setup failed: every stage reports the same cause
         err = as_lore_error(exc, "sync")
         report.stages = [_failed(stage, err) for stage in ALL_STAGES]
@@ -156,10 +161,15 @@ def _run_core_stages(
             if refs:
                 remember_current_user(client, conn, refresh=options.full)
                 caps = detect_capabilities(client)
-            for resource in (ISSUES, MRS):
-                results.append(_run_resource_stage(client, conn, pool, config, refs,
-                                                   resolve_errors, resource, options, progress,
-                                                   caps))
+                # An empty mirror: build the indexes nothing reads meanwhile at the end.
+                bulk.begin(conn)
+            try:
+                for resource in (ISSUES, MRS):
+                    results.append(_run_resource_stage(client, conn, pool, config, refs,
+                                                       resolve_errors, resource, options,
+                                                       progress, caps))
+            finally:
+                bulk.restore(conn)
         project_ids = [r.id for r in refs] if options.projects else None
         return results, project_ids, int(client.stats.requests)
     finally:

@@ -28,7 +28,7 @@ from typing import Any
 
 from lore.core.clock import iso_from_ms, ms_from_iso
 from lore.core.errors import LoreError, as_lore_error
-from lore.store import ingest
+from lore.store import bulk, ingest
 from lore.store.db import transaction
 from lore.sync.stage_items import ISSUES, Capabilities, ItemSync, ProjectRef, Resource
 
@@ -139,6 +139,7 @@ def reconcile_resource(client: Any, conn: sqlite3.Connection, pool: ThreadPoolEx
         else:
             return out
         if out.why is not None:
+            bulk.restore(conn)  # repairs delete rows: every index must be there
             _walk_and_repair(client, conn, pool, ref, resource, caps, mirrored, out)
         with transaction(conn):
             ingest.set_kv(conn, key, json.dumps({
