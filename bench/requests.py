@@ -11,7 +11,9 @@ through the real CLI (``lore --robot sync --no-docs``):
   (children from GraphQL alone; see lore.sync.bulk_children for what that loses).
 
 Each way runs: the initial sync; an incremental sync after edits (``--edit-percent`` of
-the items edited without a note, ``--note-percent`` given a new comment); and ``--full``.
+the items edited without a note, ``--note-percent`` given a new comment); ``--full``; and
+``--full`` again (``full_again``: by then every MR file list has its diffStats fingerprint;
+the first GraphQL pass over MRs that REST mirrored reads their files from REST once).
 Requests are counted by the simulator, by kind: ``list`` (issue/MR lists and single
 items), ``graphql`` (every POST /api/graphql: children batches, follow-ups, probes, and the
 work-item status queries), ``rest_children`` (``/discussions``, ``/diffs``, ``/changes``)
@@ -154,6 +156,8 @@ def run_mode(preset: str, mode: str, args: argparse.Namespace, root: Path) -> di
         sync("incremental")
         sim.admin.set_clock(advance_seconds=600)
         sync("full", "--full")
+        sim.admin.set_clock(advance_seconds=600)
+        sync("full_again", "--full")
         out["_rows"] = dump(data / "lore.db", sim.url)
         return out
 

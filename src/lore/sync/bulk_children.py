@@ -928,10 +928,17 @@ def submit(stage: ItemsStage, fetcher: BulkFetcher, kind: str,
     ids = [int(raw["id"]) for raw in changed]
     stored = read_stored(stage.conn, kind, ids)
     futures: dict[int, Future[Any]] = {}
-    # New items go through GraphQL too: one request per 100 items tells which have no
-    # discussions at all (nothing for REST to add) and gives each MR the diffStats
-    # fingerprint its REST file list is recorded with.
-    batched = list(changed)
+    batched: list[dict[str, Any]] = []
+    for raw in changed:
+        item_id = int(raw["id"])
+        if item_id not in stored and fetcher.settings.exact and (
+                kind == "issue" or fetcher.settings.mr_file_detail == "full"):
+            # Nothing stored to compare with, and REST's rows are wanted: REST at once
+            # (waiting for a GraphQL batch first would only delay it). Such an MR gets its
+            # diffStats fingerprint the next time it changes.
+            futures[item_id] = stage.pool.submit(stage.fetch_children, raw)
+        else:
+            batched.append(raw)
     size = max(1, fetcher.sizes.size)
     for start in range(0, len(batched), size):
         chunk = batched[start:start + size]
