@@ -258,7 +258,9 @@ def bench_preset(preset: str, args: argparse.Namespace) -> dict[str, Any]:
     try:
         cfg, projects = _config(sim, conc)
         counts = {k: v for k, v in sim.stats().items() if isinstance(v, int) and k != "requests"}
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as scratch:
+            tmp = str(Path(args.keep_dir) / preset) if args.keep_dir else scratch
+            Path(tmp).mkdir(parents=True, exist_ok=True)
             initial = with_floor(lore_sync(cfg, Path(tmp), sim), lat, conc)
             # The next scheduled run comes minutes later. It reads once more the items the
             # initial sync read within a minute of their last update (GitLab's touch
@@ -341,6 +343,9 @@ def main() -> None:
     parser.add_argument("--skip-churn", action="store_true")
     parser.add_argument("--changed", type=int, default=200,
                         help="issues edited before the incremental run (0 skips it)")
+    parser.add_argument("--keep-dir", default=None, metavar="DIR",
+                        help="keep the main run's mirror in DIR/<preset> (e.g. to time "
+                             "`lore status` on it) instead of a temporary directory")
     parser.add_argument("--rate-limit", default=None, metavar="N/SECONDS",
                         help="also run an initial sync under the simulator's request "
                              "throttle, e.g. 2000/60 like GitLab.com")
