@@ -74,7 +74,7 @@ def _note(note_id: int, *, author: int = 1, body: str = "text", position: Any = 
             "type": "DiffNote" if position else None, "system": False, "position": position}
 
 
-DISCUSSIONS = [
+DISCUSSIONS: list[dict[str, Any]] = [
     {"id": "a1", "individual_note": True, "notes": [_note(1), _note(2, author=2)]},
     {"id": "b2", "notes": [_note(3, position={"old_path": "lib/old.py", "new_path": "lib/new.py",
                                               "new_line": 4})]},
@@ -83,7 +83,7 @@ DISCUSSIONS = [
                                                             "new_path": None, "old_line": 2}),
                            _note(5, position={"new_path": "docs/x.md", "new_line": 1})]},
 ]
-DIFFS = [
+DIFFS: list[dict[str, Any]] = [
     {"old_path": "src/a.py", "new_path": "src/a.py"},
     {"old_path": "src/b.py", "new_path": "src/c.py", "renamed_file": True},
     {"old_path": "src/a.py", "new_path": "src/a.py", "deleted_file": True},  # repeated
