@@ -16,6 +16,7 @@ Only bookkeeping is left out of the comparison, by name: :data:`BOOKKEEPING_COLU
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -308,3 +309,37 @@ def test_fast_modes_lose_only_what_they_document(tmp_path: Path) -> None:
     finally:
         rest.close()
         fast.close()
+
+
+def test_the_settings_come_from_the_config_given_with_config(tmp_path: Path) -> None:
+    """``lore --config OTHER sync``: OTHER's ``sync.graphqlChildren: "off"`` wins, not the
+    default config file's (which would turn the GraphQL path on)."""
+    side = Side(tmp_path / "side", {})  # the default config: graphqlChildren auto
+    try:
+        side.sync()
+        _edits(side.sim, vanish=False)
+        other = tmp_path / "other.json"
+        raw = json.loads(side.env.config_path.read_text(encoding="utf-8"))
+        assert raw["sync"] == {}
+        raw["sync"] = {"graphqlChildren": "off"}
+        other.write_text(json.dumps(raw), encoding="utf-8")
+        before = side.requests()
+        code, doc = side.env.robot("--config", str(other), "sync", "--no-docs",
+                                   extra_env={"GITLAB_TOKEN": side.sim.token}, timeout=600)
+        assert code == 0, doc
+        delta = _delta(before, side.requests())
+        details = [p for s in doc["data"]["stages"]
+                   for p in (s.get("details") or {}).get("projects", {}).values()
+                   if isinstance(p, dict)]
+        assert details and not any("graphql_children" in p for p in details), details
+        assert any(route.endswith("/discussions") for route in delta), delta
+        # and the default config, given the same way, does use it
+        _edits(side.sim, vanish=False)
+        code, doc = side.env.robot("--config", str(side.env.config_path), "sync", "--no-docs",
+                                   extra_env={"GITLAB_TOKEN": side.sim.token}, timeout=600)
+        assert code == 0, doc
+        assert any("graphql_children" in p for s in doc["data"]["stages"]
+                   for p in (s.get("details") or {}).get("projects", {}).values()
+                   if isinstance(p, dict))
+    finally:
+        side.close()

@@ -191,18 +191,6 @@ def write_capability(conn: sqlite3.Connection, instance_url: str,
     _write_kv(conn, capability_key(instance_url), cap.to_json())
 
 
-def settings_from_config_file() -> BulkSettings:
-    """The settings of the config file lore would read by default (``$LORE_CONFIG_PATH``,
-    then XDG), for a pipeline that did not hand them over; defaults if unreadable."""
-    try:
-        from lore.core.config import load
-        from lore.core.paths import config_path
-
-        return BulkSettings.from_sync_config(load(config_path()).sync)
-    except Exception:  # no config, no opinion: the defaults
-        return BulkSettings()
-
-
 def probe(gql: GraphQLClient, version: str | None) -> ChildrenCapability:
     """One introspection request: which of the needed fields this instance has."""
     response = gql.execute(PROBE_QUERY)

@@ -24,6 +24,7 @@ from lore.core.paths import db_path
 from lore.query.store import CURRENT_USER_KEY
 from lore.store import bulk, ingest
 from lore.store.db import connect, transaction
+from lore.sync.bulk_children import BulkSettings
 from lore.sync.progress import NullProgress, Progress
 from lore.sync.stage_items import (
     ISSUES,
@@ -161,6 +162,7 @@ def _run_core_stages(
             if refs:
                 remember_current_user(client, conn, refresh=options.full)
                 caps = detect_capabilities(client)
+                caps.bulk_settings = BulkSettings.from_sync_config(config.sync)
                 # An empty mirror: build the indexes nothing reads meanwhile at the end.
                 bulk.begin(conn)
             try:

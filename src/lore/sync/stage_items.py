@@ -4,8 +4,9 @@
 Crash safety: a page (its items, their discussions and paths, and the cursor) is written
 whole inside one transaction, and pages are committed in ``updated_at`` order, so the
 cursor only ever covers committed data. An incremental sync commits every page; an
-initial sync or ``--full`` holds :data:`PAGES_PER_TRANSACTION` pages per transaction
-(far fewer writes to the WAL), so a re-run after a kill refetches at most that many.
+initial sync or ``--full`` holds up to :data:`PAGES_PER_TRANSACTION` pages, for at most
+:data:`HOLD_SECONDS`, per transaction (far fewer writes to the WAL), so a re-run after a
+kill refetches at most that many.
 
 The single writer thread only runs SQL: each fetch worker turns the discussions and diffs
 it read into the exact rows they produce (:func:`prepare_children`), with a hash of them;
@@ -57,8 +58,11 @@ TOUCH_MARGIN_MS = 2_000
 RECHECK_WINDOW_SECONDS = 300
 #: GitLab's smallest allowed ``diff_max_files``: an MR with fewer files was not cut.
 OVERFLOW_MIN_FILES = 500
-#: Pages written per transaction when there is no cursor yet (initial sync) or on --full.
-PAGES_PER_TRANSACTION = 10
+#: Pages written per transaction when there is no cursor yet (initial sync) or on --full:
+#: each commit rewrites index pages spread over the whole file, so fewer commits write far
+#: less; a transaction is also closed after :data:`HOLD_SECONDS`, so a kill loses little.
+PAGES_PER_TRANSACTION = 50
+HOLD_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,7 @@ class ItemSync:
         self._bulk_checked = False
         #: pages written in the open transaction (0: none open)
         self.held_pages = 0
+        self.txn_started = 0.0
         self._people: ingest.PeopleCache = {}
 
     # -- children ----------------------------------------------------------------------------
@@ -342,6 +347,7 @@ class ItemSync:
                      default="")
         if self.held_pages == 0:
             self.conn.execute("BEGIN IMMEDIATE")
+            self.txn_started = time.monotonic()
             self._people = {}
         try:
             notes = self._write(stored_rows, results, synced_at, fetched_at)
@@ -480,7 +486,7 @@ def sync_resource(
     caps = caps or Capabilities()
     if caps.bulk is None:
         caps.bulk = bulk_children.BulkChildren(
-            client, caps.bulk_settings or bulk_children.settings_from_config_file(),
+            client, caps.bulk_settings or bulk_children.BulkSettings(),
             caps.version)
     sync = ItemSync(client, conn, pool, project, resource, caps)
     since: str | None = None
@@ -504,7 +510,8 @@ def sync_resource(
         while in_flight is not None:
             upcoming = next(pages, None)
             prepared = sync.prepare(upcoming, full=full) if upcoming is not None else None
-            hold = prepared is not None and sync.held_pages + 1 < per_txn
+            hold = (prepared is not None and sync.held_pages + 1 < per_txn
+                    and time.monotonic() - sync.txn_started < HOLD_SECONDS)
             sync.commit(in_flight, progress, key, hold=hold)
             if not hold and on_page_committed is not None:
                 on_page_committed()
