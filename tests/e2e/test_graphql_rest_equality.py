@@ -32,15 +32,15 @@ NOW = "2025-06-01T12:00:00Z"
 #: Columns that record when lore did something, not what GitLab holds.
 BOOKKEEPING_COLUMNS: dict[str, set[str]] = {
     "issues": {"synced_at", "children_fetched_at"},
-    "merge_requests": {"synced_at", "children_fetched_at"},
+    "merge_requests": {"synced_at", "children_fetched_at", "diffstats_fingerprint"},
     "projects": {"last_synced_at"},
     "sync_cursors": {"advanced_at"},
     "sync_runs": {"*"},  # one row per run: ids, start/end times, its report
     "schema_migrations": {"applied_at"},
 }
 #: kv keys (prefixes) that are lore's own bookkeeping: the GraphQL path's capability and
-#: file-list fingerprints exist only where it ran; the others hold run times.
-BOOKKEEPING_KV = ("graphql_children:", "graphql_children_lossy:", "mr_diffstats:",
+#: file-list fingerprints (a merge_requests column) exist only where it ran; the others hold run times.
+BOOKKEEPING_KV = ("graphql_children:", "graphql_children_lossy:",
                   "reconcile:", "workitem_status:", "unavailable:")
 
 

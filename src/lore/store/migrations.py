@@ -421,6 +421,18 @@ def m007_scale(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+def m008_mr_diffstats(conn: sqlite3.Connection) -> None:
+    """The diffStats fingerprint of an MR's stored file list (the GraphQL children path)
+    becomes a column, so it goes with its MR; it was kept in kv (``mr_diffstats:<id>``),
+    where a deleted MR's row stayed behind."""
+    conn.execute("ALTER TABLE merge_requests ADD COLUMN diffstats_fingerprint TEXT")
+    conn.execute(
+        "UPDATE merge_requests SET diffstats_fingerprint = (SELECT value FROM kv"
+        " WHERE kv.key = 'mr_diffstats:' || merge_requests.id)"
+        " WHERE EXISTS (SELECT 1 FROM kv WHERE kv.key = 'mr_diffstats:' || merge_requests.id)")
+    conn.execute("DELETE FROM kv WHERE key LIKE 'mr\\_diffstats:%' ESCAPE '\\'")
+
+
 #: The ordered list of every migration. Append only.
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
@@ -430,6 +442,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (5, "query_indexes", m005_query_indexes),
     (6, "real_gitlab", m006_real_gitlab),
     (7, "scale", m007_scale),
+    (8, "mr_diffstats", m008_mr_diffstats),
 ]
 
 

@@ -91,7 +91,6 @@ from lore.sync.work_item_status import AdaptivePageSize
 log = logging.getLogger("lore.sync.bulk_children")
 
 KV_PREFIX = "graphql_children:"
-DIFFSTATS_KV_PREFIX = "mr_diffstats:"
 #: GitLab's cap on iids per request and on ``first`` (``default_max_page_size``).
 MAX_BATCH = 100
 PAGE = 100
@@ -292,18 +291,14 @@ def read_stored(conn: sqlite3.Connection, kind: str, item_ids: list[int]) -> dic
                     out[int(mr_id)].diffs.append({
                         "old_path": old_path, "new_path": new_path, "new_file": bool(new_file),
                         "renamed_file": bool(renamed), "deleted_file": bool(deleted)})
-            for mr_id, overflow, count in conn.execute(
-                    f"SELECT id, diffs_overflow, changes_count FROM merge_requests "
-                    f"WHERE id IN ({marks})", chunk):
+            for mr_id, overflow, count, fingerprint in conn.execute(
+                    f"SELECT id, diffs_overflow, changes_count, diffstats_fingerprint "
+                    f"FROM merge_requests WHERE id IN ({marks})", chunk):
                 if int(mr_id) in out:
                     out[int(mr_id)].overflow = bool(overflow)
                     out[int(mr_id)].changes_count = count
-            keys = [DIFFSTATS_KV_PREFIX + str(i) for i in chunk]
-            for key, value in conn.execute(
-                    f"SELECT key, value FROM kv WHERE key IN ({marks})", keys):
-                mr_id = int(str(key)[len(DIFFSTATS_KV_PREFIX):])
-                if mr_id in out:
-                    out[mr_id].diffstats_fp = str(value)
+                    if fingerprint is not None:
+                        out[int(mr_id)].diffstats_fp = str(fingerprint)
     return out
 
 
@@ -340,11 +335,8 @@ def _pos_tuple(pos: Any) -> tuple[Any, ...] | None:
 def record_diffstats(conn: sqlite3.Connection, mr_id: int, fingerprint: str | None) -> None:
     """Remember (or forget, with None) the diffStats fingerprint of the MR's stored file
     list; only a list read from REST is recorded (the caller owns the transaction)."""
-    key = DIFFSTATS_KV_PREFIX + str(mr_id)
-    if fingerprint is None:
-        conn.execute("DELETE FROM kv WHERE key = ?", (key,))
-    else:
-        ingest.set_kv(conn, key, fingerprint)
+    conn.execute("UPDATE merge_requests SET diffstats_fingerprint = ? WHERE id = ?",
+                 (fingerprint, mr_id))
 
 
 LOSSY_KV_PREFIX = "graphql_children_lossy:"
