@@ -252,17 +252,33 @@ def _vector_store(path: Path, documents: int) -> None:
     conn.close()
 
 
+def _table_pairs(conn: object) -> list[tuple[int, int]]:
+    return sorted((ann.make_key(d, c), ann.hash64(h)) for d, c, h in conn.execute(  # type: ignore[attr-defined]
+        "SELECT document_id, chunk_index, content_hash FROM embeddings"))
+
+
 def _self_queries_answer_exactly(path: Path) -> str:
-    """Each probed chunk's own vector finds its document first, through whatever index
-    search loads now; returns that index's kind."""
+    """Whatever index search loads now answers for the table as it is: an approximate
+    index only when it holds exactly the table's chunks (same keys, same chunk hashes),
+    and then each probed chunk's own vector finds its document (HNSW may leave a node or
+    two of random vectors unreachable: at most one miss in 40); exact search always.
+    Returns the index's kind."""
     conn = connect(path)
     try:
         index = load_index(conn, "m")
+        if isinstance(index, ann.AnnIndex):
+            meta = read_meta(paths(path, "m")[0])
+            assert meta is not None
+            pairs = np.fromfile(path.parent / meta["keys"], dtype="<i8").reshape(-1, 2)
+            assert [tuple(p) for p in pairs.tolist()] == _table_pairs(conn)
         rows = conn.execute("SELECT document_id, vector FROM embeddings WHERE chunk_index = 0 "
                             "ORDER BY document_id LIMIT 40").fetchall()
+        misses = 0
         for doc, blob in rows:
             top = index.top(np.frombuffer(blob, dtype="<f4"), 1)
-            assert top and top[0].document_id == doc and top[0].score > 0.999, (doc, top)
+            if not (top and top[0].document_id == doc and top[0].score > 0.999):
+                misses += 1
+        assert misses <= (1 if isinstance(index, ann.AnnIndex) else 0), misses
         return type(index).__name__
     finally:
         conn.close()
@@ -300,9 +316,7 @@ def test_sigkill_while_the_index_is_written_leaves_search_correct(tmp_path: Path
         assert len(left) == 3, left  # description, index and keys: no orphan or temporary file
         assert isinstance(load_index(conn, "m"), ann.AnnIndex)
         pairs = np.fromfile(tmp_path / meta["keys"], dtype="<i8").reshape(-1, 2)
-        table = sorted((ann.make_key(d, c), ann.hash64(h)) for d, c, h in conn.execute(
-            "SELECT document_id, chunk_index, content_hash FROM embeddings"))
-        assert [tuple(p) for p in pairs.tolist()] == [tuple(t) for t in table]
+        assert [tuple(p) for p in pairs.tolist()] == _table_pairs(conn)
     finally:
         conn.close()
     assert _self_queries_answer_exactly(db) == "AnnIndex"
