@@ -143,9 +143,10 @@ class AnnIndex:
         return hits
 
     def top(self, query: Sequence[float] | npt.NDArray[np.float32], k: int,
-            allowed: Collection[int] | None = None) -> list[VectorHit]:
+            allowed: Collection[int] | None = None, *, rescore: bool = True) -> list[VectorHit]:
         """About the ``k`` documents closest to ``query``, optionally only among ``allowed``
-        ids (approximate: recall@10 ≥ 0.95, see the module doc)."""
+        ids (approximate: recall@10 ≥ 0.95, see the module doc). ``rescore`` False leaves
+        the index's float16 scores (for a candidate pool; see :meth:`rescore`)."""
         if k <= 0 or len(self.keys) == 0:
             return []
         q = self._check(query)
@@ -155,16 +156,21 @@ class AnnIndex:
             while True:
                 hits = self._search(q, count)
                 if len(hits) >= k or count >= len(self.keys):
-                    return self._rescored(raw, hits[:k])
+                    return self._rescored(raw, hits[:k]) if rescore else hits[:k]
                 count *= 4
         wanted = set(allowed)
         count = max(k * 10, 256)
         while count <= 16_384:
             hits = [h for h in self._search(q, count) if h.document_id in wanted]
             if len(hits) >= k or count >= len(self.keys):
-                return self._rescored(raw, hits[:k])
+                return self._rescored(raw, hits[:k]) if rescore else hits[:k]
             count *= 4
         return self._exact_among(raw, k, wanted)
+
+    def rescore(self, query: Sequence[float] | npt.NDArray[np.float32],
+                hits: list[VectorHit]) -> list[VectorHit]:
+        """``hits`` (from ``top(..., rescore=False)``) with exact scores, best first."""
+        return self._rescored(np.asarray(query, dtype=np.float32), hits)
 
     def _rescored(self, q: npt.NDArray[np.float32], hits: list[VectorHit]) -> list[VectorHit]:
         """The candidates scored exactly, from the stored float32 vectors: the same scores,

@@ -227,11 +227,12 @@ def _filtered_top(conn: sqlite3.Connection, index: VectorIndex | AnnIndex, vecto
     few of them pass is every allowed id computed (which costs a scan of the filters)."""
     if not where:
         return index.top(vector, depth)
-    candidates = index.top(vector, depth * 10)
+    # The approximate index scores the pool roughly; only the kept hits are rescored.
+    candidates = index.top(vector, depth * 10, rescore=False)
     passing = set(_allowed_ids(conn, joins, where, params, [h.document_id for h in candidates]))
     kept = [h for h in candidates if h.document_id in passing]
     if len(kept) >= depth or len(candidates) < depth * 10:
-        return kept[:depth]
+        return index.rescore(vector, kept[:depth])
     return index.top(vector, depth, _allowed_ids(conn, joins, where, params))
 
 

@@ -69,6 +69,11 @@ class VectorIndex:
     def __len__(self) -> int:
         return int(self.matrix.shape[0])
 
+    def rescore(self, query: Sequence[float] | npt.NDArray[np.float32],
+                hits: list[VectorHit]) -> list[VectorHit]:
+        """``hits`` as they are: their scores are already exact."""
+        return hits
+
     @classmethod
     def load(cls, conn: sqlite3.Connection, model: str) -> VectorIndex:
         """Read every vector of ``model`` from the store (vectors of a minority dimension,
@@ -92,8 +97,9 @@ class VectorIndex:
         return cls(model, np.ascontiguousarray(matrix, dtype=np.float32), docs, chunks)
 
     def top(self, query: Sequence[float] | npt.NDArray[np.float32], k: int,
-            allowed: Collection[int] | None = None) -> list[VectorHit]:
-        """The ``k`` documents closest to ``query``, optionally only among ``allowed`` ids."""
+            allowed: Collection[int] | None = None, *, rescore: bool = True) -> list[VectorHit]:
+        """The ``k`` documents closest to ``query``, optionally only among ``allowed`` ids
+        (scores are exact: ``rescore`` is for the approximate index's interface)."""
         if k <= 0 or self.documents == 0:
             return []
         q = np.asarray(query, dtype=np.float32)
