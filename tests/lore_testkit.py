@@ -18,7 +18,7 @@ LORE_EXE = str(BIN_DIR / "lore")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _SCRUB = ("LORE_ROBOT", "LORE_DEBUG", "LORE_CONFIG_PATH", "LORE_DATA_DIR", "GITLAB_TOKEN",
-          "LORE_TEST_HOOKS", "LORE_TEST_NOW_MS")
+          "LORE_TEST_HOOKS", "LORE_TEST_NOW_MS", "LORE_ANN_MIN_VECTORS")
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
 _SERVICE_ID_RE = re.compile(r"^[a-z0-9-]{1,32}$")
@@ -90,6 +89,8 @@ def workspace_root(cwd: Path | None = None) -> Path:
         if probe.parent == probe:
             break
         probe = probe.parent
+    import subprocess  # here, not at the top: every command imports this module
+
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"],
