@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from lore.core.errors import ErrorCode
+from lore.query.filters import STATE_ALIASES  # the one map of state aliases
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 MODES = ("lexical", "semantic", "hybrid")
 STATES = ("opened", "closed", "merged", "locked", "all")
-STATE_ALIASES = {"open": "opened", "close": "closed", "merge": "merged"}
 LIMIT_RANGE = (1, 1000)
 
 #: option → (parameter name, repeatable); every option of `lore search` but --help.
