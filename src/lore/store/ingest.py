@@ -148,6 +148,18 @@ def set_kv(conn: sqlite3.Connection, key: str, value: str) -> None:
                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
 
+def get_kv_json(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
+    """The ``kv`` entry ``key`` parsed as a JSON object; None when absent or unreadable."""
+    row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    try:
+        raw = json.loads(row[0])
+    except (TypeError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
 def item_table(kind: str) -> str:
     """The table of an item kind: "issue" → issues, "mr" → merge_requests."""
     return "issues" if kind == "issue" else "merge_requests"
@@ -451,14 +463,7 @@ def write_children(conn: sqlite3.Connection, prepared: PreparedChildren,
     if stored_hash is not None and stored_hash == prepared.digest:
         return False
     kind, item_id = prepared.kind, prepared.item_id
-    conn.execute("DELETE FROM discussions WHERE item_kind = ? AND item_id = ?", (kind, item_id))
-    if prepared.discussions:
-        # A discussion id held by another item moves here, as INSERT OR REPLACE did.
-        conn.executemany("DELETE FROM discussions WHERE id = ?",
-                         [(row[0],) for row in prepared.discussions])
-        conn.executemany(_DISCUSSION_SQL, prepared.discussions)
-    if prepared.notes:
-        conn.executemany(_NOTE_SQL, prepared.notes)
+    _write_discussions(conn, prepared)
     if prepared.paths is not None:
         conn.execute("DELETE FROM mr_paths WHERE mr_id = ?", (item_id,))
         if prepared.paths:
@@ -475,15 +480,22 @@ def replace_discussions(conn: sqlite3.Connection, project_id: int, kind: str, it
                         discussions: Iterable[Mapping[str, Any]]) -> int:
     """Replace every discussion and note of one item; returns the number of notes."""
     prepared = prepare_children(project_id, kind, item_id, discussions)
-    conn.execute("DELETE FROM discussions WHERE item_kind = ? AND item_id = ?", (kind, item_id))
     write_people(conn, prepared.people)
+    _write_discussions(conn, prepared)
+    return prepared.note_count
+
+
+def _write_discussions(conn: sqlite3.Connection, prepared: PreparedChildren) -> None:
+    """Replace the item's discussions and notes with the prepared rows."""
+    conn.execute("DELETE FROM discussions WHERE item_kind = ? AND item_id = ?",
+                 (prepared.kind, prepared.item_id))
     if prepared.discussions:
+        # A discussion id held by another item moves here, as INSERT OR REPLACE did.
         conn.executemany("DELETE FROM discussions WHERE id = ?",
                          [(row[0],) for row in prepared.discussions])
         conn.executemany(_DISCUSSION_SQL, prepared.discussions)
     if prepared.notes:
         conn.executemany(_NOTE_SQL, prepared.notes)
-    return prepared.note_count
 
 
 def set_mr_diff_facts(conn: sqlite3.Connection, mr_id: int, *, overflow: bool,

@@ -169,12 +169,10 @@ def capability_key(instance_url: str) -> str:
 
 
 def read_capability(conn: sqlite3.Connection, instance_url: str) -> ChildrenCapability | None:
-    row = conn.execute("SELECT value FROM kv WHERE key = ?",
-                       (capability_key(instance_url),)).fetchone()
-    if row is None:
+    raw = ingest.get_kv_json(conn, capability_key(instance_url))
+    if raw is None:
         return None
     try:
-        raw = json.loads(row[0])
         return ChildrenCapability(
             available=bool(raw["available"]), reason=raw.get("reason"),
             gitlab_version=raw.get("gitlab_version"), internal_field=raw.get("internal_field"),

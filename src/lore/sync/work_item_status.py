@@ -141,12 +141,10 @@ class Capability:
 
 def read_capability(conn: sqlite3.Connection, instance_url: str) -> Capability | None:
     """The cached capability of ``instance_url``, or None when never checked (or unreadable)."""
-    row = conn.execute("SELECT value FROM kv WHERE key = ?",
-                       (capability_key(instance_url),)).fetchone()
-    if row is None:
+    raw = ingest.get_kv_json(conn, capability_key(instance_url))
+    if raw is None:
         return None
     try:
-        raw = json.loads(row[0])
         errors = raw.get("errors") or {}
         return Capability(
             available=None if raw["available"] is None else bool(raw["available"]),
