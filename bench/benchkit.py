@@ -23,8 +23,9 @@ def measure(argv: list[str], runs: int, env: dict[str, str]) -> dict[str, float]
     env = process_env(env)
     for _ in range(runs + WARMUP_RUNS):
         started = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                       check=True)
+        subprocess.run(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True
+        )
         samples.append((time.perf_counter() - started) * 1000)
     samples = sorted(samples[WARMUP_RUNS:])
     return {

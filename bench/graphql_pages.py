@@ -35,29 +35,48 @@ from lore.sync.work_item_status import enrich_statuses
 
 
 def run_case(issues: int, limit: int | None, page_size: int, seed: int) -> dict[str, Any]:
-    sim = Simulator.start(preset="small", seed=seed, projects=1, issues=issues, mrs=0,
-                          complexity_limit=limit)
+    sim = Simulator.start(
+        preset="small", seed=seed, projects=1, issues=issues, mrs=0, complexity_limit=limit
+    )
     try:
         project = sim.dataset.projects[0]
         with tempfile.TemporaryDirectory() as tmp:
             conn = connect(Path(tmp) / "lore.db")
             now = iso_ms(sim.dataset.now_ms)
             with transaction(conn):
-                conn.execute("INSERT INTO projects(id, path) VALUES (?, ?)",
-                             (project.id, project.path))
+                conn.execute(
+                    "INSERT INTO projects(id, path) VALUES (?, ?)", (project.id, project.path)
+                )
                 for issue in project.issues.values():
                     conn.execute(
                         "INSERT INTO issues(id, project_id, iid, title, state, created_at, "
                         "updated_at, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (issue.id, project.id, issue.iid, issue.title, issue.state,
-                         iso_ms(issue.created_ms), iso_ms(issue.updated_ms), now))
+                        (
+                            issue.id,
+                            project.id,
+                            issue.iid,
+                            issue.title,
+                            issue.state,
+                            iso_ms(issue.created_ms),
+                            iso_ms(issue.updated_ms),
+                            now,
+                        ),
+                    )
             iids = sorted(project.issues)
-            client = GitLabClient(sim.url, sim.token,
-                                  retry=RetryPolicy(max_retries=2, sleep=lambda _s: None))
+            client = GitLabClient(
+                sim.url, sim.token, retry=RetryPolicy(max_retries=2, sleep=lambda _s: None)
+            )
             started = time.perf_counter()
-            result = enrich_statuses(client, conn, instance_url=sim.url,
-                                     project_path=project.path, project_id=project.id,
-                                     iids=iids, page_size=page_size, full=True)
+            result = enrich_statuses(
+                client,
+                conn,
+                instance_url=sim.url,
+                project_path=project.path,
+                project_id=project.id,
+                iids=iids,
+                page_size=page_size,
+                full=True,
+            )
             wall = time.perf_counter() - started
             http_requests = client.stats.by_route.get("graphql", 0)
             client.close()
@@ -83,9 +102,14 @@ def run_case(issues: int, limit: int | None, page_size: int, seed: int) -> dict[
 
 
 def _count_wrong(conn: Any, project: Any) -> int:
-    stored = {int(r[0]): (r[1], r[2], r[3]) for r in conn.execute(
-        "SELECT iid, status_name, status_category, status_color FROM issues "
-        "WHERE project_id = ?", (project.id,))}
+    stored = {
+        int(r[0]): (r[1], r[2], r[3])
+        for r in conn.execute(
+            "SELECT iid, status_name, status_category, status_color FROM issues "
+            "WHERE project_id = ?",
+            (project.id,),
+        )
+    }
     wrong = 0
     for iid, issue in project.issues.items():
         want: tuple[Any, ...] = (None, None, None)
@@ -98,16 +122,23 @@ def _count_wrong(conn: Any, project: Any) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--issues", type=int, default=1000)
-    parser.add_argument("--limits", default="none,250,200",
-                        help="comma-separated complexity limits; 'none' disables the limit")
+    parser.add_argument(
+        "--limits",
+        default="none,250,200",
+        help="comma-separated complexity limits; 'none' disables the limit",
+    )
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    limits = [None if x.strip().lower() in ("none", "0", "") else int(x)
-              for x in args.limits.split(",")]
+    limits = [
+        None if x.strip().lower() in ("none", "0", "") else int(x) for x in args.limits.split(",")
+    ]
     cases = [run_case(args.issues, limit, args.page_size, args.seed) for limit in limits]
-    print(json.dumps({"benchmark": "graphql_pages", "page_size": args.page_size,
-                      "cases": cases}, indent=2))
+    print(
+        json.dumps(
+            {"benchmark": "graphql_pages", "page_size": args.page_size, "cases": cases}, indent=2
+        )
+    )
     return 0 if all(c["statuses_wrong"] == 0 and c["error_code"] is None for c in cases) else 1
 
 

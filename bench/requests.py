@@ -49,12 +49,22 @@ MODES: dict[str, dict[str, str]] = {
     "graphql_paths": {"mrFileDetail": "paths"},
     "graphql_fast": {"noteDetail": "graphql", "mrFileDetail": "paths"},
 }
-BOOKKEEPING_COLUMNS = {"issues": {"synced_at", "children_fetched_at"},
-                       "merge_requests": {"synced_at", "children_fetched_at"},
-                       "projects": {"last_synced_at"}, "sync_cursors": {"advanced_at"},
-                       "schema_migrations": {"applied_at"}, "sync_runs": {"*"}}
-BOOKKEEPING_KV = ("graphql_children:", "graphql_children_lossy:", "mr_diffstats:",
-                  "reconcile:", "workitem_status:", "unavailable:")
+BOOKKEEPING_COLUMNS = {
+    "issues": {"synced_at", "children_fetched_at"},
+    "merge_requests": {"synced_at", "children_fetched_at"},
+    "projects": {"last_synced_at"},
+    "sync_cursors": {"advanced_at"},
+    "schema_migrations": {"applied_at"},
+    "sync_runs": {"*"},
+}
+BOOKKEEPING_KV = (
+    "graphql_children:",
+    "graphql_children_lossy:",
+    "mr_diffstats:",
+    "reconcile:",
+    "workitem_status:",
+    "unavailable:",
+)
 
 
 def kind_of(route: str) -> str:
@@ -79,8 +89,9 @@ def dump(db: Path, base_url: str) -> set[tuple[Any, ...]]:
     conn = sqlite3.connect(db)
     rows: set[tuple[Any, ...]] = set()
     try:
-        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                     "AND name NOT LIKE 'sqlite_%'").fetchall():
+        for (table,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall():
             skip = BOOKKEEPING_COLUMNS.get(table, set())
             if "*" in skip:
                 continue
@@ -88,8 +99,10 @@ def dump(db: Path, base_url: str) -> set[tuple[Any, ...]]:
             names = [d[0] for d in cur.description]
             keep = [i for i, n in enumerate(names) if n not in skip]
             for row in cur.fetchall():
-                values = tuple(row[i].replace(base_url, "SIM") if isinstance(row[i], str)
-                               else row[i] for i in keep)
+                values = tuple(
+                    row[i].replace(base_url, "SIM") if isinstance(row[i], str) else row[i]
+                    for i in keep
+                )
                 if table == "kv" and str(values[0]).startswith(BOOKKEEPING_KV):
                     continue
                 rows.add((table, *values))
@@ -102,8 +115,9 @@ def edit(sim: Simulator, edit_percent: float, note_percent: float) -> int:
     """Deterministic edits: every k-th item labelled without a note, every m-th given a
     comment. Returns the number of items edited."""
     admin, edited = sim.admin, 0
-    items = [(p, "issue", i) for p in sim.dataset.projects for i in sorted(p.issues)] + \
-            [(p, "mr", i) for p in sim.dataset.projects for i in sorted(p.mrs)]
+    items = [(p, "issue", i) for p in sim.dataset.projects for i in sorted(p.issues)] + [
+        (p, "mr", i) for p in sim.dataset.projects for i in sorted(p.mrs)
+    ]
     step_edit = max(1, round(100 / edit_percent)) if edit_percent else 0
     step_note = max(1, round(100 / note_percent)) if note_percent else 0
     for n, (project, kind, iid) in enumerate(items):
@@ -127,14 +141,25 @@ def run_mode(preset: str, mode: str, args: argparse.Namespace, root: Path) -> di
         config = home / "config.json"
         data = home / "data"
         home.mkdir(parents=True)
-        config.write_text(json.dumps({
-            "gitlab": {"baseUrl": sim.url, "tokenEnvVar": "LORE_BENCH_TOKEN"},
-            "projects": [{"path": p.path} for p in sim.dataset.projects],
-            "embedding": {"provider": "none"},
-            "sync": {"concurrency": args.concurrency, **MODES[mode]}}))
-        env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "xdg"),
-               "XDG_DATA_HOME": str(home / "xdg"), "LORE_CONFIG_PATH": str(config),
-               "LORE_DATA_DIR": str(data), "LORE_BENCH_TOKEN": sim.token}
+        config.write_text(
+            json.dumps(
+                {
+                    "gitlab": {"baseUrl": sim.url, "tokenEnvVar": "LORE_BENCH_TOKEN"},
+                    "projects": [{"path": p.path} for p in sim.dataset.projects],
+                    "embedding": {"provider": "none"},
+                    "sync": {"concurrency": args.concurrency, **MODES[mode]},
+                }
+            )
+        )
+        env = {
+            **os.environ,
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / "xdg"),
+            "XDG_DATA_HOME": str(home / "xdg"),
+            "LORE_CONFIG_PATH": str(config),
+            "LORE_DATA_DIR": str(data),
+            "LORE_BENCH_TOKEN": sim.token,
+        }
         counts = sim.dataset.counts()
         items = counts["issues"] + counts["merge_requests"]
         out: dict[str, Any] = {"items": items}
@@ -142,14 +167,23 @@ def run_mode(preset: str, mode: str, args: argparse.Namespace, root: Path) -> di
         def sync(name: str, *extra: str) -> None:
             before = dict(sim.stats()["requests_by_route"])
             started = time.perf_counter()
-            proc = subprocess.run([LORE, "--robot", "sync", "--no-docs", *extra], env=env,
-                                  capture_output=True, text=True, timeout=3600, check=False)
+            proc = subprocess.run(
+                [LORE, "--robot", "sync", "--no-docs", *extra],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=3600,
+                check=False,
+            )
             wall = time.perf_counter() - started
             if proc.returncode != 0:
                 raise SystemExit(f"{mode} {name}: exit {proc.returncode}: {proc.stdout[-2000:]}")
             kinds = by_kind(before, dict(sim.stats()["requests_by_route"]))
-            out[name] = {"requests": kinds, "wall_s": round(wall, 2),
-                         "requests_per_1000_items": round(kinds["total"] * 1000 / items, 1)}
+            out[name] = {
+                "requests": kinds,
+                "wall_s": round(wall, 2),
+                "requests_per_1000_items": round(kinds["total"] * 1000 / items, 1),
+            }
 
         sync("initial")
         out["edited"] = edit(sim, args.edit_percent, args.note_percent)
@@ -174,8 +208,11 @@ def main() -> None:
     report: dict[str, Any] = {"seed": SEED, "latency_ms": args.latency_ms, "presets": {}}
     for preset in [p for p in args.preset.split(",") if p]:
         with tempfile.TemporaryDirectory(prefix="lore-bench-requests-") as tmp:
-            results = {mode: run_mode(preset, mode, args, Path(tmp))
-                       for mode in args.modes.split(",") if mode}
+            results = {
+                mode: run_mode(preset, mode, args, Path(tmp))
+                for mode in args.modes.split(",")
+                if mode
+            }
         base = results.get("rest", {}).get("_rows")
         for result in results.values():
             rows = result.pop("_rows")

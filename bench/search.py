@@ -66,8 +66,28 @@ from lore.store.db import connect, transaction
 from lore.sync.stage_docs import run_docs_stage
 
 MODEL = "bench-model"
-SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "xe", "zu", "pra", "sti", "gor",
-             "len", "dax", "qui", "bel", "mon", "tar", "fen"]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "sa",
+    "to",
+    "vi",
+    "xe",
+    "zu",
+    "pra",
+    "sti",
+    "gor",
+    "len",
+    "dax",
+    "qui",
+    "bel",
+    "mon",
+    "tar",
+    "fen",
+]
 
 
 def vocabulary(rng: random.Random, size: int) -> list[str]:
@@ -83,7 +103,7 @@ class Text:
     def __init__(self, rng: random.Random, words: list[str]) -> None:
         self.rng = rng
         self.words = words
-        weights = [1 / (r ** 1.07) for r in range(1, len(words) + 1)]
+        weights = [1 / (r**1.07) for r in range(1, len(words) + 1)]
         self.cum: list[float] = []
         total = 0.0
         for w in weights:
@@ -106,10 +126,14 @@ def build_store(path: Path, docs: int, dim: int, seed: int) -> dict[str, Any]:
     started = time.perf_counter()
     with transaction(conn):
         for p in range(1, 5):
-            conn.execute("INSERT INTO projects(id, path, name) VALUES (?, ?, ?)",
-                         (p, f"group/project{p}", f"project{p}"))
-        conn.executemany("INSERT INTO people(id, username, name) VALUES (?, ?, ?)",
-                         [(u, f"user{u}", f"User {u}") for u in range(1, 301)])
+            conn.execute(
+                "INSERT INTO projects(id, path, name) VALUES (?, ?, ?)",
+                (p, f"group/project{p}", f"project{p}"),
+            )
+        conn.executemany(
+            "INSERT INTO people(id, username, name) VALUES (?, ?, ?)",
+            [(u, f"user{u}", f"User {u}") for u in range(1, 301)],
+        )
         note_id = 1
         for n in range(1, docs + 1):
             kind = "issue" if n % 2 else "mr"
@@ -117,30 +141,58 @@ def build_store(path: Path, docs: int, dim: int, seed: int) -> dict[str, Any]:
             project = 1 + n % 4
             iid = n // 2 + 1
             updated = f"2024-{1 + n % 12:02d}-{1 + n % 28:02d}T00:00:00.000Z"
-            state = rng.choice(["opened", "closed"] if kind == "issue" else ["opened", "merged", "closed"])
+            state = rng.choice(
+                ["opened", "closed"] if kind == "issue" else ["opened", "merged", "closed"]
+            )
             conn.execute(
                 f"INSERT INTO {table}(id, project_id, iid, title, description, state, author_id, "
                 "created_at, updated_at, web_url, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (n, project, iid, text.sentence(4, 9), text.sentence(30, 160), state,
-                 rng.randint(1, 300), "2023-01-01T00:00:00.000Z", updated,
-                 f"https://gitlab.example.com/group/project{project}/-/x/{iid}", updated))
-            conn.executemany("INSERT OR IGNORE INTO item_labels(item_kind, item_id, label) VALUES (?, ?, ?)",
-                             [(kind, n, f"label{rng.randint(1, 40)}") for _ in range(rng.randint(0, 3))])
+                (
+                    n,
+                    project,
+                    iid,
+                    text.sentence(4, 9),
+                    text.sentence(30, 160),
+                    state,
+                    rng.randint(1, 300),
+                    "2023-01-01T00:00:00.000Z",
+                    updated,
+                    f"https://gitlab.example.com/group/project{project}/-/x/{iid}",
+                    updated,
+                ),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO item_labels(item_kind, item_id, label) VALUES (?, ?, ?)",
+                [(kind, n, f"label{rng.randint(1, 40)}") for _ in range(rng.randint(0, 3))],
+            )
             discussion = f"d{n}"
-            conn.execute("INSERT INTO discussions(id, project_id, item_kind, item_id) VALUES (?, ?, ?, ?)",
-                         (discussion, project, kind, n))
+            conn.execute(
+                "INSERT INTO discussions(id, project_id, item_kind, item_id) VALUES (?, ?, ?, ?)",
+                (discussion, project, kind, n),
+            )
             for _ in range(rng.randint(0, 3)):
                 conn.execute(
                     "INSERT INTO notes(id, discussion_id, project_id, item_kind, item_id, author_id, "
                     "body, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (note_id, discussion, project, kind, n, rng.randint(1, 300),
-                     text.sentence(8, 50), updated, updated))
+                    (
+                        note_id,
+                        discussion,
+                        project,
+                        kind,
+                        n,
+                        rng.randint(1, 300),
+                        text.sentence(8, 50),
+                        updated,
+                        updated,
+                    ),
+                )
                 note_id += 1
     timings["items_seconds"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    docs_result = run_docs_stage(conn, build("https://gitlab.example.com", ["group/project1"]),
-                                 project_ids=None, full=False)
+    docs_result = run_docs_stage(
+        conn, build("https://gitlab.example.com", ["group/project1"]), project_ids=None, full=False
+    )
     assert docs_result.success, docs_result
     timings["docs_stage_seconds"] = time.perf_counter() - started
 
@@ -153,7 +205,7 @@ def build_store(path: Path, docs: int, dim: int, seed: int) -> dict[str, Any]:
     with transaction(conn):
         for start in range(0, len(doc_ids), 5000):
             rows = []
-            for offset, doc_id in enumerate(doc_ids[start:start + 5000]):
+            for offset, doc_id in enumerate(doc_ids[start : start + 5000]):
                 n_chunks = 2 if (doc_id % 5 == 0) else 1
                 base = topics[doc_topic[start + offset]]
                 noise = np_rng.standard_normal((n_chunks, dim)).astype(np.float32) * 1.5
@@ -161,20 +213,36 @@ def build_store(path: Path, docs: int, dim: int, seed: int) -> dict[str, Any]:
                 vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
                 for c in range(n_chunks):
                     blob = vecs[c].astype("<f4").tobytes()
-                    rows.append((doc_id, c, MODEL, dim, hashlib.sha256(blob).hexdigest(), blob,
-                                 "2024-06-01T00:00:00.000Z", "bench", 2000))
+                    rows.append(
+                        (
+                            doc_id,
+                            c,
+                            MODEL,
+                            dim,
+                            hashlib.sha256(blob).hexdigest(),
+                            blob,
+                            "2024-06-01T00:00:00.000Z",
+                            "bench",
+                            2000,
+                        )
+                    )
                     chunks += 1
             conn.executemany(
                 "INSERT INTO embeddings(document_id, chunk_index, model, dimension, content_hash, "
                 "vector, embedded_at, document_hash, chunk_chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows)
+                rows,
+            )
     timings["vectors_seconds"] = time.perf_counter() - started
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.execute("ANALYZE")
     conn.close()
     return {
-        "documents": len(doc_ids), "chunks": chunks, "dimension": dim,
-        "topics": topics, "words": words, "timings": {k: round(v, 1) for k, v in timings.items()},
+        "documents": len(doc_ids),
+        "chunks": chunks,
+        "dimension": dim,
+        "topics": topics,
+        "words": words,
+        "timings": {k: round(v, 1) for k, v in timings.items()},
     }
 
 
@@ -189,8 +257,14 @@ def describe_store(path: Path, docs: int, dim: int, seed: int) -> dict[str, Any]
     conn.close()
     if n_docs != docs:
         raise SystemExit(f"--reuse: the store has {n_docs} documents, not {docs}")
-    return {"documents": n_docs, "chunks": chunks, "dimension": dim, "topics": topics,
-            "words": words, "timings": {"reused": True}}
+    return {
+        "documents": n_docs,
+        "chunks": chunks,
+        "dimension": dim,
+        "topics": topics,
+        "words": words,
+        "timings": {"reused": True},
+    }
 
 
 def cli_timings(workdir: Path, texts: list[str], dim: int) -> dict[str, Any]:
@@ -203,10 +277,15 @@ def cli_timings(workdir: Path, texts: list[str], dim: int) -> dict[str, Any]:
     lore_exe = str(Path(sys.executable).parent / "lore")
     fake = FakeOllama.start(dim=dim, model=MODEL)
     config = workdir / "config.json"
-    config.write_text(json.dumps({
-        "gitlab": {"baseUrl": "https://gitlab.example.com"},
-        "projects": [{"path": "group/project1"}],
-        "embedding": {"provider": "ollama", "baseUrl": fake.url, "model": MODEL}}))
+    config.write_text(
+        json.dumps(
+            {
+                "gitlab": {"baseUrl": "https://gitlab.example.com"},
+                "projects": [{"path": "group/project1"}],
+                "embedding": {"provider": "ollama", "baseUrl": fake.url, "model": MODEL},
+            }
+        )
+    )
     # as an installed lore runs: with its bytecode compiled (see benchkit.process_env)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(LORE_CONFIG_PATH=str(config), LORE_DATA_DIR=str(workdir))
@@ -216,8 +295,13 @@ def cli_timings(workdir: Path, texts: list[str], dim: int) -> dict[str, Any]:
             samples = []
             for t in texts[:11]:
                 started = time.perf_counter()
-                proc = subprocess.run([lore_exe, "--robot", "search", t, *extra], env=env,
-                                      capture_output=True, text=True, check=False)
+                proc = subprocess.run(
+                    [lore_exe, "--robot", "search", t, *extra],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 samples.append((time.perf_counter() - started) * 1000)
                 if proc.returncode != 0:
                     raise SystemExit(f"lore search failed: {proc.stdout} {proc.stderr}")
@@ -229,8 +313,16 @@ def cli_timings(workdir: Path, texts: list[str], dim: int) -> dict[str, Any]:
     return out
 
 
-def ann_bench(workdir: Path, chunks: int, dim: int, seed: int, queries: int,
-              data: str = "latent", topics_n: int = 1024, noise: float = 1.0) -> dict[str, Any]:
+def ann_bench(
+    workdir: Path,
+    chunks: int,
+    dim: int,
+    seed: int,
+    queries: int,
+    data: str = "latent",
+    topics_n: int = 1024,
+    noise: float = 1.0,
+) -> dict[str, Any]:
     """HNSW index vs exact numpy search over ``chunks`` random vectors, queries drawn the
     same way. ``data``: "latent" (default): a random linear map of a 32-dimensional
     Gaussian plus 20% noise, i.e. vectors with a low intrinsic dimension, as text
@@ -244,7 +336,7 @@ def ann_bench(workdir: Path, chunks: int, dim: int, seed: int, queries: int,
     def draw(n: int) -> Any:
         if data == "latent":
             out = rng.standard_normal((n, latent)).astype(np.float32) @ mixing
-            out += rng.standard_normal((n, dim)).astype(np.float32) * (0.5 * latent ** 0.5)
+            out += rng.standard_normal((n, dim)).astype(np.float32) * (0.5 * latent**0.5)
         else:
             out = topics[rng.integers(0, len(topics), n)]
             out += rng.standard_normal((n, dim)).astype(np.float32) * noise
@@ -252,8 +344,9 @@ def ann_bench(workdir: Path, chunks: int, dim: int, seed: int, queries: int,
         return out
 
     docs = (chunks * 5) // 6 + 2  # one document in five has two chunks (cut to `chunks`)
-    row_docs = np.repeat(np.arange(1, docs + 1, dtype=np.int64),
-                         np.where(np.arange(1, docs + 1) % 5 == 0, 2, 1))[:chunks]
+    row_docs = np.repeat(
+        np.arange(1, docs + 1, dtype=np.int64), np.where(np.arange(1, docs + 1) % 5 == 0, 2, 1)
+    )[:chunks]
     row_chunks = np.zeros(len(row_docs), dtype=np.int64)
     row_chunks[1:][row_docs[1:] == row_docs[:-1]] = 1
     started = time.perf_counter()
@@ -265,7 +358,9 @@ def ann_bench(workdir: Path, chunks: int, dim: int, seed: int, queries: int,
     keys = (row_docs << ann.KEY_SHIFT) | row_chunks
     db = workdir / "ann-bench.db"
     started = time.perf_counter()
-    ann.build(db, MODEL, keys, np.zeros(len(keys), dtype=np.int64), matrix, [0, len(keys), len(keys)])
+    ann.build(
+        db, MODEL, keys, np.zeros(len(keys), dtype=np.int64), matrix, [0, len(keys), len(keys)]
+    )
     build_s = time.perf_counter() - started
     from lore.search.annfiles import paths, read_meta
 
@@ -294,16 +389,29 @@ def ann_bench(workdir: Path, chunks: int, dim: int, seed: int, queries: int,
     files_mb = sum(p.stat().st_size for p in workdir.glob("ann-bench.db.ann-*")) / 1e6
     ann.cleanup(db, MODEL)
     return {
-        "chunks": len(keys), "documents": int(row_docs[-1]), "dimension": dim,
-        "vectors": ("random, numpy, not embedded by a model; queries drawn the same way: "
-                    + ("a random linear map of a 32-d Gaussian + 20% noise" if data == "latent"
-                       else f"{topics_n} isolated topic centroids + {noise} x N(0, 1) noise")),
-        "index": {"dtype": "f16", "connectivity": ann.CONNECTIVITY,
-                  "expansion_add": ann.EXPANSION_ADD, "expansion_search": ann.EXPANSION_SEARCH,
-                  "files_mb": round(files_mb, 1)},
-        "generate_s": round(generated_s, 1), "build_s": round(build_s, 1),
+        "chunks": len(keys),
+        "documents": int(row_docs[-1]),
+        "dimension": dim,
+        "vectors": (
+            "random, numpy, not embedded by a model; queries drawn the same way: "
+            + (
+                "a random linear map of a 32-d Gaussian + 20% noise"
+                if data == "latent"
+                else f"{topics_n} isolated topic centroids + {noise} x N(0, 1) noise"
+            )
+        ),
+        "index": {
+            "dtype": "f16",
+            "connectivity": ann.CONNECTIVITY,
+            "expansion_add": ann.EXPANSION_ADD,
+            "expansion_search": ann.EXPANSION_SEARCH,
+            "files_mb": round(files_mb, 1),
+        },
+        "generate_s": round(generated_s, 1),
+        "build_s": round(build_s, 1),
         "open_ms": round(open_ms, 1),
-        "ann_top10": percentiles(ann_ms), "exact_top10": percentiles(exact_ms),
+        "ann_top10": percentiles(ann_ms),
+        "exact_top10": percentiles(exact_ms),
         "recall_at_10": round(statistics.mean(recalls), 4),
         "recall_at_10_min": round(min(recalls), 2),
     }
@@ -336,9 +444,17 @@ class Samples(list[float]):
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
     ordered = sorted(samples_ms)
-    q = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else ordered * 99
-    out = {"p50_ms": round(statistics.median(ordered), 2), "p95_ms": round(q[94], 2),
-           "max_ms": round(ordered[-1], 2), "n": len(ordered)}
+    q = (
+        statistics.quantiles(ordered, n=100, method="inclusive")
+        if len(ordered) > 1
+        else ordered * 99
+    )
+    out = {
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p95_ms": round(q[94], 2),
+        "max_ms": round(ordered[-1], 2),
+        "n": len(ordered),
+    }
     cpu = getattr(samples_ms, "cpu_ms", None)
     if cpu:
         # CPU time is what the query itself costs; on a busy machine wall time waits too.
@@ -363,28 +479,63 @@ def main() -> int:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--dir", type=Path, default=None, help="keep the store here (default: temp)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="reuse the store already in --dir (same --docs/--dim/--seed)")
-    parser.add_argument("--skip-cli", action="store_true", help="skip the `lore search` process timings")
-    parser.add_argument("--ann-chunks", type=int, default=0,
-                        help="also benchmark the HNSW index on a store of this many chunks (e.g. 1000000)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="keep the store here (default: temp)"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse the store already in --dir (same --docs/--dim/--seed)",
+    )
+    parser.add_argument(
+        "--skip-cli", action="store_true", help="skip the `lore search` process timings"
+    )
+    parser.add_argument(
+        "--ann-chunks",
+        type=int,
+        default=0,
+        help="also benchmark the HNSW index on a store of this many chunks (e.g. 1000000)",
+    )
     parser.add_argument("--ann-only", action="store_true", help="only the --ann-chunks benchmark")
-    parser.add_argument("--ann-data", choices=("latent", "topics"), default="latent",
-                        help="how the ANN store's vectors are drawn (see ann_bench)")
+    parser.add_argument(
+        "--ann-data",
+        choices=("latent", "topics"),
+        default="latent",
+        help="how the ANN store's vectors are drawn (see ann_bench)",
+    )
     parser.add_argument("--ann-topics", type=int, default=1024, help="--ann-data topics: centroids")
-    parser.add_argument("--ann-noise", type=float, default=1.0, help="--ann-data topics: noise scale")
+    parser.add_argument(
+        "--ann-noise", type=float, default=1.0, help="--ann-data topics: noise scale"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
 
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="lore-bench-search-"))
     workdir.mkdir(parents=True, exist_ok=True)
     if args.ann_only:
-        print(json.dumps({"benchmark": "search-ann", "results": ann_bench(
-            workdir, args.ann_chunks or 1_000_000, args.dim, args.seed, min(args.queries, 200),
-            args.ann_data, args.ann_topics, args.ann_noise),
-            "machine": {"cpus": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before],
-                        "load_average_after": [round(x, 2) for x in os.getloadavg()]}}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "search-ann",
+                    "results": ann_bench(
+                        workdir,
+                        args.ann_chunks or 1_000_000,
+                        args.dim,
+                        args.seed,
+                        min(args.queries, 200),
+                        args.ann_data,
+                        args.ann_topics,
+                        args.ann_noise,
+                    ),
+                    "machine": {
+                        "cpus": os.cpu_count(),
+                        "load_average_before": [round(x, 2) for x in load_before],
+                        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                    },
+                },
+                indent=2,
+            )
+        )
         return 0
     db = workdir / "lore.db"
     if args.reuse and db.exists():
@@ -402,7 +553,10 @@ def main() -> int:
     topics = built["topics"]
     vectors: dict[str, list[float]] = {}
     for t in texts:
-        v = topics[rng.randrange(len(topics))] + np_rng.standard_normal(args.dim).astype(np.float32) * 1.5
+        v = (
+            topics[rng.randrange(len(topics))]
+            + np_rng.standard_normal(args.dim).astype(np.float32) * 1.5
+        )
         vectors[t] = (v / np.linalg.norm(v)).tolist()
     provider = StaticProvider(vectors, args.dim)
     embedding = EmbeddingConfig(provider="ollama", model=MODEL)
@@ -423,8 +577,18 @@ def main() -> int:
     def run(mode: str, use: Any = None, **kw: Any) -> Samples:
         it = iter(texts * 3)
         chosen = index if use is None else use
-        return timed(lambda: search(conn, next(it), embedding=embedding, mode=mode, provider=provider,
-                                    index=chosen, **kw), len(texts))
+        return timed(
+            lambda: search(
+                conn,
+                next(it),
+                embedding=embedding,
+                mode=mode,
+                provider=provider,
+                index=chosen,
+                **kw,
+            ),
+            len(texts),
+        )
 
     # Warm the page cache and SQLite's caches once, as a used machine would be.
     for t in texts[:20]:
@@ -447,9 +611,14 @@ def main() -> int:
     try:
         http_embedding = EmbeddingConfig(provider="ollama", base_url=fake.url, model=MODEL)
         it = iter(texts)
-        results["semantic_fake_ollama"] = percentiles(timed(
-            lambda: search(conn, next(it), embedding=http_embedding, mode="semantic", index=index),
-            min(50, len(texts))))
+        results["semantic_fake_ollama"] = percentiles(
+            timed(
+                lambda: search(
+                    conn, next(it), embedding=http_embedding, mode="semantic", index=index
+                ),
+                min(50, len(texts)),
+            )
+        )
     finally:
         fake.stop()
 
@@ -461,7 +630,8 @@ def main() -> int:
     load_index(conn, MODEL, cache_dir)
     results["vector_cache_build_ms"] = round((time.perf_counter() - started) * 1000, 1)
     results["vector_index_load_cache_ms"] = percentiles(
-        timed(lambda: load_index(conn, MODEL, cache_dir), 5))["p50_ms"]
+        timed(lambda: load_index(conn, MODEL, cache_dir), 5)
+    )["p50_ms"]
 
     # Baselines, same data, same run.
     baseline: dict[str, Any] = {}
@@ -470,22 +640,32 @@ def main() -> int:
     def raw_all_terms(t: str) -> None:
         q = fts[t]
         assert q is not None
-        conn.execute("SELECT rowid, rank FROM documents_fts WHERE documents_fts MATCH ? AND rank MATCH ? "
-                     "ORDER BY rank LIMIT 20", (q.all_terms, "bm25(10.0, 1.0)")).fetchall()
+        conn.execute(
+            "SELECT rowid, rank FROM documents_fts WHERE documents_fts MATCH ? AND rank MATCH ? "
+            "ORDER BY rank LIMIT 20",
+            (q.all_terms, "bm25(10.0, 1.0)"),
+        ).fetchall()
 
     def raw_same_queries(t: str) -> None:
         q = fts[t]
         assert q is not None
-        sql = ("SELECT rowid, rank FROM documents_fts WHERE documents_fts MATCH ? AND rank MATCH ? "
-               "ORDER BY rank LIMIT 20")
+        sql = (
+            "SELECT rowid, rank FROM documents_fts WHERE documents_fts MATCH ? AND rank MATCH ? "
+            "ORDER BY rank LIMIT 20"
+        )
         rows = conn.execute(sql, (q.all_terms, "bm25(10.0, 1.0)")).fetchall()
         if len(rows) < 20 and q.any_terms is not None:
             conn.execute(sql, (q.any_terms, "bm25(10.0, 1.0)")).fetchall()
 
     it_raw = itertools.cycle(texts)
-    baseline["fts5_raw_all_terms"] = percentiles(timed(lambda: raw_all_terms(next(it_raw)), len(texts)))
+    baseline["fts5_raw_all_terms"] = percentiles(
+        timed(lambda: raw_all_terms(next(it_raw)), len(texts))
+    )
     it_raw = itertools.cycle(texts)
-    baseline["fts5_raw_same_queries"] = percentiles(timed(lambda: raw_same_queries(next(it_raw)), len(texts)))
+    baseline["fts5_raw_same_queries"] = percentiles(
+        timed(lambda: raw_same_queries(next(it_raw)), len(texts))
+    )
+
     def like_scan(t: str) -> None:
         terms = t.split()
         where = " AND ".join("(title LIKE ? OR body LIKE ?)" for _ in terms)
@@ -496,8 +676,12 @@ def main() -> int:
     baseline["lexical_like_scan"] = percentiles(timed(lambda: like_scan(next(it_like)), 10))
 
     # Pure Python cosine loop over every stored vector (no numpy), as a naive script would.
-    stored = [(int(r[0]), array.array("f", r[1])) for r in
-              conn.execute("SELECT document_id, vector FROM embeddings WHERE model = ?", (MODEL,))]
+    stored = [
+        (int(r[0]), array.array("f", r[1]))
+        for r in conn.execute(
+            "SELECT document_id, vector FROM embeddings WHERE model = ?", (MODEL,)
+        )
+    ]
 
     def python_cosine(t: str) -> None:
         q = vectors[t]
@@ -516,48 +700,76 @@ def main() -> int:
     if not args.skip_cli:
         results["cli_process"] = cli_timings(workdir, texts, args.dim)
     if args.ann_chunks:
-        results["ann_store"] = ann_bench(workdir, args.ann_chunks, args.dim, args.seed,
-                                         min(args.queries, 200), args.ann_data, args.ann_topics,
-                                         args.ann_noise)
+        results["ann_store"] = ann_bench(
+            workdir,
+            args.ann_chunks,
+            args.dim,
+            args.seed,
+            min(args.queries, 200),
+            args.ann_data,
+            args.ann_topics,
+            args.ann_noise,
+        )
 
     report = {
         "benchmark": "search",
-        "store": {"documents": built["documents"], "chunks": built["chunks"], "dimension": args.dim,
-                  "db_mb": round(sum(os.path.getsize(p) for p in workdir.glob("lore.db*")) / 1e6, 1),
-                  "build": built["timings"]},
+        "store": {
+            "documents": built["documents"],
+            "chunks": built["chunks"],
+            "dimension": args.dim,
+            "db_mb": round(sum(os.path.getsize(p) for p in workdir.glob("lore.db*")) / 1e6, 1),
+            "build": built["timings"],
+        },
         "queries": len(texts),
         "results": results,
         "baseline": baseline,
         "ratio_p50": {
             "lexical_vs_fts5_raw_same_queries": round(
-                results["lexical"]["p50_ms"] / max(baseline["fts5_raw_same_queries"]["p50_ms"], 1e-3), 2),
+                results["lexical"]["p50_ms"]
+                / max(baseline["fts5_raw_same_queries"]["p50_ms"], 1e-3),
+                2,
+            ),
             "lexical_vs_fts5_raw_all_terms": round(
-                results["lexical"]["p50_ms"] / max(baseline["fts5_raw_all_terms"]["p50_ms"], 1e-3), 2),
+                results["lexical"]["p50_ms"] / max(baseline["fts5_raw_all_terms"]["p50_ms"], 1e-3),
+                2,
+            ),
         },
         "speedup_p50": {
-            "lexical_vs_like_scan": round(baseline["lexical_like_scan"]["p50_ms"]
-                                          / max(results["lexical"]["p50_ms"], 1e-3), 1),
-            "semantic_vs_python_loop": round(baseline["semantic_python_loop"]["p50_ms"]
-                                             / max(results["semantic_precomputed_vector"]["p50_ms"], 1e-3), 1),
+            "lexical_vs_like_scan": round(
+                baseline["lexical_like_scan"]["p50_ms"] / max(results["lexical"]["p50_ms"], 1e-3), 1
+            ),
+            "semantic_vs_python_loop": round(
+                baseline["semantic_python_loop"]["p50_ms"]
+                / max(results["semantic_precomputed_vector"]["p50_ms"], 1e-3),
+                1,
+            ),
         },
         "targets": {
             "lexical_p50_under_10ms": results["lexical"]["p50_ms"] < 10,
             "hybrid_p50_under_50ms": results["hybrid_precomputed_vector"]["p50_ms"] < 50,
-            "lexical_within_3x_of_raw_same_queries":
-                results["lexical"]["p50_ms"] <= 3 * baseline["fts5_raw_same_queries"]["p50_ms"],
-            **({"ann_p50_under_20ms": results["ann_store"]["ann_top10"]["p50_ms"] < 20,
-                "ann_recall_at_10_at_least_0.95": results["ann_store"]["recall_at_10"] >= 0.95}
-               if "ann_store" in results else {}),
+            "lexical_within_3x_of_raw_same_queries": results["lexical"]["p50_ms"]
+            <= 3 * baseline["fts5_raw_same_queries"]["p50_ms"],
+            **(
+                {
+                    "ann_p50_under_20ms": results["ann_store"]["ann_top10"]["p50_ms"] < 20,
+                    "ann_recall_at_10_at_least_0.95": results["ann_store"]["recall_at_10"] >= 0.95,
+                }
+                if "ann_store" in results
+                else {}
+            ),
         },
         "notes": "semantic/hybrid use precomputed query vectors (engine cost only) with the "
-                 "vector index loaded once; semantic_fake_ollama adds an HTTP round trip to the "
-                 "fake Ollama; cli_process times whole `lore --robot search` processes "
-                 "(hybrid: query embedded by the fake Ollama, vectors memory-mapped from the "
-                 "cache); a loaded machine (see load_average) inflates every figure.",
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                    "numpy": np.__version__,
-                    "load_average_before": [round(x, 2) for x in load_before],
-                    "load_average_after": [round(x, 2) for x in os.getloadavg()]},
+        "vector index loaded once; semantic_fake_ollama adds an HTTP round trip to the "
+        "fake Ollama; cli_process times whole `lore --robot search` processes "
+        "(hybrid: query embedded by the fake Ollama, vectors memory-mapped from the "
+        "cache); a loaded machine (see load_average) inflates every figure.",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "numpy": np.__version__,
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        },
     }
     print(json.dumps(report, indent=2))
     return 0

@@ -40,10 +40,18 @@ exit 1
 
 def heavy_imports(argv: list[str], env: dict[str, str]) -> list[str]:
     """Heavy modules the command imports (via ``python -X importtime``)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "lore", *argv[1:]],
-                          capture_output=True, text=True, env=env, check=False)
-    names = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
-             if line.startswith("import time:")}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "lore", *argv[1:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    names = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     return sorted(n for n in names if any(n == h or n.startswith(h + ".") for h in HEAVY))
 
 
@@ -68,13 +76,21 @@ def main() -> None:
         data_dir = root / "home" / ".local" / "share" / "lore"
         config = root / "home" / ".config" / "lore" / "config.json"
         config.parent.mkdir(parents=True)
-        config.write_text(json.dumps({"gitlab": {"baseUrl": "http://127.0.0.1:9"},
-                                      "projects": [{"path": "group/repo"}]}))
+        config.write_text(
+            json.dumps(
+                {"gitlab": {"baseUrl": "http://127.0.0.1:9"}, "projects": [{"path": "group/repo"}]}
+            )
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LORE_", "XDG_"))}
-        env.update(HOME=str(root / "home"), LORE_DATA_DIR=str(data_dir),
-                   LORE_CONFIG_PATH=str(config), GITLAB_TOKEN="glpat-bench",
-                   CRONTAB_FILE=str(root / "crontab"), NO_COLOR="1",
-                   PATH=f"{fakebin}{os.pathsep}{os.environ.get('PATH', '')}")
+        env.update(
+            HOME=str(root / "home"),
+            LORE_DATA_DIR=str(data_dir),
+            LORE_CONFIG_PATH=str(config),
+            GITLAB_TOKEN="glpat-bench",
+            CRONTAB_FILE=str(root / "crontab"),
+            NO_COLOR="1",
+            PATH=f"{fakebin}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
         installed = robot([LORE, "--robot", "service", "install", "--backend", "cron"], env)
         sid = installed["data"]["service_id"]
         run = [LORE, "--robot", "service", "run", "--service-id", sid]
@@ -94,8 +110,11 @@ def main() -> None:
         scenario("service run (paused)", run, {"action": "paused", "reason": "MANUAL"})
         robot([LORE, "--robot", "service", "resume"], env)
 
-        backing_off = SyncStatusFile(state="backoff", consecutive_failures=3,
-                                     next_retry_at_ms=int(time.time() * 1000) + 86_400_000)
+        backing_off = SyncStatusFile(
+            state="backoff",
+            consecutive_failures=3,
+            next_retry_at_ms=int(time.time() * 1000) + 86_400_000,
+        )
         write_status(status_file, backing_off)
         scenario("service run (backoff)", run, {"action": "skipped", "reason": "backoff"})
 
@@ -107,22 +126,32 @@ def main() -> None:
             lock.release()
 
         write_status(status_file, backing_off)
-        scenario("service status (robot)", [LORE, "--robot", "service", "status"],
-                 {"scheduler_state": "backoff"})
+        scenario(
+            "service status (robot)",
+            [LORE, "--robot", "service", "status"],
+            {"scheduler_state": "backoff"},
+        )
         scenario("service status (human)", [LORE, "service", "status"], None)
     base = results["python -c pass"]["median_ms"]
     for figures in results.values():
         figures["over_python_ms"] = round(figures["median_ms"] - base, 1)
     timed = {k: v for k, v in results.items() if k != "python -c pass"}
-    print(json.dumps({
-        "benchmark": "service",
-        "runs": args.runs,
-        "results": results,
-        "heavy_imports": checks,
-        "targets": {"median_ms": TARGET_MS, "heavy_imports": []},
-        "met": {name: figures["median_ms"] < TARGET_MS and not checks[name]
-                for name, figures in timed.items()},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "service",
+                "runs": args.runs,
+                "results": results,
+                "heavy_imports": checks,
+                "targets": {"median_ms": TARGET_MS, "heavy_imports": []},
+                "met": {
+                    name: figures["median_ms"] < TARGET_MS and not checks[name]
+                    for name, figures in timed.items()
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

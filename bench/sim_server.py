@@ -51,8 +51,10 @@ def throughput(sim: Simulator, requests: int) -> dict[str, Any]:
             for _ in range(requests):
                 client.get(path).raise_for_status()
             elapsed = time.perf_counter() - started
-            out[name] = {"ms_per_request": round(elapsed / requests * 1000, 3),
-                         "requests_per_second": round(requests / elapsed, 1)}
+            out[name] = {
+                "ms_per_request": round(elapsed / requests * 1000, 3),
+                "requests_per_second": round(requests / elapsed, 1),
+            }
     out["connections"] = sim.stats()["connections"]
     return out
 
@@ -71,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         rates = throughput(sim, args.requests)
     finally:
         sim.stop()
-    json.dump({"benchmark": "sim_server", "start": starts,
-               "throughput": {"preset": presets[0], **rates}}, sys.stdout, indent=2)
+    json.dump(
+        {"benchmark": "sim_server", "start": starts, "throughput": {"preset": presets[0], **rates}},
+        sys.stdout,
+        indent=2,
+    )
     sys.stdout.write("\n")
     return 0
 

@@ -38,8 +38,13 @@ HEAVY = ("numpy", "httpx", "httpx._main", "usearch", "rich", "msgspec")
 
 def import_profile(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
     """`python -X importtime` of ``argv`` (a `-m lore …` line): total and top imports."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True,
-                          text=True, env=process_env(env), check=False)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        capture_output=True,
+        text=True,
+        env=process_env(env),
+        check=False,
+    )
     top: list[tuple[int, str]] = []
     loaded: set[str] = set()
     for line in proc.stderr.splitlines():
@@ -51,9 +56,11 @@ def import_profile(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
         if not match.group(3):  # a top-level import (not imported by another module)
             top.append((int(match.group(2)), name))
     top.sort(reverse=True)
-    return {"total_import_ms": round(sum(us for us, _ in top) / 1000, 1),
-            "top_level": {name: round(us / 1000, 1) for us, name in top[:8]},
-            "loaded": {name: name in loaded for name in HEAVY}}
+    return {
+        "total_import_ms": round(sum(us for us, _ in top) / 1000, 1),
+        "top_level": {name: round(us / 1000, 1) for us, name in top[:8]},
+        "loaded": {name: name in loaded for name in HEAVY},
+    }
 
 
 def search_processes(store: Path, docs: int, runs: int, env: dict[str, str]) -> dict[str, Any]:
@@ -78,27 +85,46 @@ def search_processes(store: Path, docs: int, runs: int, env: dict[str, str]) -> 
     words = " ".join(rng.sample(middle, 2))
     fake = FakeOllama.start(dim=384, model=MODEL)
     config = store / "startup-config.json"
-    config.write_text(json.dumps({
-        "gitlab": {"baseUrl": "https://gitlab.example.com"}, "projects": [{"path": "group/project1"}],
-        "embedding": {"provider": "ollama", "baseUrl": fake.url, "model": MODEL}}))
+    config.write_text(
+        json.dumps(
+            {
+                "gitlab": {"baseUrl": "https://gitlab.example.com"},
+                "projects": [{"path": "group/project1"}],
+                "embedding": {"provider": "ollama", "baseUrl": fake.url, "model": MODEL},
+            }
+        )
+    )
     env = dict(env, LORE_DATA_DIR=str(store), LORE_CONFIG_PATH=str(config))
     lore = str(BIN / "lore")
-    out: dict[str, Any] = {"documents": built["documents"], "chunks": built["chunks"], "query": words}
+    out: dict[str, Any] = {
+        "documents": built["documents"],
+        "chunks": built["chunks"],
+        "query": words,
+    }
     try:
         lexical = [lore, "--robot", "search", words, "--mode", "lexical"]
         hybrid = [lore, "--robot", "search", words]
         out["lore --robot search (lexical)"] = measure(lexical, runs, env)
         out["lore --robot search (hybrid)"] = measure(hybrid, runs, env)
-        fts = json.loads(subprocess.run(lexical, capture_output=True, text=True, env=env,
-                                        check=True).stdout)["data"]["fts_query"]
-        sql = (f"SELECT rowid, rank FROM documents_fts WHERE documents_fts MATCH '{fts}' "
-               "AND rank MATCH 'bm25(10.0, 1.0)' ORDER BY rank LIMIT 20;")
+        fts = json.loads(
+            subprocess.run(lexical, capture_output=True, text=True, env=env, check=True).stdout
+        )["data"]["fts_query"]
+        sql = (
+            f"SELECT rowid, rank FROM documents_fts WHERE documents_fts MATCH '{fts}' "
+            "AND rank MATCH 'bm25(10.0, 1.0)' ORDER BY rank LIMIT 20;"
+        )
         shell = shutil.which("sqlite3")
         if shell:
             out["sqlite3 shell, raw FTS5 query"] = measure([shell, str(db), sql], runs, env)
         out["python sqlite3, raw FTS5 query"] = measure(
-            [sys.executable, "-c", f"import sqlite3; sqlite3.connect({str(db)!r}).execute({sql!r}).fetchall()"],
-            runs, env)
+            [
+                sys.executable,
+                "-c",
+                f"import sqlite3; sqlite3.connect({str(db)!r}).execute({sql!r}).fetchall()",
+            ],
+            runs,
+            env,
+        )
         out["importtime lexical"] = import_profile(["-m", "lore", *lexical[1:]], env)
         out["importtime hybrid"] = import_profile(["-m", "lore", *hybrid[1:]], env)
     finally:
@@ -110,13 +136,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--search-docs", type=int, default=30_000)
-    parser.add_argument("--store", type=Path, default=None,
-                        help="where the search mirror is built or reused (default: a temp dir)")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="where the search mirror is built or reused (default: a temp dir)",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, HOME=tmp, LORE_DATA_DIR=f"{tmp}/data",
-                   LORE_CONFIG_PATH=f"{tmp}/config.json")
+        env = dict(
+            os.environ, HOME=tmp, LORE_DATA_DIR=f"{tmp}/data", LORE_CONFIG_PATH=f"{tmp}/config.json"
+        )
         lore = str(BIN / "lore")
         results: dict[str, Any] = {
             "python -c pass": measure([sys.executable, "-c", "pass"], args.runs, env),
@@ -126,7 +157,9 @@ def main() -> None:
         }
         if args.search_docs:
             store = args.store or Path(tmp) / "mirror"
-            results["search"] = search_processes(store, args.search_docs, max(5, args.runs // 2), env)
+            results["search"] = search_processes(
+                store, args.search_docs, max(5, args.runs // 2), env
+            )
     base = results["python -c pass"]["median_ms"]
     for figures in [*results.values(), *results.get("search", {}).values()]:
         if isinstance(figures, dict) and "median_ms" in figures:
@@ -134,18 +167,33 @@ def main() -> None:
     search = results.get("search", {})
     met = {"lore --version": results["lore --version"]["median_ms"] < 80}
     if search:
-        met["lore --robot search (lexical) < 80 ms"] = search["lore --robot search (lexical)"]["median_ms"] < 80
-        met["lore --robot search (hybrid) < 250 ms"] = search["lore --robot search (hybrid)"]["median_ms"] < 250
-    print(json.dumps({
-        "benchmark": "startup",
-        "runs": args.runs,
-        "results": results,
-        "targets": {"lore --version median_ms": 80, "lore --robot search lexical median_ms": 80,
-                    "lore --robot search hybrid median_ms": 250},
-        "met": met,
-        "machine": {"cpus": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before],
-                    "load_average_after": [round(x, 2) for x in os.getloadavg()]},
-    }, indent=2))
+        met["lore --robot search (lexical) < 80 ms"] = (
+            search["lore --robot search (lexical)"]["median_ms"] < 80
+        )
+        met["lore --robot search (hybrid) < 250 ms"] = (
+            search["lore --robot search (hybrid)"]["median_ms"] < 250
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "startup",
+                "runs": args.runs,
+                "results": results,
+                "targets": {
+                    "lore --version median_ms": 80,
+                    "lore --robot search lexical median_ms": 80,
+                    "lore --robot search hybrid median_ms": 250,
+                },
+                "met": met,
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "load_average_before": [round(x, 2) for x in load_before],
+                    "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

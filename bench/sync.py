@@ -79,16 +79,32 @@ def baseline(url: str, token: str, projects: list[str]) -> dict[str, Any]:
                 get_all(f"/api/v4/projects/{pid}/merge_requests/{mr['iid']}/diffs")
                 items += 1
     wall = time.perf_counter() - started
-    return {"wall_seconds": round(wall, 2), "requests": requests, "items": items,
-            "items_per_second": round(items / wall, 1)}
+    return {
+        "wall_seconds": round(wall, 2),
+        "requests": requests,
+        "items": items,
+        "items_per_second": round(items / wall, 1),
+    }
 
 
 class SimProcess:
     """The simulator in its own process, as a real GitLab would be (no shared GIL)."""
 
     def __init__(self, preset: str, latency_ms: int, rate_limit: str | None = None) -> None:
-        argv = [sys.executable, "-m", "lore.sim", "serve", "--preset", preset, "--seed", "1",
-                "--port", "0", "--latency-ms", str(latency_ms)]
+        argv = [
+            sys.executable,
+            "-m",
+            "lore.sim",
+            "serve",
+            "--preset",
+            preset,
+            "--seed",
+            "1",
+            "--port",
+            "0",
+            "--latency-ms",
+            str(latency_ms),
+        ]
         if rate_limit:
             argv += ["--rate-limit", rate_limit]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
@@ -133,35 +149,56 @@ def _child(spec_json: str) -> None:
     """One measured sync in this (fresh) process; prints its figures as JSON."""
     spec = json.loads(spec_json)
     os.environ[TOKEN_VAR] = spec["token"]
-    cfg = config_mod.build(spec["url"], spec["projects"], TOKEN_VAR, extra={
-        "sync": {"concurrency": spec["concurrency"]}, "embedding": {"provider": "none"}})
+    cfg = config_mod.build(
+        spec["url"],
+        spec["projects"],
+        TOKEN_VAR,
+        extra={"sync": {"concurrency": spec["concurrency"]}, "embedding": {"provider": "none"}},
+    )
     io0, ru0 = _proc_io(), resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    report = run_pipeline(cfg, Path(spec["data_dir"]), SyncOptions(embed=False,
-                                                                   full=spec["full"]))
+    report = run_pipeline(cfg, Path(spec["data_dir"]), SyncOptions(embed=False, full=spec["full"]))
     wall = time.perf_counter() - started
     io1, ru1 = _proc_io(), resource.getrusage(resource.RUSAGE_SELF)
     items = sum(s.items_updated for s in report.stages if s.stage in ("issues", "mrs"))
-    print(json.dumps({
-        "wall_seconds": round(wall, 3),
-        "cpu_seconds": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 3),
-        "write_bytes": io1.get("write_bytes", 0) - io0.get("write_bytes", 0),
-        "wchar": io1.get("wchar", 0) - io0.get("wchar", 0),
-        "peak_rss_mb": round(ru1.ru_maxrss / 1024, 1),
-        "items_updated": items, "outcome": report.outcome,
-        "client_requests": report.requests,
-    }))
+    print(
+        json.dumps(
+            {
+                "wall_seconds": round(wall, 3),
+                "cpu_seconds": round(
+                    (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 3
+                ),
+                "write_bytes": io1.get("write_bytes", 0) - io0.get("write_bytes", 0),
+                "wchar": io1.get("wchar", 0) - io0.get("wchar", 0),
+                "peak_rss_mb": round(ru1.ru_maxrss / 1024, 1),
+                "items_updated": items,
+                "outcome": report.outcome,
+                "client_requests": report.requests,
+            }
+        )
+    )
 
 
-def lore_sync(cfg: config_mod.Config, data_dir: Path, sim: SimProcess,
-              full: bool = False) -> dict[str, Any]:
+def lore_sync(
+    cfg: config_mod.Config, data_dir: Path, sim: SimProcess, full: bool = False
+) -> dict[str, Any]:
     """One `lore sync` (no embeddings) in a fresh process, with the simulator's count of
     the requests it served."""
     before = sim.stats()
-    spec = {"url": sim.url, "token": sim.token, "projects": list(cfg.project_paths),
-            "concurrency": cfg.sync.concurrency, "data_dir": str(data_dir), "full": full}
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
-                          capture_output=True, text=True, check=False)
+    spec = {
+        "url": sim.url,
+        "token": sim.token,
+        "projects": list(cfg.project_paths),
+        "concurrency": cfg.sync.concurrency,
+        "data_dir": str(data_dir),
+        "full": full,
+    }
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"measured sync failed:\n{proc.stderr[-3000:]}")
     out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -172,14 +209,16 @@ def lore_sync(cfg: config_mod.Config, data_dir: Path, sim: SimProcess,
     db_bytes = sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
     statuses_before = before.get("responses_by_status") or {}
     statuses_after = after.get("responses_by_status") or {}
-    out.update({
-        "requests": served,
-        "items_per_second": round(out["items_updated"] / wall, 1) if wall else None,
-        "requests_per_project": round(served / len(cfg.projects), 1),
-        "http_429": int(statuses_after.get("429", 0)) - int(statuses_before.get("429", 0)),
-        "db_bytes": db_bytes,
-        "writes_per_db_byte": round(out["write_bytes"] / db_bytes, 2) if db_bytes else None,
-    })
+    out.update(
+        {
+            "requests": served,
+            "items_per_second": round(out["items_updated"] / wall, 1) if wall else None,
+            "requests_per_project": round(served / len(cfg.projects), 1),
+            "http_429": int(statuses_after.get("429", 0)) - int(statuses_before.get("429", 0)),
+            "db_bytes": db_bytes,
+            "writes_per_db_byte": round(out["write_bytes"] / db_bytes, 2) if db_bytes else None,
+        }
+    )
     return out
 
 
@@ -201,23 +240,27 @@ def edit_issues(sim: SimProcess, count: int) -> int:
         for iid in range(1, int(project.get("next_issue_iid") or 1)):
             if edited >= count or iid > per_project:
                 break
-            body = sim.patch(f"/__sim/projects/{pid}/issues/{iid}",
-                             {"title": f"edited by the bench #{iid}"})
+            body = sim.patch(
+                f"/__sim/projects/{pid}/issues/{iid}", {"title": f"edited by the bench #{iid}"}
+            )
             if isinstance(body, dict) and "error" not in body:
                 edited += 1
     return edited
 
 
-def churn_run(cfg: config_mod.Config, sim: SimProcess, items: int,
-              percent_per_minute: float) -> dict[str, Any]:
+def churn_run(
+    cfg: config_mod.Config, sim: SimProcess, items: int, percent_per_minute: float
+) -> dict[str, Any]:
     """Initial sync and --full under churn, then a settling sync; the mirror vs the truth."""
     import sqlite3
 
     from lore.sim.truth import compare_mirror
 
     rate = max(0.05, items * percent_per_minute / 100 / 60)  # edits per second
-    out: dict[str, Any] = {"edits_per_second": round(rate, 2),
-                           "percent_per_minute": percent_per_minute}
+    out: dict[str, Any] = {
+        "edits_per_second": round(rate, 2),
+        "percent_per_minute": percent_per_minute,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         sim.post("/__sim/listing_hook", {"route": "issues", "every_pages": 2})
@@ -230,12 +273,17 @@ def churn_run(cfg: config_mod.Config, sim: SimProcess, items: int,
             out["churn"] = sim.delete("/__sim/churn")
             sim.delete("/__sim/listing_hook")
         db = data_dir / "lore.db"
-        out["lost_after_churn"] = {k: v for k, v in compare_mirror(
-            db, sim.get("/__sim/snapshot")).items() if k.endswith((".missing", ".extra"))}
+        out["lost_after_churn"] = {
+            k: v
+            for k, v in compare_mirror(db, sim.get("/__sim/snapshot")).items()
+            if k.endswith((".missing", ".extra"))
+        }
         conn = sqlite3.connect(db)
         with conn:  # the daily reconciliation is due
-            conn.execute("UPDATE kv SET value = json_set(value, '$.at', "
-                         "'2000-01-01T00:00:00.000Z') WHERE key LIKE 'reconcile:%'")
+            conn.execute(
+                "UPDATE kv SET value = json_set(value, '$.at', "
+                "'2000-01-01T00:00:00.000Z') WHERE key LIKE 'reconcile:%'"
+            )
         conn.close()
         out["settling_sync"] = lore_sync(cfg, data_dir, sim)
         diffs = compare_mirror(db, sim.get("/__sim/snapshot"))
@@ -247,8 +295,12 @@ def churn_run(cfg: config_mod.Config, sim: SimProcess, items: int,
 def _config(sim: SimProcess, concurrency: int) -> tuple[config_mod.Config, list[str]]:
     projects = [p["path"] for p in sim.get("/__sim/projects")]
     os.environ[TOKEN_VAR] = sim.token
-    cfg = config_mod.build(sim.url, projects, TOKEN_VAR, extra={
-        "sync": {"concurrency": concurrency}, "embedding": {"provider": "none"}})
+    cfg = config_mod.build(
+        sim.url,
+        projects,
+        TOKEN_VAR,
+        extra={"sync": {"concurrency": concurrency}, "embedding": {"provider": "none"}},
+    )
     return cfg, projects
 
 
@@ -277,9 +329,16 @@ def bench_preset(preset: str, args: argparse.Namespace) -> dict[str, Any]:
                 changed["edited_issues"] = edited
             full = with_floor(lore_sync(cfg, Path(tmp), sim, full=True), lat, conc)
         base = None if args.skip_baseline else baseline(sim.url, sim.token, projects)
-        churn = None if args.skip_churn else churn_run(
-            cfg, sim, counts.get("issues", 0) + counts.get("merge_requests", 0),
-            args.churn_percent_per_minute)
+        churn = (
+            None
+            if args.skip_churn
+            else churn_run(
+                cfg,
+                sim,
+                counts.get("issues", 0) + counts.get("merge_requests", 0),
+                args.churn_percent_per_minute,
+            )
+        )
     finally:
         sim.stop()
     limited: dict[str, Any] | None = None
@@ -292,14 +351,23 @@ def bench_preset(preset: str, args: argparse.Namespace) -> dict[str, Any]:
             limited["rate_limit"] = args.rate_limit
             n, _, secs = args.rate_limit.partition("/")
             limited["rate_floor_seconds"] = round(
-                max(0, limited["requests"] - int(n)) * int(secs or 60) / int(n), 1)
+                max(0, limited["requests"] - int(n)) * int(secs or 60) / int(n), 1
+            )
         finally:
             limited_sim.stop()
     result: dict[str, Any] = {
-        "benchmark": "sync", "preset": preset, "latency_ms": lat,
-        "concurrency": conc, "dataset": counts, "projects": len(projects),
-        "initial_sync": initial, "recheck_sync": recheck, "noop_sync": noop,
-        "changed_sync": changed, "full_sync": full, "rate_limited_initial_sync": limited,
+        "benchmark": "sync",
+        "preset": preset,
+        "latency_ms": lat,
+        "concurrency": conc,
+        "dataset": counts,
+        "projects": len(projects),
+        "initial_sync": initial,
+        "recheck_sync": recheck,
+        "noop_sync": noop,
+        "changed_sync": changed,
+        "full_sync": full,
+        "rate_limited_initial_sync": limited,
         "sequential_baseline": base,
         "churn": churn,
     }
@@ -310,9 +378,9 @@ def bench_preset(preset: str, args: argparse.Namespace) -> dict[str, Any]:
         "changed_wall_vs_floor": changed["wall_vs_floor"] if changed else None,
         "initial_writes_per_db_byte": initial["writes_per_db_byte"],
         "initial_cpu_ms_per_item": round(initial["cpu_seconds"] * 1000 / items, 3)
-        if items else None,
-        "requests_per_1000_items": round(initial["requests"] * 1000 / items, 1)
-        if items else None,
+        if items
+        else None,
+        "requests_per_1000_items": round(initial["requests"] * 1000 / items, 1) if items else None,
     }
     if base:
         result["speedup_vs_baseline"] = round(base["wall_seconds"] / initial["wall_seconds"], 2)
@@ -333,27 +401,43 @@ def main() -> None:
         _child(sys.argv[2])
         return
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--preset", default="medium",
-                        help="small, medium or large; comma-separated for several")
+    parser.add_argument(
+        "--preset", default="medium", help="small, medium or large; comma-separated for several"
+    )
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--churn-percent-per-minute", type=float, default=1.0,
-                        help="share of all items edited per minute in the churn run")
+    parser.add_argument(
+        "--churn-percent-per-minute",
+        type=float,
+        default=1.0,
+        help="share of all items edited per minute in the churn run",
+    )
     parser.add_argument("--skip-churn", action="store_true")
-    parser.add_argument("--changed", type=int, default=200,
-                        help="issues edited before the incremental run (0 skips it)")
-    parser.add_argument("--keep-dir", default=None, metavar="DIR",
-                        help="keep the main run's mirror in DIR/<preset> (e.g. to time "
-                             "`lore status` on it) instead of a temporary directory")
-    parser.add_argument("--rate-limit", default=None, metavar="N/SECONDS",
-                        help="also run an initial sync under the simulator's request "
-                             "throttle, e.g. 2000/60 like GitLab.com")
+    parser.add_argument(
+        "--changed",
+        type=int,
+        default=200,
+        help="issues edited before the incremental run (0 skips it)",
+    )
+    parser.add_argument(
+        "--keep-dir",
+        default=None,
+        metavar="DIR",
+        help="keep the main run's mirror in DIR/<preset> (e.g. to time "
+        "`lore status` on it) instead of a temporary directory",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        default=None,
+        metavar="N/SECONDS",
+        help="also run an initial sync under the simulator's request "
+        "throttle, e.g. 2000/60 like GitLab.com",
+    )
     args = parser.parse_args()
     presets = [p.strip() for p in args.preset.split(",") if p.strip()]
     docs = [bench_preset(p, args) for p in presets]
-    print(json.dumps(docs[0] if len(docs) == 1 else {"benchmark": "sync", "runs": docs},
-                     indent=2))
+    print(json.dumps(docs[0] if len(docs) == 1 else {"benchmark": "sync", "runs": docs}, indent=2))
 
 
 if __name__ == "__main__":

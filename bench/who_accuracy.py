@@ -60,8 +60,9 @@ def _merged_by(conn: Any, project: str, prefix: str, username: str | None) -> in
     return int(row[0])
 
 
-def evaluate(conn: Any, areas: list[dict[str, Any]], base: WhoParams,
-             seed: int) -> dict[str, list[dict[str, Any]]]:
+def evaluate(
+    conn: Any, areas: list[dict[str, Any]], base: WhoParams, seed: int
+) -> dict[str, list[dict[str, Any]]]:
     """Per curve, one record per area: hit@1, hit@3, subsets it belongs to, the top 3."""
     out: dict[str, list[dict[str, Any]]] = {}
     old_dominant = {
@@ -77,16 +78,21 @@ def evaluate(conn: Any, areas: list[dict[str, Any]], base: WhoParams,
         for area in areas:
             data = who_path(conn, area["path"], replace(params, project=area["project"]))
             ranked = [e["username"] for e in data["experts"]]
-            records.append({
-                "seed": seed, "project": area["project"], "path": area["path"],
-                "current_owner": area["current_owner"],
-                "previous_owner": area.get("previous_owner"),
-                "handed_over": bool(area.get("previous_owner")),
-                "old_owner_has_more_merged_mrs": (area["project"], area["path"]) in old_dominant,
-                "hit@1": ranked[:1] == [area["current_owner"]],
-                "hit@3": area["current_owner"] in ranked[:3],
-                "top3": [(e["username"], round(e["score"], 3)) for e in data["experts"][:3]],
-            })
+            records.append(
+                {
+                    "seed": seed,
+                    "project": area["project"],
+                    "path": area["path"],
+                    "current_owner": area["current_owner"],
+                    "previous_owner": area.get("previous_owner"),
+                    "handed_over": bool(area.get("previous_owner")),
+                    "old_owner_has_more_merged_mrs": (area["project"], area["path"])
+                    in old_dominant,
+                    "hit@1": ranked[:1] == [area["current_owner"]],
+                    "hit@3": area["current_owner"] in ranked[:3],
+                    "top3": [(e["username"], round(e["score"], 3)) for e in data["experts"][:3]],
+                }
+            )
         out[curve] = records
     return out
 
@@ -95,25 +101,30 @@ def summarize(records: list[dict[str, Any]], show_misses: bool) -> dict[str, Any
     def acc(subset: list[dict[str, Any]]) -> dict[str, Any]:
         return _accuracy([(r["hit@1"], r["hit@3"]) for r in subset])
 
-    misses = [{k: v for k, v in r.items() if not k.startswith("hit")}
-              for r in records if not r["hit@1"]]
+    misses = [
+        {k: v for k, v in r.items() if not k.startswith("hit")} for r in records if not r["hit@1"]
+    ]
     return {
         "all": acc(records),
         "handed_over": acc([r for r in records if r["handed_over"]]),
-        "handed_over_old_owner_has_more_merged_mrs":
-            acc([r for r in records if r["old_owner_has_more_merged_mrs"]]),
+        "handed_over_old_owner_has_more_merged_mrs": acc(
+            [r for r in records if r["old_owner_has_more_merged_mrs"]]
+        ),
         "misses": misses if show_misses else len(misses),
     }
 
 
-def latency(conn: Any, areas: list[dict[str, Any]], base: WhoParams,
-            repeat: int) -> dict[str, list[float]]:
+def latency(
+    conn: Any, areas: list[dict[str, Any]], base: WhoParams, repeat: int
+) -> dict[str, list[float]]:
     """Milliseconds of the default `who PATH` (with and without --project) and `who @user`."""
     timings: dict[str, list[float]] = {"who_path": [], "who_path_no_project": [], "who_user": []}
     for _ in range(repeat):
         for area in areas:
-            for key, params in (("who_path", replace(base, project=area["project"])),
-                                ("who_path_no_project", base)):
+            for key, params in (
+                ("who_path", replace(base, project=area["project"])),
+                ("who_path_no_project", base),
+            ):
                 started = time.perf_counter()
                 who_path(conn, area["path"], params)
                 timings[key].append((time.perf_counter() - started) * 1000)
@@ -141,7 +152,9 @@ def run_seed(preset: str, seed: int, repeat: int, now: str) -> dict[str, Any]:
         areas: list[dict[str, Any]] = list(sim.dataset.truth["areas"])
         now_ms = sim.dataset.now_ms
         os.environ[TOKEN_VAR] = sim.token
-        cfg = config_mod.build(sim.url, projects, TOKEN_VAR, extra={"embedding": {"provider": "none"}})
+        cfg = config_mod.build(
+            sim.url, projects, TOKEN_VAR, extra={"embedding": {"provider": "none"}}
+        )
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
             report = run_pipeline(cfg, Path(tmp), SyncOptions(embed=False))
@@ -159,8 +172,11 @@ def run_seed(preset: str, seed: int, repeat: int, now: str) -> dict[str, Any]:
         "seed": seed,
         # Work-item status (GraphQL) may fail against the simulator; MRs and notes are what
         # `who` reads, and their counts are reported here.
-        "sync": {"outcome": report.outcome, "seconds": round(sync_seconds, 2),
-                 "counts": dict(report.counts)},
+        "sync": {
+            "outcome": report.outcome,
+            "seconds": round(sync_seconds, 2),
+            "counts": dict(report.counts),
+        },
         "areas": len(areas),
         "handed_over": sum(1 for a in areas if a.get("previous_owner")),
         "params": base,
@@ -172,15 +188,20 @@ def run_seed(preset: str, seed: int, repeat: int, now: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--preset", default="medium")
-    parser.add_argument("--seeds", default="7",
-                        help="comma-separated simulator seeds, pooled (e.g. 1,2,3,4,5,6,7)")
+    parser.add_argument(
+        "--seeds", default="7", help="comma-separated simulator seeds, pooled (e.g. 1,2,3,4,5,6,7)"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="latency passes over all areas")
-    parser.add_argument("--now", default="2026-06-01T00:00:00Z",
-                        help="the simulator's clock (fixed so runs are reproducible)")
+    parser.add_argument(
+        "--now",
+        default="2026-06-01T00:00:00Z",
+        help="the simulator's clock (fixed so runs are reproducible)",
+    )
     parser.add_argument("--show-misses", action="store_true", help="list the areas ranked wrong")
     args = parser.parse_args()
-    runs = [run_seed(args.preset, int(seed), args.repeat, args.now)
-            for seed in args.seeds.split(",")]
+    runs = [
+        run_seed(args.preset, int(seed), args.repeat, args.now) for seed in args.seeds.split(",")
+    ]
     base: WhoParams = runs[0]["params"]
     accuracy = {
         curve: summarize([r for run in runs for r in run["records"][curve]], args.show_misses)
@@ -200,15 +221,20 @@ def main() -> None:
         "sync": [{"seed": run["seed"], **run["sync"]} for run in runs],
         "areas": sum(run["areas"] for run in runs),
         "handed_over": sum(run["handed_over"] for run in runs),
-        "params": {k: v for k, v in base.to_dict().items()
-                   if k in ("curve", "half_life_days", "window_days", "stale_days", "weights")},
+        "params": {
+            k: v
+            for k, v in base.to_dict().items()
+            if k in ("curve", "half_life_days", "window_days", "stale_days", "weights")
+        },
         "accuracy": accuracy,
         "latency": timing,
     }
     result["targets"] = {
         "exponential accuracy@1 >= 0.9": (default["all"]["accuracy@1"] or 0) >= 0.9,
-        "exponential beats none on handed-over areas (accuracy@1)":
-            (default["handed_over"]["accuracy@1"] or 0) > (none["handed_over"]["accuracy@1"] or 0),
+        "exponential beats none on handed-over areas (accuracy@1)": (
+            default["handed_over"]["accuracy@1"] or 0
+        )
+        > (none["handed_over"]["accuracy@1"] or 0),
         "who_path p50 < 100 ms": timing["who_path"]["p50_ms"] < 100,
     }
     print(json.dumps(result, indent=2))

@@ -28,8 +28,16 @@ def lore_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LoreEnv:
     env = make_env(tmp_path)
     for key in _SCRUB:
         monkeypatch.delenv(key, raising=False)
-    for key in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME",
-                "XDG_RUNTIME_DIR", "LORE_CONFIG_PATH", "LORE_DATA_DIR"):
+    for key in (
+        "HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_STATE_HOME",
+        "XDG_RUNTIME_DIR",
+        "LORE_CONFIG_PATH",
+        "LORE_DATA_DIR",
+    ):
         monkeypatch.setenv(key, env.env[key])
     return env
 
@@ -50,5 +58,3 @@ def robot_manifest() -> dict[str, Any]:
     from lore.cli.commands.robot_docs import build_manifest
 
     return build_manifest(cli)
-
-

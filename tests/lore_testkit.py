@@ -17,8 +17,16 @@ BIN_DIR = Path(sys.executable).parent
 LORE_EXE = str(BIN_DIR / "lore")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-_SCRUB = ("LORE_ROBOT", "LORE_DEBUG", "LORE_CONFIG_PATH", "LORE_DATA_DIR", "GITLAB_TOKEN",
-          "LORE_TEST_HOOKS", "LORE_TEST_NOW_MS", "LORE_ANN_MIN_VECTORS")
+_SCRUB = (
+    "LORE_ROBOT",
+    "LORE_DEBUG",
+    "LORE_CONFIG_PATH",
+    "LORE_DATA_DIR",
+    "GITLAB_TOKEN",
+    "LORE_TEST_HOOKS",
+    "LORE_TEST_NOW_MS",
+    "LORE_ANN_MIN_VECTORS",
+)
 
 
 @dataclass
@@ -65,8 +73,13 @@ class LoreEnv:
             ) from exc
         return proc.returncode, doc
 
-    def write_config(self, base_url: str, projects: list[str], token_env_var: str = "GITLAB_TOKEN",
-                     extra: dict[str, Any] | None = None) -> Path:
+    def write_config(
+        self,
+        base_url: str,
+        projects: list[str],
+        token_env_var: str = "GITLAB_TOKEN",
+        extra: dict[str, Any] | None = None,
+    ) -> Path:
         raw: dict[str, Any] = {
             "gitlab": {"baseUrl": base_url, "tokenEnvVar": token_env_var},
             "projects": [{"path": p} for p in projects],

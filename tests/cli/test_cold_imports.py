@@ -25,10 +25,16 @@ from lore.sync.stage_docs import run_docs_stage
 from lore.sync.stage_embeddings import run_embeddings_stage
 
 
-def _imported(env: LoreEnv, *args: str, extra_env: dict[str, str] | None = None) -> tuple[set[str], str]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "lore", *args],
-                          capture_output=True, text=True, env={**env.env, **(extra_env or {})},
-                          check=False)
+def _imported(
+    env: LoreEnv, *args: str, extra_env: dict[str, str] | None = None
+) -> tuple[set[str], str]:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "lore", *args],
+        capture_output=True,
+        text=True,
+        env={**env.env, **(extra_env or {})},
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     names = {m.group(1) for m in re.finditer(r"^import time:.*\| *(\S+)$", proc.stderr, re.M)}
     return names, proc.stdout
@@ -37,9 +43,17 @@ def _imported(env: LoreEnv, *args: str, extra_env: dict[str, str] | None = None)
 @pytest.fixture
 def mirror(lore_env: LoreEnv) -> Iterator[tuple[LoreEnv, FakeOllama]]:
     with FakeOllama.start(dim=64, model="nomic-embed-text") as fake:
-        lore_env.write_config("https://gitlab.example.com", ["group/app", "group/infra"],
-                              extra={"embedding": {"provider": "ollama", "baseUrl": fake.url,
-                                                   "model": "nomic-embed-text"}})
+        lore_env.write_config(
+            "https://gitlab.example.com",
+            ["group/app", "group/infra"],
+            extra={
+                "embedding": {
+                    "provider": "ollama",
+                    "baseUrl": fake.url,
+                    "model": "nomic-embed-text",
+                }
+            },
+        )
         store = open_store(lore_env.data_dir / "lore.db")
         seed_corpus(store)
         config = make_config(fake.url)
@@ -56,8 +70,9 @@ def _embed(env: LoreEnv, fake: FakeOllama, ann_min: str) -> None:
         old = os.environ.get("LORE_ANN_MIN_VECTORS")
         os.environ["LORE_ANN_MIN_VECTORS"] = ann_min
         try:
-            assert run_embeddings_stage(store.conn, make_config(fake.url), project_ids=None,
-                                        full=False).success
+            assert run_embeddings_stage(
+                store.conn, make_config(fake.url), project_ids=None, full=False
+            ).success
         finally:
             if old is None:
                 del os.environ["LORE_ANN_MIN_VECTORS"]
@@ -73,10 +88,14 @@ def test_version_imports_no_click(lore_env: LoreEnv) -> None:
     assert not names & {"click", "rich", "httpx", "numpy", "msgspec", "sqlite3"}
 
 
-def test_lexical_search_imports_no_vector_or_http_library(mirror: tuple[LoreEnv, FakeOllama]) -> None:
+def test_lexical_search_imports_no_vector_or_http_library(
+    mirror: tuple[LoreEnv, FakeOllama],
+) -> None:
     env, _fake = mirror
-    for args in (("--robot", "search", "login", "--mode", "lexical"),
-                 ("--robot", "search", "login")):  # auto: no vectors yet, so lexical
+    for args in (
+        ("--robot", "search", "login", "--mode", "lexical"),
+        ("--robot", "search", "login"),
+    ):  # auto: no vectors yet, so lexical
         names, out = _imported(env, *args)
         assert json.loads(out)["data"]["mode"] == "lexical"
         assert not names & {"numpy", "httpx", "usearch", "rich", "lore.search.vectors"}, args
@@ -93,10 +112,12 @@ def test_hybrid_search_embeds_the_query_without_httpx(mirror: tuple[LoreEnv, Fak
 
 
 def test_the_approximate_index_loads_usearch_only_when_there_is_one(
-        mirror: tuple[LoreEnv, FakeOllama]) -> None:
+    mirror: tuple[LoreEnv, FakeOllama],
+) -> None:
     env, fake = mirror
     _embed(env, fake, "1")
-    names, out = _imported(env, "--robot", "search", "login", "token",
-                           extra_env={"LORE_ANN_MIN_VECTORS": "1"})
+    names, out = _imported(
+        env, "--robot", "search", "login", "token", extra_env={"LORE_ANN_MIN_VECTORS": "1"}
+    )
     assert json.loads(out)["data"]["mode"] == "hybrid"
     assert "usearch" in names and "httpx" not in names

@@ -23,8 +23,13 @@ def test_version(lore_env: LoreEnv) -> None:
 
 
 def test_python_dash_m_works(lore_env: LoreEnv) -> None:
-    proc = subprocess.run([sys.executable, "-m", "lore", "--version"], capture_output=True,
-                          text=True, env=lore_env.env, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lore", "--version"],
+        capture_output=True,
+        text=True,
+        env=lore_env.env,
+        check=False,
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("lore ")
 
 
@@ -92,8 +97,11 @@ def test_missing_argument_and_bad_choice_are_usage_errors(lore_env: LoreEnv) -> 
 
 
 def test_robot_mode_three_ways(lore_env: LoreEnv) -> None:
-    for args, extra in ((["-J", "sync"], None), (["sync", "--robot"], None),
-                        (["sync"], {"LORE_ROBOT": "1"})):
+    for args, extra in (
+        (["-J", "sync"], None),
+        (["sync", "--robot"], None),
+        (["sync"], {"LORE_ROBOT": "1"}),
+    ):
         proc = lore_env.run(*args, extra_env=extra)
         doc = json.loads(proc.stdout)
         assert proc.returncode == 3
@@ -108,8 +116,9 @@ def test_config_errors_through_the_cli(lore_env: LoreEnv) -> None:
     code, doc = lore_env.robot("sync")
     assert code == 4 and doc["error"]["code"] == "CONFIG_INVALID"
     assert "line 2" in doc["error"]["message"]
-    lore_env.config_path.write_text(json.dumps({"gitlab": {"baseUrl": "http://x"}, "projects": [],
-                                                "sync": {}}))
+    lore_env.config_path.write_text(
+        json.dumps({"gitlab": {"baseUrl": "http://x"}, "projects": [], "sync": {}})
+    )
     code, doc = lore_env.robot("sync")
     assert code == 4 and "'projects'" in doc["error"]["message"]
     # --config wins over LORE_CONFIG_PATH
@@ -180,10 +189,16 @@ def test_cold_commands_do_not_import_heavy_modules(lore_env: LoreEnv) -> None:
         "heavy = ['httpx', 'sqlite3', 'rich.table', 'rich.progress', 'numpy', 'lore.store.db']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          env=lore_env.env, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=lore_env.env, check=True
+    )
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
-    proc = subprocess.run([sys.executable, "-X", "importtime", LORE_EXE, "--version"],
-                          capture_output=True, text=True, env=lore_env.env, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", LORE_EXE, "--version"],
+        capture_output=True,
+        text=True,
+        env=lore_env.env,
+        check=True,
+    )
     imported = proc.stderr
     assert "click" not in imported and "httpx" not in imported

@@ -24,7 +24,18 @@ FAST = [
     ["--robot", "search", "login"],
     ["--robot", "search", "login", "token", "--mode", "lexical"],
     ["search", "login", "-J", "--type", "issue", "--state", "open"],
-    ["--robot", "search", "--mode=lexical", "login", "--label", "bug", "--label", "AUTH", "-n", "3"],
+    [
+        "--robot",
+        "search",
+        "--mode=lexical",
+        "login",
+        "--label",
+        "bug",
+        "--label",
+        "AUTH",
+        "-n",
+        "3",
+    ],
     ["--robot", "search", "cache", "--project", "app", "--author", "@bob", "--limit=2"],
     ["--robot", "search", "--", "login", "-timeout", "--state"],
     ["--robot", "search", "login", "--since", "2024-05-01", "--state", "ALL", "--limit", "007"],
@@ -72,9 +83,12 @@ def _run(line: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Any,
 
 
 @pytest.mark.parametrize("line", FAST + CLICK, ids=" ".join)
-def test_the_fast_path_answers_as_click_does(mirror: LoreEnv, line: list[str],
-                                             capsys: pytest.CaptureFixture[str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_fast_path_answers_as_click_does(
+    mirror: LoreEnv,
+    line: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     words = cli_app._hoist_global_flags(line)[0]
     assert (command.parse_argv(words[1:]) is not None) == (line in FAST)
     fast = _run(line, capsys)
@@ -88,8 +102,12 @@ def test_the_fast_path_answers_as_click_does(mirror: LoreEnv, line: list[str],
 def test_the_fast_parser_knows_every_option_of_the_command() -> None:
     from lore.cli.commands.search import search_cmd
 
-    options = {opt: (p.name, p.multiple) for p in search_cmd.params if p.param_type_name == "option"
-               for opt in p.opts}
+    options = {
+        opt: (p.name, p.multiple)
+        for p in search_cmd.params
+        if p.param_type_name == "option"
+        for opt in p.opts
+    }
     assert options == {k: (name, multiple) for k, (name, multiple) in command.OPTIONS.items()}
     limit = next(p for p in search_cmd.params if p.name == "limit")
     assert (limit.type.min, limit.type.max) == command.LIMIT_RANGE  # type: ignore[attr-defined]
@@ -99,9 +117,12 @@ def test_the_fast_parser_knows_every_option_of_the_command() -> None:
 def test_a_search_line_does_not_import_click(mirror: LoreEnv) -> None:
     import subprocess
 
-    code = ("import sys; from lore.cli.app import main; rc = main(['--robot', 'search', 'login']); "
-            "print('click' in sys.modules, file=sys.stderr); sys.exit(rc)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=mirror.env, check=False)
+    code = (
+        "import sys; from lore.cli.app import main; rc = main(['--robot', 'search', 'login']); "
+        "print('click' in sys.modules, file=sys.stderr); sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=mirror.env, check=False
+    )
     assert proc.returncode == 0 and json.loads(proc.stdout)["ok"]
     assert proc.stderr.strip() == "False"

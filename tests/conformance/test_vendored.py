@@ -8,19 +8,28 @@ from pathlib import Path
 import pytest
 
 VENDORED = Path(__file__).resolve().parent / "gitlab"
-SHARED = [Path(__file__).resolve().parents[3] / "shared" / "conformance" / "gitlab",
-          Path("/work/shared/conformance/gitlab")]
+SHARED = [
+    Path(__file__).resolve().parents[3] / "shared" / "conformance" / "gitlab",
+    Path("/work/shared/conformance/gitlab"),
+]
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
-            if p.is_file() and p.suffix in (".json", ".md")}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix in (".json", ".md")
+    }
 
 
 def test_the_vendored_set_is_complete() -> None:
     files = _files(VENDORED)
-    assert {"schemas/issues.json", "schemas/merge_requests.json", "schemas/notes.json",
-            "examples/merge_request_discussions.json"} <= set(files)
+    assert {
+        "schemas/issues.json",
+        "schemas/merge_requests.json",
+        "schemas/notes.json",
+        "examples/merge_request_discussions.json",
+    } <= set(files)
 
 
 def test_the_vendored_set_matches_the_shared_one() -> None:

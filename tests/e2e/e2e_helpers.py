@@ -23,12 +23,12 @@ _TABLES: dict[str, str] = {
     "mr_paths": "SELECT * FROM mr_paths",
     # document ids are autoincrement: compare by the item they render
     "documents": "SELECT item_kind, item_id, project_id, title, body, content_hash, "
-                 "item_updated_at FROM documents",
+    "item_updated_at FROM documents",
     "documents_fts": "SELECT d.item_kind, d.item_id, f.title, f.body FROM documents_fts f "
-                     "JOIN documents d ON d.id = f.rowid",
+    "JOIN documents d ON d.id = f.rowid",
     "embeddings": "SELECT d.item_kind, d.item_id, e.chunk_index, e.model, e.dimension, "
-                  "e.content_hash, hex(e.vector) FROM embeddings e "
-                  "JOIN documents d ON d.id = e.document_id",
+    "e.content_hash, hex(e.vector) FROM embeddings e "
+    "JOIN documents d ON d.id = e.document_id",
     "sync_cursors": "SELECT project_id, resource, updated_after FROM sync_cursors",
 }
 
@@ -60,8 +60,9 @@ def integrity_ok(db: Path) -> bool:
 
 def sim_post(url: str, path: str, body: Any = None, method: str = "POST") -> Any:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"{url}{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         raw = resp.read()
     return json.loads(raw) if raw else None
@@ -70,7 +71,6 @@ def sim_post(url: str, path: str, body: Any = None, method: str = "POST") -> Any
 def sim_get(url: str, path: str) -> Any:
     with urllib.request.urlopen(f"{url}{path}", timeout=30) as resp:
         return json.loads(resp.read())
-
 
 
 def mirror_vs_upstream(db: Path, snapshot: dict[str, Any]) -> dict[str, Any]:

@@ -35,8 +35,15 @@ def test_demo_robot_tour_and_offline_follow_up(lore_env: LoreEnv, robot_manifest
 def test_demo_human_mode(lore_env: LoreEnv) -> None:
     proc = lore_env.run("demo", "--dir", str(lore_env.root / "d"), timeout=300)
     assert proc.returncode == 0, proc.stderr
-    for needle in ("sync success", "$ lore search", "$ lore show", "$ lore who", "$ lore status",
-                   "Your turn", "export LORE_CONFIG_PATH="):
+    for needle in (
+        "sync success",
+        "$ lore search",
+        "$ lore show",
+        "$ lore who",
+        "$ lore status",
+        "Your turn",
+        "export LORE_CONFIG_PATH=",
+    ):
         assert needle in proc.stdout, needle
 
 

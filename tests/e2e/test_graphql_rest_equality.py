@@ -40,8 +40,13 @@ BOOKKEEPING_COLUMNS: dict[str, set[str]] = {
 }
 #: kv keys (prefixes) that are lore's own bookkeeping: the GraphQL path's capability and
 #: file-list fingerprints (a merge_requests column) exist only where it ran; the others hold run times.
-BOOKKEEPING_KV = ("graphql_children:", "graphql_children_lossy:",
-                  "reconcile:", "workitem_status:", "unavailable:")
+BOOKKEEPING_KV = (
+    "graphql_children:",
+    "graphql_children_lossy:",
+    "reconcile:",
+    "workitem_status:",
+    "unavailable:",
+)
 
 
 def dump_everything(db: Path, base_url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -49,9 +54,13 @@ def dump_everything(db: Path, base_url: str) -> dict[str, list[tuple[Any, ...]]]
     address (each side has its own port) reads as ``SIM``."""
     conn = sqlite3.connect(db)
     try:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "ORDER BY name")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY name"
+            )
+        ]
         out: dict[str, list[tuple[Any, ...]]] = {}
         for table in tables:
             skip = BOOKKEEPING_COLUMNS.get(table, set())
@@ -60,8 +69,13 @@ def dump_everything(db: Path, base_url: str) -> dict[str, list[tuple[Any, ...]]]
             cur = conn.execute(f'SELECT * FROM "{table}"')
             names = [d[0] for d in cur.description]
             keep = [i for i, n in enumerate(names) if n not in skip]
-            rows = [tuple(row[i].replace(base_url, "SIM") if isinstance(row[i], str)
-                          else row[i] for i in keep) for row in cur.fetchall()]
+            rows = [
+                tuple(
+                    row[i].replace(base_url, "SIM") if isinstance(row[i], str) else row[i]
+                    for i in keep
+                )
+                for row in cur.fetchall()
+            ]
             if table == "kv":
                 rows = [r for r in rows if not str(r[0]).startswith(BOOKKEEPING_KV)]
             out[table] = sorted(rows, key=repr)
@@ -77,25 +91,31 @@ def diff_stores(a: Side, b: Side) -> dict[str, Any]:
         only_a = sorted(set(left.get(table, [])) - set(right.get(table, [])), key=repr)
         only_b = sorted(set(right.get(table, [])) - set(left.get(table, [])), key=repr)
         if only_a or only_b:
-            out[table] = {"rest_only": only_a[:5], "graphql_only": only_b[:5],
-                          "counts": (len(only_a), len(only_b))}
+            out[table] = {
+                "rest_only": only_a[:5],
+                "graphql_only": only_b[:5],
+                "counts": (len(only_a), len(only_b)),
+            }
     return out
 
 
 class Side:
     """One simulator and one lore mirror of it."""
 
-    def __init__(self, root: Path, extra_sync: dict[str, Any],
-                 version: str = "18.5-ee") -> None:
+    def __init__(self, root: Path, extra_sync: dict[str, Any], version: str = "18.5-ee") -> None:
         self.sim = Simulator.start(preset="small", seed=SEED, now=NOW, gitlab_version=version)
         self.env: LoreEnv = make_env(root)
-        self.env.write_config(self.sim.url, [p.path for p in self.sim.dataset.projects],
-                              extra={"embedding": {"provider": "none"}, "sync": extra_sync})
+        self.env.write_config(
+            self.sim.url,
+            [p.path for p in self.sim.dataset.projects],
+            extra={"embedding": {"provider": "none"}, "sync": extra_sync},
+        )
         self.db = self.env.data_dir / "lore.db"
 
     def sync(self, *args: str) -> dict[str, Any]:
-        code, doc = self.env.robot("sync", "--no-docs", *args,
-                                   extra_env={"GITLAB_TOKEN": self.sim.token}, timeout=600)
+        code, doc = self.env.robot(
+            "sync", "--no-docs", *args, extra_env={"GITLAB_TOKEN": self.sim.token}, timeout=600
+        )
         assert code == 0, doc
         return dict(doc["data"])
 
@@ -112,12 +132,18 @@ def _big_issue(sim: Simulator) -> tuple[str, int]:
     project = sim.dataset.projects[0]
     issue = min(project.issues.values(), key=lambda i: i.iid)
     for n in range(101):
-        sim.admin.add_note(project.path, "issue", issue.iid, body=f"comment {n}",
-                           internal=n % 10 == 0)
+        sim.admin.add_note(
+            project.path, "issue", issue.iid, body=f"comment {n}", internal=n % 10 == 0
+        )
     thread = sim.admin.add_note(project.path, "issue", issue.iid, body="a long thread")
     for n in range(104):
-        sim.admin.add_note(project.path, "issue", issue.iid, body=f"reply {n}",
-                           discussion_id=thread["discussion_id"])
+        sim.admin.add_note(
+            project.path,
+            "issue",
+            issue.iid,
+            body=f"reply {n}",
+            discussion_id=thread["discussion_id"],
+        )
     return project.path, issue.iid
 
 
@@ -135,8 +161,11 @@ def _edits(sim: Simulator, vanish: bool) -> None:
         admin.edit_mr(p1.path, mr.iid, add_labels=["bulk-check"], system_notes=False)
     # New notes, a reply that turns an individual note into a thread, a deleted note.
     admin.add_note(p0.path, "issue", issues[6].iid, body="a new comment", internal=True)
-    target = next(i for i in issues[7:] if any(d.individual_note and not d.notes[0].system
-                                                for d in i.discussions))
+    target = next(
+        i
+        for i in issues[7:]
+        if any(d.individual_note and not d.notes[0].system for d in i.discussions)
+    )
     lone = next(d for d in target.discussions if d.individual_note and not d.notes[0].system)
     admin.add_note(p0.path, "issue", target.iid, body="replying", discussion_id=lone.id)
     victim = next(i for i in issues[8:] if i is not target and i.discussions)
@@ -144,14 +173,34 @@ def _edits(sim: Simulator, vanish: bool) -> None:
     # A multi-line diff note and a single-line one made through the API.
     mr = next(m for m in mrs[3:] if m.diffs and m.diffs[0].anchors)
     old, new = mr.diffs[0].anchors[-1]
-    admin.add_note(p1.path, "mr", mr.iid, body="these lines", position={
-        "old_path": mr.diffs[0].old_path, "new_path": mr.diffs[0].new_path,
-        "old_line": old, "new_line": new,
-        "line_range": {"start": {"old_line": old, "new_line": new},
-                       "end": {"old_line": old, "new_line": new}}})
-    admin.add_note(p1.path, "mr", mr.iid, body="this line", position={
-        "new_path": mr.diffs[0].new_path, "old_path": mr.diffs[0].old_path,
-        "old_line": old, "new_line": new})
+    admin.add_note(
+        p1.path,
+        "mr",
+        mr.iid,
+        body="these lines",
+        position={
+            "old_path": mr.diffs[0].old_path,
+            "new_path": mr.diffs[0].new_path,
+            "old_line": old,
+            "new_line": new,
+            "line_range": {
+                "start": {"old_line": old, "new_line": new},
+                "end": {"old_line": old, "new_line": new},
+            },
+        },
+    )
+    admin.add_note(
+        p1.path,
+        "mr",
+        mr.iid,
+        body="this line",
+        position={
+            "new_path": mr.diffs[0].new_path,
+            "old_path": mr.diffs[0].old_path,
+            "old_line": old,
+            "new_line": new,
+        },
+    )
     if vanish:
         # Listed as changed, then gone before its children are read.
         gone_issue, gone_mr = issues[-1], mrs[-1]
@@ -185,19 +234,28 @@ def test_graphql_bulk_mirror_equals_rest_mirror(tmp_path: Path, version: str) ->
         for side in (rest, bulk):
             deleted = side.sim.admin.listing_hook_status()["deleted"]
             assert len(deleted) == 2, deleted
-            vanished = sum(p.get("vanished", 0) for s in reports[id(side)]["stages"]
-                           for p in (s.get("details") or {}).get("projects", {}).values()
-                           if isinstance(p, dict))
+            vanished = sum(
+                p.get("vanished", 0)
+                for s in reports[id(side)]["stages"]
+                for p in (s.get("details") or {}).get("projects", {}).values()
+                if isinstance(p, dict)
+            )
             assert vanished == 2
         gql_delta = _delta(before[id(bulk)], bulk.requests())
         assert gql_delta.get("POST /api/graphql", 0) > 0
-        counters = [p["graphql_children"] for s in reports[id(bulk)]["stages"]
-                    for p in (s.get("details") or {}).get("projects", {}).values()
-                    if isinstance(p, dict) and "graphql_children" in p]
+        counters = [
+            p["graphql_children"]
+            for s in reports[id(bulk)]["stages"]
+            for p in (s.get("details") or {}).get("projects", {}).values()
+            if isinstance(p, dict) and "graphql_children" in p
+        ]
         assert counters and sum(c["batches"] for c in counters) > 0
-        assert not any("graphql_children" in p for s in reports[id(rest)]["stages"]
-                       for p in (s.get("details") or {}).get("projects", {}).values()
-                       if isinstance(p, dict))
+        assert not any(
+            "graphql_children" in p
+            for s in reports[id(rest)]["stages"]
+            for p in (s.get("details") or {}).get("projects", {}).values()
+            if isinstance(p, dict)
+        )
 
         # 3. --full: every item is read again; GraphQL shows most unchanged
         for side in (rest, bulk):
@@ -206,9 +264,12 @@ def test_graphql_bulk_mirror_equals_rest_mirror(tmp_path: Path, version: str) ->
         before = {id(s): s.requests() for s in (rest, bulk)}
         full = {id(side): side.sync("--full") for side in (rest, bulk)}
         assert diff_stores(rest, bulk) == {}
-        counters = [p["graphql_children"] for s in full[id(bulk)]["stages"]
-                    for p in (s.get("details") or {}).get("projects", {}).values()
-                    if isinstance(p, dict) and "graphql_children" in p]
+        counters = [
+            p["graphql_children"]
+            for s in full[id(bulk)]["stages"]
+            for p in (s.get("details") or {}).get("projects", {}).values()
+            if isinstance(p, dict) and "graphql_children" in p
+        ]
         # the big issue's second page of discussions, and its long thread's notes
         assert sum(c["follow_ups"] for c in counters) >= 2
         items = sum(len(p.issues) + len(p.mrs) for p in rest.sim.dataset.projects)
@@ -240,13 +301,15 @@ def test_graphql_bulk_mirror_equals_rest_mirror(tmp_path: Path, version: str) ->
 
 
 def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
-    return {k: after.get(k, 0) - before.get(k, 0) for k in after
-            if after.get(k, 0) != before.get(k, 0)}
+    return {
+        k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)
+    }
 
 
 def _children_requests(delta: dict[str, int]) -> int:
-    return sum(n for route, n in delta.items()
-               if route.endswith(("/discussions", "/diffs", "/changes")))
+    return sum(
+        n for route, n in delta.items() if route.endswith(("/discussions", "/diffs", "/changes"))
+    )
 
 
 #: What the opt-in modes lose, by design (lore.sync.bulk_children): note times to the
@@ -269,8 +332,7 @@ def _as_lossy(rows: dict[str, list[tuple[Any, ...]]], db: Path) -> dict[str, Any
                 rec["updated_at"] = rec["updated_at"][:19]
                 rec["position_line_range"] = None
             if table == "mr_paths" and rec["source"] == "diff":
-                rec.update(old_path=rec["new_path"], new_file=0, renamed_file=0,
-                           deleted_file=0)
+                rec.update(old_path=rec["new_path"], new_file=0, renamed_file=0, deleted_file=0)
             if table == "item_children":
                 rec["children_hash"] = None
             fixed.append(tuple(sorted(rec.items())))
@@ -300,8 +362,11 @@ def test_fast_modes_lose_only_what_they_document(tmp_path: Path) -> None:
 
         # Back to the default: the notes GraphQL wrote are never taken for REST's, and an
         # exact --full makes the mirror REST's again, every table.
-        fast.env.write_config(fast.sim.url, [p.path for p in fast.sim.dataset.projects],
-                              extra={"embedding": {"provider": "none"}})
+        fast.env.write_config(
+            fast.sim.url,
+            [p.path for p in fast.sim.dataset.projects],
+            extra={"embedding": {"provider": "none"}},
+        )
         for side in (rest, fast):
             side.sim.admin.set_clock(advance_seconds=600)
             side.sync("--full")
@@ -324,22 +389,40 @@ def test_the_settings_come_from_the_config_given_with_config(tmp_path: Path) -> 
         raw["sync"] = {"graphqlChildren": "off"}
         other.write_text(json.dumps(raw), encoding="utf-8")
         before = side.requests()
-        code, doc = side.env.robot("--config", str(other), "sync", "--no-docs",
-                                   extra_env={"GITLAB_TOKEN": side.sim.token}, timeout=600)
+        code, doc = side.env.robot(
+            "--config",
+            str(other),
+            "sync",
+            "--no-docs",
+            extra_env={"GITLAB_TOKEN": side.sim.token},
+            timeout=600,
+        )
         assert code == 0, doc
         delta = _delta(before, side.requests())
-        details = [p for s in doc["data"]["stages"]
-                   for p in (s.get("details") or {}).get("projects", {}).values()
-                   if isinstance(p, dict)]
+        details = [
+            p
+            for s in doc["data"]["stages"]
+            for p in (s.get("details") or {}).get("projects", {}).values()
+            if isinstance(p, dict)
+        ]
         assert details and not any("graphql_children" in p for p in details), details
         assert any(route.endswith("/discussions") for route in delta), delta
         # and the default config, given the same way, does use it
         _edits(side.sim, vanish=False)
-        code, doc = side.env.robot("--config", str(side.env.config_path), "sync", "--no-docs",
-                                   extra_env={"GITLAB_TOKEN": side.sim.token}, timeout=600)
+        code, doc = side.env.robot(
+            "--config",
+            str(side.env.config_path),
+            "sync",
+            "--no-docs",
+            extra_env={"GITLAB_TOKEN": side.sim.token},
+            timeout=600,
+        )
         assert code == 0, doc
-        assert any("graphql_children" in p for s in doc["data"]["stages"]
-                   for p in (s.get("details") or {}).get("projects", {}).values()
-                   if isinstance(p, dict))
+        assert any(
+            "graphql_children" in p
+            for s in doc["data"]["stages"]
+            for p in (s.get("details") or {}).get("projects", {}).values()
+            if isinstance(p, dict)
+        )
     finally:
         side.close()

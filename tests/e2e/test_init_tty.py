@@ -30,9 +30,14 @@ def _read_until(fd: int, needle: str, timeout: float = 30) -> str:
 def test_init_prompts_on_a_tty(lore_env: LoreEnv, sim: Any) -> None:
     project = sim.dataset.projects[0].path
     primary, secondary = pty.openpty()
-    proc = subprocess.Popen([LORE_EXE, "init"], stdin=secondary, stdout=secondary,
-                            stderr=secondary, env={**lore_env.env, "GITLAB_TOKEN": sim.token},
-                            close_fds=True)
+    proc = subprocess.Popen(
+        [LORE_EXE, "init"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env={**lore_env.env, "GITLAB_TOKEN": sim.token},
+        close_fds=True,
+    )
     os.close(secondary)
     try:
         _read_until(primary, "GitLab URL")

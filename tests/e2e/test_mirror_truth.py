@@ -31,8 +31,11 @@ def _lost(diffs: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.slow
 def test_mirror_equals_upstream_under_churn(lore_env: LoreEnv) -> None:
     with Simulator.start(preset="medium", seed=9) as sim:
-        lore_env.write_config(sim.url, [p.path for p in sim.dataset.projects],
-                              extra={"embedding": {"provider": "none"}})
+        lore_env.write_config(
+            sim.url,
+            [p.path for p in sim.dataset.projects],
+            extra={"embedding": {"provider": "none"}},
+        )
         env = {"GITLAB_TOKEN": sim.token}
         db = lore_env.data_dir / "lore.db"
         sim.admin.edit_during_listing(route="issues", every_pages=2)
@@ -46,9 +49,12 @@ def test_mirror_equals_upstream_under_churn(lore_env: LoreEnv) -> None:
             # churn deletes notes, never items: a --full that deleted anything deleted a
             # live item
             assert not _lost(diffs) and not [k for k in diffs if k.endswith(".extra")], diffs
-            deleted = sum(p.get("deleted", 0) for s in report["stages"]
-                          for p in (s.get("details") or {}).get("projects", {}).values()
-                          if isinstance(p, dict))
+            deleted = sum(
+                p.get("deleted", 0)
+                for s in report["stages"]
+                for p in (s.get("details") or {}).get("projects", {}).values()
+                if isinstance(p, dict)
+            )
             assert deleted == 0
         finally:
             churn = sim.admin.stop_churn()
@@ -58,8 +64,10 @@ def test_mirror_equals_upstream_under_churn(lore_env: LoreEnv) -> None:
         # The edits have stopped; the next scheduled reconciliation is due.
         conn = sqlite3.connect(db)
         with conn:
-            conn.execute("UPDATE kv SET value = json_set(value, '$.at', "
-                         "'2000-01-01T00:00:00.000Z') WHERE key LIKE 'reconcile:%'")
+            conn.execute(
+                "UPDATE kv SET value = json_set(value, '$.at', "
+                "'2000-01-01T00:00:00.000Z') WHERE key LIKE 'reconcile:%'"
+            )
         conn.close()
         _sync(lore_env, env)
         assert mirror_vs_upstream(db, sim.admin.snapshot()) == {}

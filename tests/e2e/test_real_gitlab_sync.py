@@ -81,8 +81,9 @@ def test_full_deletes_only_items_gone_upstream(lore_env: LoreEnv, paged_sim: Sim
     paged_sim.admin.edit_during_listing(route="issues", every_pages=1)
     report = _sync(lore_env, env, "--full")
     paged_sim.admin.clear_listing_hook()
-    deleted = sum(p.get("deleted", 0) for p in _stage(report, "issues")["details"]["projects"]
-                  .values())
+    deleted = sum(
+        p.get("deleted", 0) for p in _stage(report, "issues")["details"]["projects"].values()
+    )
     assert deleted == 1
     conn = _db(lore_env)
     assert conn.execute("SELECT COUNT(*) FROM issues WHERE id = ?", (victim_id,)).fetchone()[0] == 0
@@ -90,8 +91,9 @@ def test_full_deletes_only_items_gone_upstream(lore_env: LoreEnv, paged_sim: Sim
     assert not {k: v for k, v in diffs.items() if k.endswith((".missing", ".extra"))}, diffs
 
 
-def test_identical_timestamps_beyond_a_page_are_all_mirrored(lore_env: LoreEnv,
-                                                             paged_sim: Simulator) -> None:
+def test_identical_timestamps_beyond_a_page_are_all_mirrored(
+    lore_env: LoreEnv, paged_sim: Simulator
+) -> None:
     """A bulk edit gives 250 issues one updated_at: more than a page of one timestamp."""
     env = _setup(lore_env, paged_sim)
     _sync(lore_env, env)
@@ -103,8 +105,9 @@ def test_identical_timestamps_beyond_a_page_are_all_mirrored(lore_env: LoreEnv,
     _sync(lore_env, env)
     paged_sim.admin.clear_listing_hook()
     conn = _db(lore_env)
-    same = conn.execute("SELECT COUNT(*) FROM issues WHERE project_id = ? AND updated_at = ?",
-                        (project.id, stamp)).fetchone()[0]
+    same = conn.execute(
+        "SELECT COUNT(*) FROM issues WHERE project_id = ? AND updated_at = ?", (project.id, stamp)
+    ).fetchone()[0]
     # the hook bumps one issue per page it serves; the rest keep the bulk stamp
     assert len(iids) - 10 <= same <= len(iids)
     diffs = mirror_vs_upstream(lore_env.data_dir / "lore.db", paged_sim.admin.snapshot())
@@ -115,8 +118,7 @@ def test_identical_timestamps_beyond_a_page_are_all_mirrored(lore_env: LoreEnv,
     assert not {k: v for k, v in diffs.items() if k.startswith("issues.")}, diffs
 
 
-def test_a_note_that_did_not_touch_its_item_is_still_mirrored(lore_env: LoreEnv,
-                                                              sim: Any) -> None:
+def test_a_note_that_did_not_touch_its_item_is_still_mirrored(lore_env: LoreEnv, sim: Any) -> None:
     """GitLab's ThrottledTouch: a note saved within a minute of its item's last update
     leaves updated_at alone. lore reads such items again on the next run."""
     env = _setup(lore_env, sim)
@@ -131,18 +133,23 @@ def test_a_note_that_did_not_touch_its_item_is_still_mirrored(lore_env: LoreEnv,
     sim.admin.set_clock(advance_seconds=5)
     report = _sync(lore_env, env)
     conn = _db(lore_env)
-    assert conn.execute("SELECT COUNT(*) FROM notes WHERE id = ?",
-                        (note["note"]["id"],)).fetchone()[0] == 1
-    rechecked = sum(p.get("rechecked", 0) for p in _stage(report, "issues")["details"]["projects"]
-                    .values())
+    assert (
+        conn.execute("SELECT COUNT(*) FROM notes WHERE id = ?", (note["note"]["id"],)).fetchone()[0]
+        == 1
+    )
+    rechecked = sum(
+        p.get("rechecked", 0) for p in _stage(report, "issues")["details"]["projects"].values()
+    )
     assert rechecked >= 1
     # Once GitLab's clock is past the interval, the item is not read again and again.
     sim.admin.set_clock(advance_seconds=120)
     _sync(lore_env, env)
     sim.state.reset_stats()
     _sync(lore_env, env)
-    assert sim.stats()["requests_by_route"].get(
-        "GET /api/v4/projects/:id/issues/:iid/discussions", 0) == 0
+    assert (
+        sim.stats()["requests_by_route"].get("GET /api/v4/projects/:id/issues/:iid/discussions", 0)
+        == 0
+    )
 
 
 def test_a_deleted_note_is_reconciled_without_full(lore_env: LoreEnv, sim: Any) -> None:
@@ -150,16 +157,21 @@ def test_a_deleted_note_is_reconciled_without_full(lore_env: LoreEnv, sim: Any) 
     env = _setup(lore_env, sim)
     _sync(lore_env, env)
     project = sim.dataset.projects[0]
-    iid, issue = next((i, x) for i, x in sorted(project.issues.items())
-                      if any(not n.system for d in x.discussions for n in d.notes))
+    iid, issue = next(
+        (i, x)
+        for i, x in sorted(project.issues.items())
+        if any(not n.system for d in x.discussions for n in d.notes)
+    )
     note = next(n for d in issue.discussions for n in d.notes if not n.system)
     sim.admin.set_clock(advance_seconds=600)
     sim.admin.delete_note(project.path, "issue", iid, note.id)
     # The next reconciliation is due a day after the last one.
     conn = _db(lore_env)
     with conn:
-        conn.execute("UPDATE kv SET value = json_set(value, '$.at', '2000-01-01T00:00:00.000Z') "
-                     "WHERE key LIKE 'reconcile:%'")
+        conn.execute(
+            "UPDATE kv SET value = json_set(value, '$.at', '2000-01-01T00:00:00.000Z') "
+            "WHERE key LIKE 'reconcile:%'"
+        )
     conn.close()
     report = _sync(lore_env, env)
     recon = _stage(report, "issues")["details"]["projects"][project.path]["reconcile"]
@@ -190,18 +202,28 @@ def test_gitlab_before_15_7_uses_changes(lore_env: LoreEnv) -> None:
         assert routes.get("GET /api/v4/projects/:id/merge_requests/:iid/diffs", 0) == 0, routes
         assert routes.get("GET /api/v4/projects/:id/merge_requests/:iid/changes", 0) == 12, routes
         conn = _db(lore_env)
-        with_paths = conn.execute("SELECT COUNT(DISTINCT mr_id) FROM mr_paths "
-                                  "WHERE source = 'diff'").fetchone()[0]
+        with_paths = conn.execute(
+            "SELECT COUNT(DISTINCT mr_id) FROM mr_paths WHERE source = 'diff'"
+        ).fetchone()[0]
         assert with_paths == 12
 
 
 def test_a_404_on_diffs_falls_back_to_changes(lore_env: LoreEnv) -> None:
     """When /version cannot be read, lore learns from the 404 instead."""
-    with Simulator.start(preset="small", seed=5, gitlab_version="15.6", issues=10, mrs=6,
-                         faults=[{"route": "version", "kind": "500"}]) as sim:
+    with Simulator.start(
+        preset="small",
+        seed=5,
+        gitlab_version="15.6",
+        issues=10,
+        mrs=6,
+        faults=[{"route": "version", "kind": "500"}],
+    ) as sim:
         env = _setup(lore_env, sim)
-        lore_env.write_config(sim.url, [p.path for p in sim.dataset.projects],
-                              extra={**NO_EMBED, "sync": {"maxRetries": 0}})
+        lore_env.write_config(
+            sim.url,
+            [p.path for p in sim.dataset.projects],
+            extra={**NO_EMBED, "sync": {"maxRetries": 0}},
+        )
         _sync(lore_env, env)
         conn = _db(lore_env)
         assert conn.execute("SELECT COUNT(DISTINCT mr_id) FROM mr_paths").fetchone()[0] == 6
@@ -220,19 +242,26 @@ def test_truncated_diff_lists_are_flagged(lore_env: LoreEnv) -> None:
         env = _setup(lore_env, sim)
         _sync(lore_env, env)
         conn = _db(lore_env)
-        row = conn.execute("SELECT diffs_overflow, changes_count FROM merge_requests WHERE id = ?",
-                           (mr["id"],)).fetchone()
+        row = conn.execute(
+            "SELECT diffs_overflow, changes_count FROM merge_requests WHERE id = ?", (mr["id"],)
+        ).fetchone()
         assert row["diffs_overflow"] == 1 and row["changes_count"] == "500+"
-        assert conn.execute("SELECT COUNT(*) FROM merge_requests WHERE diffs_overflow = 1"
-                            ).fetchone()[0] == 1
-        paths = conn.execute("SELECT COUNT(*) FROM mr_paths WHERE mr_id = ?",
-                             (mr["id"],)).fetchone()[0]
+        assert (
+            conn.execute("SELECT COUNT(*) FROM merge_requests WHERE diffs_overflow = 1").fetchone()[
+                0
+            ]
+            == 1
+        )
+        paths = conn.execute(
+            "SELECT COUNT(*) FROM mr_paths WHERE mr_id = ?", (mr["id"],)
+        ).fetchone()[0]
         assert paths == 500
 
 
 def test_merge_requests_disabled_is_not_a_bad_token(lore_env: LoreEnv) -> None:
-    with Simulator.start(preset="small", seed=5, issues=30, mrs=20,
-                         mrs_disabled=("acme/tools/cli",)) as sim:
+    with Simulator.start(
+        preset="small", seed=5, issues=30, mrs=20, mrs_disabled=("acme/tools/cli",)
+    ) as sim:
         paths = [p.path for p in sim.dataset.projects]
         assert "acme/tools/cli" in paths or len(paths) >= 1
         env = _setup(lore_env, sim)
@@ -248,9 +277,11 @@ def test_merge_requests_disabled_is_not_a_bad_token(lore_env: LoreEnv) -> None:
         assert entry["skipped"] and entry["http_status"] == 403
         assert "not available" in mrs["warning"]
         conn = _db(lore_env)
-        rows = conn.execute("SELECT key, value FROM kv WHERE key LIKE 'resource_unavailable:%'"
-                            ).fetchall()
+        rows = conn.execute(
+            "SELECT key, value FROM kv WHERE key LIKE 'resource_unavailable:%'"
+        ).fetchall()
         assert [json.loads(r["value"])["http_status"] for r in rows] == [403]
         # issues of that project are mirrored all the same
-        assert conn.execute("SELECT COUNT(*) FROM issues WHERE project_id = ?",
-                            (disabled[0].id,)).fetchone()[0] == len(disabled[0].issues)
+        assert conn.execute(
+            "SELECT COUNT(*) FROM issues WHERE project_id = ?", (disabled[0].id,)
+        ).fetchone()[0] == len(disabled[0].issues)

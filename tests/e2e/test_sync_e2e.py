@@ -46,10 +46,14 @@ def test_sync_mirrors_everything(lore_env: LoreEnv, sim: Any, robot_manifest: di
     assert _count(conn, "SELECT COUNT(*) FROM issues") == stats["issues"]
     assert _count(conn, "SELECT COUNT(*) FROM merge_requests") == stats["merge_requests"]
     assert _count(conn, "SELECT COUNT(*) FROM notes") == stats["notes"]
-    assert _count(conn, "SELECT COUNT(*) FROM documents") == stats["issues"] + stats["merge_requests"]
+    assert (
+        _count(conn, "SELECT COUNT(*) FROM documents") == stats["issues"] + stats["merge_requests"]
+    )
     assert _count(conn, "SELECT COUNT(*) FROM mr_paths") > 0
     assert _count(conn, "SELECT COUNT(*) FROM notes WHERE position_new_path IS NOT NULL") > 0
-    assert data["requests"] == stats["requests"]  # every request the simulator served was the sync's
+    assert (
+        data["requests"] == stats["requests"]
+    )  # every request the simulator served was the sync's
     assert integrity_ok(lore_env.data_dir / "lore.db")
 
 
@@ -80,36 +84,63 @@ def test_upstream_changes_are_reflected(lore_env: LoreEnv, sim: Any) -> None:
     env = _setup(lore_env, sim)
     assert lore_env.robot("sync", extra_env=env)[0] == 0
     conn = _db(lore_env)
-    issue = conn.execute("SELECT i.iid, p.path, p.id FROM issues i JOIN projects p "
-                         "ON p.id = i.project_id WHERE i.state = 'opened' ORDER BY i.iid LIMIT 1").fetchone()
-    mr = conn.execute("SELECT m.iid, p.path FROM merge_requests m JOIN projects p "
-                      "ON p.id = m.project_id WHERE m.state = 'opened' ORDER BY m.iid LIMIT 1").fetchone()
-    victim = conn.execute("SELECT i.iid, p.path, i.id FROM issues i JOIN projects p "
-                          "ON p.id = i.project_id ORDER BY i.iid DESC LIMIT 1").fetchone()
+    issue = conn.execute(
+        "SELECT i.iid, p.path, p.id FROM issues i JOIN projects p "
+        "ON p.id = i.project_id WHERE i.state = 'opened' ORDER BY i.iid LIMIT 1"
+    ).fetchone()
+    mr = conn.execute(
+        "SELECT m.iid, p.path FROM merge_requests m JOIN projects p "
+        "ON p.id = m.project_id WHERE m.state = 'opened' ORDER BY m.iid LIMIT 1"
+    ).fetchone()
+    victim = conn.execute(
+        "SELECT i.iid, p.path, i.id FROM issues i JOIN projects p "
+        "ON p.id = i.project_id ORDER BY i.iid DESC LIMIT 1"
+    ).fetchone()
     conn.close()
     sim_post(sim.url, "/__sim/clock", {"advance_seconds": 60})
-    sim_post(sim.url, f"/__sim/projects/{quote(issue['path'], safe='')}/issues/{issue['iid']}",
-             {"title": "Renamed upstream: login loops forever"}, method="PATCH")
-    sim_post(sim.url, f"/__sim/projects/{quote(issue['path'], safe='')}/issues/{issue['iid']}/notes",
-             {"body": "A brand new note zebrafish"})
-    sim_post(sim.url, f"/__sim/projects/{quote(mr['path'], safe='')}/merge_requests/{mr['iid']}",
-             {"state_event": "close"}, method="PATCH")
+    sim_post(
+        sim.url,
+        f"/__sim/projects/{quote(issue['path'], safe='')}/issues/{issue['iid']}",
+        {"title": "Renamed upstream: login loops forever"},
+        method="PATCH",
+    )
+    sim_post(
+        sim.url,
+        f"/__sim/projects/{quote(issue['path'], safe='')}/issues/{issue['iid']}/notes",
+        {"body": "A brand new note zebrafish"},
+    )
+    sim_post(
+        sim.url,
+        f"/__sim/projects/{quote(mr['path'], safe='')}/merge_requests/{mr['iid']}",
+        {"state_event": "close"},
+        method="PATCH",
+    )
     code, doc = lore_env.robot("sync", extra_env=env)
     assert code == 0, doc
     conn = _db(lore_env)
-    row = conn.execute("SELECT title FROM issues WHERE iid = ? AND project_id = ?",
-                       (issue["iid"], issue["id"])).fetchone()
+    row = conn.execute(
+        "SELECT title FROM issues WHERE iid = ? AND project_id = ?", (issue["iid"], issue["id"])
+    ).fetchone()
     assert row["title"] == "Renamed upstream: login loops forever"
     assert _count(conn, "SELECT COUNT(*) FROM notes WHERE body LIKE '%zebrafish%'") == 1
-    assert _count(conn, "SELECT COUNT(*) FROM documents_fts WHERE documents_fts MATCH 'zebrafish'") == 1
-    state = conn.execute("SELECT m.state FROM merge_requests m JOIN projects p ON p.id = m.project_id "
-                         "WHERE m.iid = ? AND p.path = ?", (mr["iid"], mr["path"])).fetchone()[0]
+    assert (
+        _count(conn, "SELECT COUNT(*) FROM documents_fts WHERE documents_fts MATCH 'zebrafish'")
+        == 1
+    )
+    state = conn.execute(
+        "SELECT m.state FROM merge_requests m JOIN projects p ON p.id = m.project_id "
+        "WHERE m.iid = ? AND p.path = ?",
+        (mr["iid"], mr["path"]),
+    ).fetchone()[0]
     assert state == "closed"
     conn.close()
     # A deletion never shows in the updated_at listing; the counts GitLab reports differ,
     # so the incremental sync's reconciliation finds it and removes it, document and all.
-    sim_post(sim.url, f"/__sim/projects/{quote(victim['path'], safe='')}/issues/{victim['iid']}",
-             method="DELETE")
+    sim_post(
+        sim.url,
+        f"/__sim/projects/{quote(victim['path'], safe='')}/issues/{victim['iid']}",
+        method="DELETE",
+    )
     code, doc = lore_env.robot("sync", extra_env=env)
     assert code == 0 and doc["data"]["outcome"] == "success", doc
     conn = _db(lore_env)
@@ -119,20 +150,32 @@ def test_upstream_changes_are_reflected(lore_env: LoreEnv, sim: Any) -> None:
     assert code == 0
     conn = _db(lore_env)
     assert _count(conn, "SELECT COUNT(*) FROM issues WHERE id = ?", victim["id"]) == 0
-    assert _count(conn, "SELECT COUNT(*) FROM documents WHERE item_kind='issue' AND item_id = ?",
-                  victim["id"]) == 0
+    assert (
+        _count(
+            conn,
+            "SELECT COUNT(*) FROM documents WHERE item_kind='issue' AND item_id = ?",
+            victim["id"],
+        )
+        == 0
+    )
     assert _count(conn, "SELECT COUNT(*) FROM issues") == sim.stats()["issues"]
 
 
 def test_transient_faults_are_absorbed(lore_env: LoreEnv, sim: Any) -> None:
     env = _setup(lore_env, sim)
-    sim_post(sim.url, "/__sim/faults", {"rules": [
-        {"route": "issues", "kind": "500", "count": 2},
-        {"route": "discussions", "kind": "502", "count": 3},
-        {"route": "merge_requests", "kind": "429", "retry_after": 1, "count": 1},
-        {"route": "diffs", "kind": "drop", "count": 2},
-        {"route": "discussions", "kind": "503", "count": 1},
-    ]})
+    sim_post(
+        sim.url,
+        "/__sim/faults",
+        {
+            "rules": [
+                {"route": "issues", "kind": "500", "count": 2},
+                {"route": "discussions", "kind": "502", "count": 3},
+                {"route": "merge_requests", "kind": "429", "retry_after": 1, "count": 1},
+                {"route": "diffs", "kind": "drop", "count": 2},
+                {"route": "discussions", "kind": "503", "count": 1},
+            ]
+        },
+    )
     code, doc = lore_env.robot("sync", extra_env=env)
     assert code == 0, doc
     stats = sim.stats()
@@ -160,7 +203,9 @@ def test_persistent_fault_fails_one_stage_and_others_report(lore_env: LoreEnv, s
 
 def test_rate_limit_exhaustion_carries_retry_after(lore_env: LoreEnv, sim: Any) -> None:
     env = _setup(lore_env, sim, extra={**NO_EMBED, "sync": {"maxRetries": 1}})
-    sim_post(sim.url, "/__sim/faults", {"rules": [{"route": "issues", "kind": "429", "retry_after": 1}]})
+    sim_post(
+        sim.url, "/__sim/faults", {"rules": [{"route": "issues", "kind": "429", "retry_after": 1}]}
+    )
     code, doc = lore_env.robot("sync", extra_env=env)
     assert code == 9 and doc["error"]["code"] == "RATE_LIMITED"
     assert doc["error"]["retry_after_ms"] == 1000
@@ -219,15 +264,25 @@ def test_sigkill_at_any_point_converges(lore_env: LoreEnv, kill_after_requests: 
     sim = Simulator.start(preset="small", seed=11, latency_ms=3, issues=230, mrs=120)
     try:
         env = _setup(lore_env, sim)
-        clean_env = LoreEnv(root=lore_env.root, home=lore_env.home,
-                            config_path=lore_env.config_path,
-                            data_dir=lore_env.root / "clean-data",
-                            env={**lore_env.env, "LORE_DATA_DIR": str(lore_env.root / "clean-data")})
+        clean_env = LoreEnv(
+            root=lore_env.root,
+            home=lore_env.home,
+            config_path=lore_env.config_path,
+            data_dir=lore_env.root / "clean-data",
+            env={**lore_env.env, "LORE_DATA_DIR": str(lore_env.root / "clean-data")},
+        )
         assert clean_env.robot("sync", extra_env=env)[0] == 0
         start = sim.stats()["requests"]
-        proc = subprocess.Popen([sys.executable.replace("python", "lore").rsplit("/", 1)[0] + "/lore",
-                                 "--robot", "sync"], env={**lore_env.env, **env},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable.replace("python", "lore").rsplit("/", 1)[0] + "/lore",
+                "--robot",
+                "sync",
+            ],
+            env={**lore_env.env, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import time
 
         deadline = time.monotonic() + 60
@@ -264,8 +319,11 @@ def test_embedding_server_down_degrades_but_exits_zero(lore_env: LoreEnv, sim: A
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    env = _setup(lore_env, sim, extra={"embedding": {"provider": "ollama",
-                                                     "baseUrl": f"http://127.0.0.1:{dead}"}})
+    env = _setup(
+        lore_env,
+        sim,
+        extra={"embedding": {"provider": "ollama", "baseUrl": f"http://127.0.0.1:{dead}"}},
+    )
     code, doc = lore_env.robot("sync", extra_env=env)
     assert code == 0, doc
     assert doc["data"]["outcome"] == "degraded"

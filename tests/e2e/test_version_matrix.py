@@ -30,14 +30,15 @@ MATRIX: dict[str, tuple[str, str, str]] = {
 @pytest.fixture(params=sorted(MATRIX), ids=lambda v: f"gitlab-{v}")
 def versioned(request: pytest.FixtureRequest) -> Iterator[tuple[str, Simulator]]:
     version = str(request.param)
-    with Simulator.start(preset="small", seed=21, issues=60, mrs=20,
-                         gitlab_version=version) as sim:
+    with Simulator.start(preset="small", seed=21, issues=60, mrs=20, gitlab_version=version) as sim:
         yield version, sim
 
 
 def _statuses(db: sqlite3.Connection) -> list[tuple[Any, Any, Any]]:
-    return db.execute("SELECT status_name, status_category, status_color FROM issues "
-                      "WHERE status_name IS NOT NULL").fetchall()
+    return db.execute(
+        "SELECT status_name, status_category, status_color FROM issues "
+        "WHERE status_name IS NOT NULL"
+    ).fetchall()
 
 
 def _sync(lore_env: LoreEnv, env: dict[str, str], *args: str) -> dict[str, Any]:
@@ -49,8 +50,9 @@ def _sync(lore_env: LoreEnv, env: dict[str, str], *args: str) -> dict[str, Any]:
 def test_version_matrix(lore_env: LoreEnv, versioned: tuple[str, Simulator]) -> None:
     version, sim = versioned
     shape, diffs_route, walk = MATRIX[version]
-    lore_env.write_config(sim.url, [p.path for p in sim.dataset.projects],
-                          extra={"embedding": {"provider": "none"}})
+    lore_env.write_config(
+        sim.url, [p.path for p in sim.dataset.projects], extra={"embedding": {"provider": "none"}}
+    )
     env = {"GITLAB_TOKEN": sim.token}
 
     # full sync
@@ -67,8 +69,9 @@ def test_version_matrix(lore_env: LoreEnv, versioned: tuple[str, Simulator]) -> 
     if shape == "none":
         assert stored == []
     else:
-        truth = sum(1 for p in sim.dataset.projects for i in p.issues.values()
-                    if i.status_index is not None)
+        truth = sum(
+            1 for p in sim.dataset.projects for i in p.issues.values() if i.status_index is not None
+        )
         assert len(stored) == truth > 0
         assert all(name and color for name, _, color in stored)
         if shape == "full":
@@ -86,8 +89,9 @@ def test_version_matrix(lore_env: LoreEnv, versioned: tuple[str, Simulator]) -> 
     sim.admin.set_clock(advance_seconds=120)
     report = _sync(lore_env, env)
     assert report["outcome"] == "success", report
-    row = db.execute("SELECT title, status_name FROM issues WHERE project_id = ? AND iid = ?",
-                     (project.id, iid)).fetchone()
+    row = db.execute(
+        "SELECT title, status_name FROM issues WHERE project_id = ? AND iid = ?", (project.id, iid)
+    ).fetchone()
     assert row[0] == "renamed upstream"
     assert (row[1] == "In progress") if shape != "none" else row[1] is None
     assert not mirror_vs_upstream(lore_env.data_dir / "lore.db", sim.admin.snapshot())
@@ -98,16 +102,18 @@ def test_version_matrix(lore_env: LoreEnv, versioned: tuple[str, Simulator]) -> 
     db.close()
 
 
-def test_service_run_on_each_version(lore_env: LoreEnv, versioned: tuple[str, Simulator],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_service_run_on_each_version(
+    lore_env: LoreEnv, versioned: tuple[str, Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A scheduled run (cron backend with a recording fake crontab) succeeds everywhere."""
     from service.fakes import install_fakes
 
     _version, sim = versioned
     install_fakes(lore_env.root, lore_env.env)
     lore_env.env["GITLAB_TOKEN"] = sim.token
-    lore_env.write_config(sim.url, [p.path for p in sim.dataset.projects],
-                          extra={"embedding": {"provider": "none"}})
+    lore_env.write_config(
+        sim.url, [p.path for p in sim.dataset.projects], extra={"embedding": {"provider": "none"}}
+    )
     code, doc = lore_env.robot("service", "install", "--backend", "cron", "--interval", "30m")
     assert code == 0, doc
     sid = doc["data"]["service_id"]
@@ -127,16 +133,21 @@ def test_service_is_not_paused_when_merge_requests_are_disabled(lore_env: LoreEn
     degraded and the service keeps its schedule (AUTH_FAILED would pause it)."""
     from service.fakes import install_fakes
 
-    with Simulator.start(preset="small", seed=21, issues=30, mrs=10,
-                         mrs_disabled=("acme/tools/cli",)) as sim:
+    with Simulator.start(
+        preset="small", seed=21, issues=30, mrs=10, mrs_disabled=("acme/tools/cli",)
+    ) as sim:
         install_fakes(lore_env.root, lore_env.env)
         lore_env.env["GITLAB_TOKEN"] = sim.token
-        lore_env.write_config(sim.url, [p.path for p in sim.dataset.projects],
-                              extra={"embedding": {"provider": "none"}})
+        lore_env.write_config(
+            sim.url,
+            [p.path for p in sim.dataset.projects],
+            extra={"embedding": {"provider": "none"}},
+        )
         code, doc = lore_env.robot("service", "install", "--backend", "cron")
         assert code == 0, doc
-        code, doc = lore_env.robot("service", "run", "--service-id", doc["data"]["service_id"],
-                                   timeout=600)
+        code, doc = lore_env.robot(
+            "service", "run", "--service-id", doc["data"]["service_id"], timeout=600
+        )
         assert code == 0, doc
         code, doc = lore_env.robot("service", "status")
         status = doc["data"]

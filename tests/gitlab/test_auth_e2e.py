@@ -22,8 +22,9 @@ def small_sim() -> Iterator[Simulator]:
 
 
 def _setup(lore_env: LoreEnv, sim: Simulator) -> dict[str, str]:
-    lore_env.write_config(sim.url, [p.path for p in sim.dataset.projects],
-                          extra={"embedding": {"provider": "none"}})
+    lore_env.write_config(
+        sim.url, [p.path for p in sim.dataset.projects], extra={"embedding": {"provider": "none"}}
+    )
     return {"GITLAB_TOKEN": sim.token}
 
 

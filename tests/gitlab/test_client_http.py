@@ -48,10 +48,21 @@ class FakeSleep:
         return self.now
 
 
-def client_for(url: str, token: str, *, sleep: Any = None, clock: Any = None,
-               max_retries: int = 5, **kwargs: Any) -> GitLabClient:
-    retry = RetryPolicy(max_retries=max_retries, sleep=sleep or FakeSleep(), rng=lambda: 0.0,
-                        **({"clock": clock} if clock else {}))
+def client_for(
+    url: str,
+    token: str,
+    *,
+    sleep: Any = None,
+    clock: Any = None,
+    max_retries: int = 5,
+    **kwargs: Any,
+) -> GitLabClient:
+    retry = RetryPolicy(
+        max_retries=max_retries,
+        sleep=sleep or FakeSleep(),
+        rng=lambda: 0.0,
+        **({"clock": clock} if clock else {}),
+    )
     return GitLabClient(url, token, retry=retry, **kwargs)
 
 
@@ -80,8 +91,11 @@ def test_private_token_is_only_a_fallback_when_bearer_is_refused(sim: Simulator)
         assert client.current_user()["username"]
         assert client.auth_scheme == "private-token"
         client.version()
-    assert [e["auth"] for e in sim.state.request_log] == ["bearer", "private-token",
-                                                          "private-token"]
+    assert [e["auth"] for e in sim.state.request_log] == [
+        "bearer",
+        "private-token",
+        "private-token",
+    ]
 
 
 def test_no_fallback_once_bearer_has_worked(sim: Simulator) -> None:
@@ -124,8 +138,7 @@ def test_403_on_a_list_is_forbidden_not_a_bad_token() -> None:
         project = sim.dataset.projects[0]
         sim.admin.set_features(project.path, merge_requests="disabled")
         with client_for(sim.url, sim.token) as client, pytest.raises(ForbiddenError) as info:
-            client.get_page(f"/api/v4/projects/{project.id}/merge_requests",
-                            what="merge requests")
+            client.get_page(f"/api/v4/projects/{project.id}/merge_requests", what="merge requests")
     err = info.value
     assert err.code is ErrorCode.AUTH_FAILED  # for callers that do not catch it
     assert err.http_status == 403 and err.what == "merge requests"
@@ -138,21 +151,29 @@ def test_403_on_a_list_is_forbidden_not_a_bad_token() -> None:
 
 def test_certificate_error_is_permanent_and_names_the_fix(tls_sim: Simulator) -> None:
     sleep = FakeSleep()
-    with client_for(tls_sim.url, tls_sim.token, sleep=sleep,
-                    verify=ssl_context_for(environ={})) as client, pytest.raises(LoreError) as info:
+    with (
+        client_for(
+            tls_sim.url, tls_sim.token, sleep=sleep, verify=ssl_context_for(environ={})
+        ) as client,
+        pytest.raises(LoreError) as info,
+    ):
         client.version()
     err = info.value
     assert err.code is ErrorCode.NETWORK_ERROR
     assert "certificate" in err.message
-    assert err.suggestion and "gitlab.caBundle" in err.suggestion and "SSL_CERT_FILE" in err.suggestion
+    assert (
+        err.suggestion and "gitlab.caBundle" in err.suggestion and "SSL_CERT_FILE" in err.suggestion
+    )
     assert sleep.calls == [] and client.stats.requests == 1 and client.stats.retries == 0
 
 
 def test_ca_bundle_and_env_vars_are_trusted(tls_sim: Simulator) -> None:
     assert tls_sim.ca_bundle
-    contexts = [ssl_context_for(tls_sim.ca_bundle, environ={}),
-                ssl_context_for(environ={"SSL_CERT_FILE": tls_sim.ca_bundle}),
-                ssl_context_for(environ={"REQUESTS_CA_BUNDLE": tls_sim.ca_bundle})]
+    contexts = [
+        ssl_context_for(tls_sim.ca_bundle, environ={}),
+        ssl_context_for(environ={"SSL_CERT_FILE": tls_sim.ca_bundle}),
+        ssl_context_for(environ={"REQUESTS_CA_BUNDLE": tls_sim.ca_bundle}),
+    ]
     for context in contexts:
         with client_for(tls_sim.url, tls_sim.token, verify=context) as client:
             assert client.version()["version"]
@@ -164,8 +185,7 @@ def test_missing_ca_file_in_env_is_config_invalid_naming_it(tmp_path: Any) -> No
     assert info.value.code is ErrorCode.CONFIG_INVALID
     assert "SSL_CERT_FILE" in info.value.message and "nope.pem" in info.value.message
     # an http:// set-up is not broken by a stale variable
-    assert ssl_context_for(environ={"SSL_CERT_FILE": str(tmp_path / "nope.pem")},
-                           strict_env=False)
+    assert ssl_context_for(environ={"SSL_CERT_FILE": str(tmp_path / "nope.pem")}, strict_env=False)
 
 
 def test_plain_http_server_behind_https_url_is_a_permanent_tls_error(sim: Simulator) -> None:
@@ -204,8 +224,11 @@ def test_same_host_get_redirect_moves_the_base_url_and_post_then_works(sim: Simu
 
 def test_cross_host_redirect_never_sends_the_token(sim: Simulator) -> None:
     other = sim.url.replace("127.0.0.1", "localhost")
-    with Redirector.start(other, status=302) as red, client_for(red.url, sim.token) as client, \
-            pytest.raises(LoreError) as info:
+    with (
+        Redirector.start(other, status=302) as red,
+        client_for(red.url, sim.token) as client,
+        pytest.raises(LoreError) as info,
+    ):
         client.version()
     assert [r.method for r in red.requests] == ["GET"]
     err = info.value
@@ -267,8 +290,10 @@ def test_bare_429_waits_for_the_next_minute_window(sim: Simulator) -> None:
 def test_bare_429s_are_bounded(sim: Simulator) -> None:
     sim.configure_faults([{"route": "graphql", "kind": "429_bare"}])
     sleep = FakeSleep(start=1_800_000_000.0)
-    with client_for(sim.url, sim.token, sleep=sleep, clock=sleep.clock) as client, \
-            pytest.raises(LoreError) as info:
+    with (
+        client_for(sim.url, sim.token, sleep=sleep, clock=sleep.clock) as client,
+        pytest.raises(LoreError) as info,
+    ):
         client.post_graphql("{ currentUser { id } }")
     assert info.value.code is ErrorCode.RATE_LIMITED
     assert info.value.retry_after_ms == 60_000

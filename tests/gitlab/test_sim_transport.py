@@ -14,8 +14,13 @@ import pytest
 from lore.sim.redirect import Redirector
 from lore.sim.server import Simulator
 
-RATE_HEADERS = ("ratelimit-name", "ratelimit-limit", "ratelimit-observed",
-                "ratelimit-remaining", "ratelimit-reset")
+RATE_HEADERS = (
+    "ratelimit-name",
+    "ratelimit-limit",
+    "ratelimit-observed",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+)
 
 
 @pytest.fixture
@@ -32,18 +37,23 @@ def test_tls_sim_is_trusted_only_with_its_ca(tls_sim: Simulator) -> None:
     context = ssl.create_default_context(cafile=tls_sim.ca_bundle)
     headers = {"Authorization": f"Bearer {tls_sim.token}"}
     for host in ("127.0.0.1", "localhost"):
-        response = httpx.get(f"https://{host}:{tls_sim.port}/api/v4/version", verify=context,
-                             headers=headers)
+        response = httpx.get(
+            f"https://{host}:{tls_sim.port}/api/v4/version", verify=context, headers=headers
+        )
         assert response.status_code == 200
     # the handshake failure above did not stop the server from serving
-    assert httpx.get(tls_sim.url + "/api/v4/user", verify=context,
-                     headers=headers).json()["username"]
+    assert httpx.get(tls_sim.url + "/api/v4/user", verify=context, headers=headers).json()[
+        "username"
+    ]
 
 
 def test_redirector_answers_every_method_and_records_credentials_by_kind(sim: Simulator) -> None:
     with Redirector.start(sim.url, status=301) as red:
-        got = httpx.post(red.url + "/api/graphql?a=1", json={"query": "{x}"},
-                         headers={"Authorization": "Bearer secret-value"})
+        got = httpx.post(
+            red.url + "/api/graphql?a=1",
+            json={"query": "{x}"},
+            headers={"Authorization": "Bearer secret-value"},
+        )
         assert got.status_code == 301
         assert got.headers["location"] == sim.url + "/api/graphql?a=1"
         httpx.get(red.url + "/api/v4/version", headers={"PRIVATE-TOKEN": "secret-value"})
@@ -98,8 +108,9 @@ def test_rate_limit_window_ends() -> None:
 def test_bare_429_fault_has_no_hint_on_any_route(sim: Simulator) -> None:
     sim.configure_faults([{"route": "*", "kind": "429_bare", "count": 2}])
     headers = {"Authorization": f"Bearer {sim.token}"}
-    gql = httpx.post(sim.url + "/api/graphql", json={"query": "{ currentUser { id } }"},
-                     headers=headers)
+    gql = httpx.post(
+        sim.url + "/api/graphql", json={"query": "{ currentUser { id } }"}, headers=headers
+    )
     rest = httpx.get(sim.url + "/api/v4/version", headers=headers)
     for response in (gql, rest):
         assert response.status_code == 429
@@ -108,8 +119,12 @@ def test_bare_429_fault_has_no_hint_on_any_route(sim: Simulator) -> None:
 
 
 def test_oauth_error_bodies(sim: Simulator) -> None:
-    sim.configure_faults([{"route": "user", "kind": "401_expired", "count": 1},
-                          {"route": "issues", "kind": "403_scope", "count": 1}])
+    sim.configure_faults(
+        [
+            {"route": "user", "kind": "401_expired", "count": 1},
+            {"route": "issues", "kind": "403_scope", "count": 1},
+        ]
+    )
     headers = {"Authorization": f"Bearer {sim.token}"}
     expired = httpx.get(sim.url + "/api/v4/user", headers=headers)
     assert expired.status_code == 401

@@ -49,7 +49,8 @@ def _issue_count(lore_env: LoreEnv) -> int:
 
 
 def test_https_without_the_ca_fails_once_with_a_message_naming_the_fix(
-        lore_env: LoreEnv, tls_sim: Simulator) -> None:
+    lore_env: LoreEnv, tls_sim: Simulator
+) -> None:
     env = _config(lore_env, tls_sim.url, tls_sim)
     code, doc = lore_env.robot("sync", extra_env=env)
     assert code == 8 and doc["error"]["code"] == "NETWORK_ERROR", doc
@@ -68,8 +69,9 @@ def test_https_with_ca_bundle_in_config(lore_env: LoreEnv, tls_sim: Simulator) -
 
 
 @pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
-def test_https_with_ca_from_the_environment(lore_env: LoreEnv, tls_sim: Simulator,
-                                            variable: str) -> None:
+def test_https_with_ca_from_the_environment(
+    lore_env: LoreEnv, tls_sim: Simulator, variable: str
+) -> None:
     env = _config(lore_env, tls_sim.url, tls_sim)
     assert tls_sim.ca_bundle
     code, doc = lore_env.robot("sync", extra_env={**env, variable: tls_sim.ca_bundle})
@@ -77,8 +79,7 @@ def test_https_with_ca_from_the_environment(lore_env: LoreEnv, tls_sim: Simulato
     assert _issue_count(lore_env) > 0
 
 
-def test_tls_verify_false_syncs_with_a_loud_warning(lore_env: LoreEnv,
-                                                    tls_sim: Simulator) -> None:
+def test_tls_verify_false_syncs_with_a_loud_warning(lore_env: LoreEnv, tls_sim: Simulator) -> None:
     env = _config(lore_env, tls_sim.url, tls_sim, tlsVerify=False)
     proc = lore_env.run("--robot", "sync", extra_env=env)
     assert proc.returncode == 0, proc.stderr
@@ -88,7 +89,8 @@ def test_tls_verify_false_syncs_with_a_loud_warning(lore_env: LoreEnv,
 
 
 def test_missing_ca_bundle_file_is_config_invalid_naming_key_and_path(
-        lore_env: LoreEnv, tls_sim: Simulator) -> None:
+    lore_env: LoreEnv, tls_sim: Simulator
+) -> None:
     missing = str(lore_env.root / "corp-ca.pem")
     env = _config(lore_env, tls_sim.url, tls_sim, caBundle=missing)
     code, doc = lore_env.robot("sync", extra_env=env)
@@ -96,8 +98,9 @@ def test_missing_ca_bundle_file_is_config_invalid_naming_key_and_path(
     assert "gitlab.caBundle" in doc["error"]["message"] and missing in doc["error"]["message"]
 
 
-def test_http_base_url_behind_https_redirect_keeps_graphql(lore_env: LoreEnv,
-                                                           tls_sim: Simulator) -> None:
+def test_http_base_url_behind_https_redirect_keeps_graphql(
+    lore_env: LoreEnv, tls_sim: Simulator
+) -> None:
     # nginx: http://host → https://host for every method. The sync's first request (a GET)
     # moves the client to https, so the GraphQL POSTs never hit the redirect.
     with Redirector.start(tls_sim.url) as red:
@@ -108,8 +111,9 @@ def test_http_base_url_behind_https_redirect_keeps_graphql(lore_env: LoreEnv,
     assert "POST" not in {r.method for r in seen}
     graphql = [e for e in tls_sim.state.request_log if e["path"] == "/api/graphql"]
     assert graphql and all(e["method"] == "POST" for e in graphql)
-    assert not [e for e in tls_sim.state.request_log
-                if e["path"] == "/api/graphql" and e["method"] == "GET"]
+    assert not [
+        e for e in tls_sim.state.request_log if e["path"] == "/api/graphql" and e["method"] == "GET"
+    ]
     issues = doc["data"]["stages"] if isinstance(doc["data"].get("stages"), dict) else None
     assert issues is None or issues  # shape is the pipeline's; success is what matters
     conn_count = _issue_count(lore_env)
@@ -117,7 +121,8 @@ def test_http_base_url_behind_https_redirect_keeps_graphql(lore_env: LoreEnv,
 
 
 def test_cross_host_redirect_fails_and_no_token_reaches_the_other_host(
-        lore_env: LoreEnv, small_sim: Simulator) -> None:
+    lore_env: LoreEnv, small_sim: Simulator
+) -> None:
     other = small_sim.url.replace("127.0.0.1", "localhost")
     with Redirector.start(other, status=302) as red:
         env = _config(lore_env, red.url, small_sim)

@@ -47,8 +47,13 @@ class StoreBuilder:
         pid = len(self.projects) + 1
         self.conn.execute(
             "INSERT INTO projects(id, path, name, web_url, last_synced_at) VALUES (?, ?, ?, ?, ?)",
-            (pid, path, path.rsplit("/", 1)[-1], f"https://gitlab.example.com/{path}",
-             last_synced_at),
+            (
+                pid,
+                path,
+                path.rsplit("/", 1)[-1],
+                f"https://gitlab.example.com/{path}",
+                last_synced_at,
+            ),
         )
         self.projects[path] = pid
         return pid
@@ -162,13 +167,23 @@ class StoreBuilder:
             "merged_at, closed_at, web_url, synced_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                item_id, self.projects[project], iid, title, description, state, int(draft),
+                item_id,
+                self.projects[project],
+                iid,
+                title,
+                description,
+                state,
+                int(draft),
                 self.person(author) if author else None,
                 self.person(merged_by) if merged_by else None,
-                source_branch, target_branch, created_at or updated, updated,
+                source_branch,
+                target_branch,
+                created_at or updated,
+                updated,
                 updated if state == "merged" else None,
                 updated if state == "closed" else None,
-                f"https://gitlab.example.com/{project}/-/merge_requests/{iid}", NOW_ISO,
+                f"https://gitlab.example.com/{project}/-/merge_requests/{iid}",
+                NOW_ISO,
             ),
         )
         self._labels("mr", item_id, labels)
@@ -179,13 +194,21 @@ class StoreBuilder:
                 "INSERT INTO mr_paths(mr_id, new_path, old_path, new_file, renamed_file, "
                 f"deleted_file{', source' if source else ''}) "
                 f"VALUES (?, ?, ?, ?, ?, ?{', ?' if source else ''})",
-                (item_id, new, old, int(change == "new"), int(change == "renamed"),
-                 int(change == "deleted"), *source),
+                (
+                    item_id,
+                    new,
+                    old,
+                    int(change == "new"),
+                    int(change == "renamed"),
+                    int(change == "deleted"),
+                    *source,
+                ),
             )
         if diffs_overflow is not None or changes_count is not None:
             self.conn.execute(
                 "UPDATE merge_requests SET diffs_overflow = ?, changes_count = ? WHERE id = ?",
-                (int(bool(diffs_overflow)), changes_count, item_id))
+                (int(bool(diffs_overflow)), changes_count, item_id),
+            )
         return item_id
 
     def thread(
@@ -218,24 +241,44 @@ class StoreBuilder:
                 "position_old_path, position_new_path, position_old_line, position_new_line) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    note_id, disc_id, project_id, kind, item_id,
-                    self.person(note.get("author", "alice")), note.get("body", "hello"),
-                    note.get("type"), int(note.get("system", False)),
-                    int(note.get("resolvable", False)), int(note.get("resolved", False)),
-                    created, created, note.get("old_path"), note.get("new_path"),
-                    note.get("old_line"), note.get("new_line"),
+                    note_id,
+                    disc_id,
+                    project_id,
+                    kind,
+                    item_id,
+                    self.person(note.get("author", "alice")),
+                    note.get("body", "hello"),
+                    note.get("type"),
+                    int(note.get("system", False)),
+                    int(note.get("resolvable", False)),
+                    int(note.get("resolved", False)),
+                    created,
+                    created,
+                    note.get("old_path"),
+                    note.get("new_path"),
+                    note.get("old_line"),
+                    note.get("new_line"),
                 ),
             )
             if "internal" in note or "line_range" in note:
                 rng = note.get("line_range")
                 self.conn.execute(
                     "UPDATE notes SET internal = ?, position_line_range = ? WHERE id = ?",
-                    (int(bool(note.get("internal"))),
-                     json.dumps(rng) if isinstance(rng, dict) else rng, note_id))
+                    (
+                        int(bool(note.get("internal"))),
+                        json.dumps(rng) if isinstance(rng, dict) else rng,
+                        note_id,
+                    ),
+                )
         return disc_id
 
     def document(
-        self, kind: str, item_id: int, *, chunks: int = 0, model: str = "nomic-embed-text",
+        self,
+        kind: str,
+        item_id: int,
+        *,
+        chunks: int = 0,
+        model: str = "nomic-embed-text",
         dimension: int = 4,
     ) -> int:
         table = "issues" if kind == "issue" else "merge_requests"
@@ -256,22 +299,36 @@ class StoreBuilder:
             )
         return doc_id
 
-    def cursor(self, project: str, resource: str, *, advanced_at: str,
-               updated_after: str | None = None) -> None:
+    def cursor(
+        self, project: str, resource: str, *, advanced_at: str, updated_after: str | None = None
+    ) -> None:
         self.conn.execute(
             "INSERT INTO sync_cursors(project_id, resource, updated_after, advanced_at) "
             "VALUES (?, ?, ?, ?)",
             (self.projects[project], resource, updated_after or advanced_at, advanced_at),
         )
 
-    def sync_run(self, *, started_at: str, finished_at: str | None, outcome: str,
-                 requests: int = 0, stages: list[dict[str, Any]] | None = None,
-                 full: bool = False) -> None:
+    def sync_run(
+        self,
+        *,
+        started_at: str,
+        finished_at: str | None,
+        outcome: str,
+        requests: int = 0,
+        stages: list[dict[str, Any]] | None = None,
+        full: bool = False,
+    ) -> None:
         self.conn.execute(
             "INSERT INTO sync_runs(started_at, finished_at, full, outcome, requests, "
             "stage_results) VALUES (?, ?, ?, ?, ?, ?)",
-            (started_at, finished_at, int(full), outcome, requests,
-             json.dumps(stages) if stages is not None else None),
+            (
+                started_at,
+                finished_at,
+                int(full),
+                outcome,
+                requests,
+                json.dumps(stages) if stages is not None else None,
+            ),
         )
 
     def kv(self, key: str, value: Any) -> None:
@@ -291,106 +348,274 @@ def build_standard(b: StoreBuilder) -> dict[str, int]:
         b.person(name)
     ids: dict[str, int] = {}
     ids["acme/platform#1"] = b.issue(
-        "acme/platform", 1, "Login fails on Safari", author="alice", labels=["bug", "frontend"],
-        assignees=["bob"], created_at=ago(days=20), updated_at=ago(days=1),
-        description="Steps:\n1. open Safari\n2. log in [bug]", status=IN_PROGRESS,
+        "acme/platform",
+        1,
+        "Login fails on Safari",
+        author="alice",
+        labels=["bug", "frontend"],
+        assignees=["bob"],
+        created_at=ago(days=20),
+        updated_at=ago(days=1),
+        description="Steps:\n1. open Safari\n2. log in [bug]",
+        status=IN_PROGRESS,
         milestone="v2.0",
     )
     ids["acme/platform#2"] = b.issue(
-        "acme/platform", 2, "Add dark mode", author="bob", labels=["feature"],
-        created_at=ago(days=30), updated_at=ago(days=3), status=TO_DO,
+        "acme/platform",
+        2,
+        "Add dark mode",
+        author="bob",
+        labels=["feature"],
+        created_at=ago(days=30),
+        updated_at=ago(days=3),
+        status=TO_DO,
     )
     ids["acme/platform#3"] = b.issue(
-        "acme/platform", 3, "Crash on startup", state="closed", author="carol", labels=["bug"],
-        assignees=["alice", "carol"], created_at=ago(days=40), updated_at=ago(days=10),
+        "acme/platform",
+        3,
+        "Crash on startup",
+        state="closed",
+        author="carol",
+        labels=["bug"],
+        assignees=["alice", "carol"],
+        created_at=ago(days=40),
+        updated_at=ago(days=10),
         status=DONE,
     )
     ids["acme/platform#12"] = b.issue(
-        "acme/platform", 12, "Shared number in platform", author="dave",
-        created_at=ago(days=25), updated_at=ago(days=20),
+        "acme/platform",
+        12,
+        "Shared number in platform",
+        author="dave",
+        created_at=ago(days=25),
+        updated_at=ago(days=20),
     )
     ids["acme/web#12"] = b.issue(
-        "acme/web", 12, "Shared number in web", author="alice", labels=["bug", "backend"],
-        created_at=ago(days=5), updated_at=ago(hours=2),
+        "acme/web",
+        12,
+        "Shared number in web",
+        author="alice",
+        labels=["bug", "backend"],
+        created_at=ago(days=5),
+        updated_at=ago(hours=2),
     )
     ids["acme/web#5"] = b.issue(
-        "acme/web", 5, "Old 100% stuff_here", author="carol", milestone="v1.0",
-        created_at=ago(days=500), updated_at=ago(days=400),
+        "acme/web",
+        5,
+        "Old 100% stuff_here",
+        author="carol",
+        milestone="v1.0",
+        created_at=ago(days=500),
+        updated_at=ago(days=400),
     )
     ids["acme/platform!1"] = b.mr(
-        "acme/platform", 1, "Fix Safari login", author="bob", reviewers=["alice", "carol"],
-        assignees=["bob"], labels=["bug"], draft=True, created_at=ago(days=2),
-        updated_at=ago(hours=5), source_branch="fix-safari",
-        paths=[("src/login.py", "src/login.py", "modified"), ("", "src/safari.py", "new"),
-               ("docs/old.md", "docs/new.md", "renamed"), ("gone.txt", "gone.txt", "deleted")],
+        "acme/platform",
+        1,
+        "Fix Safari login",
+        author="bob",
+        reviewers=["alice", "carol"],
+        assignees=["bob"],
+        labels=["bug"],
+        draft=True,
+        created_at=ago(days=2),
+        updated_at=ago(hours=5),
+        source_branch="fix-safari",
+        paths=[
+            ("src/login.py", "src/login.py", "modified"),
+            ("", "src/safari.py", "new"),
+            ("docs/old.md", "docs/new.md", "renamed"),
+            ("gone.txt", "gone.txt", "deleted"),
+        ],
     )
     ids["acme/platform!2"] = b.mr(
-        "acme/platform", 2, "Dark mode", state="merged", author="carol", merged_by="alice",
-        reviewers=["bob"], labels=["feature"], created_at=ago(days=9), updated_at=ago(days=2),
+        "acme/platform",
+        2,
+        "Dark mode",
+        state="merged",
+        author="carol",
+        merged_by="alice",
+        reviewers=["bob"],
+        labels=["feature"],
+        created_at=ago(days=9),
+        updated_at=ago(days=2),
     )
     ids["acme/web!3"] = b.mr(
-        "acme/web", 3, "Refactor API", state="closed", author="alice", created_at=ago(days=60),
+        "acme/web",
+        3,
+        "Refactor API",
+        state="closed",
+        author="alice",
+        created_at=ago(days=60),
         updated_at=ago(days=30),
     )
     ids["acme/web!4"] = b.mr(
-        "acme/web", 4, "Locked thing", state="locked", author="dave", created_at=ago(days=70),
+        "acme/web",
+        4,
+        "Locked thing",
+        state="locked",
+        author="dave",
+        created_at=ago(days=70),
         updated_at=ago(days=50),
     )
     issue1 = ids["acme/platform#1"]
-    b.thread("issue", issue1, [
-        {"author": "alice", "body": "I can reproduce it.", "created_at": ago(days=4)},
-        {"author": "bob", "body": "Same here on 17.2", "created_at": ago(days=3)},
-    ])
-    b.thread("issue", issue1, [
-        {"author": "carol", "body": "added ~bug label", "system": True,
-         "created_at": ago(days=19)},
-    ], individual=True)
-    b.thread("issue", issue1, [
-        {"author": "dave", "body": "Any update?", "created_at": ago(days=2)},
-    ], individual=True)
+    b.thread(
+        "issue",
+        issue1,
+        [
+            {"author": "alice", "body": "I can reproduce it.", "created_at": ago(days=4)},
+            {"author": "bob", "body": "Same here on 17.2", "created_at": ago(days=3)},
+        ],
+    )
+    b.thread(
+        "issue",
+        issue1,
+        [
+            {
+                "author": "carol",
+                "body": "added ~bug label",
+                "system": True,
+                "created_at": ago(days=19),
+            },
+        ],
+        individual=True,
+    )
+    b.thread(
+        "issue",
+        issue1,
+        [
+            {"author": "dave", "body": "Any update?", "created_at": ago(days=2)},
+        ],
+        individual=True,
+    )
     mr1 = ids["acme/platform!1"]
-    b.thread("mr", mr1, [
-        {"author": "carol", "body": "This check looks inverted.", "type": "DiffNote",
-         "resolvable": True, "resolved": False, "new_path": "src/login.py", "new_line": 42,
-         "old_path": "src/login.py", "old_line": 40, "created_at": ago(days=1)},
-        {"author": "bob", "body": "Good catch, fixing.", "type": "DiffNote", "resolvable": True,
-         "resolved": False, "new_path": "src/login.py", "new_line": 42,
-         "old_path": "src/login.py", "old_line": 40, "created_at": ago(hours=20)},
-    ])
-    b.thread("mr", mr1, [
-        {"author": "alice", "body": "Old line gone.", "type": "DiffNote", "resolvable": True,
-         "resolved": True, "old_path": "gone.txt", "old_line": 3, "created_at": ago(hours=30)},
-    ])
-    b.thread("mr", mr1, [
-        {"author": "bob", "body": "marked this merge request as draft", "system": True,
-         "created_at": ago(days=2)},
-    ], individual=True)
+    b.thread(
+        "mr",
+        mr1,
+        [
+            {
+                "author": "carol",
+                "body": "This check looks inverted.",
+                "type": "DiffNote",
+                "resolvable": True,
+                "resolved": False,
+                "new_path": "src/login.py",
+                "new_line": 42,
+                "old_path": "src/login.py",
+                "old_line": 40,
+                "created_at": ago(days=1),
+            },
+            {
+                "author": "bob",
+                "body": "Good catch, fixing.",
+                "type": "DiffNote",
+                "resolvable": True,
+                "resolved": False,
+                "new_path": "src/login.py",
+                "new_line": 42,
+                "old_path": "src/login.py",
+                "old_line": 40,
+                "created_at": ago(hours=20),
+            },
+        ],
+    )
+    b.thread(
+        "mr",
+        mr1,
+        [
+            {
+                "author": "alice",
+                "body": "Old line gone.",
+                "type": "DiffNote",
+                "resolvable": True,
+                "resolved": True,
+                "old_path": "gone.txt",
+                "old_line": 3,
+                "created_at": ago(hours=30),
+            },
+        ],
+    )
+    b.thread(
+        "mr",
+        mr1,
+        [
+            {
+                "author": "bob",
+                "body": "marked this merge request as draft",
+                "system": True,
+                "created_at": ago(days=2),
+            },
+        ],
+        individual=True,
+    )
     # Documents: every item has one; some are embedded.
     for ref, item_id in ids.items():
         kind = "issue" if "#" in ref else "mr"
-        chunks = 2 if ref in ("acme/platform#1", "acme/platform!1") else (
-            1 if ref.startswith("acme/platform") else 0)
+        chunks = (
+            2
+            if ref in ("acme/platform#1", "acme/platform!1")
+            else (1 if ref.startswith("acme/platform") else 0)
+        )
         b.document(kind, item_id, chunks=chunks)
     b.cursor("acme/platform", "issues", advanced_at=ago(hours=2))
     b.cursor("acme/platform", "mrs", advanced_at=ago(hours=3))
     b.cursor("acme/web", "issues", advanced_at=ago(days=2))
-    b.sync_run(started_at=ago(days=1, minutes=1), finished_at=ago(days=1), outcome="success",
-               requests=40, stages=[{"stage": "issues", "success": True, "items_updated": 6}])
-    b.sync_run(started_at=ago(hours=2, minutes=1), finished_at=ago(hours=2), outcome="degraded",
-               requests=12, stages=[
-                   {"stage": "issues", "success": True, "items_updated": 2, "error": None,
-                    "error_code": None, "retry_after_ms": None},
-                   {"stage": "mrs", "success": True, "items_updated": 1, "error": None,
-                    "error_code": None, "retry_after_ms": None},
-                   {"stage": "docs", "success": True, "items_updated": 3, "error": None,
-                    "error_code": None, "retry_after_ms": None},
-                   {"stage": "embeddings", "success": False, "items_updated": 0,
-                    "error": "cannot reach http://127.0.0.1:11434",
-                    "error_code": "EMBEDDING_UNAVAILABLE", "retry_after_ms": None},
-               ])
-    b.kv("workitem_status:https://gitlab.example.com",
-         {"available": True, "reason": None, "checked_at": ago(hours=2), "final_page_size": 100,
-          "shrinks": 0})
+    b.sync_run(
+        started_at=ago(days=1, minutes=1),
+        finished_at=ago(days=1),
+        outcome="success",
+        requests=40,
+        stages=[{"stage": "issues", "success": True, "items_updated": 6}],
+    )
+    b.sync_run(
+        started_at=ago(hours=2, minutes=1),
+        finished_at=ago(hours=2),
+        outcome="degraded",
+        requests=12,
+        stages=[
+            {
+                "stage": "issues",
+                "success": True,
+                "items_updated": 2,
+                "error": None,
+                "error_code": None,
+                "retry_after_ms": None,
+            },
+            {
+                "stage": "mrs",
+                "success": True,
+                "items_updated": 1,
+                "error": None,
+                "error_code": None,
+                "retry_after_ms": None,
+            },
+            {
+                "stage": "docs",
+                "success": True,
+                "items_updated": 3,
+                "error": None,
+                "error_code": None,
+                "retry_after_ms": None,
+            },
+            {
+                "stage": "embeddings",
+                "success": False,
+                "items_updated": 0,
+                "error": "cannot reach http://127.0.0.1:11434",
+                "error_code": "EMBEDDING_UNAVAILABLE",
+                "retry_after_ms": None,
+            },
+        ],
+    )
+    b.kv(
+        "workitem_status:https://gitlab.example.com",
+        {
+            "available": True,
+            "reason": None,
+            "checked_at": ago(hours=2),
+            "final_page_size": 100,
+            "shrinks": 0,
+        },
+    )
     return ids
 
 

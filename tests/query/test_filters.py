@@ -49,7 +49,11 @@ def test_bad_since_is_a_usage_error_naming_the_flag(text: str) -> None:
 
 
 def test_split_labels_and_usernames() -> None:
-    assert split_labels(["bug, backend", "bug", "", "prio::high"]) == ["bug", "backend", "prio::high"]
+    assert split_labels(["bug, backend", "bug", "", "prio::high"]) == [
+        "bug",
+        "backend",
+        "prio::high",
+    ]
     assert normalize_username("@alice ") == "alice"
     assert normalize_username("  ") is None
     assert normalize_username(None) is None

@@ -31,7 +31,11 @@ def test_issues_default_open_most_recently_updated_first(standard: Std) -> None:
     conn, _ = standard
     data = list_items(conn, "issue", ItemFilters())
     assert [i["ref"] for i in data["items"]] == [
-        "acme/web#12", "acme/platform#1", "acme/platform#2", "acme/platform#12", "acme/web#5",
+        "acme/web#12",
+        "acme/platform#1",
+        "acme/platform#2",
+        "acme/platform#12",
+        "acme/web#5",
     ]
     assert data["total"] == data["count"] == 5
     assert data["kind"] == "issue"
@@ -66,7 +70,8 @@ def test_item_summaries_keep_order_and_skip_unknown_ids(standard: Std) -> None:
     conn, ids = standard
     wanted = [ids["acme/web#5"], 999_999, ids["acme/platform#1"], ids["acme/web#5"]]
     assert [i["ref"] for i in item_summaries(conn, "issue", wanted)] == [
-        "acme/web#5", "acme/platform#1",
+        "acme/web#5",
+        "acme/platform#1",
     ]
     assert item_summaries(conn, "issue", []) == []
 
@@ -86,7 +91,9 @@ def test_state_filters(standard: Std) -> None:
 def test_labels_must_all_match_case_insensitively(standard: Std) -> None:
     conn, _ = standard
     assert refs(conn, "issue", state="all", labels=["bug"]) == [
-        "acme/web#12", "acme/platform#1", "acme/platform#3",
+        "acme/web#12",
+        "acme/platform#1",
+        "acme/platform#3",
     ]
     assert refs(conn, "issue", state="all", labels=["BUG", "frontend"]) == ["acme/platform#1"]
     assert refs(conn, "issue", state="all", labels=["bug", "feature"]) == []
@@ -127,7 +134,10 @@ def test_since_filters_updated_at(standard: Std) -> None:
     since = parse_since("2d", NOW_MS)
     assert refs(conn, "issue", state="all", since=since) == ["acme/web#12", "acme/platform#1"]
     assert refs(conn, "issue", state="all", since=parse_since("2025-05-20", NOW_MS)) == [
-        "acme/web#12", "acme/platform#1", "acme/platform#2", "acme/platform#3",
+        "acme/web#12",
+        "acme/platform#1",
+        "acme/platform#2",
+        "acme/platform#3",
     ]
 
 
@@ -135,7 +145,8 @@ def test_milestone_search_and_draft(standard: Std) -> None:
     conn, _ = standard
     assert refs(conn, "issue", milestone="V1.0") == ["acme/web#5"]
     assert refs(conn, "issue", state="all", search="SHARED") == [
-        "acme/web#12", "acme/platform#12",
+        "acme/web#12",
+        "acme/platform#12",
     ]
     # LIKE wildcards in the search text are literal.
     assert refs(conn, "issue", search="100%") == ["acme/web#5"]
@@ -179,7 +190,8 @@ def test_ambiguous_project_suffix(builder: StoreBuilder) -> None:
 def test_sorting_and_direction(standard: Std) -> None:
     conn, _ = standard
     assert refs(conn, "issue", state="all", sort="created", ascending=True)[:2] == [
-        "acme/web#5", "acme/platform#3",
+        "acme/web#5",
+        "acme/platform#3",
     ]
     by_iid = refs(conn, "issue", state="all", sort="iid")
     assert by_iid[:2] == ["acme/web#12", "acme/platform#12"]  # ties: project id desc
@@ -352,9 +364,14 @@ def test_issue_with_discussions_in_order(standard: Std) -> None:
     ]
     assert threads[0]["notes"][0]["system"] is True
     assert threads[0]["individual_note"] is True
-    assert item["counts"] == {"discussions": 3, "notes": 4, "system_notes": 1,
-                              "system_notes_hidden": 0, "internal_notes": 0,
-                              "unresolved_threads": 0}
+    assert item["counts"] == {
+        "discussions": 3,
+        "notes": 4,
+        "system_notes": 1,
+        "system_notes_hidden": 0,
+        "internal_notes": 0,
+        "unresolved_threads": 0,
+    }
 
 
 def test_show_without_system_notes(standard: Std) -> None:
@@ -371,14 +388,22 @@ def test_mr_with_diff_positions_resolution_and_changes(standard: Std) -> None:
     assert mr["kind"] == "mr" and mr["draft"] is True
     assert mr["reviewers"] == ["alice", "carol"]
     assert [c["new_path"] for c in mr["changes"]] == [
-        "docs/new.md", "gone.txt", "src/login.py", "src/safari.py",
+        "docs/new.md",
+        "gone.txt",
+        "src/login.py",
+        "src/safari.py",
     ]
     renamed = next(c for c in mr["changes"] if c["renamed_file"])
     assert renamed["old_path"] == "docs/old.md"
     review = next(t for t in mr["discussions"] if t["notes"][0]["body"].startswith("This check"))
     assert review["resolvable"] is True and review["resolved"] is False
-    assert review["position"] == {"old_path": "src/login.py", "new_path": "src/login.py",
-                                  "old_line": 40, "new_line": 42, "line_range": None}
+    assert review["position"] == {
+        "old_path": "src/login.py",
+        "new_path": "src/login.py",
+        "old_line": 40,
+        "new_line": 42,
+        "line_range": None,
+    }
     assert review["notes"][1]["author"] == "bob"
     resolved = next(t for t in mr["discussions"] if t["notes"][0]["body"] == "Old line gone.")
     assert resolved["resolved"] is True
@@ -388,8 +413,9 @@ def test_mr_with_diff_positions_resolution_and_changes(standard: Std) -> None:
 
 def test_item_with_deleted_author_and_no_threads(builder: StoreBuilder) -> None:
     builder.project("acme/platform")
-    builder.issue("acme/platform", 7, "Orphan", author=None, description=None,
-                  updated_at=ago(days=1))
+    builder.issue(
+        "acme/platform", 7, "Orphan", author=None, description=None, updated_at=ago(days=1)
+    )
     item = get_item(builder.conn, "#7")
     assert item["author"] is None and item["description"] is None
     assert item["discussions"] == [] and item["counts"]["notes"] == 0

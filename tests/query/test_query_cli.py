@@ -74,11 +74,29 @@ def test_issues_robot(lore_env: LoreEnv, mirror: dict[str, int]) -> None:
     data = check_success("lore issues", doc)
     assert [i["ref"] for i in data["items"]][:2] == ["acme/web#12", "acme/platform#1"]
     assert data["total"] == 5 and data["count"] == 5
-    assert data["items"][1]["status"] == {"name": "In progress", "category": "in_progress",
-                                          "color": "#1f75cb"}
+    assert data["items"][1]["status"] == {
+        "name": "In progress",
+        "category": "in_progress",
+        "color": "#1f75cb",
+    }
 
-    code, doc = robot(lore_env, "issues", "--state", "all", "-p", "platform", "--label", "bug",
-                      "--since", "30d", "--sort", "iid", "--asc", "--limit", "1")
+    code, doc = robot(
+        lore_env,
+        "issues",
+        "--state",
+        "all",
+        "-p",
+        "platform",
+        "--label",
+        "bug",
+        "--since",
+        "30d",
+        "--sort",
+        "iid",
+        "--asc",
+        "--limit",
+        "1",
+    )
     data = check_success("lore issues", doc)
     assert [i["ref"] for i in data["items"]] == ["acme/platform#1"]
     assert data["total"] == 2 and data["count"] == 1
@@ -117,8 +135,12 @@ def test_show_robot_issue_and_mr(lore_env: LoreEnv, mirror: dict[str, int]) -> N
     assert issue["kind"] == "issue" and issue["description"].startswith("Steps:")
     assert issue["counts"]["notes"] == 4
 
-    code, doc = robot(lore_env, "show", "https://gitlab.example.com/acme/platform/-/merge_requests/1",
-                      "--no-system")
+    code, doc = robot(
+        lore_env,
+        "show",
+        "https://gitlab.example.com/acme/platform/-/merge_requests/1",
+        "--no-system",
+    )
     mr = check_success("lore show", doc)
     assert mr["kind"] == "mr" and len(mr["changes"]) == 4
     assert mr["counts"]["system_notes_hidden"] == 1
@@ -139,8 +161,9 @@ def test_status_robot(lore_env: LoreEnv, mirror: dict[str, int]) -> None:
     assert data["workitem_status"]["instances"][0]["available"] is True
 
 
-def test_status_without_config_still_reports_the_mirror(lore_env: LoreEnv,
-                                                        mirror: dict[str, int]) -> None:
+def test_status_without_config_still_reports_the_mirror(
+    lore_env: LoreEnv, mirror: dict[str, int]
+) -> None:
     code, doc = robot(lore_env, "status")
     assert code == 0
     data = check_success("lore status", doc)
@@ -267,7 +290,7 @@ def test_status_human(lore_env: LoreEnv, mirror: dict[str, int]) -> None:
     assert "Cursor age" in out and "Notes" in out  # a wide terminal shows every column
 
     narrow = lore_env.run("status", extra_env={**CLOCK_ENV, "COLUMNS": "80", "NO_COLOR": "1"})
-    table = narrow.stdout[narrow.stdout.index("Project "):].splitlines()
+    table = narrow.stdout[narrow.stdout.index("Project ") :].splitlines()
     assert table[0].split() == ["Project", "Issues", "Merge", "requests", "Synced"]
     assert "3 open / 1 closed" in narrow.stdout and max(len(line) for line in table) <= 80
 
@@ -287,13 +310,18 @@ def test_status_human(lore_env: LoreEnv, mirror: dict[str, int]) -> None:
         ("lore show", ["show", "twelve"], 2, "'twelve'"),
         ("lore show", ["show", "#12"], 13, "#12"),
         ("lore show", ["show", "acme/web#99"], 7, "acme/web#99"),
-        ("lore show", ["show", "https://gitlab.example.com/other/repo/-/issues/1"], 7,
-         "other/repo"),
+        (
+            "lore show",
+            ["show", "https://gitlab.example.com/other/repo/-/issues/1"],
+            7,
+            "other/repo",
+        ),
         ("lore issues", ["issues", "--project", "acme/nope"], 7, "acme/nope"),
     ],
 )
-def test_bad_input(lore_env: LoreEnv, mirror: dict[str, int], command: str, args: list[str],
-                   code: int, needle: str) -> None:
+def test_bad_input(
+    lore_env: LoreEnv, mirror: dict[str, int], command: str, args: list[str], code: int, needle: str
+) -> None:
     expected = {2: "USAGE_ERROR", 7: "NOT_FOUND", 13: "AMBIGUOUS"}[code]
     rc, doc = robot(lore_env, *args)
     assert rc == code, doc
@@ -336,10 +364,23 @@ def test_robot_docs_publishes_the_flags() -> None:
     def flags(command: str) -> set[str]:
         return {f for p in entry(command)["params"] for f in p["flags"]}
 
-    common = {"--state", "--label", "--author", "--assignee", "--since", "--project", "--limit",
-              "--sort", "--asc", "--desc", "--milestone", "--search"}
+    common = {
+        "--state",
+        "--label",
+        "--author",
+        "--assignee",
+        "--since",
+        "--project",
+        "--limit",
+        "--sort",
+        "--asc",
+        "--desc",
+        "--milestone",
+        "--search",
+    }
     assert common | {"--status", "--status-category", "--type", "-t", "--all-types"} <= flags(
-        "lore issues")
+        "lore issues"
+    )
     assert "--type" not in flags("lore mrs")
     assert common | {"--reviewer", "--draft", "--ready"} <= flags("lore mrs")
     assert {"--system", "--no-system"} <= flags("lore show")
@@ -354,8 +395,9 @@ def test_robot_docs_publishes_the_flags() -> None:
 
 
 @pytest.mark.parametrize("args", [["status"], ["issues"], ["show", "#1"], ["mrs", "--since", "1w"]])
-def test_reading_commands_do_not_import_httpx(lore_env: LoreEnv, mirror: dict[str, int],
-                                              args: list[str]) -> None:
+def test_reading_commands_do_not_import_httpx(
+    lore_env: LoreEnv, mirror: dict[str, int], args: list[str]
+) -> None:
     code = (
         "import sys\n"
         "from lore.cli.app import main\n"
@@ -363,6 +405,12 @@ def test_reading_commands_do_not_import_httpx(lore_env: LoreEnv, mirror: dict[st
         "sys.stderr.write('HTTPX=%s RC=%s' % ('httpx' in sys.modules, rc))\n"
     )
     env = {**lore_env.env, **CLOCK_ENV}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert "HTTPX=False RC=0" in proc.stderr, proc.stderr

@@ -26,11 +26,13 @@ def synced(lore_env: LoreEnv) -> Any:
 
     # GitLab 15.6 has no /diffs: /changes says `overflow: true` itself. (Through /diffs lore
     # asks only from 500 files on, GitLab's smallest diff_max_files.)
-    with Simulator.start(preset="small", seed=7, diff_max_files=DIFF_MAX_FILES,
-                         gitlab_version="15.6") as sim:
+    with Simulator.start(
+        preset="small", seed=7, diff_max_files=DIFF_MAX_FILES, gitlab_version="15.6"
+    ) as sim:
         lore_env.write_config(sim.url, [p.path for p in sim.dataset.projects])
-        proc = lore_env.run("sync", "--no-docs", "--no-embed",
-                            extra_env={"GITLAB_TOKEN": sim.token}, timeout=300)
+        proc = lore_env.run(
+            "sync", "--no-docs", "--no-embed", extra_env={"GITLAB_TOKEN": sim.token}, timeout=300
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         yield sim
 
@@ -54,29 +56,46 @@ def test_issue_types_and_show_fields_match_the_simulator(lore_env: LoreEnv, sync
     assert all(listed[i] == issues[i][1].issue_type for i in listed)
     assert data["hidden_by_type"] == {"task": len(tasks)}
 
-    data = _robot(lore_env, "lore issues", "issues", "--state", "all", "--type", "task",
-                  "--limit", "1000")
+    data = _robot(
+        lore_env, "lore issues", "issues", "--state", "all", "--type", "task", "--limit", "1000"
+    )
     assert {i["id"] for i in data["items"]} == tasks and data["hidden_by_type"] == {}
     wanted = sorted({issues[i][1].issue_type for i in others})
-    data = _robot(lore_env, "lore issues", "issues", "--state", "all", "--type", ",".join(wanted),
-                  "--limit", "1000")
+    data = _robot(
+        lore_env,
+        "lore issues",
+        "issues",
+        "--state",
+        "all",
+        "--type",
+        ",".join(wanted),
+        "--limit",
+        "1000",
+    )
     assert {i["id"] for i in data["items"]} == others
-    data = _robot(lore_env, "lore issues", "issues", "--state", "all", "--all-types",
-                  "--limit", "1000")
+    data = _robot(
+        lore_env, "lore issues", "issues", "--state", "all", "--all-types", "--limit", "1000"
+    )
     assert {i["id"] for i in data["items"]} == set(issues)
 
     # A moved issue points at its (mirrored) target by ref.
     project, moved = next((p, i) for p, i in (v for v in issues.values()) if i.moved_to_id)
     target_project, target = issues[moved.moved_to_id]
     shown = _robot(lore_env, "lore show", "show", format_ref("issue", moved.iid, project.path))
-    assert shown["moved_to"] == {"id": target.id,
-                                 "ref": format_ref("issue", target.iid, target_project.path),
-                                 "web_url": shown["moved_to"]["web_url"], "mirrored": True}
+    assert shown["moved_to"] == {
+        "id": target.id,
+        "ref": format_ref("issue", target.iid, target_project.path),
+        "web_url": shown["moved_to"]["web_url"],
+        "mirrored": True,
+    }
     assert shown["moved_to"]["web_url"]
 
     # Internal notes are flagged, exactly those.
-    project, issue = next((p, i) for p, i in issues.values()
-                          if any(n.internal for d in i.discussions for n in d.notes))
+    project, issue = next(
+        (p, i)
+        for p, i in issues.values()
+        if any(n.internal for d in i.discussions for n in d.notes)
+    )
     shown = _robot(lore_env, "lore show", "show", format_ref("issue", issue.iid, project.path))
     truth = {n.id: n.internal for d in issue.discussions for n in d.notes}
     got = {n["id"]: n["internal"] for d in shown["discussions"] for n in d["notes"]}
@@ -85,15 +104,19 @@ def test_issue_types_and_show_fields_match_the_simulator(lore_env: LoreEnv, sync
     assert " · internal" in out
 
 
-def test_mr_diff_notes_and_cut_diff_lists_match_the_simulator(lore_env: LoreEnv,
-                                                              synced: Any) -> None:
+def test_mr_diff_notes_and_cut_diff_lists_match_the_simulator(
+    lore_env: LoreEnv, synced: Any
+) -> None:
     ds = synced.dataset
     mrs = [(p, m) for p in ds.projects for m in p.mrs.values()]
 
     # A multi-line diff note carries its range, start and end as GitLab sent them.
     project, mr, note = next(
-        (p, m, d.notes[0]) for p, m in mrs for d in m.discussions
-        if d.notes[0].position is not None and d.notes[0].position.line_range is not None)
+        (p, m, d.notes[0])
+        for p, m in mrs
+        for d in m.discussions
+        if d.notes[0].position is not None and d.notes[0].position.line_range is not None
+    )
     ref = format_ref("mr", mr.iid, project.path)
     shown = _robot(lore_env, "lore show", "show", ref)
     got = next(n for d in shown["discussions"] for n in d["notes"] if n["id"] == note.id)
@@ -106,10 +129,13 @@ def test_mr_diff_notes_and_cut_diff_lists_match_the_simulator(lore_env: LoreEnv,
     # A diff note on a file the MR's diff no longer lists: the path is in its changes,
     # marked as known from a diff note only.
     project, mr, path = next(
-        (p, m, d.notes[0].position.new_path) for p, m in mrs for d in m.discussions
+        (p, m, d.notes[0].position.new_path)
+        for p, m in mrs
+        for d in m.discussions
         if d.notes[0].position is not None
         and d.notes[0].position.new_path not in {f.new_path for f in m.diffs}
-        and len(m.diffs) <= DIFF_MAX_FILES)
+        and len(m.diffs) <= DIFF_MAX_FILES
+    )
     shown = _robot(lore_env, "lore show", "show", format_ref("mr", mr.iid, project.path))
     sources = {c["new_path"]: c["source"] for c in shown["changes"]}
     assert sources[path] == "diff_note"

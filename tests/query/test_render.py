@@ -29,9 +29,19 @@ from .conftest import NOW_MS, ago
 
 @pytest.mark.parametrize(
     ("seconds", "expected"),
-    [(0, "0s"), (59, "59s"), (60, "1m"), (3599, "59m"), (3600, "1h"), (86_399, "23h"),
-     (86_400, "1d"), (29 * 86_400, "29d"), (45 * 86_400, "1mo"), (400 * 86_400, "1y"),
-     (-7200, "2h")],
+    [
+        (0, "0s"),
+        (59, "59s"),
+        (60, "1m"),
+        (3599, "59m"),
+        (3600, "1h"),
+        (86_399, "23h"),
+        (86_400, "1d"),
+        (29 * 86_400, "29d"),
+        (45 * 86_400, "1mo"),
+        (400 * 86_400, "1y"),
+        (-7200, "2h"),
+    ],
 )
 def test_format_duration(seconds: int, expected: str) -> None:
     assert format_duration(seconds) == expected
@@ -109,10 +119,13 @@ def test_render_does_not_import_rich_at_module_import() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; import lore.cli.render; "
-            "print(any(m == 'rich' or m.startswith('rich.') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys; import lore.cli.render; "
+        "print(any(m == 'rich' or m.startswith('rich.') for m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"
 
 
@@ -127,6 +140,7 @@ def test_command_modules_and_robot_docs_stay_light() -> None:
         "heavy = ['sqlite3', 'rich', 'httpx', 'lore.store.db', 'lore.query.items']\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

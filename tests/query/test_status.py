@@ -29,15 +29,24 @@ def test_per_project_counts(standard: Std, tmp_path: Path) -> None:
     assert platform["documents"] == 6 and platform["embedded_documents"] == 6
     assert web["documents"] == 4 and web["embedded_documents"] == 0
     assert platform["last_synced_age_seconds"] == 2 * 3600
-    assert data["totals"] == {"projects": 2, "issues": 6, "open_issues": 5, "mrs": 4,
-                              "open_mrs": 1, "discussions": 6, "notes": 8, "documents": 10}
+    assert data["totals"] == {
+        "projects": 2,
+        "issues": 6,
+        "open_issues": 5,
+        "mrs": 4,
+        "open_mrs": 1,
+        "discussions": 6,
+        "notes": 8,
+        "documents": 10,
+    }
 
 
 def test_cursor_ages(standard: Std, tmp_path: Path) -> None:
     conn, _ = standard
     platform, web = store_status(conn, tmp_path / "lore.db", now_ms=NOW_MS)["projects"]
     assert [(c["resource"], c["age_seconds"]) for c in platform["cursors"]] == [
-        ("issues", 7200), ("mrs", 10800),
+        ("issues", 7200),
+        ("mrs", 10800),
     ]
     assert [(c["resource"], c["age_seconds"]) for c in web["cursors"]] == [("issues", 2 * 86400)]
 
@@ -55,13 +64,22 @@ def test_last_sync_and_last_success(standard: Std, tmp_path: Path) -> None:
 
 def test_running_and_failed_runs(builder: StoreBuilder, tmp_path: Path) -> None:
     builder.project("acme/platform")
-    builder.sync_run(started_at="2025-05-01T00:00:00.000Z", finished_at="2025-05-01T00:01:00.000Z",
-                     outcome="success", stages=[])
-    builder.sync_run(started_at="2025-05-02T00:00:00.000Z", finished_at="2025-05-02T00:00:05.000Z",
-                     outcome="failed", stages=[{"stage": "issues", "success": False,
-                                                "error_code": "AUTH_FAILED"}])
-    builder.conn.execute("INSERT INTO sync_runs(started_at, outcome, stage_results) "
-                         "VALUES ('2025-06-01T11:59:00.000Z', 'running', 'not json')")
+    builder.sync_run(
+        started_at="2025-05-01T00:00:00.000Z",
+        finished_at="2025-05-01T00:01:00.000Z",
+        outcome="success",
+        stages=[],
+    )
+    builder.sync_run(
+        started_at="2025-05-02T00:00:00.000Z",
+        finished_at="2025-05-02T00:00:05.000Z",
+        outcome="failed",
+        stages=[{"stage": "issues", "success": False, "error_code": "AUTH_FAILED"}],
+    )
+    builder.conn.execute(
+        "INSERT INTO sync_runs(started_at, outcome, stage_results) "
+        "VALUES ('2025-06-01T11:59:00.000Z', 'running', 'not json')"
+    )
     data = store_status(builder.conn, tmp_path / "lore.db", now_ms=NOW_MS)
     assert data["last_sync"]["outcome"] == "running"
     assert data["last_sync"]["finished_at"] is None and data["last_sync"]["stages"] == []
@@ -72,9 +90,12 @@ def test_running_and_failed_runs(builder: StoreBuilder, tmp_path: Path) -> None:
 def test_embedding_coverage_and_models(standard: Std, tmp_path: Path) -> None:
     conn, ids = standard
     # A second model on one document: counted per model, the document once.
-    conn.execute("INSERT INTO embeddings(document_id, chunk_index, model, dimension, content_hash,"
-                 " vector, embedded_at) SELECT id, 9, 'other', 8, 'x', x'00', 'now' FROM documents"
-                 " WHERE item_kind = 'issue' AND item_id = ?", (ids["acme/web#5"],))
+    conn.execute(
+        "INSERT INTO embeddings(document_id, chunk_index, model, dimension, content_hash,"
+        " vector, embedded_at) SELECT id, 9, 'other', 8, 'x', x'00', 'now' FROM documents"
+        " WHERE item_kind = 'issue' AND item_id = ?",
+        (ids["acme/web#5"],),
+    )
     emb = store_status(conn, tmp_path / "lore.db", now_ms=NOW_MS)["embeddings"]
     assert emb["documents"] == 10 and emb["embedded_documents"] == 7
     assert emb["coverage"] == 0.7
@@ -88,8 +109,11 @@ def test_embedding_coverage_and_models(standard: Std, tmp_path: Path) -> None:
 
 def test_config_adds_unsynced_projects_and_model(standard: Std, tmp_path: Path) -> None:
     conn, _ = standard
-    config = build("https://gitlab.example.com", ["acme/platform", "acme/new"],
-                   extra={"embedding": {"model": "mxbai-embed-large"}})
+    config = build(
+        "https://gitlab.example.com",
+        ["acme/platform", "acme/new"],
+        extra={"embedding": {"model": "mxbai-embed-large"}},
+    )
     data = store_status(conn, tmp_path / "lore.db", config, now_ms=NOW_MS)
     by_path = {p["path"]: p for p in data["projects"]}
     assert by_path["acme/platform"]["configured"] is True
@@ -113,8 +137,11 @@ def test_schema_without_status_and_pending_migrations(tmp_path: Path) -> None:
     b = StoreBuilder(tmp_path / "lore.db", schema=1)
     b.project("acme/platform")
     data = store_status(b.conn, tmp_path / "lore.db", now_ms=NOW_MS)
-    assert data["workitem_status"] == {"columns": False, "issues_with_status": None,
-                                       "instances": []}
+    assert data["workitem_status"] == {
+        "columns": False,
+        "issues_with_status": None,
+        "instances": [],
+    }
     assert data["db"]["schema_version"] == 1
     assert data["db"]["pending_migrations"] == latest_schema_version() - 1
     assert any("upgrades it" in h for h in data["hints"])
@@ -146,8 +173,9 @@ def test_nothing_synced_yet(tmp_path: Path) -> None:
 
 def test_database_from_a_newer_lore(standard: Std, tmp_path: Path) -> None:
     conn, _ = standard
-    conn.execute("INSERT INTO schema_migrations(version, name, applied_at) "
-                 "VALUES (999, 'future', 'now')")
+    conn.execute(
+        "INSERT INTO schema_migrations(version, name, applied_at) VALUES (999, 'future', 'now')"
+    )
     data = store_status(conn, tmp_path / "lore.db", now_ms=NOW_MS)
     assert data["db"]["schema_version"] == 999 and data["db"]["pending_migrations"] == 0
     assert any("newer than this lore" in h for h in data["hints"])

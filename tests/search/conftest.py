@@ -24,5 +24,3 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def ollama() -> Iterator[FakeOllama]:
     with FakeOllama.start(dim=256, model="nomic-embed-text") as fake:
         yield fake
-
-

@@ -33,8 +33,13 @@ from lore.sync.stage_embeddings import run_embeddings_stage
 pytest.importorskip("usearch")  # the ann extra (part of dev)
 
 MODEL = "nomic-embed-text"
-QUERIES = ["login token", "dark mode settings", "database backup disk", "docker pipeline cache",
-           "session times out"]
+QUERIES = [
+    "login token",
+    "dark mode settings",
+    "database backup disk",
+    "docker pipeline cache",
+    "session times out",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -54,8 +59,9 @@ def _answers(store: Store, url: str, index: object | None = None) -> list[list[t
     embedding = EmbeddingConfig(provider="ollama", base_url=url, model=MODEL)
     out = []
     for query in QUERIES:
-        result = search(store.conn, query, embedding=embedding, mode="semantic", limit=5,
-                        index=index)  # type: ignore[arg-type]
+        result = search(
+            store.conn, query, embedding=embedding, mode="semantic", limit=5, index=index
+        )  # type: ignore[arg-type]
         out.append([(h.ref, round(h.score, 4)) for h in result.hits])
     return out
 
@@ -69,7 +75,8 @@ def _index_files(store: Store) -> list[str]:
 
 
 def test_the_stage_builds_the_index_and_search_uses_it_with_exact_answers(
-        store: Store, ollama: FakeOllama) -> None:
+    store: Store, ollama: FakeOllama
+) -> None:
     seed_corpus(store)
     details = _sync(store, ollama.url)
     assert details["ann"] == {"ann": "built", "vectors": 5}
@@ -86,8 +93,12 @@ def test_the_stage_builds_the_index_and_search_uses_it_with_exact_answers(
 def test_changed_documents_are_applied_incrementally(store: Store, ollama: FakeOllama) -> None:
     seed_corpus(store)
     _sync(store, ollama.url)
-    store.update("issue", 101, updated_at="2024-06-10T00:00:00.000Z",
-                 description="Kittens and puppies: nothing about signing in any more.")
+    store.update(
+        "issue",
+        101,
+        updated_at="2024-06-10T00:00:00.000Z",
+        description="Kittens and puppies: nothing about signing in any more.",
+    )
     details = _sync(store, ollama.url)
     assert details["ann"] == {"ann": "incremental", "vectors": 5, "removed": 1, "added": 1}
     assert isinstance(load_index(store.conn, MODEL), ann.AnnIndex)
@@ -95,7 +106,8 @@ def test_changed_documents_are_applied_incrementally(store: Store, ollama: FakeO
 
 
 def test_a_stale_index_is_not_used_and_the_next_run_reconciles_it(
-        store: Store, ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store, ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed_corpus(store)
     for n in range(10):  # enough documents that one deletion does not force a rebuild
         store.issue(300 + n, 1, 300 + n, f"Runbook page {n}", f"Steps for on-call rotation {n}.")
@@ -113,7 +125,9 @@ def test_a_stale_index_is_not_used_and_the_next_run_reconciles_it(
     assert _answers(store, ollama.url) == _exact(store, ollama.url)
 
 
-def test_corrupt_or_missing_files_mean_exact_search_then_a_rebuild(store: Store, ollama: FakeOllama) -> None:
+def test_corrupt_or_missing_files_mean_exact_search_then_a_rebuild(
+    store: Store, ollama: FakeOllama
+) -> None:
     seed_corpus(store)
     _sync(store, ollama.url)
     meta = read_meta(paths(store.path, MODEL)[0])
@@ -130,8 +144,9 @@ def test_corrupt_or_missing_files_mean_exact_search_then_a_rebuild(store: Store,
     assert _answers(store, ollama.url) == _exact(store, ollama.url)
 
 
-def test_below_the_threshold_there_is_no_index(store: Store, ollama: FakeOllama,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_below_the_threshold_there_is_no_index(
+    store: Store, ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed_corpus(store)
     _sync(store, ollama.url)
     assert _index_files(store)
@@ -145,8 +160,9 @@ def test_below_the_threshold_there_is_no_index(store: Store, ollama: FakeOllama,
     assert ann.refresh(store.conn, MODEL)["ann"] == "none"  # 50k by default
 
 
-def test_without_usearch_search_stays_exact(store: Store, ollama: FakeOllama,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_usearch_search_stays_exact(
+    store: Store, ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(ann, "available", lambda: False)
     seed_corpus(store)
     details = _sync(store, ollama.url)
@@ -155,30 +171,42 @@ def test_without_usearch_search_stays_exact(store: Store, ollama: FakeOllama,
     assert isinstance(load_index(store.conn, MODEL), VectorIndex)
 
 
-def test_filters_reach_documents_past_the_nearest_candidates(store: Store, ollama: FakeOllama) -> None:
+def test_filters_reach_documents_past_the_nearest_candidates(
+    store: Store, ollama: FakeOllama
+) -> None:
     store.project(1, "group/app")
     for n in range(1, 61):
         store.issue(n, 1, n, f"Cache layer {n}", f"The cache layer number {n} evicts entries.")
-    store.issue(99, 1, 99, "Tomato seedlings", "Watering the garden beds: garden entries.",
-                labels=["rare"])
+    store.issue(
+        99, 1, 99, "Tomato seedlings", "Watering the garden beds: garden entries.", labels=["rare"]
+    )
     _sync(store, ollama.url)
     assert isinstance(load_index(store.conn, MODEL), ann.AnnIndex)
     from lore.search.filters import SearchFilters
 
     embedding = EmbeddingConfig(provider="ollama", base_url=ollama.url, model=MODEL)
-    result = search(store.conn, "cache layer evicts entries garden", embedding=embedding,
-                    mode="semantic", limit=1, filters=SearchFilters(labels=["rare"]))
+    result = search(
+        store.conn,
+        "cache layer evicts entries garden",
+        embedding=embedding,
+        mode="semantic",
+        limit=1,
+        filters=SearchFilters(labels=["rare"]),
+    )
     assert [h.ref for h in result.hits] == ["group/app#99"]
 
 
-def test_robot_output_is_the_same_with_and_without_the_index(lore_env: object, ollama: FakeOllama,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_robot_output_is_the_same_with_and_without_the_index(
+    lore_env: object, ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lore_testkit import LoreEnv
 
     assert isinstance(lore_env, LoreEnv)
-    lore_env.write_config("https://gitlab.example.com", ["group/app", "group/infra"],
-                          extra={"embedding": {"provider": "ollama", "baseUrl": ollama.url,
-                                               "model": MODEL}})
+    lore_env.write_config(
+        "https://gitlab.example.com",
+        ["group/app", "group/infra"],
+        extra={"embedding": {"provider": "ollama", "baseUrl": ollama.url, "model": MODEL}},
+    )
     store = open_store(lore_env.data_dir / "lore.db")
     seed_corpus(store)
     _sync(store, ollama.url)
@@ -188,8 +216,9 @@ def test_robot_output_is_the_same_with_and_without_the_index(lore_env: object, o
         docs = []
         for query in QUERIES:
             for mode in ("semantic", "hybrid"):
-                code, doc = lore_env.robot("search", query, "--mode", mode,
-                                           extra_env={"LORE_ANN_MIN_VECTORS": env_value})
+                code, doc = lore_env.robot(
+                    "search", query, "--mode", mode, extra_env={"LORE_ANN_MIN_VECTORS": env_value}
+                )
                 assert code == 0, doc
                 docs.append(doc["data"])
         return docs
@@ -237,24 +266,44 @@ def _vector_store(path: Path, documents: int) -> None:
         conn.executemany(
             "INSERT INTO documents(id, item_kind, item_id, project_id, title, body, content_hash, "
             "item_updated_at, rendered_at) VALUES (?, 'issue', ?, 1, ?, '', ?, ?, ?)",
-            [(n, n, f"doc {n}", f"h{n}", "2024-01-01T00:00:00.000Z", "2024-01-01T00:00:00.000Z")
-             for n in range(1, documents + 1)])
+            [
+                (n, n, f"doc {n}", f"h{n}", "2024-01-01T00:00:00.000Z", "2024-01-01T00:00:00.000Z")
+                for n in range(1, documents + 1)
+            ],
+        )
         rng = np.random.default_rng(1)
         rows = []
         for n in range(1, documents + 1):
             for chunk in range(2):
                 v = rng.standard_normal(64).astype("<f4")
                 v /= np.linalg.norm(v)
-                rows.append((n, chunk, "m", 64, os.urandom(8).hex(), v.tobytes(), "2024-01-01T00:00:00.000Z"))
-        conn.executemany("INSERT INTO embeddings(document_id, chunk_index, model, dimension, "
-                         "content_hash, vector, embedded_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                rows.append(
+                    (
+                        n,
+                        chunk,
+                        "m",
+                        64,
+                        os.urandom(8).hex(),
+                        v.tobytes(),
+                        "2024-01-01T00:00:00.000Z",
+                    )
+                )
+        conn.executemany(
+            "INSERT INTO embeddings(document_id, chunk_index, model, dimension, "
+            "content_hash, vector, embedded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
     assert ann.refresh(conn, "m")["ann"] == "built"
     conn.close()
 
 
 def _table_pairs(conn: object) -> list[tuple[int, int]]:
-    return sorted((ann.make_key(d, c), ann.hash64(h)) for d, c, h in conn.execute(  # type: ignore[attr-defined]
-        "SELECT document_id, chunk_index, content_hash FROM embeddings"))
+    return sorted(
+        (ann.make_key(d, c), ann.hash64(h))
+        for d, c, h in conn.execute(  # type: ignore[attr-defined]
+            "SELECT document_id, chunk_index, content_hash FROM embeddings"
+        )
+    )
 
 
 def _self_queries_answer_exactly(path: Path) -> str:
@@ -271,8 +320,10 @@ def _self_queries_answer_exactly(path: Path) -> str:
             assert meta is not None
             pairs = np.fromfile(path.parent / meta["keys"], dtype="<i8").reshape(-1, 2)
             assert [tuple(p) for p in pairs.tolist()] == _table_pairs(conn)
-        rows = conn.execute("SELECT document_id, vector FROM embeddings WHERE chunk_index = 0 "
-                            "ORDER BY document_id LIMIT 40").fetchall()
+        rows = conn.execute(
+            "SELECT document_id, vector FROM embeddings WHERE chunk_index = 0 "
+            "ORDER BY document_id LIMIT 40"
+        ).fetchall()
         misses = 0
         for doc, blob in rows:
             top = index.top(np.frombuffer(blob, dtype="<f4"), 1)
@@ -286,14 +337,21 @@ def _self_queries_answer_exactly(path: Path) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_sigkill_while_the_index_is_written_leaves_search_correct(tmp_path: Path, seed: int) -> None:
+def test_sigkill_while_the_index_is_written_leaves_search_correct(
+    tmp_path: Path, seed: int
+) -> None:
     db = tmp_path / "lore.db"
     _vector_store(db, 4000)
     script = tmp_path / "runner.py"
     script.write_text(RUNNER)
     env = dict(os.environ, LORE_ANN_MIN_VECTORS="1")
-    proc = subprocess.Popen([sys.executable, str(script), str(db), str(seed)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(db), str(seed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
     for _ in range(seed):  # a few complete writes first

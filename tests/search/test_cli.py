@@ -26,9 +26,13 @@ def manifest() -> dict[str, Any]:
 @pytest.fixture
 def mirrored(lore_env: Any, ollama: FakeOllama) -> Iterator[Any]:
     """lore_env with a config pointing at the fake Ollama and a synced corpus."""
-    lore_env.write_config("https://gitlab.example.com", ["group/app", "group/infra"],
-                          extra={"embedding": {"provider": "ollama", "baseUrl": ollama.url,
-                                               "model": "nomic-embed-text"}})
+    lore_env.write_config(
+        "https://gitlab.example.com",
+        ["group/app", "group/infra"],
+        extra={
+            "embedding": {"provider": "ollama", "baseUrl": ollama.url, "model": "nomic-embed-text"}
+        },
+    )
     store = open_store(lore_env.data_dir / "lore.db")
     seed_corpus(store)
     config = make_config(ollama.url)
@@ -36,7 +40,8 @@ def mirrored(lore_env: Any, ollama: FakeOllama) -> Iterator[Any]:
     assert run_embeddings_stage(store.conn, config, project_ids=None, full=False).success
     store.conn.executemany(
         "INSERT INTO item_people(item_kind, item_id, role, person_id) VALUES (?, ?, ?, ?)",
-        [("issue", 101, "assignee", 12), ("mr", 201, "reviewer", 10)])
+        [("issue", 101, "assignee", 12), ("mr", 201, "reviewer", 10)],
+    )
     store.conn.commit()
     store.conn.close()
     yield lore_env
@@ -60,8 +65,9 @@ def _check_failure(manifest: dict[str, Any], code: int, doc: dict[str, Any], exp
     assert declared.get(expected) == code, f"{expected} exits {code}; declared {declared}"
 
 
-def test_robot_hybrid_search_matches_the_published_schema(mirrored: Any, manifest: dict[str, Any],
-                                                          ollama: FakeOllama) -> None:
+def test_robot_hybrid_search_matches_the_published_schema(
+    mirrored: Any, manifest: dict[str, Any], ollama: FakeOllama
+) -> None:
     code, doc = mirrored.robot("search", "login", "token", "cache")
     assert code == 0, doc
     data = _check_success(manifest, doc)
@@ -75,18 +81,44 @@ def test_robot_hybrid_search_matches_the_published_schema(mirrored: Any, manifes
 
 
 def test_robot_lexical_search_with_filters(mirrored: Any, manifest: dict[str, Any]) -> None:
-    code, doc = mirrored.robot("search", "login", "--mode", "lexical", "--type", "issue",
-                               "--state", "open", "--label", "auth", "--label", "bug",
-                               "--author", "@alice", "--since", "2024-05-01", "--project", "app",
-                               "-n", "5")
+    code, doc = mirrored.robot(
+        "search",
+        "login",
+        "--mode",
+        "lexical",
+        "--type",
+        "issue",
+        "--state",
+        "open",
+        "--label",
+        "auth",
+        "--label",
+        "bug",
+        "--author",
+        "@alice",
+        "--since",
+        "2024-05-01",
+        "--project",
+        "app",
+        "-n",
+        "5",
+    )
     assert code == 0, doc
     data = _check_success(manifest, doc)
     assert [h["ref"] for h in data["hits"]] == ["group/app#1"]
-    assert data["filters"] == {"type": "issue", "issue_types": [], "projects": ["app"],
-                               "state": "opened",
-                               "labels": ["auth", "bug"], "author": "alice", "assignee": None,
-                               "reviewer": None, "since": "2024-05-01T00:00:00.000Z", "status": None,
-                               "status_category": None}
+    assert data["filters"] == {
+        "type": "issue",
+        "issue_types": [],
+        "projects": ["app"],
+        "state": "opened",
+        "labels": ["auth", "bug"],
+        "author": "alice",
+        "assignee": None,
+        "reviewer": None,
+        "since": "2024-05-01T00:00:00.000Z",
+        "status": None,
+        "status_category": None,
+    }
     hit = data["hits"][0]
     for start, end in hit["highlights"]:
         assert hit["snippet"][start:end].lower() == "login"
@@ -99,15 +131,19 @@ def test_fts_syntax_in_the_query_is_fine(mirrored: Any, manifest: dict[str, Any]
     assert hits and hits[0]["ref"] in {"group/app#1", "group/app!1"}
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["   "], "USAGE_ERROR"),
-    ([], "USAGE_ERROR"),
-    (["login", "--mode", "fuzzy"], "USAGE_ERROR"),
-    (["login", "--since", "yesterday-ish"], "USAGE_ERROR"),
-    (["login", "--project", "nope"], "NOT_FOUND"),
-])
-def test_robot_errors_are_declared(mirrored: Any, manifest: dict[str, Any], args: list[str],
-                                   expected: str) -> None:
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["   "], "USAGE_ERROR"),
+        ([], "USAGE_ERROR"),
+        (["login", "--mode", "fuzzy"], "USAGE_ERROR"),
+        (["login", "--since", "yesterday-ish"], "USAGE_ERROR"),
+        (["login", "--project", "nope"], "NOT_FOUND"),
+    ],
+)
+def test_robot_errors_are_declared(
+    mirrored: Any, manifest: dict[str, Any], args: list[str], expected: str
+) -> None:
     code, doc = mirrored.robot("search", *args)
     _check_failure(manifest, code, doc, expected)
 
@@ -116,7 +152,9 @@ def test_robot_search_by_assignee_and_reviewer(mirrored: Any, manifest: dict[str
     code, doc = mirrored.robot("search", "login token", "--mode", "lexical", "--assignee", "@carol")
     assert code == 0, doc
     data = _check_success(manifest, doc)
-    assert [h["ref"] for h in data["hits"]] == ["group/app#1"] and data["filters"]["assignee"] == "carol"
+    assert [h["ref"] for h in data["hits"]] == ["group/app#1"] and data["filters"][
+        "assignee"
+    ] == "carol"
     code, doc = mirrored.robot("search", "login token", "--mode", "lexical", "--reviewer", "alice")
     assert [h["ref"] for h in _check_success(manifest, doc)["hits"]] == ["group/app!1"]
     code, doc = mirrored.robot("search", "login", "--reviewer", "alice", "--type", "issue")
@@ -160,8 +198,16 @@ def test_human_output(mirrored: Any) -> None:
 def test_robot_docs_publishes_search(manifest: dict[str, Any]) -> None:
     entry = _command(manifest)
     flags = {f for p in entry["params"] for f in p["flags"]}
-    assert {"--mode", "--type", "--project", "--state", "--label", "--author", "--since",
-            "--limit"} <= flags
+    assert {
+        "--mode",
+        "--type",
+        "--project",
+        "--state",
+        "--label",
+        "--author",
+        "--since",
+        "--limit",
+    } <= flags
     codes = {e["code"] for e in entry["exit_codes"]}
     assert {"USAGE_ERROR", "EMBEDDING_UNAVAILABLE", "NOT_FOUND", "DB_ERROR"} <= codes
     assert entry["examples"] and entry["response_schema"]["properties"]["hits"]
@@ -174,8 +220,12 @@ def test_undecodable_bytes_on_the_command_line(mirrored: Any, manifest: dict[str
     from pathlib import Path
 
     lore_exe = str(Path(sys.executable).parent / "lore")  # the installed executable
-    proc = subprocess.run([lore_exe.encode(), b"--robot", b"search", b"login\xff", b"--mode",
-                           b"lexical"], capture_output=True, env=mirrored.env, check=False)
+    proc = subprocess.run(
+        [lore_exe.encode(), b"--robot", b"search", b"login\xff", b"--mode", b"lexical"],
+        capture_output=True,
+        env=mirrored.env,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     data = _check_success(manifest, json.loads(proc.stdout))
     assert data["query"] == "login\ufffd"
@@ -185,10 +235,13 @@ def test_lexical_cli_search_loads_neither_numpy_nor_httpx(mirrored: Any) -> None
     import subprocess
     import sys
 
-    code = ("import sys\n"
-            "from lore.cli.app import main\n"
-            "rc = main(['--robot', 'search', 'login', '--mode', 'lexical'])\n"
-            "print(rc, sorted(m for m in ('numpy', 'httpx') if m in sys.modules), file=sys.stderr)\n")
-    proc = subprocess.run([sys.executable, "-c", code], env=mirrored.env, capture_output=True,
-                          text=True, check=False)
+    code = (
+        "import sys\n"
+        "from lore.cli.app import main\n"
+        "rc = main(['--robot', 'search', 'login', '--mode', 'lexical'])\n"
+        "print(rc, sorted(m for m in ('numpy', 'httpx') if m in sys.modules), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=mirrored.env, capture_output=True, text=True, check=False
+    )
     assert proc.stderr.strip().splitlines()[-1] == "0 []", proc.stderr

@@ -54,8 +54,11 @@ class RawServer:
                         return
                     buffer += chunk
                 head, buffer = buffer.split(b"\r\n\r\n", 1)
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length"))
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
                 while len(buffer) < length:
                     buffer += conn.recv(65536)
                 body, buffer = buffer[:length], buffer[length:]
@@ -98,8 +101,12 @@ def chunked(conn: socket.socket, body: bytes, n: int) -> bool:
 
 def content_length_close(conn: socket.socket, body: bytes, n: int) -> bool:
     payload = _embeddings(body)
-    conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: "
-                 + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: "
+        + str(len(payload)).encode()
+        + b"\r\n\r\n"
+        + payload
+    )
     return False
 
 
@@ -108,7 +115,9 @@ def until_close(conn: socket.socket, body: bytes, n: int) -> bool:
     return False
 
 
-def test_chunked_answers_on_one_kept_alive_connection(serve: Callable[[Handler], RawServer]) -> None:
+def test_chunked_answers_on_one_kept_alive_connection(
+    serve: Callable[[Handler], RawServer],
+) -> None:
     server = serve(chunked)
     with OllamaProvider(server.url, "m", batch_size=2) as provider:
         vectors = provider.embed(["a", "bb", "ccc", "dddd", "eeeee"])
@@ -118,8 +127,9 @@ def test_chunked_answers_on_one_kept_alive_connection(serve: Callable[[Handler],
 
 
 @pytest.mark.parametrize("handler", [content_length_close, until_close])
-def test_connection_close_answers_reconnect(serve: Callable[[Handler], RawServer],
-                                            handler: Handler) -> None:
+def test_connection_close_answers_reconnect(
+    serve: Callable[[Handler], RawServer], handler: Handler
+) -> None:
     server = serve(handler)
     with OllamaProvider(server.url, "m", batch_size=1) as provider:
         assert provider.embed(["x", "yy"]) == [[1.0, 1.0], [2.0, 1.0]]
@@ -127,11 +137,16 @@ def test_connection_close_answers_reconnect(serve: Callable[[Handler], RawServer
 
 
 def test_an_idle_connection_the_server_closed_is_replaced_without_a_retry(
-        serve: Callable[[Handler], RawServer]) -> None:
+    serve: Callable[[Handler], RawServer],
+) -> None:
     def answer_then_hang_up(conn: socket.socket, body: bytes, n: int) -> bool:
         payload = _embeddings(body)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(payload)).encode()
-                     + b"\r\n\r\n" + payload)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Length: "
+            + str(len(payload)).encode()
+            + b"\r\n\r\n"
+            + payload
+        )
         return False  # closes without saying Connection: close, as an idle timeout does
 
     server = serve(answer_then_hang_up)
@@ -173,8 +188,9 @@ def test_nothing_listening_and_garbage_answers() -> None:
     port = sock.getsockname()[1]
     sock.close()
     with pytest.raises(ConnectFailed):
-        JsonClient(f"http://127.0.0.1:{port}", timeout_seconds=1,
-                   connect_timeout_seconds=1).post_json("/", {})
+        JsonClient(
+            f"http://127.0.0.1:{port}", timeout_seconds=1, connect_timeout_seconds=1
+        ).post_json("/", {})
 
 
 def test_not_http_is_a_protocol_error(serve: Callable[[Handler], RawServer]) -> None:
@@ -188,8 +204,16 @@ def test_not_http_is_a_protocol_error(serve: Callable[[Handler], RawServer]) -> 
 
 
 def test_a_proxy_variable_for_the_url_selects_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                 "ALL_PROXY", "no_proxy", "NO_PROXY"):
+    for name in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert not proxied("http://127.0.0.1:11434")
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")

@@ -34,12 +34,18 @@ def test_vectors_are_deterministic_normalised_and_meaningful() -> None:
 
 def test_http_api(ollama: FakeOllama) -> None:
     with httpx.Client(base_url=ollama.url) as http:
-        body = http.post("/api/embed", json={"model": "nomic-embed-text", "input": ["a b", "c"]}).json()
+        body = http.post(
+            "/api/embed", json={"model": "nomic-embed-text", "input": ["a b", "c"]}
+        ).json()
         assert body["model"] == "nomic-embed-text"
         assert body["embeddings"] == [fake_embedding("a b", 256), fake_embedding("c", 256)]
-        single = http.post("/api/embed", json={"model": "nomic-embed-text:latest", "input": "a b"}).json()
+        single = http.post(
+            "/api/embed", json={"model": "nomic-embed-text:latest", "input": "a b"}
+        ).json()
         assert single["embeddings"] == [fake_embedding("a b", 256)]
-        legacy = http.post("/api/embeddings", json={"model": "nomic-embed-text", "prompt": "c"}).json()
+        legacy = http.post(
+            "/api/embeddings", json={"model": "nomic-embed-text", "prompt": "c"}
+        ).json()
         assert legacy["embedding"] == fake_embedding("c", 256)
         missing = http.post("/api/embed", json={"model": "llama3", "input": ["x"]})
         assert missing.status_code == 404 and "not found" in missing.json()["error"]
@@ -52,28 +58,42 @@ def test_http_api(ollama: FakeOllama) -> None:
 def test_failure_modes_switch_at_run_time(ollama: FakeOllama) -> None:
     with httpx.Client(base_url=ollama.url) as http:
         ollama.set_failure("500")
-        assert http.post("/api/embed", json={"model": "nomic-embed-text", "input": ["x"]}).status_code == 500
+        assert (
+            http.post("/api/embed", json={"model": "nomic-embed-text", "input": ["x"]}).status_code
+            == 500
+        )
         ollama.set_failure("unknown-model")
-        assert http.post("/api/embed", json={"model": "nomic-embed-text", "input": ["x"]}).status_code == 404
+        assert (
+            http.post("/api/embed", json={"model": "nomic-embed-text", "input": ["x"]}).status_code
+            == 404
+        )
         ollama.set_failure("down")
         with pytest.raises(httpx.RemoteProtocolError):
             http.post("/api/embed", json={"model": "nomic-embed-text", "input": ["x"]})
     ollama.set_failure(None)
     with httpx.Client(base_url=ollama.url) as http:
-        assert http.post("/api/embed", json={"model": "nomic-embed-text", "input": ["x"]}).status_code == 200
+        assert (
+            http.post("/api/embed", json={"model": "nomic-embed-text", "input": ["x"]}).status_code
+            == 200
+        )
     with pytest.raises(ValueError):
         ollama.set_failure("flaky")
 
 
 def test_module_entry_point_prints_its_url_and_stops_on_sigterm() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "lore.sim.ollama", "--port", "0", "--dim", "32",
-                             "--model", "tiny"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lore.sim.ollama", "--port", "0", "--dim", "32", "--model", "tiny"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
         assert info["model"] == "tiny" and info["dim"] == 32
         assert info["url"].startswith("http://127.0.0.1:")
-        body = httpx.post(info["url"] + "/api/embed", json={"model": "tiny", "input": ["hello"]}).json()
+        body = httpx.post(
+            info["url"] + "/api/embed", json={"model": "tiny", "input": ["hello"]}
+        ).json()
         assert body["embeddings"] == [fake_embedding("hello", 32)]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

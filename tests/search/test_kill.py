@@ -45,8 +45,10 @@ def _build(path: Path) -> Store:
     store.project(1, "group/app")
     for n in range(1, 25):
         # Every third issue is long enough to be cut into several chunks.
-        body = " ".join(f"Finding {n}.{k}: the worker{n} stalls when queue{k} is full." for k in
-                        range(40 if n % 3 == 0 else 3))
+        body = " ".join(
+            f"Finding {n}.{k}: the worker{n} stalls when queue{k} is full."
+            for k in range(40 if n % 3 == 0 else 3)
+        )
         store.issue(n, 1, n, f"Issue number {n} about worker{n}", body)
     assert run_docs_stage(store.conn, make_config(), project_ids=None, full=False).success
     return store
@@ -65,7 +67,8 @@ def _rows(path: Path) -> list[tuple[object, ...]]:
         rows = conn.execute(
             "SELECT d.item_kind, d.item_id, e.chunk_index, e.model, e.dimension, e.content_hash, "
             "e.vector, e.document_hash, e.chunk_chars FROM embeddings e "
-            "JOIN documents d ON d.id = e.document_id ORDER BY d.item_id, e.chunk_index").fetchall()
+            "JOIN documents d ON d.id = e.document_id ORDER BY d.item_id, e.chunk_index"
+        ).fetchall()
         return [tuple(r) for r in rows]
     finally:
         conn.close()
@@ -91,7 +94,9 @@ def _count(path: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after_rows", [1, 9, 20])
-def test_sigkill_mid_embedding_converges_to_a_clean_run(tmp_path: Path, kill_after_rows: int) -> None:
+def test_sigkill_mid_embedding_converges_to_a_clean_run(
+    tmp_path: Path, kill_after_rows: int
+) -> None:
     killed_db, clean_db = tmp_path / "killed.db", tmp_path / "clean.db"
     store = _build(killed_db)
     _copy(store.conn, clean_db)
@@ -101,8 +106,12 @@ def test_sigkill_mid_embedding_converges_to_a_clean_run(tmp_path: Path, kill_aft
     try:
         script = tmp_path / "runner.py"
         script.write_text(RUNNER)
-        proc = subprocess.Popen([sys.executable, str(script), str(killed_db), fake.url],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(killed_db), fake.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while _count(killed_db) < kill_after_rows:
             assert proc.poll() is None, proc.communicate()
@@ -132,6 +141,7 @@ def test_sigkill_mid_embedding_converges_to_a_clean_run(tmp_path: Path, kill_aft
 
     assert _rows(killed_db) == _rows(clean_db)
     # And a further run has nothing left to do.
-    again = _run(killed_db, make_config("http://127.0.0.1:9", batchSize=BATCH_SIZE,
-                                        chunkChars=CHUNK_CHARS))
+    again = _run(
+        killed_db, make_config("http://127.0.0.1:9", batchSize=BATCH_SIZE, chunkChars=CHUNK_CHARS)
+    )
     assert again.success and again.details["documents_checked"] == 0

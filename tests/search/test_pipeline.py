@@ -27,10 +27,17 @@ def _stage(report: Any, name: str) -> Any:
 
 @pytest.mark.slow
 def test_sync_indexes_then_touches_only_what_changed(
-        sim: Any, ollama: FakeOllama, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim: Any, ollama: FakeOllama, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(TOKEN_VAR, sim.token)
-    config = build(sim.url, [p.path for p in sim.dataset.projects], TOKEN_VAR, extra={
-        "embedding": {"provider": "ollama", "baseUrl": ollama.url, "model": "nomic-embed-text"}})
+    config = build(
+        sim.url,
+        [p.path for p in sim.dataset.projects],
+        TOKEN_VAR,
+        extra={
+            "embedding": {"provider": "ollama", "baseUrl": ollama.url, "model": "nomic-embed-text"}
+        },
+    )
     data_dir = tmp_path / "data"
     # Time passes as on a live GitLab: no item was updated within the minute before the
     # sync reads it, so none is read again for a note GitLab's throttle may have hidden.
@@ -39,8 +46,9 @@ def test_sync_indexes_then_touches_only_what_changed(
     first = run_pipeline(config, data_dir, SyncOptions())
     assert first.outcome == "success", first.to_dict()
     conn = connect(data_dir / "lore.db")
-    items = conn.execute("SELECT (SELECT COUNT(*) FROM issues) + (SELECT COUNT(*) FROM merge_requests)"
-                         ).fetchone()[0]
+    items = conn.execute(
+        "SELECT (SELECT COUNT(*) FROM issues) + (SELECT COUNT(*) FROM merge_requests)"
+    ).fetchone()[0]
     assert _stage(first, "docs").items_updated == items > 0
     assert _stage(first, "embeddings").items_updated == items
     chunks = conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
@@ -56,8 +64,10 @@ def test_sync_indexes_then_touches_only_what_changed(
     assert ollama.requests == 0
 
     # One upstream edit: one document rendered again, its text embedded again, findable.
-    project, iid = conn.execute("SELECT p.path, i.iid FROM issues i JOIN projects p "
-                                "ON p.id = i.project_id ORDER BY i.id LIMIT 1").fetchone()
+    project, iid = conn.execute(
+        "SELECT p.path, i.iid FROM issues i JOIN projects p "
+        "ON p.id = i.project_id ORDER BY i.id LIMIT 1"
+    ).fetchone()
     sim.admin.edit_issue(project, iid, description="Quarterly zeppelin maintenance checklist.")
     edited = run_pipeline(config, data_dir, SyncOptions())
     assert edited.outcome == "success"
@@ -71,11 +81,15 @@ def test_sync_indexes_then_touches_only_what_changed(
         "SELECT d.title, d.body, e.vector FROM documents d JOIN embeddings e ON e.document_id = d.id "
         "JOIN issues i ON d.item_kind = 'issue' AND i.id = d.item_id JOIN projects p "
         "ON p.id = i.project_id WHERE p.path = ? AND i.iid = ? AND e.chunk_index = 0",
-        (project, iid)).fetchone()
+        (project, iid),
+    ).fetchone()
     first_chunk = chunk_text(document_text(title, body), config.embedding.chunk_chars)[0]
     assert first_chunk.startswith(f"{title}\n\nQuarterly zeppelin maintenance checklist.")
-    assert np.allclose(np.frombuffer(vector, dtype="<f4"),
-                       fake_embedding("search_document: " + first_chunk, 256), atol=1e-6)
+    assert np.allclose(
+        np.frombuffer(vector, dtype="<f4"),
+        fake_embedding("search_document: " + first_chunk, 256),
+        atol=1e-6,
+    )
     hybrid = search(conn, "zeppelin maintenance checklist", embedding=config.embedding).hits
     mine = next(h for h in hybrid if h.ref == f"{project}#{iid}")
     assert mine.matched.by == ["lexical", "semantic"] and mine.matched.lexical_rank == 1

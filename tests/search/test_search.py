@@ -33,8 +33,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, fake: FakeOllama) -> Iterat
     """The seed corpus, rendered and embedded once for the whole module (read-only)."""
     store = open_store(tmp_path_factory.mktemp("corpus") / "lore.db")
     seed_corpus(store)
-    store.conn.execute("UPDATE issues SET status_name = 'In progress', status_category = "
-                       "'in_progress', status_color = '#1f75cb' WHERE id = 101")
+    store.conn.execute(
+        "UPDATE issues SET status_name = 'In progress', status_category = "
+        "'in_progress', status_color = '#1f75cb' WHERE id = 101"
+    )
     config = make_config(fake.url)
     assert run_docs_stage(store.conn, config, project_ids=None, full=False).success
     assert run_embeddings_stage(store.conn, config, project_ids=None, full=False).success
@@ -42,8 +44,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, fake: FakeOllama) -> Iterat
     # documents, and the rankings other tests expect, stay those of the seed corpus).
     store.conn.executemany(
         "INSERT INTO item_people(item_kind, item_id, role, person_id) VALUES (?, ?, ?, ?)",
-        [("issue", 101, "assignee", 12), ("issue", 103, "assignee", 10),
-         ("mr", 201, "assignee", 12), ("mr", 201, "reviewer", 10), ("mr", 202, "reviewer", 11)])
+        [
+            ("issue", 101, "assignee", 12),
+            ("issue", 103, "assignee", 10),
+            ("mr", 201, "assignee", 12),
+            ("mr", 201, "reviewer", 10),
+            ("mr", 202, "reviewer", 11),
+        ],
+    )
     store.conn.commit()
     try:
         yield store
@@ -55,10 +63,12 @@ def _embedding(fake: FakeOllama) -> EmbeddingConfig:
     return make_config(fake.url).embedding
 
 
-def _search(store: Store, fake: FakeOllama, query: str, mode: str | None = None,
-            **filters: object) -> SearchResult:
-    return search(store.conn, query, embedding=_embedding(fake), mode=mode,
-                  filters=SearchFilters(**filters))  # type: ignore[arg-type]
+def _search(
+    store: Store, fake: FakeOllama, query: str, mode: str | None = None, **filters: object
+) -> SearchResult:
+    return search(
+        store.conn, query, embedding=_embedding(fake), mode=mode, filters=SearchFilters(**filters)
+    )  # type: ignore[arg-type]
 
 
 def _refs(result: SearchResult) -> list[str]:
@@ -121,7 +131,9 @@ def test_lexical_result_fields(corpus: Store, fake: FakeOllama) -> None:
 # -- semantic and hybrid --------------------------------------------------------------------
 
 
-def test_semantic_ranks_by_meaning_without_shared_exact_terms(corpus: Store, fake: FakeOllama) -> None:
+def test_semantic_ranks_by_meaning_without_shared_exact_terms(
+    corpus: Store, fake: FakeOllama
+) -> None:
     # No document has "backups" + "running" + "space" all together; the vectors still
     # put the backup issue first.
     result = _search(corpus, fake, "cron backups running out of space", mode="semantic")
@@ -145,7 +157,9 @@ def test_hybrid_fuses_both_rankings(corpus: Store, fake: FakeOllama) -> None:
     assert top.matched.lexical_rank == 1 and top.matched.semantic_rank == 1
     assert top.score == pytest.approx(2 / 61, abs=1e-6)
     for hit in result.hits:
-        expected = sum(1 / (60 + r) for r in (hit.matched.lexical_rank, hit.matched.semantic_rank) if r)
+        expected = sum(
+            1 / (60 + r) for r in (hit.matched.lexical_rank, hit.matched.semantic_rank) if r
+        )
         assert hit.score == pytest.approx(expected, abs=1e-6)
     assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
 
@@ -189,7 +203,9 @@ def test_semantic_with_nothing_embedded_warns(tmp_path: Path, fake: FakeOllama) 
     assert hybrid.hits and all(h.matched.by == ["lexical"] for h in hybrid.hits)
 
 
-def test_a_stale_vector_index_skips_documents_that_are_gone(tmp_path: Path, fake: FakeOllama) -> None:
+def test_a_stale_vector_index_skips_documents_that_are_gone(
+    tmp_path: Path, fake: FakeOllama
+) -> None:
     store = open_store(tmp_path / "lore.db")
     seed_corpus(store)
     config = make_config(fake.url)
@@ -199,8 +215,13 @@ def test_a_stale_vector_index_skips_documents_that_are_gone(tmp_path: Path, fake
     assert index.documents == 5 and index.dimension == 256
     store.delete("issue", 103)
     run_docs_stage(store.conn, config, project_ids=None, full=True)
-    result = search(store.conn, "cron backups running out of space", embedding=config.embedding,
-                    mode="semantic", index=index)
+    result = search(
+        store.conn,
+        "cron backups running out of space",
+        embedding=config.embedding,
+        mode="semantic",
+        index=index,
+    )
     assert "group/infra#1" not in _refs(result) and result.hits
 
 
@@ -209,51 +230,95 @@ def test_a_stale_vector_index_skips_documents_that_are_gone(tmp_path: Path, fake
 
 #: What the seed corpus holds, as an oracle for the filters.
 ITEMS = {
-    "group/app#1": {"kind": "issue", "project": "group/app", "state": "opened", "author": "alice",
-                    "labels": {"bug", "auth"}, "updated": "2024-05-10", "status": "In progress",
-                    "assignees": {"carol"}},
-    "group/app#2": {"kind": "issue", "project": "group/app", "state": "closed", "author": "bob",
-                    "labels": {"feature", "ui"}, "updated": "2024-02-01"},
-    "group/infra#1": {"kind": "issue", "project": "group/infra", "state": "opened", "author": "carol",
-                      "labels": {"bug", "ops"}, "updated": "2024-05-20", "assignees": {"alice"}},
-    "group/app!1": {"kind": "mr", "project": "group/app", "state": "merged", "author": "bob",
-                    "labels": {"auth", "performance"}, "updated": "2024-05-12",
-                    "assignees": {"carol"}, "reviewers": {"alice"}},
-    "group/infra!1": {"kind": "mr", "project": "group/infra", "state": "opened", "author": "carol",
-                      "labels": {"ci"}, "updated": "2024-04-01", "reviewers": {"bob"}},
+    "group/app#1": {
+        "kind": "issue",
+        "project": "group/app",
+        "state": "opened",
+        "author": "alice",
+        "labels": {"bug", "auth"},
+        "updated": "2024-05-10",
+        "status": "In progress",
+        "assignees": {"carol"},
+    },
+    "group/app#2": {
+        "kind": "issue",
+        "project": "group/app",
+        "state": "closed",
+        "author": "bob",
+        "labels": {"feature", "ui"},
+        "updated": "2024-02-01",
+    },
+    "group/infra#1": {
+        "kind": "issue",
+        "project": "group/infra",
+        "state": "opened",
+        "author": "carol",
+        "labels": {"bug", "ops"},
+        "updated": "2024-05-20",
+        "assignees": {"alice"},
+    },
+    "group/app!1": {
+        "kind": "mr",
+        "project": "group/app",
+        "state": "merged",
+        "author": "bob",
+        "labels": {"auth", "performance"},
+        "updated": "2024-05-12",
+        "assignees": {"carol"},
+        "reviewers": {"alice"},
+    },
+    "group/infra!1": {
+        "kind": "mr",
+        "project": "group/infra",
+        "state": "opened",
+        "author": "carol",
+        "labels": {"ci"},
+        "updated": "2024-04-01",
+        "reviewers": {"bob"},
+    },
 }
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("filters, keep", [
-    ({"kind": "mr"}, lambda i: i["kind"] == "mr"),
-    ({"kind": "issue"}, lambda i: i["kind"] == "issue"),
-    ({"projects": ["group/infra"]}, lambda i: i["project"] == "group/infra"),
-    ({"projects": ["infra"]}, lambda i: i["project"] == "group/infra"),
-    ({"state": "merged"}, lambda i: i["state"] == "merged"),
-    ({"state": "closed"}, lambda i: i["state"] == "closed"),
-    ({"labels": ["auth"]}, lambda i: "auth" in i["labels"]),
-    ({"labels": ["auth", "BUG"]}, lambda i: {"auth", "bug"} <= i["labels"]),
-    ({"labels": ["auth", "ops"]}, lambda i: False),
-    ({"author": "bob"}, lambda i: i["author"] == "bob"),
-    ({"author": "@carol"}, lambda i: i["author"] == "carol"),
-    ({"since": "2024-05-11T00:00:00.000Z"}, lambda i: i["updated"] >= "2024-05-11"),
-    ({"assignee": "carol"}, lambda i: "carol" in i.get("assignees", ())),
-    ({"assignee": "ALICE"}, lambda i: "alice" in i.get("assignees", ())),
-    ({"assignee": "bob"}, lambda i: False),
-    ({"reviewer": "alice"}, lambda i: "alice" in i.get("reviewers", ())),
-    ({"reviewer": "bob", "kind": "mr"}, lambda i: "bob" in i.get("reviewers", ())),
-    ({"assignee": "carol", "kind": "issue"},
-     lambda i: i["kind"] == "issue" and "carol" in i.get("assignees", ())),
-    ({"status": "in PROGRESS"}, lambda i: i.get("status") == "In progress"),
-    ({"status_category": "In progress"}, lambda i: i.get("status") == "In progress"),
-    ({"status_category": "to do"}, lambda i: False),
-    ({"status": "In progress", "kind": "issue"}, lambda i: i.get("status") == "In progress"),
-    ({"kind": "issue", "labels": ["bug"], "since": "2024-05-15T00:00:00.000Z"},
-     lambda i: i["kind"] == "issue" and "bug" in i["labels"] and i["updated"] >= "2024-05-15"),
-])
-def test_filters_apply_in_every_mode(corpus: Store, fake: FakeOllama, mode: str,
-                                     filters: dict[str, object], keep: object) -> None:
+@pytest.mark.parametrize(
+    "filters, keep",
+    [
+        ({"kind": "mr"}, lambda i: i["kind"] == "mr"),
+        ({"kind": "issue"}, lambda i: i["kind"] == "issue"),
+        ({"projects": ["group/infra"]}, lambda i: i["project"] == "group/infra"),
+        ({"projects": ["infra"]}, lambda i: i["project"] == "group/infra"),
+        ({"state": "merged"}, lambda i: i["state"] == "merged"),
+        ({"state": "closed"}, lambda i: i["state"] == "closed"),
+        ({"labels": ["auth"]}, lambda i: "auth" in i["labels"]),
+        ({"labels": ["auth", "BUG"]}, lambda i: {"auth", "bug"} <= i["labels"]),
+        ({"labels": ["auth", "ops"]}, lambda i: False),
+        ({"author": "bob"}, lambda i: i["author"] == "bob"),
+        ({"author": "@carol"}, lambda i: i["author"] == "carol"),
+        ({"since": "2024-05-11T00:00:00.000Z"}, lambda i: i["updated"] >= "2024-05-11"),
+        ({"assignee": "carol"}, lambda i: "carol" in i.get("assignees", ())),
+        ({"assignee": "ALICE"}, lambda i: "alice" in i.get("assignees", ())),
+        ({"assignee": "bob"}, lambda i: False),
+        ({"reviewer": "alice"}, lambda i: "alice" in i.get("reviewers", ())),
+        ({"reviewer": "bob", "kind": "mr"}, lambda i: "bob" in i.get("reviewers", ())),
+        (
+            {"assignee": "carol", "kind": "issue"},
+            lambda i: i["kind"] == "issue" and "carol" in i.get("assignees", ()),
+        ),
+        ({"status": "in PROGRESS"}, lambda i: i.get("status") == "In progress"),
+        ({"status_category": "In progress"}, lambda i: i.get("status") == "In progress"),
+        ({"status_category": "to do"}, lambda i: False),
+        ({"status": "In progress", "kind": "issue"}, lambda i: i.get("status") == "In progress"),
+        (
+            {"kind": "issue", "labels": ["bug"], "since": "2024-05-15T00:00:00.000Z"},
+            lambda i: (
+                i["kind"] == "issue" and "bug" in i["labels"] and i["updated"] >= "2024-05-15"
+            ),
+        ),
+    ],
+)
+def test_filters_apply_in_every_mode(
+    corpus: Store, fake: FakeOllama, mode: str, filters: dict[str, object], keep: object
+) -> None:
     query = "login token cache backup docker dark"
     everything = set(_refs(_search(corpus, fake, query, mode=mode)))
     assert len(everything) >= 4  # the corpus is small: every mode sees nearly all of it
@@ -275,8 +340,18 @@ def test_unknown_or_ambiguous_projects_are_errors(tmp_path: Path, fake: FakeOlla
 
 
 def test_limit(corpus: Store, fake: FakeOllama) -> None:
-    assert len(search(corpus.conn, "login token cache backup docker dark",
-                      embedding=_embedding(fake), mode="hybrid", limit=2).hits) == 2
+    assert (
+        len(
+            search(
+                corpus.conn,
+                "login token cache backup docker dark",
+                embedding=_embedding(fake),
+                mode="hybrid",
+                limit=2,
+            ).hits
+        )
+        == 2
+    )
 
 
 # -- user text is never a database error ----------------------------------------------------
@@ -289,24 +364,90 @@ def test_empty_query_is_a_usage_error(corpus: Store, fake: FakeOllama, text: str
     assert info.value.code is ErrorCode.USAGE_ERROR
 
 
-@pytest.mark.parametrize("text", [
-    '"', '""', '"""', 'login "timeout', "*", "-", "--", "-login", ":", "title:login", "(", ")",
-    "(login", "login)", "NEAR", "NEAR(login timeout)", "login NEAR timeout", "AND", "OR", "NOT",
-    "login AND", "OR login", "NOT login", "^login", "+login", "login*", "*login", "lo*gin",
-    "{title body}:login", "col:", "'", "\\", "\x00", "login\x00timeout", "🙂", "ÉTÉ", "日本語",
-    "a" * 5000, "- * : ( ) \" NEAR AND OR NOT",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"',
+        '""',
+        '"""',
+        'login "timeout',
+        "*",
+        "-",
+        "--",
+        "-login",
+        ":",
+        "title:login",
+        "(",
+        ")",
+        "(login",
+        "login)",
+        "NEAR",
+        "NEAR(login timeout)",
+        "login NEAR timeout",
+        "AND",
+        "OR",
+        "NOT",
+        "login AND",
+        "OR login",
+        "NOT login",
+        "^login",
+        "+login",
+        "login*",
+        "*login",
+        "lo*gin",
+        "{title body}:login",
+        "col:",
+        "'",
+        "\\",
+        "\x00",
+        "login\x00timeout",
+        "🙂",
+        "ÉTÉ",
+        "日本語",
+        "a" * 5000,
+        '- * : ( ) " NEAR AND OR NOT',
+    ],
+)
 def test_fts_syntax_characters_are_harmless(corpus: Store, fake: FakeOllama, text: str) -> None:
     result = _search(corpus, fake, text, mode="lexical")
     assert isinstance(result.hits, list)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet=st.characters(), max_size=60)  # lone surrogates included
-       | st.lists(st.sampled_from(['"', "*", "-", ":", "(", ")", "NEAR", "AND", "OR", "NOT",
-                                   "^", "+", "{", "}", "login", "token", " ", "\x00", "'"]),
-                  max_size=12).map("".join))
-def test_fuzzed_queries_never_raise_a_database_error(corpus: Store, fake: FakeOllama, text: str) -> None:
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.text(alphabet=st.characters(), max_size=60)  # lone surrogates included
+    | st.lists(
+        st.sampled_from(
+            [
+                '"',
+                "*",
+                "-",
+                ":",
+                "(",
+                ")",
+                "NEAR",
+                "AND",
+                "OR",
+                "NOT",
+                "^",
+                "+",
+                "{",
+                "}",
+                "login",
+                "token",
+                " ",
+                "\x00",
+                "'",
+            ]
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_fuzzed_queries_never_raise_a_database_error(
+    corpus: Store, fake: FakeOllama, text: str
+) -> None:
     try:
         result = _search(corpus, fake, text, mode="lexical")
         result.query.encode("utf-8")  # printable as JSON on stdout
@@ -316,8 +457,9 @@ def test_fuzzed_queries_never_raise_a_database_error(corpus: Store, fake: FakeOl
     if fts is not None:
         for expression in (fts.all_terms, fts.any_terms):
             if expression is not None:
-                corpus.conn.execute("SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?",
-                                    (expression,)).fetchall()
+                corpus.conn.execute(
+                    "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?", (expression,)
+                ).fetchall()
 
 
 def test_sanitiser_output() -> None:
@@ -361,7 +503,9 @@ def test_cli_modes_match_the_engine() -> None:
     assert cli_search.MODES == MODES
 
 
-def test_semantic_filters_reach_past_the_nearest_candidates(tmp_path: Path, fake: FakeOllama) -> None:
+def test_semantic_filters_reach_past_the_nearest_candidates(
+    tmp_path: Path, fake: FakeOllama
+) -> None:
     # Thirty documents about caching and one about gardening with a rare label: with
     # --limit 1 the nearest ten candidates hold no labelled document, so the filter must
     # look at every allowed id rather than give up.
@@ -369,20 +513,29 @@ def test_semantic_filters_reach_past_the_nearest_candidates(tmp_path: Path, fake
     store.project(1, "group/app")
     for n in range(1, 31):
         store.issue(n, 1, n, f"Cache layer {n}", f"The cache layer number {n} evicts entries.")
-    store.issue(99, 1, 99, "Tomato seedlings", "Watering the garden beds: garden entries.", labels=["rare"])
+    store.issue(
+        99, 1, 99, "Tomato seedlings", "Watering the garden beds: garden entries.", labels=["rare"]
+    )
     config = make_config(fake.url)
     run_docs_stage(store.conn, config, project_ids=None, full=False)
     run_embeddings_stage(store.conn, config, project_ids=None, full=False)
     query = "cache layer evicts entries garden"
     unfiltered = search(store.conn, query, embedding=config.embedding, mode="semantic", limit=10)
     assert "group/app#99" not in _refs(unfiltered)
-    result = search(store.conn, query, embedding=config.embedding, mode="semantic", limit=1,
-                    filters=SearchFilters(labels=["rare"]))
+    result = search(
+        store.conn,
+        query,
+        embedding=config.embedding,
+        mode="semantic",
+        limit=1,
+        filters=SearchFilters(labels=["rare"]),
+    )
     assert _refs(result) == ["group/app#99"]
 
 
 def test_vector_cache_is_memory_mapped_and_follows_every_change(
-        tmp_path: Path, fake: FakeOllama, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, fake: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import numpy as np
 
     from lore.search import vectors
@@ -397,8 +550,9 @@ def test_vector_cache_is_memory_mapped_and_follows_every_change(
     query = "cron backups running out of space"
 
     def run() -> list[tuple[str, float]]:
-        result = search(store.conn, query, embedding=config.embedding, mode="semantic",
-                        vector_cache_dir=cache)
+        result = search(
+            store.conn, query, embedding=config.embedding, mode="semantic", vector_cache_dir=cache
+        )
         return [(h.ref, h.score) for h in result.hits]
 
     expected = run()
@@ -410,8 +564,12 @@ def test_vector_cache_is_memory_mapped_and_follows_every_change(
     assert run() == expected
 
     # A changed document changes the fingerprint: the cache is rebuilt, old files go.
-    store.update("issue", 103, updated_at="2024-07-01T00:00:00.000Z",
-                 description="Nothing about storage any more; a typo in the docs.")
+    store.update(
+        "issue",
+        103,
+        updated_at="2024-07-01T00:00:00.000Z",
+        description="Nothing about storage any more; a typo in the docs.",
+    )
     run_docs_stage(store.conn, config, project_ids=None, full=False)
     run_embeddings_stage(store.conn, config, project_ids=None, full=False)
     assert run() != expected
@@ -433,13 +591,17 @@ def test_an_empty_index_says_why_nothing_matches(tmp_path: Path, fake: FakeOllam
     assert "no documents are indexed yet" in result.warnings[-1]
 
 
-@pytest.mark.parametrize("filters, words", [
-    ({"reviewer": "alice", "kind": "issue"}, "--reviewer applies to merge requests"),
-    ({"reviewer": "alice", "status": "In progress"}, "can match nothing"),
-    ({"status_category": "done", "kind": "mr"}, "apply to issues"),
-])
-def test_contradicting_kind_filters_are_usage_errors(corpus: Store, fake: FakeOllama,
-                                                     filters: dict[str, object], words: str) -> None:
+@pytest.mark.parametrize(
+    "filters, words",
+    [
+        ({"reviewer": "alice", "kind": "issue"}, "--reviewer applies to merge requests"),
+        ({"reviewer": "alice", "status": "In progress"}, "can match nothing"),
+        ({"status_category": "done", "kind": "mr"}, "apply to issues"),
+    ],
+)
+def test_contradicting_kind_filters_are_usage_errors(
+    corpus: Store, fake: FakeOllama, filters: dict[str, object], words: str
+) -> None:
     with pytest.raises(LoreError) as info:
         _search(corpus, fake, "login", mode="lexical", **filters)
     assert info.value.code is ErrorCode.USAGE_ERROR and words in info.value.message

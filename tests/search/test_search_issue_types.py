@@ -46,34 +46,45 @@ def typed(tmp_path: Path) -> Iterator[Store]:
 
 
 def _search(store: Store, **filters: Any) -> SearchResult:
-    return search(store.conn, QUERY, embedding=EmbeddingConfig(provider="none"), mode="lexical",
-                  filters=SearchFilters(**filters))
+    return search(
+        store.conn,
+        QUERY,
+        embedding=EmbeddingConfig(provider="none"),
+        mode="lexical",
+        filters=SearchFilters(**filters),
+    )
 
 
 def _refs(result: SearchResult) -> set[str]:
     return {h.ref for h in result.hits}
 
 
-@pytest.mark.parametrize("values, expected", [
-    ((), (None, [])),
-    (("issue",), ("issue", [])),
-    (("mr",), ("mr", [])),
-    (("MRs",), ("mr", [])),
-    (("incident",), ("issue", ["incident"])),
-    (("Test-Case", "tasks"), ("issue", ["test_case", "task"])),
-    (("incident,task", "incident"), ("issue", ["incident", "task"])),
-    (("issue,incident",), ("issue", ["issue", "incident"])),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ((), (None, [])),
+        (("issue",), ("issue", [])),
+        (("mr",), ("mr", [])),
+        (("MRs",), ("mr", [])),
+        (("incident",), ("issue", ["incident"])),
+        (("Test-Case", "tasks"), ("issue", ["test_case", "task"])),
+        (("incident,task", "incident"), ("issue", ["incident", "task"])),
+        (("issue,incident",), ("issue", ["issue", "incident"])),
+    ],
+)
 def test_parse_types(values: tuple[str, ...], expected: tuple[str | None, list[str]]) -> None:
     assert parse_types(values) == expected
 
 
-@pytest.mark.parametrize("values, words", [
-    (("incidnet",), "did you mean 'incident'"),
-    (("mrr",), "did you mean 'mr'"),
-    (("mr", "incident"), "select different kinds"),
-    (("mr,issue",), "select different kinds"),
-])
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        (("incidnet",), "did you mean 'incident'"),
+        (("mrr",), "did you mean 'mr'"),
+        (("mr", "incident"), "select different kinds"),
+        (("mr,issue",), "select different kinds"),
+    ],
+)
 def test_parse_types_errors(values: tuple[str, ...], words: str) -> None:
     with pytest.raises(LoreError) as info:
         parse_types(values)
@@ -83,26 +94,36 @@ def test_parse_types_errors(values: tuple[str, ...], words: str) -> None:
 def test_issue_type_filters_and_hits(typed: Store) -> None:
     every = _search(typed)
     assert {h.ref: h.issue_type for h in every.hits if h.kind == "issue"} == {
-        REFS[i]: t for i, t in TYPES.items()}
+        REFS[i]: t for i, t in TYPES.items()
+    }
     assert all(h.issue_type is None for h in every.hits if h.kind == "mr")
     # --type issue is still every issue (tasks included: search hides nothing)
     assert _refs(_search(typed, kind="issue")) == set(REFS.values())
     assert _refs(_search(typed, kind="issue", issue_types=["incident"])) == {REFS[101]}
     assert _refs(_search(typed, kind="issue", issue_types=["task", "incident"])) == {
-        REFS[101], REFS[103]}
+        REFS[101],
+        REFS[103],
+    }
     assert _refs(_search(typed, kind="issue", issue_types=["issue"])) == {REFS[102]}
     assert _refs(_search(typed, issue_types=["test_case"])) == set()
     # combined with the other filters
     assert _refs(_search(typed, issue_types=["incident", "task"], projects=["infra"])) == {
-        REFS[103]}
+        REFS[103]
+    }
     result = _search(typed, kind="issue", issue_types=["incident"])
     assert result.to_dict()["filters"]["issue_types"] == ["incident"]
 
 
-@pytest.mark.parametrize("filters, words", [
-    ({"issue_types": ["incident"], "reviewer": "alice"}, "--reviewer applies to merge requests"),
-    ({"issue_types": ["incident"], "kind": "mr"}, "issue types apply to issues"),
-])
+@pytest.mark.parametrize(
+    "filters, words",
+    [
+        (
+            {"issue_types": ["incident"], "reviewer": "alice"},
+            "--reviewer applies to merge requests",
+        ),
+        ({"issue_types": ["incident"], "kind": "mr"}, "issue types apply to issues"),
+    ],
+)
 def test_contradictions_are_usage_errors(typed: Store, filters: dict[str, Any], words: str) -> None:
     with pytest.raises(LoreError) as info:
         _search(typed, **filters)
@@ -114,8 +135,9 @@ def test_documents_name_the_issue_type(typed: Store) -> None:
     assert "Incident group/app#1 · opened" in docs[101]
     assert "Task group/infra#1" in docs[103]
     assert "Issue group/app#2" in docs[102]  # a plain issue renders as before
-    hits = search(typed.conn, "incident", embedding=EmbeddingConfig(provider="none"),
-                  mode="lexical").hits
+    hits = search(
+        typed.conn, "incident", embedding=EmbeddingConfig(provider="none"), mode="lexical"
+    ).hits
     assert [h.ref for h in hits] == [REFS[101]]
 
 
@@ -133,8 +155,11 @@ def test_store_before_issue_types(typed: Store) -> None:
 
 
 def test_cli_type_flag(lore_env: Any) -> None:
-    lore_env.write_config("https://gitlab.example.com", ["group/app", "group/infra"],
-                          extra={"embedding": {"provider": "none"}})
+    lore_env.write_config(
+        "https://gitlab.example.com",
+        ["group/app", "group/infra"],
+        extra={"embedding": {"provider": "none"}},
+    )
     _typed(lore_env.data_dir / "lore.db").conn.close()
     manifest = build_manifest(cli)
     command = next(c for c in manifest["commands"] if c["command"] == "lore search")
@@ -143,8 +168,10 @@ def test_cli_type_flag(lore_env: Any) -> None:
     assert code == 0, doc
     jsonschema.validate(doc["data"], command["response_schema"])
     data = doc["data"]
-    assert {h["ref"]: h["issue_type"] for h in data["hits"]} == {REFS[101]: "incident",
-                                                                REFS[103]: "task"}
+    assert {h["ref"]: h["issue_type"] for h in data["hits"]} == {
+        REFS[101]: "incident",
+        REFS[103]: "task",
+    }
     assert data["filters"]["type"] == "issue"
     assert data["filters"]["issue_types"] == ["incident", "task"]
     code, doc = lore_env.robot("search", QUERY, "--type", "mr")
@@ -152,8 +179,11 @@ def test_cli_type_flag(lore_env: Any) -> None:
     assert all(h["issue_type"] is None for h in doc["data"]["hits"])
     jsonschema.validate(doc["data"], command["response_schema"])
 
-    for args in (["--type", "mr", "--type", "incident"], ["--type", "incidnet"],
-                 ["--type", "incident", "--reviewer", "alice"]):
+    for args in (
+        ["--type", "mr", "--type", "incident"],
+        ["--type", "incidnet"],
+        ["--type", "incident", "--reviewer", "alice"],
+    ):
         code, doc = lore_env.robot("search", QUERY, *args)
         assert code == 2 and doc["error"]["code"] == "USAGE_ERROR", (args, doc)
 

@@ -15,8 +15,12 @@ def _run(store: Store, full: bool = False, project_ids: list[int] | None = None)
 
 
 def _fts(conn: sqlite3.Connection, match: str) -> set[int]:
-    return {int(r[0]) for r in conn.execute(
-        "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?", (match,))}
+    return {
+        int(r[0])
+        for r in conn.execute(
+            "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?", (match,)
+        )
+    }
 
 
 def test_renders_one_document_per_item_with_everything_searchable(store: Store) -> None:
@@ -47,13 +51,18 @@ def test_renders_one_document_per_item_with_everything_searchable(store: Store) 
     cache = docs[("mr", 201)]["body"]
     assert cache.startswith("Adds an in-memory cache")
     assert "Discussion:\n\nAlice Archer (@alice), 2024-05-02:\nLooks good" in cache
-    assert cache.endswith("Merge request group/app!1 · merged\nAuthor: Bob Baker (@bob)\n"
-                          "Branches: feature-1 → main\nLabels: auth, performance")
+    assert cache.endswith(
+        "Merge request group/app!1 · merged\nAuthor: Bob Baker (@bob)\n"
+        "Branches: feature-1 → main\nLabels: auth, performance"
+    )
 
     # FTS5 holds exactly the documents, under their ids, with title and body.
-    fts_rows = store.conn.execute("SELECT rowid, title, body FROM documents_fts ORDER BY rowid").fetchall()
+    fts_rows = store.conn.execute(
+        "SELECT rowid, title, body FROM documents_fts ORDER BY rowid"
+    ).fetchall()
     assert [(r[0], r[1], r[2]) for r in fts_rows] == [
-        (d["id"], d["title"], d["body"]) for d in sorted(docs.values(), key=lambda d: d["id"])]
+        (d["id"], d["title"], d["body"]) for d in sorted(docs.values(), key=lambda d: d["id"])
+    ]
     assert _fts(store.conn, "reproduce") == {login["id"]}
     assert _fts(store.conn, "title:dark") == {docs[("issue", 102)]["id"]}
     assert _fts(store.conn, "alice") == {login["id"], docs[("mr", 201)]["id"]}
@@ -74,8 +83,12 @@ def test_changed_item_is_rendered_and_reindexed(store: Store) -> None:
     seed_corpus(store)
     _run(store)
     docs = store.documents()
-    store.update("issue", 101, updated_at="2024-06-02T00:00:00.000Z",
-                 title="Login hangs behind the corporate proxy")
+    store.update(
+        "issue",
+        101,
+        updated_at="2024-06-02T00:00:00.000Z",
+        title="Login hangs behind the corporate proxy",
+    )
     store.note("issue", 101, "Workaround: bypass the proxy for the auth host.", author_id=12)
     result = _run(store)
     assert result.items_updated == 1 and result.details["checked"] == 1
@@ -98,7 +111,9 @@ def test_refetched_item_with_same_content_keeps_its_document(store: Store) -> No
     _run(store)
     docs = store.documents()
     # The items stage rewrote the row (say, --full) but nothing changed upstream.
-    store.update("issue", 102, updated_at="2024-02-01T00:00:00.000Z", synced_at="2030-01-01T00:00:00.000Z")
+    store.update(
+        "issue", 102, updated_at="2024-02-01T00:00:00.000Z", synced_at="2030-01-01T00:00:00.000Z"
+    )
     result = _run(store)
     assert result.details == {"checked": 1, "unchanged": 1, "removed": 0}
     assert result.items_updated == 0
@@ -111,7 +126,9 @@ def test_notes_added_without_a_new_updated_at_are_caught_by_synced_at(store: Sto
     # A crash left the issue row written before its notes; the next items run rewrites
     # the notes with the same updated_at but a newer synced_at.
     store.note("issue", 103, "Disk alarms fire at 90% now.", author_id=10)
-    store.update("issue", 103, updated_at="2024-05-20T00:00:00.000Z", synced_at="2030-01-01T00:00:00.000Z")
+    store.update(
+        "issue", 103, updated_at="2024-05-20T00:00:00.000Z", synced_at="2030-01-01T00:00:00.000Z"
+    )
     assert _run(store).items_updated == 1
     assert "Disk alarms fire" in store.documents()[("issue", 103)]["body"]
 
@@ -123,12 +140,19 @@ def test_deleted_items_lose_their_documents_fts_rows_and_embeddings(store: Store
     with transaction(store.conn):
         store.conn.execute(
             "INSERT INTO embeddings(document_id, chunk_index, model, dimension, content_hash, vector, "
-            "embedded_at) VALUES (?, 0, 'm', 1, 'h', x'0000803f', '2024')", (doc_id,))
+            "embedded_at) VALUES (?, 0, 'm', 1, 'h', x'0000803f', '2024')",
+            (doc_id,),
+        )
     store.delete("mr", 202)
     result = _run(store, full=True)
     assert result.success and result.details["removed"] == 1
     assert ("mr", 202) not in store.documents()
-    assert store.conn.execute("SELECT COUNT(*) FROM documents_fts WHERE rowid = ?", (doc_id,)).fetchone()[0] == 0
+    assert (
+        store.conn.execute(
+            "SELECT COUNT(*) FROM documents_fts WHERE rowid = ?", (doc_id,)
+        ).fetchone()[0]
+        == 0
+    )
     assert store.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 0
 
 
@@ -176,14 +200,31 @@ def test_mr_document_lists_people_milestone_and_changed_files(store: Store) -> N
     store.project(1, "group/app")
     store.person(10, "alice", "Alice Archer")
     store.person(11, "bob")
-    store.mr(5, 1, 9, "Refactor the session store", "Split the store in two.", author_id=10,
-             milestone="v2.0", draft=1, merged_by_id=11, source_branch="refactor", labels=["tech-debt"])
+    store.mr(
+        5,
+        1,
+        9,
+        "Refactor the session store",
+        "Split the store in two.",
+        author_id=10,
+        milestone="v2.0",
+        draft=1,
+        merged_by_id=11,
+        source_branch="refactor",
+        labels=["tech-debt"],
+    )
     with transaction(store.conn):
-        store.conn.executemany("INSERT INTO item_people(item_kind, item_id, role, person_id) VALUES (?, ?, ?, ?)",
-                               [("mr", 5, "assignee", 10), ("mr", 5, "reviewer", 11)])
-        store.conn.executemany("INSERT INTO mr_paths(mr_id, new_path, old_path) VALUES (?, ?, ?)",
-                               [(5, "src/session/store.py", "src/session/store.py"),
-                                (5, "src/session/cache.py", "src/session/cache.py")])
+        store.conn.executemany(
+            "INSERT INTO item_people(item_kind, item_id, role, person_id) VALUES (?, ?, ?, ?)",
+            [("mr", 5, "assignee", 10), ("mr", 5, "reviewer", 11)],
+        )
+        store.conn.executemany(
+            "INSERT INTO mr_paths(mr_id, new_path, old_path) VALUES (?, ?, ?)",
+            [
+                (5, "src/session/store.py", "src/session/store.py"),
+                (5, "src/session/cache.py", "src/session/cache.py"),
+            ],
+        )
     _run(store)
     body = store.documents()[("mr", 5)]["body"]
     assert body == (

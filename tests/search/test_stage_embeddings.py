@@ -22,11 +22,14 @@ def _docs(store: Store, full: bool = False) -> None:
 
 
 def _embed(store: Store, url: str, full: bool = False, **embedding: object):
-    return run_embeddings_stage(store.conn, make_config(url, **embedding), project_ids=None, full=full)
+    return run_embeddings_stage(
+        store.conn, make_config(url, **embedding), project_ids=None, full=full
+    )
 
 
 def test_embeds_every_document_with_model_dimension_and_normalised_vectors(
-        store: Store, ollama: FakeOllama) -> None:
+    store: Store, ollama: FakeOllama
+) -> None:
     seed_corpus(store)
     _docs(store)
     result = _embed(store, ollama.url)
@@ -51,7 +54,10 @@ def test_embeds_every_document_with_model_dimension_and_normalised_vectors(
         # What the fake returns for the text with nomic's document prefix, as float32.
         expected = np.asarray(fake_embedding("search_document: " + text, 256), dtype=np.float32)
         assert np.allclose(vector, expected, atol=1e-6)
-    assert store.conn.execute("SELECT value FROM kv WHERE key = ?", (GENERATION_KEY,)).fetchone()[0] == "1"
+    assert (
+        store.conn.execute("SELECT value FROM kv WHERE key = ?", (GENERATION_KEY,)).fetchone()[0]
+        == "1"
+    )
 
 
 def test_unchanged_documents_are_not_embedded_again(store: Store, ollama: FakeOllama) -> None:
@@ -79,7 +85,9 @@ def test_only_the_changed_document_is_embedded_again(store: Store, ollama: FakeO
     _embed(store, ollama.url)
     before = {(r[0], r[1]): r for r in store.embeddings()}
     ollama.reset_counters()
-    store.update("issue", 102, updated_at="2024-06-03T00:00:00.000Z", title="Dark mode for the editor")
+    store.update(
+        "issue", 102, updated_at="2024-06-03T00:00:00.000Z", title="Dark mode for the editor"
+    )
     _docs(store)
     result = _embed(store, ollama.url)
     assert result.items_updated == 1 and result.details["chunks_embedded"] == 1
@@ -87,17 +95,21 @@ def test_only_the_changed_document_is_embedded_again(store: Store, ollama: FakeO
     after = {(r[0], r[1]): r for r in store.embeddings()}
     assert after[("issue", 102)] != before[("issue", 102)]
     assert {k: v for k, v in after.items() if k != ("issue", 102)} == {
-        k: v for k, v in before.items() if k != ("issue", 102)}
+        k: v for k, v in before.items() if k != ("issue", 102)
+    }
 
 
 def test_a_document_rendered_again_with_the_same_text_costs_nothing(
-        store: Store, ollama: FakeOllama) -> None:
+    store: Store, ollama: FakeOllama
+) -> None:
     seed_corpus(store)
     _docs(store)
     _embed(store, ollama.url)
     before = store.embeddings()
     ollama.reset_counters()
-    store.update("issue", 101, updated_at="2024-05-10T00:00:00.000Z", synced_at="2030-01-01T00:00:00.000Z")
+    store.update(
+        "issue", 101, updated_at="2024-05-10T00:00:00.000Z", synced_at="2030-01-01T00:00:00.000Z"
+    )
     _docs(store)  # re-renders 101 (same text, same content hash)
     result = _embed(store, ollama.url)
     assert result.success and result.details["documents_checked"] == 0
@@ -105,12 +117,16 @@ def test_a_document_rendered_again_with_the_same_text_costs_nothing(
     assert store.embeddings() == before
 
 
-def test_rows_without_a_source_are_checked_once_without_requests(store: Store, ollama: FakeOllama) -> None:
+def test_rows_without_a_source_are_checked_once_without_requests(
+    store: Store, ollama: FakeOllama
+) -> None:
     seed_corpus(store)
     _docs(store)
     _embed(store, ollama.url)
     before = store.embeddings()
-    store.conn.execute("UPDATE embeddings SET document_hash = NULL, chunk_chars = NULL")  # pre-m004 rows
+    store.conn.execute(
+        "UPDATE embeddings SET document_hash = NULL, chunk_chars = NULL"
+    )  # pre-m004 rows
     ollama.reset_counters()
     result = _embed(store, ollama.url)
     assert result.details["documents_checked"] == 5 and result.items_updated == 0
@@ -145,8 +161,10 @@ def test_model_change_reembeds_everything(store: Store, ollama: FakeOllama) -> N
         models = store.conn.execute("SELECT DISTINCT model, dimension FROM embeddings").fetchall()
         assert [tuple(m) for m in models] == [("mxbai-embed-large", 384)]
         # No nomic prefix for this model: the vector is of the bare text.
-        row = store.conn.execute("SELECT e.vector, d.title, d.body FROM embeddings e "
-                                 "JOIN documents d ON d.id = e.document_id LIMIT 1").fetchone()
+        row = store.conn.execute(
+            "SELECT e.vector, d.title, d.body FROM embeddings e "
+            "JOIN documents d ON d.id = e.document_id LIMIT 1"
+        ).fetchone()
         expected = np.asarray(fake_embedding(document_text(row[1], row[2]), 384), dtype=np.float32)
         assert np.allclose(np.frombuffer(row[0], dtype="<f4"), expected, atol=1e-6)
     finally:
@@ -167,15 +185,22 @@ def test_provider_down_fails_only_the_embeddings_stage(store: Store, ollama: Fak
     assert store.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 0
     assert store.documents() == docs_before
     # The docs stage still works and has nothing to do.
-    assert run_docs_stage(store.conn, make_config(), project_ids=None, full=False).items_updated == 0
+    assert (
+        run_docs_stage(store.conn, make_config(), project_ids=None, full=False).items_updated == 0
+    )
 
 
-@pytest.mark.parametrize("mode, expect", [
-    ("500", "HTTP 500"),
-    ("down", "did not answer"),
-    ("unknown-model", "does not have the model 'nomic-embed-text'"),
-])
-def test_provider_failures_map_to_embedding_unavailable(store: Store, mode: str, expect: str) -> None:
+@pytest.mark.parametrize(
+    "mode, expect",
+    [
+        ("500", "HTTP 500"),
+        ("down", "did not answer"),
+        ("unknown-model", "does not have the model 'nomic-embed-text'"),
+    ],
+)
+def test_provider_failures_map_to_embedding_unavailable(
+    store: Store, mode: str, expect: str
+) -> None:
     seed_corpus(store)
     _docs(store)
     fake = FakeOllama.start(failure=mode)
@@ -203,7 +228,9 @@ def test_a_wrong_model_name_is_named_in_the_error(store: Store, ollama: FakeOlla
 def test_provider_none_skips_the_stage(store: Store) -> None:
     seed_corpus(store)
     _docs(store)
-    result = run_embeddings_stage(store.conn, make_config(provider="none"), project_ids=None, full=False)
+    result = run_embeddings_stage(
+        store.conn, make_config(provider="none"), project_ids=None, full=False
+    )
     assert result.success and result.skipped
 
 
@@ -213,15 +240,20 @@ def test_batches_are_committed_as_they_go(store: Store, ollama: FakeOllama) -> N
     result = _embed(store, ollama.url, batchSize=2)
     assert result.success and result.items_updated == 5
     assert ollama.requests == 3  # 2 + 2 + 1
-    generation = store.conn.execute("SELECT value FROM kv WHERE key = ?", (GENERATION_KEY,)).fetchone()[0]
+    generation = store.conn.execute(
+        "SELECT value FROM kv WHERE key = ?", (GENERATION_KEY,)
+    ).fetchone()[0]
     assert generation == "3"  # one transaction per batch
 
 
 def test_long_documents_are_chunked_and_appended_text_reuses_earlier_chunks(
-        store: Store, ollama: FakeOllama) -> None:
+    store: Store, ollama: FakeOllama
+) -> None:
     store.project(1, "group/app")
-    paragraphs = [f"Paragraph {i} talks about subsystem{i} and its failure mode number {i}. " * 6
-                  for i in range(12)]
+    paragraphs = [
+        f"Paragraph {i} talks about subsystem{i} and its failure mode number {i}. " * 6
+        for i in range(12)
+    ]
     store.issue(1, 1, 1, "A very long investigation", "\n\n".join(paragraphs))
     _docs(store)
     result = _embed(store, ollama.url, chunkChars=1000)
@@ -247,7 +279,8 @@ def test_long_documents_are_chunked_and_appended_text_reuses_earlier_chunks(
 
 def test_chunker_respects_the_size_and_overlaps() -> None:
     text = "\n\n".join(
-        " ".join(f"Sentence {p}.{s} is about topic{p}." for s in range(20)) for p in range(6))
+        " ".join(f"Sentence {p}.{s} is about topic{p}." for s in range(20)) for p in range(6)
+    )
     chunks = chunk_text(text, 400)
     assert len(chunks) > 5
     assert all(len(c) <= 400 for c in chunks)
@@ -258,8 +291,10 @@ def test_chunker_respects_the_size_and_overlaps() -> None:
     # Nothing is lost: every sentence appears in some chunk.
     for p in range(6):
         for s in range(20):
-            assert any(f"Sentence {p}.{s} " in c or c.endswith(f"Sentence {p}.{s} is about topic{p}.")
-                       for c in chunks)
+            assert any(
+                f"Sentence {p}.{s} " in c or c.endswith(f"Sentence {p}.{s} is about topic{p}.")
+                for c in chunks
+            )
     assert chunk_text("short", 400) == ["short"]
     assert chunk_text("   ", 400) == []
     blob = "x" * 2500  # no whitespace at all: hard cuts

@@ -69,8 +69,9 @@ class ServiceEnv:
 
 
 @pytest.fixture
-def svc(lore_env: LoreEnv, monkeypatch: pytest.MonkeyPatch,
-        robot_manifest: dict[str, Any]) -> Iterator[ServiceEnv]:
+def svc(
+    lore_env: LoreEnv, monkeypatch: pytest.MonkeyPatch, robot_manifest: dict[str, Any]
+) -> Iterator[ServiceEnv]:
     """lore_env + fake schedulers on PATH (also for in-process calls) + a token + a config."""
     fakes = install_fakes(lore_env.root, lore_env.env)
     lore_env.env["GITLAB_TOKEN"] = TOKEN

@@ -20,7 +20,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-_LOG = 'printf "%s\\t" "$(basename "$0")" "$@" >> "$LORE_FAKE_LOG"; printf "\\n" >> "$LORE_FAKE_LOG"'
+_LOG = (
+    'printf "%s\\t" "$(basename "$0")" "$@" >> "$LORE_FAKE_LOG"; printf "\\n" >> "$LORE_FAKE_LOG"'
+)
 
 SYSTEMCTL = f"""#!/bin/sh
 {_LOG}
@@ -121,8 +123,14 @@ sleep 30 &
 sleep 30
 """
 
-FAKES = {"systemctl": SYSTEMCTL, "loginctl": LOGINCTL, "unshare": UNSHARE,
-         "launchctl": LAUNCHCTL, "schtasks": SCHTASKS, "crontab": CRONTAB}
+FAKES = {
+    "systemctl": SYSTEMCTL,
+    "loginctl": LOGINCTL,
+    "unshare": UNSHARE,
+    "launchctl": LAUNCHCTL,
+    "schtasks": SCHTASKS,
+    "crontab": CRONTAB,
+}
 
 
 @dataclass

@@ -14,10 +14,19 @@ NOW = 1_800_000_000_000
 
 @pytest.mark.parametrize(
     ("interval", "needle"),
-    [("1m", "too short"), ("4m", "too short"), ("25h", "too long"), ("0m", "greater than 0"),
-     ("abc", "must end in m"), ("", "empty"), ("m", "not a whole number"),
-     ("10x", "must end in m"), ("30s", "must end in m"), ("-5m", "not a whole number"),
-     ("1.5h", "not a whole number")],
+    [
+        ("1m", "too short"),
+        ("4m", "too short"),
+        ("25h", "too long"),
+        ("0m", "greater than 0"),
+        ("abc", "must end in m"),
+        ("", "empty"),
+        ("m", "not a whole number"),
+        ("10x", "must end in m"),
+        ("30s", "must end in m"),
+        ("-5m", "not a whole number"),
+        ("1.5h", "not a whole number"),
+    ],
 )
 def test_malformed_intervals(svc: ServiceEnv, interval: str, needle: str) -> None:
     err = svc.checked("install", "--interval", interval, code=2)["error"]
@@ -32,12 +41,15 @@ def test_malformed_intervals(svc: ServiceEnv, interval: str, needle: str) -> Non
 
 @pytest.mark.parametrize(
     ("flag", "value", "message", "suggestion"),
-    [("--profile", "turbo", "unknown profile 'turbo'", "fast (issues + MRs)"),
-     ("--token-source", "keychain", "unknown token source 'keychain'", "env-file"),
-     ("--backend", "upstart", "unknown backend 'upstart'", "systemd, launchd, schtasks, cron")],
+    [
+        ("--profile", "turbo", "unknown profile 'turbo'", "fast (issues + MRs)"),
+        ("--token-source", "keychain", "unknown token source 'keychain'", "env-file"),
+        ("--backend", "upstart", "unknown backend 'upstart'", "systemd, launchd, schtasks, cron"),
+    ],
 )
-def test_unknown_choices(svc: ServiceEnv, flag: str, value: str, message: str,
-                         suggestion: str) -> None:
+def test_unknown_choices(
+    svc: ServiceEnv, flag: str, value: str, message: str, suggestion: str
+) -> None:
     err = svc.checked("install", flag, value, code=2)["error"]
     assert err["code"] == "USAGE_ERROR" and err["message"] == message
     assert suggestion in err["suggestion"]
@@ -122,8 +134,9 @@ def test_status_from_a_newer_lore(svc: ServiceEnv) -> None:
     assert "written by a newer lore" in err["message"]
     assert "schema_version 7 is newer than this lore understands (2)" in err["message"]
     assert err["suggestion"].startswith("Update lore")
-    run = json.loads(svc.run("service", "run", "--service-id", sid,
-                             extra_env=svc.hooks(NOW)).stdout)
+    run = json.loads(
+        svc.run("service", "run", "--service-id", sid, extra_env=svc.hooks(NOW)).stdout
+    )
     assert run["ok"] is False and run["error"]["code"] == "SERVICE_CORRUPT_STATE"
     assert (svc.data_dir / f"sync-status-{sid}.json").read_text() == future  # untouched
     manifest_path = svc.data_dir / f"service-manifest-{sid}.json"
@@ -135,8 +148,10 @@ def test_status_from_a_newer_lore(svc: ServiceEnv) -> None:
 
 def test_flag_combinations(svc: ServiceEnv) -> None:
     svc.checked("install", "--backend", "cron")
-    assert svc.checked("uninstall", "--all", "--service", "x", code=2)["error"]["message"] == \
-        "--all and --service cannot be combined"
+    assert (
+        svc.checked("uninstall", "--all", "--service", "x", code=2)["error"]["message"]
+        == "--all and --service cannot be combined"
+    )
     err = svc.checked("logs", "--tail", "-1", code=2)["error"]
     assert err["code"] == "USAGE_ERROR"
     err = svc.checked("install", "--intervl", "5m", code=2)["error"]

@@ -34,8 +34,12 @@ def installed(svc: ServiceEnv, *args: str) -> str:
 def test_pause_resume_and_the_run_respecting_them(svc: ServiceEnv) -> None:
     sid = installed(svc)
     paused = svc.checked("pause", "--reason", "GitLab maintenance window")["data"]
-    assert paused == {"service_id": sid, "paused": True, "reason": "GitLab maintenance window",
-                      "already_paused": False}
+    assert paused == {
+        "service_id": sid,
+        "paused": True,
+        "reason": "GitLab maintenance window",
+        "already_paused": False,
+    }
     status = svc.status_file(sid)
     assert status["state"] == "paused"
     assert status["paused_reason"] == "MANUAL: GitLab maintenance window"
@@ -47,7 +51,9 @@ def test_pause_resume_and_the_run_respecting_them(svc: ServiceEnv) -> None:
     run = svc.checked("run", "--service-id", sid, extra_env=svc.hooks(NOW))["data"]
     assert run["action"] == "paused" and run["reason"] == "MANUAL"
     assert "lore service resume" in run["suggestion"]
-    assert (svc.data_dir / f"sync-status-{sid}.json").read_bytes() == before  # a skip writes nothing
+    assert (
+        svc.data_dir / f"sync-status-{sid}.json"
+    ).read_bytes() == before  # a skip writes nothing
     # trigger respects the pause, even with --ignore-backoff
     trig = svc.checked("trigger", "--ignore-backoff")["data"]
     assert trig["action"] == "paused"
@@ -107,8 +113,9 @@ def test_run_is_always_robot_and_exits_zero(svc: ServiceEnv) -> None:
     proc = svc.run("service", "run", "--service-id", "../../etc")
     assert proc.returncode == 0 and json.loads(proc.stdout)["error"]["code"] == "SERVICE_ERROR"
     help_text = svc.run("service", "--help").stdout
-    assert "run" not in [line.split()[0] for line in help_text.splitlines()
-                         if line.startswith("  ") and line.split()]
+    assert "run" not in [
+        line.split()[0] for line in help_text.splitlines() if line.startswith("  ") and line.split()
+    ]
 
 
 def test_scheduled_argv_is_recognised_exactly() -> None:
@@ -117,21 +124,33 @@ def test_scheduled_argv_is_recognised_exactly() -> None:
     assert scheduled_argv(["--robot", "service", "run", "--service-id", "abc"]) == "abc"
     assert scheduled_argv(["-J", "service", "run", "--service-id=abc"]) == "abc"
     assert scheduled_argv(["service", "run", "--service-id", "abc"]) == "abc"
-    for other in (["service", "run"], ["service", "status"], ["--robot", "service", "run", "abc"],
-                  ["service", "run", "--service-id", "abc", "--extra"], ["--quiet", "service", "run",
-                                                                          "--service-id", "abc"]):
+    for other in (
+        ["service", "run"],
+        ["service", "status"],
+        ["--robot", "service", "run", "abc"],
+        ["service", "run", "--service-id", "abc", "--extra"],
+        ["--quiet", "service", "run", "--service-id", "abc"],
+    ):
         assert scheduled_argv(other) is None, other  # left to click, with its usage errors
 
 
 def test_the_scheduled_run_skips_without_importing_click(svc: ServiceEnv) -> None:
     sid = installed(svc)
     svc.checked("pause", "--reason", "quiet")
-    code = ("import sys; from lore.cli.entry import main; "
-            f"rc = main(['--robot', 'service', 'run', '--service-id', '{sid}']); "
-            "heavy = sorted(m for m in ('click', 'rich', 'httpx', 'sqlite3') if m in sys.modules); "
-            "print(heavy, file=sys.stderr); sys.exit(rc)")
-    proc = subprocess.run([str(Path(LORE_EXE).parent / "python"), "-c", code], env=svc.env,
-                          capture_output=True, text=True, check=False, timeout=60)
+    code = (
+        "import sys; from lore.cli.entry import main; "
+        f"rc = main(['--robot', 'service', 'run', '--service-id', '{sid}']); "
+        "heavy = sorted(m for m in ('click', 'rich', 'httpx', 'sqlite3') if m in sys.modules); "
+        "print(heavy, file=sys.stderr); sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [str(Path(LORE_EXE).parent / "python"), "-c", code],
+        env=svc.env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["ok"] is True and doc["data"]["action"] == "paused"
@@ -142,8 +161,12 @@ def test_the_scheduled_run_skips_without_importing_click(svc: ServiceEnv) -> Non
 def test_repair_backs_up_and_never_deletes(svc: ServiceEnv) -> None:
     sid = installed(svc)
     assert svc.checked("repair")["data"] == {
-        "service_id": sid, "repaired": False, "actions": [], "needs_reinstall": False,
-        "message": "No repair needed"}
+        "service_id": sid,
+        "repaired": False,
+        "actions": [],
+        "needs_reinstall": False,
+        "message": "No repair needed",
+    }
     status_path = svc.data_dir / f"sync-status-{sid}.json"
     status_path.write_text("{{{ corrupt")
     err = svc.checked("status", code=23)["error"]
@@ -161,8 +184,11 @@ def test_repair_backs_up_and_never_deletes(svc: ServiceEnv) -> None:
     again = svc.checked("repair", extra_env=svc.hooks(NOW))["data"]
     assert again["actions"][0]["backup"] == f"{status_path.name}.corrupt.{NOW // 1000}-1"
     # an inconsistent (hand-edited) status counts as corrupt too
-    status_path.write_text(json.dumps({"schema_version": 2, "state": "backoff",
-                                       "consecutive_failures": 0, "recent_runs": []}))
+    status_path.write_text(
+        json.dumps(
+            {"schema_version": 2, "state": "backoff", "consecutive_failures": 0, "recent_runs": []}
+        )
+    )
     inconsistent = svc.checked("repair")["data"]["actions"][0]
     assert "inconsistent" in inconsistent["reason"]
     manifest_path = svc.data_dir / f"service-manifest-{sid}.json"
@@ -171,8 +197,9 @@ def test_repair_backs_up_and_never_deletes(svc: ServiceEnv) -> None:
     fixed = svc.checked("repair")["data"]
     assert fixed["needs_reinstall"] is True
     assert fixed["actions"][0]["action"] == "backed_up"
-    assert json.loads((svc.data_dir / fixed["actions"][0]["backup"]).read_text()) == \
-        {"schema_version": 99}
+    assert json.loads((svc.data_dir / fixed["actions"][0]["backup"]).read_text()) == {
+        "schema_version": 99
+    }
     assert not manifest_path.exists()
     human = svc.run("service", "repair", "--service", sid)
     assert "No repair needed" in human.stdout
@@ -192,8 +219,11 @@ def test_logs_tail_cap_follow_and_open(svc: ServiceEnv, tmp_path: Path) -> None:
     meta = svc.checked("logs")["data"]
     assert meta["exists"] is True and meta["size_bytes"] == log.stat().st_size
     assert meta["last_lines"] is None  # only with --tail
-    assert svc.checked("logs", "--tail", "3")["data"]["last_lines"] == \
-        ["line 297", "line 298", "line 299"]
+    assert svc.checked("logs", "--tail", "3")["data"]["last_lines"] == [
+        "line 297",
+        "line 298",
+        "line 299",
+    ]
     capped = svc.checked("logs", "--tail", "500")["data"]["last_lines"]
     assert len(capped) == 100 and capped[-1] == "line 299"
     assert len(svc.checked("logs", "--tail")["data"]["last_lines"]) == 100
@@ -207,13 +237,19 @@ def test_logs_tail_cap_follow_and_open(svc: ServiceEnv, tmp_path: Path) -> None:
     editor = tmp_path / "my editor"
     editor.write_text('#!/bin/sh\necho "opened $1" > "$(dirname "$0")/opened"\nexit 3\n')
     editor.chmod(0o755)
-    proc = svc.run("service", "logs", "--open",
-                   extra_env={"VISUAL": f"'{editor}'", "EDITOR": "false"})
+    proc = svc.run(
+        "service", "logs", "--open", extra_env={"VISUAL": f"'{editor}'", "EDITOR": "false"}
+    )
     assert proc.returncode == 3
     assert (tmp_path / "opened").read_text() == f"opened {log}\n"
     # --follow streams appended lines
-    follower = subprocess.Popen([LORE_EXE, "service", "logs", "--follow", "--tail", "1"],
-                                env=svc.env, stdout=subprocess.PIPE, text=True, cwd=svc.lore.root)
+    follower = subprocess.Popen(
+        [LORE_EXE, "service", "logs", "--follow", "--tail", "1"],
+        env=svc.env,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=svc.lore.root,
+    )
     try:
         assert follower.stdout is not None
         assert follower.stdout.readline() == "line 299\n"
@@ -236,8 +272,9 @@ def test_service_log_rotates_at_10mb_keeping_5(tmp_path: Path) -> None:
         logger.info("generation %d with %s", generation, TOKEN)
         close_logger(logger)
     names = sorted(p.name for p in logs.iterdir())
-    assert names == ["service-abc-stderr.log"] + [f"service-abc-stderr.log.{i}"
-                                                  for i in range(1, BACKUP_COUNT + 1)]
+    assert names == ["service-abc-stderr.log"] + [
+        f"service-abc-stderr.log.{i}" for i in range(1, BACKUP_COUNT + 1)
+    ]
     assert tail_lines(log, 1)[0].endswith(f"generation {BACKUP_COUNT + 1} with ***")
     for path in logs.iterdir():
         assert TOKEN.encode() not in path.read_bytes()
@@ -262,7 +299,9 @@ def test_client_and_pipeline_warnings_reach_the_service_log_redacted(tmp_path: P
     assert "GET /api/v4/projects -> 503; retry 1 (***)" in text
     assert "stage docs failed" in text
     assert TOKEN not in text and "not logged" not in text and "after the run" not in text
-    assert not any(getattr(h, "baseFilename", None) for h in logging.getLogger("lore.gitlab").handlers)
+    assert not any(
+        getattr(h, "baseFilename", None) for h in logging.getLogger("lore.gitlab").handlers
+    )
 
 
 def test_doctor_checks_fixes_and_fails(svc: ServiceEnv) -> None:
@@ -338,8 +377,21 @@ def test_doctor_fix_reloads_systemd_after_unit_drift(svc: ServiceEnv) -> None:
     assert ["systemctl", "--user", "daemon-reload"] in svc.fakes.calls("systemctl")[before:]
 
 
-@pytest.mark.parametrize("command", ["install", "uninstall", "list", "status", "logs", "doctor",
-                                     "pause", "resume", "trigger", "repair"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "install",
+        "uninstall",
+        "list",
+        "status",
+        "logs",
+        "doctor",
+        "pause",
+        "resume",
+        "trigger",
+        "repair",
+    ],
+)
 def test_every_subcommand_is_documented(svc: ServiceEnv, command: str) -> None:
     entry = next(c for c in svc.manifest["commands"] if c["command"] == f"lore service {command}")
     assert entry["response_schema"] and entry["examples"]

@@ -30,10 +30,14 @@ def expected_files(svc: ServiceEnv, backend: str, sid: str) -> list[str]:
     config = svc.home / ".config"
     data = svc.data_dir
     return {
-        "systemd": [f"{config}/systemd/user/lore-sync-{sid}.service",
-                    f"{config}/systemd/user/lore-sync-{sid}.timer"],
-        "launchd": [f"{data}/service-run-{sid}.sh",
-                    f"{svc.home}/Library/LaunchAgents/com.gitlore.sync.{sid}.plist"],
+        "systemd": [
+            f"{config}/systemd/user/lore-sync-{sid}.service",
+            f"{config}/systemd/user/lore-sync-{sid}.timer",
+        ],
+        "launchd": [
+            f"{data}/service-run-{sid}.sh",
+            f"{svc.home}/Library/LaunchAgents/com.gitlore.sync.{sid}.plist",
+        ],
         "schtasks": [f"{data}/service-task-{sid}.xml"],
         "cron": [f"{data}/service-run-{sid}.sh", f"crontab:{sid}"],
     }[backend]
@@ -77,8 +81,15 @@ def test_install_status_reinstall_uninstall(svc: ServiceEnv, backend: str) -> No
     elif backend == "launchd":
         assert ["launchctl", "bootstrap", f"gui/{os.getuid()}", data["service_files"][1]] in calls
     elif backend == "schtasks":
-        assert ["schtasks", "/create", "/tn", f"LoreSync-{sid}", "/xml",
-                data["service_files"][0], "/f"] in calls
+        assert [
+            "schtasks",
+            "/create",
+            "/tn",
+            f"LoreSync-{sid}",
+            "/xml",
+            data["service_files"][0],
+            "/f",
+        ] in calls
     else:
         crontab = svc.fakes.crontab() or ""
         assert crontab.startswith("MAILTO=me@example.com\n0 3 * * * /usr/bin/backup  # mine\n")
@@ -102,8 +113,11 @@ def test_install_status_reinstall_uninstall(svc: ServiceEnv, backend: str) -> No
     again = install(svc, "--backend", backend, "--interval", "15m", "--profile", "fast")["data"]
     assert again["no_change"] is True and again["changes"] == []
     enabling = {"enable", "bootstrap", "/create", "-"}
-    assert not [c for c in svc.fakes.calls()[before:] if len(c) > 1 and
-                (set(c[1:3]) & enabling or c[1:2] == ["-"])]
+    assert not [
+        c
+        for c in svc.fakes.calls()[before:]
+        if len(c) > 1 and (set(c[1:3]) & enabling or c[1:2] == ["-"])
+    ]
     # a different interval is reported
     changed = install(svc, "--interval", "1h")["data"]  # auto keeps the installed backend
     assert changed["platform"] == backend and changed["no_change"] is False
@@ -114,7 +128,8 @@ def test_install_status_reinstall_uninstall(svc: ServiceEnv, backend: str) -> No
     # a run history to keep
     (svc.data_dir / "logs").mkdir(exist_ok=True)
     (svc.data_dir / f"sync-status-{sid}.json").write_text(
-        json.dumps({"schema_version": 2, "state": "idle", "recent_runs": []}))
+        json.dumps({"schema_version": 2, "state": "idle", "recent_runs": []})
+    )
     gone = svc.checked("uninstall")["data"]
     assert gone["was_installed"] is True and gone["service_id"] == sid
     assert str(svc.data_dir / f"service-manifest-{sid}.json") in gone["removed_files"]
@@ -124,8 +139,10 @@ def test_install_status_reinstall_uninstall(svc: ServiceEnv, backend: str) -> No
             assert not Path(path).exists()
     if backend != "schtasks":
         assert str(env_file) in gone["removed_files"] and not env_file.exists()
-    assert gone["kept_files"] == [str(svc.data_dir / f"sync-status-{sid}.json"),
-                                  str(svc.data_dir / "logs")]
+    assert gone["kept_files"] == [
+        str(svc.data_dir / f"sync-status-{sid}.json"),
+        str(svc.data_dir / "logs"),
+    ]
     assert (svc.data_dir / f"sync-status-{sid}.json").exists()
     if backend == "cron":
         assert svc.fakes.crontab() == "MAILTO=me@example.com\n0 3 * * * /usr/bin/backup  # mine\n"
@@ -154,7 +171,9 @@ def test_explicit_systemd_without_a_user_manager_fails_preflight(svc: ServiceEnv
     assert not svc.data_dir.joinpath("logs").exists()
 
 
-def test_missing_user_namespaces_install_an_unsandboxed_unit_with_a_warning(svc: ServiceEnv) -> None:
+def test_missing_user_namespaces_install_an_unsandboxed_unit_with_a_warning(
+    svc: ServiceEnv,
+) -> None:
     svc.fakes.set("no-userns")
     data = install(svc, "--backend", "systemd")["data"]
     assert data["sandboxed"] is False
@@ -182,7 +201,9 @@ def test_dry_run_writes_and_runs_nothing(svc: ServiceEnv) -> None:
     assert data["planned_commands"][-1].startswith("systemctl --user enable --now lore-sync-")
     assert any("embedded" in w for w in data["warnings"])
     human = svc.run("service", "install", "--dry-run")
-    assert human.returncode == 0 and "Dry run" in human.stdout and "EnvironmentFile=" in human.stdout
+    assert (
+        human.returncode == 0 and "Dry run" in human.stdout and "EnvironmentFile=" in human.stdout
+    )
     assert TOKEN not in human.stdout + human.stderr
 
 
@@ -240,7 +261,10 @@ def test_drift_is_detected_at_three_levels_and_reinstall_repairs_it(svc: Service
     fields = {c["field"] for c in fixed["changes"]}
     assert {"service_files", "platform_state"} <= fields
     assert svc.checked("status")["data"]["drift"] == {
-        "platform_drift": False, "spec_drift": False, "command_drift": False}
+        "platform_drift": False,
+        "spec_drift": False,
+        "command_drift": False,
+    }
 
 
 def test_switching_backend_removes_the_old_schedulers_files(svc: ServiceEnv) -> None:
@@ -250,7 +274,13 @@ def test_switching_backend_removes_the_old_schedulers_files(svc: ServiceEnv) -> 
     assert {"field": "platform", "old": "systemd", "new": "cron"} in second["changes"]
     for path in first["service_files"]:
         assert not Path(path).exists()
-    assert ["systemctl", "--user", "disable", "--now", f"lore-sync-{sid}.timer"] in svc.fakes.calls()
+    assert [
+        "systemctl",
+        "--user",
+        "disable",
+        "--now",
+        f"lore-sync-{sid}.timer",
+    ] in svc.fakes.calls()
     assert f"# lore:{sid}:begin" in (svc.fakes.crontab() or "")
 
 
@@ -310,7 +340,10 @@ def test_name_selection_collision_and_ambiguity(svc: ServiceEnv, tmp_path: Path)
     assert unknown["code"] == "NOT_FOUND" and "team-a, team-b" in unknown["message"]
     assert "lore service list" in unknown["suggestion"]
     gone = svc.checked("uninstall", "--all")["data"]
-    assert gone["all"] is True and {r["service_id"] for r in gone["services"]} == {"team-a", "team-b"}
+    assert gone["all"] is True and {r["service_id"] for r in gone["services"]} == {
+        "team-a",
+        "team-b",
+    }
     assert svc.fakes.crontab() == ""
 
 
@@ -318,9 +351,15 @@ def test_human_output(svc: ServiceEnv) -> None:
     proc = svc.run("service", "install", "--interval", "15m", "--profile", "fast")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    for needle in ("Service installed:", "Platform:   systemd", "Interval:   15m (900s)",
-                   "Profile:    fast (--no-docs --no-embed)", "Token:      stored in ~/",
-                   "(0600)", "To rotate your token: lore service install"):
+    for needle in (
+        "Service installed:",
+        "Platform:   systemd",
+        "Interval:   15m (900s)",
+        "Profile:    fast (--no-docs --no-embed)",
+        "Token:      stored in ~/",
+        "(0600)",
+        "To rotate your token: lore service install",
+    ):
         assert needle in out, needle
     listing = svc.run("service", "list").stdout
     assert "Installed services:" in listing and "15m" in listing and "loaded" in listing
@@ -328,5 +367,10 @@ def test_human_output(svc: ServiceEnv) -> None:
     assert "Installed:  yes" in status and "Scheduler:  idle" in status
     gone = svc.run("service", "uninstall").stdout
     assert "Service uninstalled" in gone and "Removed: ~/" in gone
-    assert svc.run("service", "uninstall").stdout.strip() == "Service is not installed. Nothing to do."
-    assert svc.run("service", "list").stdout.strip() == "No services installed. Run: lore service install"
+    assert (
+        svc.run("service", "uninstall").stdout.strip() == "Service is not installed. Nothing to do."
+    )
+    assert (
+        svc.run("service", "list").stdout.strip()
+        == "No services installed. Run: lore service install"
+    )

@@ -51,8 +51,9 @@ def test_sigkill_during_status_writes_leaves_the_old_or_the_new_file(tmp_path: P
     rng = random.Random(7)
     seen: set[str] = set()
     for _ in range(25):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         time.sleep(rng.uniform(0.0, 0.05))
         proc.send_signal(signal.SIGKILL)
@@ -69,8 +70,11 @@ def test_sigkill_during_status_writes_leaves_the_old_or_the_new_file(tmp_path: P
 @pytest.fixture
 def slow_sim_env(svc: ServiceEnv, sim: Any) -> ServiceEnv:
     svc.env["GITLAB_TOKEN"] = sim.token
-    svc.lore.write_config(sim.url, ["acme/platform"], extra={"sync": {"maxRetries": 0},
-                                                             "embedding": {"provider": "none"}})
+    svc.lore.write_config(
+        sim.url,
+        ["acme/platform"],
+        extra={"sync": {"maxRetries": 0}, "embedding": {"provider": "none"}},
+    )
     svc.checked("install", "--backend", "cron", "--profile", "fast")
     return svc
 
@@ -92,13 +96,19 @@ def _current_run(svc: ServiceEnv, sid: str) -> dict[str, Any] | None:
         return None
 
 
-def test_sigkill_during_a_run_is_reported_as_running_stale(slow_sim_env: ServiceEnv, sim: Any) -> None:
+def test_sigkill_during_a_run_is_reported_as_running_stale(
+    slow_sim_env: ServiceEnv, sim: Any
+) -> None:
     svc = slow_sim_env
     sid = svc.checked("list")["data"]["services"][0]["service_id"]
     sim.configure_faults({"rules": [{"route": "project", "kind": "slow", "delay_ms": 20000}]})
-    proc = subprocess.Popen([LORE_EXE, "--robot", "service", "run", "--service-id", sid],
-                            env={**svc.env, **svc.hooks(NOW)}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, cwd=svc.lore.root)
+    proc = subprocess.Popen(
+        [LORE_EXE, "--robot", "service", "run", "--service-id", sid],
+        env={**svc.env, **svc.hooks(NOW)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=svc.lore.root,
+    )
     _wait_for(lambda: _current_run(svc, sid) is not None)
     assert _current_run(svc, sid) == {"started_at_ms": NOW, "pid": proc.pid, "probe": False}
     live = svc.checked("status", extra_env=svc.hooks(NOW + 1000))["data"]
@@ -113,8 +123,12 @@ def test_sigkill_during_a_run_is_reported_as_running_stale(slow_sim_env: Service
     assert svc.status_file(sid)["current_run"]["pid"] == proc.pid  # left behind
     stale = svc.checked("status", extra_env=svc.hooks(NOW + 5000))["data"]
     assert stale["scheduler_state"] == "running_stale"
-    assert stale["current_run"] == {"pid": proc.pid, "started_at_iso": "2027-01-15T08:00:00.000Z",
-                                    "probe": False, "stale": True}
+    assert stale["current_run"] == {
+        "pid": proc.pid,
+        "started_at_iso": "2027-01-15T08:00:00.000Z",
+        "probe": False,
+        "stale": True,
+    }
     human = svc.run("service", "status", extra_env=svc.hooks(NOW + 5000))
     assert "RUNNING_STALE" in human.stdout and str(proc.pid) in human.stdout
 
@@ -128,15 +142,21 @@ def test_sigkill_during_a_run_is_reported_as_running_stale(slow_sim_env: Service
     assert f"previous run (pid {proc.pid}" in log and "superseding it" in log
 
 
-def test_a_pause_made_during_a_run_survives_the_runs_final_write(slow_sim_env: ServiceEnv,
-                                                                  sim: Any) -> None:
+def test_a_pause_made_during_a_run_survives_the_runs_final_write(
+    slow_sim_env: ServiceEnv, sim: Any
+) -> None:
     svc = slow_sim_env
     sid = svc.checked("list")["data"]["services"][0]["service_id"]
-    sim.configure_faults({"rules": [{"route": "project", "kind": "slow", "delay_ms": 3000,
-                                     "count": 1}]})
-    proc = subprocess.Popen([LORE_EXE, "--robot", "service", "run", "--service-id", sid],
-                            env={**svc.env, **svc.hooks(NOW)}, stdout=subprocess.PIPE, text=True,
-                            cwd=svc.lore.root)
+    sim.configure_faults(
+        {"rules": [{"route": "project", "kind": "slow", "delay_ms": 3000, "count": 1}]}
+    )
+    proc = subprocess.Popen(
+        [LORE_EXE, "--robot", "service", "run", "--service-id", sid],
+        env={**svc.env, **svc.hooks(NOW)},
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=svc.lore.root,
+    )
     _wait_for(lambda: _current_run(svc, sid) is not None)
     svc.checked("pause", "--reason", "maintenance")
     out, _ = proc.communicate(timeout=120)
@@ -151,9 +171,15 @@ def test_concurrent_pause_and_resume_never_corrupt_or_lose_an_update(svc: Servic
     sid = svc.checked("install", "--backend", "cron")["data"]["service_id"]
 
     def admin(*args: str) -> dict[str, Any]:
-        proc = subprocess.run([LORE_EXE, "--robot", "service", *args], env=svc.env,
-                              capture_output=True, text=True, timeout=120, cwd=svc.lore.root,
-                              check=False)
+        proc = subprocess.run(
+            [LORE_EXE, "--robot", "service", *args],
+            env=svc.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=svc.lore.root,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return dict(json.loads(proc.stdout)["data"])
 
@@ -175,6 +201,7 @@ def test_concurrent_pause_and_resume_never_corrupt_or_lose_an_update(svc: Servic
     final = svc.status_file(sid)
     assert final["state"] in ("paused", "idle")
     assert ("paused_reason" in final) == (final["state"] == "paused")
-    assert not [p for p in svc.data_dir.iterdir() if p.name.endswith(".tmp")
-                and not p.name.startswith(".")]
+    assert not [
+        p for p in svc.data_dir.iterdir() if p.name.endswith(".tmp") and not p.name.startswith(".")
+    ]
     assert os.listdir(svc.data_dir / "locks")  # the admin lock lives there

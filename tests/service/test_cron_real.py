@@ -22,7 +22,7 @@ import pytest
 from lore_testkit import LORE_EXE, LoreEnv
 
 TOKEN = "glpat-100%-real"
-USER_LINES = "MAILTO=\"\"\n# my own job, keep me\n0 3 * * * /usr/bin/true --nightly\n"
+USER_LINES = 'MAILTO=""\n# my own job, keep me\n0 3 * * * /usr/bin/true --nightly\n'
 
 SCRIPT = r"""
 set -e
@@ -57,8 +57,10 @@ def test_cron_backend_with_the_real_crontab(lore_env: LoreEnv, tmp_path: Path) -
     real = os.environ.get("LORE_TEST_REAL_CRONTAB") == "1"
     isolate = not real
     if isolate and not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("unshare")):
-        pytest.skip("cannot isolate the real crontab (needs root and unshare for a private "
-                    "/var/spool); set LORE_TEST_REAL_CRONTAB=1 to use your own crontab")
+        pytest.skip(
+            "cannot isolate the real crontab (needs root and unshare for a private "
+            "/var/spool); set LORE_TEST_REAL_CRONTAB=1 to use your own crontab"
+        )
     saved = None
     if real:
         listing = subprocess.run([crontab, "-l"], capture_output=True, text=True, check=False)
@@ -66,18 +68,32 @@ def test_cron_backend_with_the_real_crontab(lore_env: LoreEnv, tmp_path: Path) -
     out = tmp_path / "out"
     out.mkdir()
     lore_env.write_config("http://127.0.0.1:9", ["group/repo"])
-    env = {**lore_env.env, "GITLAB_TOKEN": TOKEN, "LORE": LORE_EXE, "OUT": str(out),
-           "USER_LINES": USER_LINES, "ISOLATE": "1" if isolate else "",
-           "PATH": f"{Path(crontab).parent}{os.pathsep}{lore_env.env['PATH']}"}
+    env = {
+        **lore_env.env,
+        "GITLAB_TOKEN": TOKEN,
+        "LORE": LORE_EXE,
+        "OUT": str(out),
+        "USER_LINES": USER_LINES,
+        "ISOLATE": "1" if isolate else "",
+        "PATH": f"{Path(crontab).parent}{os.pathsep}{lore_env.env['PATH']}",
+    }
     argv = ["unshare", "--mount", "sh", "-c", SCRIPT] if isolate else ["sh", "-c", SCRIPT]
     try:
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300,
-                              cwd=lore_env.root, check=False)
+        proc = subprocess.run(
+            argv,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=lore_env.root,
+            check=False,
+        )
     finally:
         if saved is not None:
             subprocess.run([crontab, "-"], input=saved, text=True, check=False)
     assert proc.returncode == 0, proc.stderr + "".join(
-        f"\n{p.name}: {p.read_text()}" for p in out.iterdir())
+        f"\n{p.name}: {p.read_text()}" for p in out.iterdir()
+    )
 
     installed = json.loads((out / "install.json").read_text())
     assert installed["ok"], installed
@@ -85,7 +101,7 @@ def test_cron_backend_with_the_real_crontab(lore_env: LoreEnv, tmp_path: Path) -
     after = (out / "after_install.txt").read_text()
     # the real crontab accepted our lines and kept the user's, byte for byte, in front
     assert after.startswith(USER_LINES)
-    block = after[len(USER_LINES):]
+    block = after[len(USER_LINES) :]
     assert block.startswith(f"# lore:{sid}:begin\n") and block.endswith(f"# lore:{sid}:end\n")
     assert TOKEN not in after
     status = json.loads((out / "status.json").read_text())["data"]

@@ -45,9 +45,14 @@ HOSTILE_TOKEN = "tok&en<>\"'$(touch PWNED)`id`;%x\\y z"
 
 def spec(data_dir: Path, **overrides: object) -> InstallSpec:
     fields: dict[str, object] = dict(
-        service_id="abc123", binary_path=LORE, interval_seconds=900,
-        token_env_var="GITLAB_TOKEN", token_value="glpat-xxx", token_source="env_file",
-        data_dir=data_dir)
+        service_id="abc123",
+        binary_path=LORE,
+        interval_seconds=900,
+        token_env_var="GITLAB_TOKEN",
+        token_value="glpat-xxx",
+        token_source="env_file",
+        data_dir=data_dir,
+    )
     fields.update(overrides)
     return InstallSpec(**fields)  # type: ignore[arg-type]
 
@@ -57,12 +62,20 @@ def spec(data_dir: Path, **overrides: object) -> InstallSpec:
 
 def test_service_unit_is_hardened_and_reads_the_env_file() -> None:
     unit = generate_service(spec(Path("/data")))
-    for line in ("Type=oneshot", "NoNewPrivileges=true", "PrivateTmp=true", "ProtectSystem=strict",
-                 "ProtectHome=read-only", "TimeoutStartSec=900", "WorkingDirectory=/data",
-                 "SuccessExitStatus=0", "EnvironmentFile=/data/service-env-abc123",
-                 "ReadWritePaths=/data /data/logs",
-                 f"ExecStart={LORE} --robot service run --service-id abc123",
-                 "StandardError=append:/data/logs/service-abc123-stderr.log"):
+    for line in (
+        "Type=oneshot",
+        "NoNewPrivileges=true",
+        "PrivateTmp=true",
+        "ProtectSystem=strict",
+        "ProtectHome=read-only",
+        "TimeoutStartSec=900",
+        "WorkingDirectory=/data",
+        "SuccessExitStatus=0",
+        "EnvironmentFile=/data/service-env-abc123",
+        "ReadWritePaths=/data /data/logs",
+        f"ExecStart={LORE} --robot service run --service-id abc123",
+        "StandardError=append:/data/logs/service-abc123-stderr.log",
+    ):
         assert line in unit.splitlines(), line
     assert "Environment=GITLAB_TOKEN" not in unit and "glpat" not in unit
 
@@ -90,14 +103,19 @@ def test_timer_is_honest() -> None:  # ERRATA 3
     timer = generate_timer("abc123", 900)
     assert "abc123" in timer
     lines = timer.splitlines()
-    for line in ("OnUnitInactiveSec=900s", "OnActiveSec=1min", "OnBootSec=5min",
-                 "Unit=lore-sync-abc123.service", "WantedBy=timers.target"):
+    for line in (
+        "OnUnitInactiveSec=900s",
+        "OnActiveSec=1min",
+        "OnBootSec=5min",
+        "Unit=lore-sync-abc123.service",
+        "WantedBy=timers.target",
+    ):
         assert line in lines
     assert "Persistent=" not in timer  # only meaningful with OnCalendar=
 
 
 def test_exec_start_round_trips_hostile_paths() -> None:
-    argv = ["/opt/my lore/bin/lore%h$HOME\"x", "--robot", "service", "run", "--service-id", "abc123"]
+    argv = ['/opt/my lore/bin/lore%h$HOME"x', "--robot", "service", "run", "--service-id", "abc123"]
     unit = generate_service(spec(Path("/d"), binary_path=argv[0]))
     assert parse_exec_start(unit) == argv
 
@@ -110,8 +128,14 @@ def _verify(unit_dir: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     runtime.mkdir(exist_ok=True)
     env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "SYSTEMD_LOG_COLOR": "0"}
     files = sorted(str(p) for p in unit_dir.iterdir())
-    return subprocess.run([tool, "verify", "--user", "--man=no", *files], capture_output=True,
-                          text=True, env=env, timeout=60, check=False)
+    return subprocess.run(
+        [tool, "verify", "--user", "--man=no", *files],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,7 +148,9 @@ def _verify(unit_dir: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     ],
     ids=["env-file", "embedded-hostile-token", "unsandboxed", "overrides-with-specifiers"],
 )
-def test_generated_units_pass_systemd_analyze_verify(tmp_path: Path, variant: dict[str, object]) -> None:
+def test_generated_units_pass_systemd_analyze_verify(
+    tmp_path: Path, variant: dict[str, object]
+) -> None:
     data_dir = tmp_path / "data dir %n $x"
     (data_dir / "logs").mkdir(parents=True)
     if variant.get("data_dir_override") == "SET":
@@ -146,8 +172,9 @@ def test_generated_units_pass_systemd_analyze_verify(tmp_path: Path, variant: di
 
 
 def test_plist_with_wrapper_runs_the_wrapper_and_holds_no_token() -> None:
-    plist = generate_plist_with_wrapper("abc123", Path("/data/service-run-abc123.sh"), 1800,
-                                        Path("/tmp/logs"))
+    plist = generate_plist_with_wrapper(
+        "abc123", Path("/data/service-run-abc123.sh"), 1800, Path("/tmp/logs")
+    )
     assert "<string>com.gitlore.sync.abc123</string>" in plist
     assert "<string>/data/service-run-abc123.sh</string>" in plist
     assert "<string>--robot</string>" not in plist and "<string>service</string>" not in plist
@@ -162,27 +189,50 @@ def test_plist_with_wrapper_runs_the_wrapper_and_holds_no_token() -> None:
 
 
 def test_plist_embedded_runs_lore_with_the_token_in_its_environment() -> None:
-    plist = generate_plist_with_embedded("abc123", "/usr/local/bin/lore", "/custom/config.json",
-                                         900, "GITLAB_TOKEN", "glpat-xxx", Path("/tmp/logs"))
+    plist = generate_plist_with_embedded(
+        "abc123",
+        "/usr/local/bin/lore",
+        "/custom/config.json",
+        900,
+        "GITLAB_TOKEN",
+        "glpat-xxx",
+        Path("/tmp/logs"),
+    )
     data = plistlib.loads(plist.encode())
-    assert data["ProgramArguments"] == ["/usr/local/bin/lore", "--robot", "service", "run",
-                                        "--service-id", "abc123"]
-    assert data["EnvironmentVariables"] == {"GITLAB_TOKEN": "glpat-xxx",
-                                            "LORE_CONFIG_PATH": "/custom/config.json"}
+    assert data["ProgramArguments"] == [
+        "/usr/local/bin/lore",
+        "--robot",
+        "service",
+        "run",
+        "--service-id",
+        "abc123",
+    ]
+    assert data["EnvironmentVariables"] == {
+        "GITLAB_TOKEN": "glpat-xxx",
+        "LORE_CONFIG_PATH": "/custom/config.json",
+    }
     assert data["StartInterval"] == 900
 
 
 def test_plist_escapes_xml() -> None:  # ERRATA 2
-    plist = generate_plist_with_embedded("abc123", "/Users/O'Brien/bin/lore", None, 1800,
-                                         "GITLAB_TOKEN", "tok&en<>", Path("/tmp/<logs>"))
+    plist = generate_plist_with_embedded(
+        "abc123",
+        "/Users/O'Brien/bin/lore",
+        None,
+        1800,
+        "GITLAB_TOKEN",
+        "tok&en<>",
+        Path("/tmp/<logs>"),
+    )
     assert "tok&amp;en&lt;&gt;" in plist and "tok&en<>" not in plist
     assert "O&apos;Brien" in plist and "O'Brien" not in plist
     data = plistlib.loads(plist.encode())
     assert data["EnvironmentVariables"]["GITLAB_TOKEN"] == "tok&en<>"
     assert data["ProgramArguments"][0] == "/Users/O'Brien/bin/lore"
     assert data["StandardOutPath"] == "/tmp/<logs>/service-abc123-stdout.log"
-    hostile = generate_plist_with_embedded("abc123", LORE, None, 900, "GITLAB_TOKEN",
-                                           HOSTILE_TOKEN, Path("/l"))
+    hostile = generate_plist_with_embedded(
+        "abc123", LORE, None, 900, "GITLAB_TOKEN", HOSTILE_TOKEN, Path("/l")
+    )
     assert plistlib.loads(hostile.encode())["EnvironmentVariables"]["GITLAB_TOKEN"] == HOSTILE_TOKEN
     assert xml_escape("&<>\"'") == "&amp;&lt;&gt;&quot;&apos;"
 
@@ -196,10 +246,16 @@ def test_wrapper_script_is_valid_sh_and_reads_the_token_without_eval(tmp_path: P
     # A stand-in for lore that prints what it got.
     fake_lore = tmp_path / "bin dir" / "lore"
     fake_lore.parent.mkdir()
-    fake_lore.write_text('#!/bin/sh\nprintf "%s\\n" "TOKEN=$GITLAB_TOKEN" "CONFIG=$LORE_CONFIG_PATH" "$@"\n')
+    fake_lore.write_text(
+        '#!/bin/sh\nprintf "%s\\n" "TOKEN=$GITLAB_TOKEN" "CONFIG=$LORE_CONFIG_PATH" "$@"\n'
+    )
     fake_lore.chmod(0o755)
-    s = spec(data_dir, binary_path=str(fake_lore), token_value=HOSTILE_TOKEN,
-             config_override=str(tmp_path / "it's a config.json"))
+    s = spec(
+        data_dir,
+        binary_path=str(fake_lore),
+        token_value=HOSTILE_TOKEN,
+        config_override=str(tmp_path / "it's a config.json"),
+    )
     script = render_wrapper(s)
     wrapper = tmp_path / "service-run-abc123.sh"
     wrapper.write_text(script)
@@ -208,24 +264,40 @@ def test_wrapper_script_is_valid_sh_and_reads_the_token_without_eval(tmp_path: P
     code = [line for line in script.splitlines() if not line.startswith("#")]
     assert not any(line.split()[0] in ("source", ".", "eval") for line in code)
     s.env_file.write_text(f"GITLAB_TOKEN={HOSTILE_TOKEN}\n")
-    proc = subprocess.run([str(wrapper)], capture_output=True, text=True, cwd=tmp_path,
-                          env={"PATH": os.environ["PATH"]}, timeout=10, check=False)
+    proc = subprocess.run(
+        [str(wrapper)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"]},
+        timeout=10,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == f"TOKEN={HOSTILE_TOKEN}"  # read verbatim …
     assert not (tmp_path / "PWNED").exists()  # … and never executed
     assert lines[1] == f"CONFIG={tmp_path}/it's a config.json"
     assert lines[2:] == ["--robot", "service", "run", "--service-id", "abc123"]
-    assert parse_wrapper_argv(script) == [str(fake_lore), "--robot", "service", "run",
-                                          "--service-id", "abc123"]
+    assert parse_wrapper_argv(script) == [
+        str(fake_lore),
+        "--robot",
+        "service",
+        "run",
+        "--service-id",
+        "abc123",
+    ]
 
 
 # -- Task Scheduler -------------------------------------------------------------------------------
 
 
 def test_task_xml_parses_and_schedules_the_command(tmp_path: Path) -> None:
-    s = spec(tmp_path, binary_path=r"C:\Program Files\lore\lore.exe",
-             config_override=r"C:\Users\O'Brien & co\config.json")
+    s = spec(
+        tmp_path,
+        binary_path=r"C:\Program Files\lore\lore.exe",
+        config_override=r"C:\Users\O'Brien & co\config.json",
+    )
     backend = SchtasksBackend()
     rendered = backend.render(s)
     assert rendered.token_source == "system_env"
@@ -234,19 +306,27 @@ def test_task_xml_parses_and_schedules_the_command(tmp_path: Path) -> None:
     assert raw[:2] in (b"\xff\xfe", b"\xfe\xff")  # UTF-16 with a BOM, as schtasks wants
     root = ET.fromstring(raw)
     ns = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
-    assert root.findtext("t:Triggers/t:TimeTrigger/t:Repetition/t:Interval", namespaces=ns) == "PT15M"
-    assert root.findtext("t:Actions/t:Exec/t:Command", namespaces=ns) == \
-        r"C:\Program Files\lore\lore.exe"
-    assert root.findtext("t:Actions/t:Exec/t:Arguments", namespaces=ns) == \
-        '--robot --config "C:\\Users\\O\'Brien & co\\config.json" service run --service-id abc123'
+    assert (
+        root.findtext("t:Triggers/t:TimeTrigger/t:Repetition/t:Interval", namespaces=ns) == "PT15M"
+    )
+    assert (
+        root.findtext("t:Actions/t:Exec/t:Command", namespaces=ns)
+        == r"C:\Program Files\lore\lore.exe"
+    )
+    assert (
+        root.findtext("t:Actions/t:Exec/t:Arguments", namespaces=ns)
+        == '--robot --config "C:\\Users\\O\'Brien & co\\config.json" service run --service-id abc123'
+    )
     assert root.findtext("t:Settings/t:MultipleInstancesPolicy", namespaces=ns) == "IgnoreNew"
     assert "glpat" not in artifact.content
-    assert rendered.commands == [["schtasks", "/create", "/tn", "LoreSync-abc123", "/xml",
-                                  artifact.location, "/f"]]
+    assert rendered.commands == [
+        ["schtasks", "/create", "/tn", "LoreSync-abc123", "/xml", artifact.location, "/f"]
+    ]
     path = Path(artifact.location)
     path.write_bytes(raw)
-    assert backend.installed_command("abc123", [str(path)]) == \
-        backend.format_command(backend.scheduled_argv(s))
+    assert backend.installed_command("abc123", [str(path)]) == backend.format_command(
+        backend.scheduled_argv(s)
+    )
 
 
 # -- cron ------------------------------------------------------------------------------------------
@@ -285,12 +365,23 @@ def test_cron_block_is_marked_and_its_command_is_valid_sh(tmp_path: Path) -> Non
     assert subprocess.run(["sh", "-n", "-c", unescaped], check=False).returncode == 0
     assert "glpat" not in block  # env-file mode: the wrapper reads the token
     embedded = command_line(spec(tmp_path, token_source="embedded", token_value=HOSTILE_TOKEN))
-    assert subprocess.run(["sh", "-n", "-c", embedded.replace("\\%", "%")],
-                          check=False).returncode == 0
+    assert (
+        subprocess.run(["sh", "-n", "-c", embedded.replace("\\%", "%")], check=False).returncode
+        == 0
+    )
     # What the shell would pass as the token is the token, unexpanded.
     probe = subprocess.run(
-        ["sh", "-c", embedded.replace("\\%", "%").split(" " + LORE)[0] + ' sh -c \'printf %s "$GITLAB_TOKEN"\''],
-        capture_output=True, text=True, cwd=tmp_path, check=False)
+        [
+            "sh",
+            "-c",
+            embedded.replace("\\%", "%").split(" " + LORE)[0]
+            + " sh -c 'printf %s \"$GITLAB_TOKEN\"'",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert probe.stdout == HOSTILE_TOKEN
     assert not (tmp_path / "PWNED").exists()
 
@@ -312,11 +403,14 @@ def test_replace_block_touches_nothing_else() -> None:
     assert replace_block("", "abc123", block_a) == block_a
 
 
-@pytest.mark.parametrize("crontab", [
-    "# lore:abc123:begin\n* * * * * x\n",  # no end
-    "* * * * * x\n# lore:abc123:end\n",  # no begin
-    "# lore:abc123:begin\n# lore:abc123:end\n# lore:abc123:begin\n# lore:abc123:end\n",
-])
+@pytest.mark.parametrize(
+    "crontab",
+    [
+        "# lore:abc123:begin\n* * * * * x\n",  # no end
+        "* * * * * x\n# lore:abc123:end\n",  # no begin
+        "# lore:abc123:begin\n# lore:abc123:end\n# lore:abc123:begin\n# lore:abc123:end\n",
+    ],
+)
 def test_damaged_markers_are_refused_rather_than_guessed(crontab: str) -> None:
     with pytest.raises(LoreError) as info:
         split_block(crontab, "abc123")

@@ -30,9 +30,15 @@ LORE = str(Path(sys.executable).parent / "lore")
 
 def _spec(data_dir: Path, network_env: list[tuple[str, str]], **overrides: object) -> InstallSpec:
     fields: dict[str, object] = dict(
-        service_id="abc123", binary_path=LORE, interval_seconds=900,
-        token_env_var="GITLAB_TOKEN", token_value="glpat-xxx", token_source="env_file",
-        data_dir=data_dir, network_env=network_env)
+        service_id="abc123",
+        binary_path=LORE,
+        interval_seconds=900,
+        token_env_var="GITLAB_TOKEN",
+        token_value="glpat-xxx",
+        token_source="env_file",
+        data_dir=data_dir,
+        network_env=network_env,
+    )
     fields.update(overrides)
     return InstallSpec(**fields)  # type: ignore[arg-type]
 
@@ -46,13 +52,21 @@ def ca_file(tmp_path: Path) -> Path:
 
 
 def test_capture_keeps_what_is_set_and_drops_what_would_leak(ca_file: Path) -> None:
-    env = {"SSL_CERT_FILE": str(ca_file), "REQUESTS_CA_BUNDLE": "/no/such/ca.pem",
-           "HTTPS_PROXY": "http://proxy.corp:3128", "https_proxy": "http://u:secret@proxy:8080",
-           "NO_PROXY": "localhost,.corp", "HTTP_PROXY": "", "GITLAB_TOKEN": TOKEN}
+    env = {
+        "SSL_CERT_FILE": str(ca_file),
+        "REQUESTS_CA_BUNDLE": "/no/such/ca.pem",
+        "HTTPS_PROXY": "http://proxy.corp:3128",
+        "https_proxy": "http://u:secret@proxy:8080",
+        "NO_PROXY": "localhost,.corp",
+        "HTTP_PROXY": "",
+        "GITLAB_TOKEN": TOKEN,
+    }
     carried, warnings = capture_network_env(env)
-    assert carried == [("SSL_CERT_FILE", str(ca_file.resolve())),
-                       ("HTTPS_PROXY", "http://proxy.corp:3128"),
-                       ("NO_PROXY", "localhost,.corp")]
+    assert carried == [
+        ("SSL_CERT_FILE", str(ca_file.resolve())),
+        ("HTTPS_PROXY", "http://proxy.corp:3128"),
+        ("NO_PROXY", "localhost,.corp"),
+    ]
     assert any("REQUESTS_CA_BUNDLE" in w and "does not exist" in w for w in warnings)
     assert any("https_proxy" in w and "password" in w for w in warnings)
     assert "secret" not in repr(warnings) and TOKEN not in repr(carried)
@@ -71,8 +85,11 @@ def test_capture_warns_about_tmp_under_the_sandbox(tmp_path: Path) -> None:
 
 
 def test_systemd_unit_carries_the_network_env_and_verifies(tmp_path: Path, ca_file: Path) -> None:
-    network = [("SSL_CERT_FILE", str(ca_file)), ("HTTPS_PROXY", "http://proxy.corp:3128"),
-               ("NO_PROXY", "localhost,127.0.0.1,.corp")]
+    network = [
+        ("SSL_CERT_FILE", str(ca_file)),
+        ("HTTPS_PROXY", "http://proxy.corp:3128"),
+        ("NO_PROXY", "localhost,127.0.0.1,.corp"),
+    ]
     data_dir = tmp_path / "data"
     (data_dir / "logs").mkdir(parents=True)
     unit = generate_service(_spec(data_dir, network))
@@ -90,50 +107,79 @@ def test_systemd_unit_carries_the_network_env_and_verifies(tmp_path: Path, ca_fi
             (units / Path(artifact.location).name).write_text(artifact.content)
     runtime = tmp_path / "runtime"
     runtime.mkdir()
-    proc = subprocess.run([tool, "verify", "--user", "--man=no", *sorted(map(str, units.iterdir()))],
-                          capture_output=True, text=True, timeout=60, check=False,
-                          env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})
+    proc = subprocess.run(
+        [tool, "verify", "--user", "--man=no", *sorted(map(str, units.iterdir()))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert [line for line in proc.stderr.splitlines() if "lore-sync-abc123" in line] == []
 
 
 def test_wrapper_exports_the_network_env(tmp_path: Path, ca_file: Path) -> None:
     fake_lore = tmp_path / "lore"
-    fake_lore.write_text('#!/bin/sh\nprintf "%s\\n" "$SSL_CERT_FILE" "$HTTPS_PROXY" '
-                         '"$no_proxy" "$GITLAB_TOKEN"\n')
+    fake_lore.write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$SSL_CERT_FILE" "$HTTPS_PROXY" "$no_proxy" "$GITLAB_TOKEN"\n'
+    )
     fake_lore.chmod(0o755)
-    network = [("SSL_CERT_FILE", str(ca_file)), ("HTTPS_PROXY", "http://proxy:3128"),
-               ("no_proxy", "localhost")]
+    network = [
+        ("SSL_CERT_FILE", str(ca_file)),
+        ("HTTPS_PROXY", "http://proxy:3128"),
+        ("no_proxy", "localhost"),
+    ]
     spec = _spec(tmp_path, network, binary_path=str(fake_lore))
     script = render_wrapper(spec)
     wrapper = tmp_path / "service-run-abc123.sh"
     wrapper.write_text(script)
     wrapper.chmod(0o700)
     spec.env_file.write_text("GITLAB_TOKEN=glpat-xxx\n")
-    proc = subprocess.run([str(wrapper)], capture_output=True, text=True, timeout=10,
-                          env={"PATH": os.environ["PATH"]}, check=False)
+    proc = subprocess.run(
+        [str(wrapper)],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env={"PATH": os.environ["PATH"]},
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [str(ca_file), "http://proxy:3128", "localhost",
-                                        "glpat-xxx"]
+    assert proc.stdout.splitlines() == [str(ca_file), "http://proxy:3128", "localhost", "glpat-xxx"]
     assert "glpat-xxx" not in script
 
 
 def test_embedded_plist_carries_the_network_env(ca_file: Path) -> None:
     plist = generate_plist_with_embedded(
-        "abc123", LORE, None, 900, "GITLAB_TOKEN", "glpat-xxx", Path("/tmp/logs"),
-        network_env=[("SSL_CERT_FILE", str(ca_file)), ("HTTPS_PROXY", "http://p:1")])
+        "abc123",
+        LORE,
+        None,
+        900,
+        "GITLAB_TOKEN",
+        "glpat-xxx",
+        Path("/tmp/logs"),
+        network_env=[("SSL_CERT_FILE", str(ca_file)), ("HTTPS_PROXY", "http://p:1")],
+    )
     env = plistlib.loads(plist.encode())["EnvironmentVariables"]
-    assert env == {"GITLAB_TOKEN": "glpat-xxx", "SSL_CERT_FILE": str(ca_file),
-                   "HTTPS_PROXY": "http://p:1"}
+    assert env == {
+        "GITLAB_TOKEN": "glpat-xxx",
+        "SSL_CERT_FILE": str(ca_file),
+        "HTTPS_PROXY": "http://p:1",
+    }
 
 
 @pytest.mark.parametrize("backend", ["systemd", "cron", "launchd"])
-def test_install_through_the_cli_carries_the_network_env(svc: ServiceEnv, ca_file: Path,
-                                                         backend: str) -> None:
+def test_install_through_the_cli_carries_the_network_env(
+    svc: ServiceEnv, ca_file: Path, backend: str
+) -> None:
     for name in NETWORK_ENV_VARS:  # the machine's own settings must not leak into the test
         svc.lore.env.pop(name, None)
-    env = {"SSL_CERT_FILE": str(ca_file), "HTTPS_PROXY": "http://proxy.corp:3128",
-           "NO_PROXY": "localhost,.corp", "http_proxy": "http://user:pw@proxy.corp:3128"}
+    env = {
+        "SSL_CERT_FILE": str(ca_file),
+        "HTTPS_PROXY": "http://proxy.corp:3128",
+        "NO_PROXY": "localhost,.corp",
+        "http_proxy": "http://user:pw@proxy.corp:3128",
+    }
     code, doc = svc.robot("service", "install", "--backend", backend, extra_env=env)
     assert code == 0, doc
     data = doc["data"]
@@ -144,6 +190,11 @@ def test_install_through_the_cli_carries_the_network_env(svc: ServiceEnv, ca_fil
     assert "localhost,.corp" in joined
     assert "pw@" not in joined and TOKEN not in joined
     # a changed network env is a changed spec: the re-install says so
-    again = svc.robot("service", "install", "--backend", backend,
-                      extra_env={**env, "HTTPS_PROXY": "http://other:3128"})[1]["data"]
+    again = svc.robot(
+        "service",
+        "install",
+        "--backend",
+        backend,
+        extra_env={**env, "HTTPS_PROXY": "http://other:3128"},
+    )[1]["data"]
     assert again["no_change"] is False

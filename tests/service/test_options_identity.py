@@ -19,8 +19,18 @@ from lore.service.options import (
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("5m", 300), ("15m", 900), ("30m", 1800), ("1h", 3600), ("2h", 7200), ("12h", 43200),
-     ("24h", 86400), (" 30m ", 1800), ("90m", 5400), ("1440m", 86400)],
+    [
+        ("5m", 300),
+        ("15m", 900),
+        ("30m", 1800),
+        ("1h", 3600),
+        ("2h", 7200),
+        ("12h", 43200),
+        ("24h", 86400),
+        (" 30m ", 1800),
+        ("90m", 5400),
+        ("1440m", 86400),
+    ],
 )
 def test_parse_interval_valid(text: str, seconds: int) -> None:
     assert parse_interval(text) == seconds
@@ -29,12 +39,24 @@ def test_parse_interval_valid(text: str, seconds: int) -> None:
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("1m", "too short"), ("4m", "too short"), ("25h", "too long"), ("1441m", "too long"),
-        ("0m", "greater than 0"), ("0h", "greater than 0"),
-        ("abc", "must end in m"), ("", "empty"), ("   ", "empty"), ("m", "not a whole number"),
-        ("10x", "must end in m"), ("30s", "must end in m"), ("-5m", "not a whole number"),
-        ("1.5h", "not a whole number"), ("h", "not a whole number"), ("5 m", "not a whole"),
-        ("²m", "not a whole number"), ("15M", "must end in m"),
+        ("1m", "too short"),
+        ("4m", "too short"),
+        ("25h", "too long"),
+        ("1441m", "too long"),
+        ("0m", "greater than 0"),
+        ("0h", "greater than 0"),
+        ("abc", "must end in m"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ("m", "not a whole number"),
+        ("10x", "must end in m"),
+        ("30s", "must end in m"),
+        ("-5m", "not a whole number"),
+        ("1.5h", "not a whole number"),
+        ("h", "not a whole number"),
+        ("5 m", "not a whole"),
+        ("²m", "not a whole number"),
+        ("15M", "must end in m"),
     ],
 )
 def test_parse_interval_rejects_with_usage_error(text: str, needle: str) -> None:
@@ -47,8 +69,13 @@ def test_parse_interval_rejects_with_usage_error(text: str, needle: str) -> None
 
 
 def test_format_interval() -> None:
-    assert [format_interval(s) for s in (300, 1800, 3600, 5400, 86400)] == \
-        ["5m", "30m", "1h", "90m", "24h"]
+    assert [format_interval(s) for s in (300, 1800, 3600, 5400, 86400)] == [
+        "5m",
+        "30m",
+        "1h",
+        "90m",
+        "24h",
+    ]
 
 
 def test_profiles_map_to_sync_flags() -> None:
@@ -84,17 +111,20 @@ def test_service_id_changes_with_each_part() -> None:
     base = compute_service_id(Path("/home/user/project"), CONFIG, URLS)
     assert base != compute_service_id(Path("/home/user/project-b"), CONFIG, URLS)
     assert base != compute_service_id(Path("/home/user/project"), Path("/other/config.json"), URLS)
-    assert base != compute_service_id(Path("/home/user/project"), CONFIG,
-                                      ["https://gitlab.com/group/repo-b"])
+    assert base != compute_service_id(
+        Path("/home/user/project"), CONFIG, ["https://gitlab.com/group/repo-b"]
+    )
 
 
 def test_service_id_ignores_url_order_and_separates_fields() -> None:
     ws = Path("/w")
-    assert compute_service_id(ws, CONFIG, ["https://x/a", "https://x/b"]) == \
-        compute_service_id(ws, CONFIG, ["https://x/b", "https://x/a"])
+    assert compute_service_id(ws, CONFIG, ["https://x/a", "https://x/b"]) == compute_service_id(
+        ws, CONFIG, ["https://x/b", "https://x/a"]
+    )
     # NUL separators: moving a character across a field boundary changes the id
-    assert compute_service_id(Path("/ab"), Path("/c"), []) != \
-        compute_service_id(Path("/a"), Path("/bc"), [])
+    assert compute_service_id(Path("/ab"), Path("/c"), []) != compute_service_id(
+        Path("/a"), Path("/bc"), []
+    )
 
 
 def test_service_id_canonicalises_paths(tmp_path: Path) -> None:
@@ -107,12 +137,21 @@ def test_service_id_canonicalises_paths(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("my-project", "my-project"), ("MyProject", "myproject"),
-     ("my project!", "my-project"),  # ERRATA 1: trailing '-' is trimmed
-     ("  Team_Alpha  ", "team-alpha"), ("../../etc/passwd", "etc-passwd"),
-     ("a;rm -rf ~", "a-rm--rf"), ("$(whoami)", "whoami"), ("`id`", "id"),
-     ("it's \"quoted\"", "it-s--quoted"), ("x\ny", "x-y"), ("tab\there", "tab-here"),
-     ("ünïcödé", "n-c-d"), ("a" * 32, "a" * 32)],
+    [
+        ("my-project", "my-project"),
+        ("MyProject", "myproject"),
+        ("my project!", "my-project"),  # ERRATA 1: trailing '-' is trimmed
+        ("  Team_Alpha  ", "team-alpha"),
+        ("../../etc/passwd", "etc-passwd"),
+        ("a;rm -rf ~", "a-rm--rf"),
+        ("$(whoami)", "whoami"),
+        ("`id`", "id"),
+        ('it\'s "quoted"', "it-s--quoted"),
+        ("x\ny", "x-y"),
+        ("tab\there", "tab-here"),
+        ("ünïcödé", "n-c-d"),
+        ("a" * 32, "a" * 32),
+    ],
 )
 def test_sanitize_service_name(name: str, expected: str) -> None:
     out = sanitize_service_name(name)
@@ -129,9 +168,14 @@ def test_sanitize_service_name_rejects(name: str) -> None:
 
 
 def test_installed_service_ids_reads_manifest_names_only(tmp_path: Path) -> None:
-    for name in ("service-manifest-abc.json", "service-manifest-my-svc.json",
-                 "service-manifest-BAD.json", "service-manifest-x.json.corrupt.1",
-                 "sync-status-abc.json", "service-manifest-.json"):
+    for name in (
+        "service-manifest-abc.json",
+        "service-manifest-my-svc.json",
+        "service-manifest-BAD.json",
+        "service-manifest-x.json.corrupt.1",
+        "sync-status-abc.json",
+        "service-manifest-.json",
+    ):
         (tmp_path / name).write_text("{}")
     assert installed_service_ids(tmp_path) == ["abc", "my-svc"]
     assert installed_service_ids(tmp_path / "missing") == []

@@ -15,8 +15,9 @@ COOLDOWN = 1800
 
 
 def backing_off(failures: int, next_retry: int | None) -> SyncStatusFile:
-    return SyncStatusFile(state="backoff", consecutive_failures=failures,
-                          next_retry_at_ms=next_retry)
+    return SyncStatusFile(
+        state="backoff", consecutive_failures=failures, next_retry_at_ms=next_retry
+    )
 
 
 def const(value: float) -> policy.Rng:
@@ -39,12 +40,23 @@ def test_backoff_remaining_reads_the_persisted_time() -> None:
 
 @pytest.mark.parametrize(
     ("failures", "jitter", "expected"),
-    [(1, 0.0, 1800), (1, 1.0, 1800), (2, 0.0, 1800), (2, 1.0, 3600), (2, 0.5, 2700),
-     (3, 1.0, 7200), (4, 1.0, 14400), (5, 1.0, 14400), (9, 1.0, 14400), (30, 1.0, 14400),
-     (9, 0.0, 1800)],
+    [
+        (1, 0.0, 1800),
+        (1, 1.0, 1800),
+        (2, 0.0, 1800),
+        (2, 1.0, 3600),
+        (2, 0.5, 2700),
+        (3, 1.0, 7200),
+        (4, 1.0, 14400),
+        (5, 1.0, 14400),
+        (9, 1.0, 14400),
+        (30, 1.0, 14400),
+        (9, 0.0, 1800),
+    ],
 )
 def test_backoff_is_full_jitter_between_interval_and_capped_exponential(
-        failures: int, jitter: float, expected: int) -> None:
+    failures: int, jitter: float, expected: int
+) -> None:
     assert policy.backoff_seconds(1800, failures, jitter) == expected
 
 
@@ -68,15 +80,27 @@ def test_set_backoff_persists_next_retry_and_respects_the_server_hint() -> None:
 # -- classification -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", ["TOKEN_NOT_SET", "AUTH_FAILED", "CONFIG_NOT_FOUND",
-                                  "CONFIG_INVALID", "MIGRATION_FAILED"])
+@pytest.mark.parametrize(
+    "code",
+    ["TOKEN_NOT_SET", "AUTH_FAILED", "CONFIG_NOT_FOUND", "CONFIG_INVALID", "MIGRATION_FAILED"],
+)
 def test_permanent_codes(code: str) -> None:
     assert policy.is_permanent_code(code)
     assert policy.is_permanent_stage_error(StageRecord("issues", False, error_code=code))
 
 
-@pytest.mark.parametrize("code", ["NETWORK_ERROR", "RATE_LIMITED", "DB_LOCKED", "DB_ERROR",
-                                  "INTERNAL_ERROR", "NOT_FOUND", "EMBEDDING_UNAVAILABLE"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "NETWORK_ERROR",
+        "RATE_LIMITED",
+        "DB_LOCKED",
+        "DB_ERROR",
+        "INTERNAL_ERROR",
+        "NOT_FOUND",
+        "EMBEDDING_UNAVAILABLE",
+    ],
+)
 def test_transient_codes(code: str) -> None:
     assert not policy.is_permanent_stage_error(StageRecord("issues", False, error_code=code))
 
@@ -84,17 +108,22 @@ def test_transient_codes(code: str) -> None:
 def test_classification_falls_back_to_the_message_only_without_a_code() -> None:
     assert policy.is_permanent_stage_error(StageRecord("mrs", False, error="401 Unauthorized"))
     assert not policy.is_permanent_stage_error(
-        StageRecord("mrs", False, error="401 Unauthorized", error_code="NETWORK_ERROR"))
+        StageRecord("mrs", False, error="401 Unauthorized", error_code="NETWORK_ERROR")
+    )
     assert not policy.is_permanent_stage_error(StageRecord("mrs", False, error="timeout"))
 
 
 def test_outcome_is_stage_aware() -> None:
     ok = StageRecord("issues", True, 1)
     assert policy.classify_outcome([ok, StageRecord("mrs", True)]) == "success"
-    assert policy.classify_outcome([ok, StageRecord("mrs", True),
-                                    StageRecord("embeddings", False)]) == "degraded"
-    assert policy.classify_outcome([ok, StageRecord("mrs", False),
-                                    StageRecord("docs", False)]) == "failed"
+    assert (
+        policy.classify_outcome([ok, StageRecord("mrs", True), StageRecord("embeddings", False)])
+        == "degraded"
+    )
+    assert (
+        policy.classify_outcome([ok, StageRecord("mrs", False), StageRecord("docs", False)])
+        == "failed"
+    )
 
 
 def test_retry_delay_is_between_one_and_five_seconds() -> None:
@@ -106,13 +135,30 @@ def test_retry_delay_is_between_one_and_five_seconds() -> None:
 # -- the gate and finishing a run -----------------------------------------------------------------
 
 
-def finish(status: SyncStatusFile, outcome: str, code: str | None = None, *, now: int = T0,
-           jitter: float = 0.0, retry_after_ms: int | None = None) -> policy.Applied:
-    failure = StageRecord("issues", False, error="boom", error_code=code,
-                          retry_after_ms=retry_after_ms) if code else None
-    return policy.finish_run(status, outcome=outcome, core_failure=failure,
-                             interval_seconds=1800, max_transient_failures=MAX, now_ms=now,
-                             rng=const(jitter), pid=1)
+def finish(
+    status: SyncStatusFile,
+    outcome: str,
+    code: str | None = None,
+    *,
+    now: int = T0,
+    jitter: float = 0.0,
+    retry_after_ms: int | None = None,
+) -> policy.Applied:
+    failure = (
+        StageRecord("issues", False, error="boom", error_code=code, retry_after_ms=retry_after_ms)
+        if code
+        else None
+    )
+    return policy.finish_run(
+        status,
+        outcome=outcome,
+        core_failure=failure,
+        interval_seconds=1800,
+        max_transient_failures=MAX,
+        now_ms=now,
+        rng=const(jitter),
+        pid=1,
+    )
 
 
 def started(status: SyncStatusFile, now: int = T0) -> SyncStatusFile:
@@ -125,8 +171,12 @@ def started(status: SyncStatusFile, now: int = T0) -> SyncStatusFile:
 def test_success_and_degraded_reset_failures() -> None:
     status = started(backing_off(3, T0 - 1))
     assert finish(status, "degraded").action == "sync_completed"
-    assert (status.state, status.consecutive_failures, status.next_retry_at_ms,
-            status.current_run) == ("degraded", 0, None, None)
+    assert (
+        status.state,
+        status.consecutive_failures,
+        status.next_retry_at_ms,
+        status.current_run,
+    ) == ("degraded", 0, None, None)
 
 
 def test_transient_failure_backs_off_and_the_gate_skips() -> None:
@@ -161,12 +211,14 @@ def test_circuit_breaker_trips_at_ten_then_half_opens_after_the_cooldown() -> No
     applied = finish(status, "failed", "NETWORK_ERROR")
     assert (applied.action, applied.reason) == ("paused", "CIRCUIT_BREAKER")
     assert status.paused_reason is not None and status.paused_reason.startswith(
-        "CIRCUIT_BREAKER: 10 consecutive transient failures (last: NETWORK_ERROR: boom)")
+        "CIRCUIT_BREAKER: 10 consecutive transient failures (last: NETWORK_ERROR: boom)"
+    )
     assert status.circuit_breaker_paused_at_ms == T0 and status.next_retry_at_ms is None
     gate = policy.gate(status, COOLDOWN, T0 + 1_000_000)
     assert gate.action == "paused" and gate.cooldown_remaining_seconds == 800
-    assert policy.display_state(status, COOLDOWN, T0 + COOLDOWN * 1000, lambda _: True) == \
-        "half_open"
+    assert (
+        policy.display_state(status, COOLDOWN, T0 + COOLDOWN * 1000, lambda _: True) == "half_open"
+    )
     gate = policy.gate(status, COOLDOWN, T0 + COOLDOWN * 1000)
     assert (gate.action, gate.probe, status.state) == ("run", True, "half_open")
 
@@ -198,8 +250,13 @@ def test_successful_probe_closes_the_breaker_completely() -> None:  # ERRATA 5
     finish(status, "failed", "NETWORK_ERROR")
     started(status, T0 + COOLDOWN * 1000)
     finish(status, "success")
-    assert (status.state, status.paused_reason, status.circuit_breaker_paused_at_ms,
-            status.consecutive_failures, status.last_error_code) == ("success", None, None, 0, None)
+    assert (
+        status.state,
+        status.paused_reason,
+        status.circuit_breaker_paused_at_ms,
+        status.consecutive_failures,
+        status.last_error_code,
+    ) == ("success", None, None, 0, None)
 
 
 def test_manual_pause_never_half_opens() -> None:  # ERRATA 9
@@ -226,16 +283,27 @@ def test_a_crashed_run_is_superseded() -> None:
     status = SyncStatusFile(state="running", current_run=CurrentRun(T0 - 5, 999999))
     assert policy.display_state(status, COOLDOWN, T0, lambda _: False) == "running_stale"
     assert policy.display_state(status, COOLDOWN, T0, lambda _: True) == "running"
-    assert policy.display_state(status, COOLDOWN, T0 + policy.STALE_RUN_MS, lambda _: True) == \
-        "running_stale"
+    assert (
+        policy.display_state(status, COOLDOWN, T0 + policy.STALE_RUN_MS, lambda _: True)
+        == "running_stale"
+    )
     started(status)
     assert status.current_run == CurrentRun(T0, 1, False)
 
 
-@pytest.mark.parametrize(("src", "dst"), [("idle", "success"), ("idle", "backoff"),
-                                          ("backoff", "success"), ("success", "backoff"),
-                                          ("paused", "running"), ("half_open", "success"),
-                                          ("degraded", "idle"), ("running", "idle")])
+@pytest.mark.parametrize(
+    ("src", "dst"),
+    [
+        ("idle", "success"),
+        ("idle", "backoff"),
+        ("backoff", "success"),
+        ("success", "backoff"),
+        ("paused", "running"),
+        ("half_open", "success"),
+        ("degraded", "idle"),
+        ("running", "idle"),
+    ],
+)
 def test_illegal_transitions_are_refused(src: str, dst: str) -> None:
     with pytest.raises(LoreError) as info:
         policy.transition(SyncStatusFile(state=src), dst)
@@ -245,10 +313,18 @@ def test_illegal_transitions_are_refused(src: str, dst: str) -> None:
 
 
 def test_the_table_contains_the_plans_table() -> None:
-    plan = {("idle", "running"), ("running", "success"), ("running", "degraded"),
-            ("running", "backoff"), ("running", "paused"), ("backoff", "running"),
-            ("backoff", "paused"), ("paused", "half_open"), ("half_open", "running"),
-            ("half_open", "paused")}
+    plan = {
+        ("idle", "running"),
+        ("running", "success"),
+        ("running", "degraded"),
+        ("running", "backoff"),
+        ("running", "paused"),
+        ("backoff", "running"),
+        ("backoff", "paused"),
+        ("paused", "half_open"),
+        ("half_open", "running"),
+        ("half_open", "paused"),
+    }
     edges = {(s, d) for s, ds in policy.TRANSITIONS.items() for d in ds}
     assert plan <= edges
     # Resume is paused -> idle (then idle -> running); nothing jumps paused -> running.

@@ -15,8 +15,9 @@ T0 = 1_800_000_000_000
 
 def test_long_retry_after_backs_the_service_off_until_the_hint(svc: ServiceEnv, sim: Any) -> None:
     svc.env["GITLAB_TOKEN"] = sim.token
-    svc.lore.write_config(sim.url, [p.path for p in sim.dataset.projects],
-                          extra={"embedding": {"provider": "none"}})
+    svc.lore.write_config(
+        sim.url, [p.path for p in sim.dataset.projects], extra={"embedding": {"provider": "none"}}
+    )
     sid = svc.checked("install", "--backend", "cron", "--interval", "5m")["data"]["service_id"]
     wait = int(MAX_HINT_WAIT_SECONDS) * 15  # 15 minutes: longer than any computed backoff
     sim.configure_faults([{"route": "*", "kind": "429", "retry_after": wait}])
@@ -29,6 +30,7 @@ def test_long_retry_after_backs_the_service_off_until_the_hint(svc: ServiceEnv, 
     # the client gave up at once: one 429 per request, no retries into the limit
     assert sim.stats()["responses_by_status"].get("429", 0) <= 2
     # still backing off a minute before the hint runs out
-    skipped = svc.checked("run", "--service-id", sid,
-                          extra_env=svc.hooks(T0 + (wait - 60) * 1000, jitter=0.0))["data"]
+    skipped = svc.checked(
+        "run", "--service-id", sid, extra_env=svc.hooks(T0 + (wait - 60) * 1000, jitter=0.0)
+    )["data"]
     assert sim.stats()["responses_by_status"].get("429", 0) <= 2, skipped

@@ -32,14 +32,18 @@ class Harness:
         self.sid = ""
 
     def config(self, embedding_url: str) -> None:
-        self.svc.lore.write_config(self.sim.url, PROJECTS, extra={
-            "sync": {"maxRetries": 0}, "embedding": {"baseUrl": embedding_url}})
+        self.svc.lore.write_config(
+            self.sim.url,
+            PROJECTS,
+            extra={"sync": {"maxRetries": 0}, "embedding": {"baseUrl": embedding_url}},
+        )
 
     def run(self, at: int | None = None) -> dict[str, Any]:
         if at is not None:
             self.now = at
-        doc = self.svc.checked("run", "--service-id", self.sid,
-                               extra_env=self.svc.hooks(self.now, jitter=1.0))
+        doc = self.svc.checked(
+            "run", "--service-id", self.sid, extra_env=self.svc.hooks(self.now, jitter=1.0)
+        )
         return dict(doc["data"])
 
     def status(self) -> dict[str, Any]:
@@ -50,7 +54,9 @@ class Harness:
         return dict(doc["data"])
 
     def faults(self, kind: str | None) -> None:
-        self.sim.configure_faults({"rules": [{"route": "*", "kind": kind}]} if kind else {"rules": []})
+        self.sim.configure_faults(
+            {"rules": [{"route": "*", "kind": kind}]} if kind else {"rules": []}
+        )
 
     def raw_status(self) -> bytes:
         return (self.svc.data_dir / f"sync-status-{self.sid}.json").read_bytes()
@@ -132,10 +138,14 @@ def test_the_whole_run_policy_against_the_simulator(harness: Harness) -> None:
             # 4. a run inside the window is skipped and writes nothing
             before = h.raw_status()
             skip = h.run(at + 1000)
-            assert skip == {"action": "skipped", "service_id": h.sid, "reason": "backoff",
-                            "consecutive_failures": 3,
-                            "next_retry_iso": skip["next_retry_iso"],
-                            "remaining_seconds": backoff - 1}
+            assert skip == {
+                "action": "skipped",
+                "service_id": h.sid,
+                "reason": "backoff",
+                "consecutive_failures": 3,
+                "next_retry_iso": skip["next_retry_iso"],
+                "remaining_seconds": backoff - 1,
+            }
             assert h.raw_status() == before
             view = h.view()
             assert view["scheduler_state"] == "backoff"
@@ -179,8 +189,13 @@ def test_the_whole_run_policy_against_the_simulator(harness: Harness) -> None:
     assert out["action"] == "sync_completed" and out["consecutive_failures"] == 0
     st = h.status()
     assert st["state"] == "success"
-    for cleared in ("paused_reason", "circuit_breaker_paused_at_ms", "last_error_code",
-                    "last_error_message", "next_retry_at_ms"):
+    for cleared in (
+        "paused_reason",
+        "circuit_breaker_paused_at_ms",
+        "last_error_code",
+        "last_error_message",
+        "next_retry_at_ms",
+    ):
         assert cleared not in st, cleared
     assert_consistent(st)
 
@@ -210,7 +225,12 @@ def test_the_whole_run_policy_against_the_simulator(harness: Harness) -> None:
     assert out["outcome"] == "success" and h.status()["state"] == "success"
     view = h.view()
     # newest first: after resume, the 401, the good probe, the failed probe
-    assert [r["outcome"] for r in view["recent_runs"]][:4] == ["success", "failed", "success", "failed"]
+    assert [r["outcome"] for r in view["recent_runs"]][:4] == [
+        "success",
+        "failed",
+        "success",
+        "failed",
+    ]
     assert len(view["recent_runs"]) == 5 and len(h.status()["recent_runs"]) == 10
 
     # the service log tells the story, without the token

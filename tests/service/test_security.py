@@ -75,8 +75,15 @@ def test_the_token_lives_only_in_its_env_file(svc: ServiceEnv, backend: str) -> 
     hooks = svc.hooks(NOW, jitter=0.0)
     robot("run", "--service-id", sid, extra_env=hooks)  # fails: the dead URL
     robot("trigger", "--ignore-backoff", extra_env=hooks)
-    for args in (("status",), ("list",), ("logs", "--tail", "100"), ("doctor",),
-                 ("pause", "--reason", "x"), ("resume",), ("repair",)):
+    for args in (
+        ("status",),
+        ("list",),
+        ("logs", "--tail", "100"),
+        ("doctor",),
+        ("pause", "--reason", "x"),
+        ("resume",),
+        ("repair",),
+    ):
         robot(*args)
         human(*args)
     human("logs")
@@ -96,8 +103,11 @@ def test_the_token_lives_only_in_its_env_file(svc: ServiceEnv, backend: str) -> 
 
 def test_the_token_stays_out_of_logs_even_when_gitlab_rejects_it(svc: ServiceEnv, sim: Any) -> None:
     svc.env["GITLAB_TOKEN"] = sim.token
-    svc.lore.write_config(sim.url, ["acme/platform"], extra={"sync": {"maxRetries": 0},
-                                                             "embedding": {"provider": "none"}})
+    svc.lore.write_config(
+        sim.url,
+        ["acme/platform"],
+        extra={"sync": {"maxRetries": 0}, "embedding": {"provider": "none"}},
+    )
     sid = svc.checked("install", "--backend", "cron", "--profile", "fast")["data"]["service_id"]
     sim.configure_faults({"rules": [{"route": "*", "kind": "401"}]})
     out = svc.checked("run", "--service-id", sid, extra_env=svc.hooks(NOW))["data"]
@@ -108,11 +118,13 @@ def test_the_token_stays_out_of_logs_even_when_gitlab_rejects_it(svc: ServiceEnv
     assert sim.token not in json.dumps(out)
 
 
-@pytest.mark.parametrize(("token", "bad"), [("abc\ndef", "LF"), ("abc\rdef", "CR"),
-                                             ("a\r\nb", "CR, LF")])
+@pytest.mark.parametrize(
+    ("token", "bad"), [("abc\ndef", "LF"), ("abc\rdef", "CR"), ("a\r\nb", "CR, LF")]
+)
 @pytest.mark.parametrize("source", ["env-file", "embedded"])
-def test_tokens_that_would_break_a_line_are_refused(svc: ServiceEnv, token: str, bad: str,
-                                                    source: str) -> None:
+def test_tokens_that_would_break_a_line_are_refused(
+    svc: ServiceEnv, token: str, bad: str, source: str
+) -> None:
     svc.env["GITLAB_TOKEN"] = token
     err = svc.checked("install", "--token-source", source, code=21)["error"]
     assert err["code"] == "SERVICE_ERROR"
@@ -130,20 +142,33 @@ def test_nul_is_refused_too(tmp_path: Path) -> None:  # the OS cannot carry NUL 
     assert not (tmp_path / "service-env-x").exists()
 
 
-HOSTILE_NAMES = ["../../etc/evil", "a/b\\c", "x'; touch PWNED; '", "$(touch PWNED)",
-                 "`touch PWNED`", 'a"b<c>&d', "name with\nnewline", "%h%u %n", "semi;colon|pipe"]
+HOSTILE_NAMES = [
+    "../../etc/evil",
+    "a/b\\c",
+    "x'; touch PWNED; '",
+    "$(touch PWNED)",
+    "`touch PWNED`",
+    'a"b<c>&d',
+    "name with\nnewline",
+    "%h%u %n",
+    "semi;colon|pipe",
+]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 @pytest.mark.parametrize("backend", ["systemd", "launchd", "cron", "schtasks"])
-def test_hostile_names_cannot_escape_or_inject(svc: ServiceEnv, tmp_path: Path, name: str,
-                                               backend: str) -> None:
+def test_hostile_names_cannot_escape_or_inject(
+    svc: ServiceEnv, tmp_path: Path, name: str, backend: str
+) -> None:
     before = {p for p in tmp_path.rglob("*")}
     data = svc.checked("install", "--backend", backend, "--name", name)["data"]
     sid = data["service_id"]
     assert all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in sid) and sid
-    allowed = (svc.data_dir, svc.home / ".config" / "systemd" / "user",
-               svc.home / "Library" / "LaunchAgents")
+    allowed = (
+        svc.data_dir,
+        svc.home / ".config" / "systemd" / "user",
+        svc.home / "Library" / "LaunchAgents",
+    )
     created = {p for p in tmp_path.rglob("*")} - before
     for path in created:
         if path.is_file() and "fakestate" not in path.parts and path.name != "fake-calls.log":
@@ -153,8 +178,11 @@ def test_hostile_names_cannot_escape_or_inject(svc: ServiceEnv, tmp_path: Path, 
             assert Path(path).resolve().is_relative_to(Path(path).parent.resolve())
     crontab = svc.fakes.crontab() or ""
     for line in crontab.splitlines():
-        assert line.startswith(("# lore:", "# Generated")) or f"--service-id {sid}" in line or \
-            f"service-run-{sid}.sh" in line
+        assert (
+            line.startswith(("# lore:", "# Generated"))
+            or f"--service-id {sid}" in line
+            or f"service-run-{sid}.sh" in line
+        )
     for call in svc.fakes.calls():
         assert all("PWNED" not in arg and "\n" not in arg for arg in call)
     assert not list(tmp_path.rglob("PWNED")) and not Path("PWNED").exists()

@@ -28,24 +28,36 @@ from lore.service.status import (
 
 def make_manifest(**overrides: object) -> ServiceManifest:
     fields: dict[str, object] = dict(
-        service_id="a1b2c3d4e5f6", identity_hash="a1b2c3d4e5f6",
+        service_id="a1b2c3d4e5f6",
+        identity_hash="a1b2c3d4e5f6",
         workspace_root="/Users/x/projects/my-project",
-        installed_at_iso="2026-02-09T10:00:00Z", updated_at_iso="2026-02-09T10:00:00Z",
-        platform="launchd", interval_seconds=900, profile="fast",
-        binary_path="/usr/local/bin/lore", config_path=None, token_source="env_file",
+        installed_at_iso="2026-02-09T10:00:00Z",
+        updated_at_iso="2026-02-09T10:00:00Z",
+        platform="launchd",
+        interval_seconds=900,
+        profile="fast",
+        binary_path="/usr/local/bin/lore",
+        config_path=None,
+        token_source="env_file",
         token_env_var="GITLAB_TOKEN",
         service_files=["/Users/x/Library/LaunchAgents/com.gitlore.sync.a1b2c3d4e5f6.plist"],
         sync_command="/usr/local/bin/lore --robot service run --service-id a1b2c3d4e5f6",
-        spec_hash="abc123def456", data_dir="/Users/x/.local/share/lore")
+        spec_hash="abc123def456",
+        data_dir="/Users/x/.local/share/lore",
+    )
     fields.update(overrides)
     return ServiceManifest(**fields)  # type: ignore[arg-type]
 
 
 def run(ts_ms: int, outcome: str) -> RunRecord:
-    return RunRecord(timestamp_iso=f"t{ts_ms}", timestamp_ms=ts_ms, duration_seconds=1.0,
-                     outcome=outcome,
-                     stage_results=[StageRecord("issues", outcome != "failed", 5)],
-                     error_message="boom" if outcome == "failed" else None)
+    return RunRecord(
+        timestamp_iso=f"t{ts_ms}",
+        timestamp_ms=ts_ms,
+        duration_seconds=1.0,
+        outcome=outcome,
+        stage_results=[StageRecord("issues", outcome != "failed", 5)],
+        error_message="boom" if outcome == "failed" else None,
+    )
 
 
 # -- manifest ---------------------------------------------------------------------------------
@@ -119,8 +131,11 @@ def test_manifest_from_the_future_is_refused_and_left_alone(tmp_path: Path) -> N
 
 def test_manifest_v1_is_migrated_and_rewritten(tmp_path: Path) -> None:
     # The plan's v1 shape: no identity_hash, data_dir or sandboxed.
-    v1 = {k: v for k, v in make_manifest(platform="systemd").to_dict().items()
-          if k not in ("identity_hash", "data_dir", "sandboxed")}
+    v1 = {
+        k: v
+        for k, v in make_manifest(platform="systemd").to_dict().items()
+        if k not in ("identity_hash", "data_dir", "sandboxed")
+    }
     v1["schema_version"] = 1
     path = tmp_path / "service-manifest-a1b2c3d4e5f6.json"
     path.write_text(json.dumps(v1))
@@ -161,8 +176,13 @@ def test_status_omits_absent_optionals(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     write_status(path, SyncStatusFile())
     raw = json.loads(path.read_text())
-    assert set(raw) == {"schema_version", "updated_at_iso", "state", "recent_runs",
-                        "consecutive_failures"}
+    assert set(raw) == {
+        "schema_version",
+        "updated_at_iso",
+        "state",
+        "recent_runs",
+        "consecutive_failures",
+    }
 
 
 def test_status_missing_vs_corrupt(tmp_path: Path) -> None:
@@ -192,34 +212,88 @@ def test_status_from_the_future_is_refused(tmp_path: Path) -> None:
     ("v1", "state", "failures", "retry"),
     [
         # the plan's verification-checklist files, verbatim apart from the placeholders
-        ({"consecutive_failures": 3, "next_retry_at_ms": 2_000_000_000_000,
-          "last_run": {"timestamp_iso": "2026-02-09T10:00:00Z", "timestamp_ms": 1,
-                       "duration_seconds": 1.0, "outcome": "failed", "stage_results": [],
-                       "error_message": "test"},
-          "paused_reason": None, "last_error_code": None, "last_error_message": None,
-          "circuit_breaker_paused_at_ms": None}, "backoff", 3, 2_000_000_000_000),
-        ({"consecutive_failures": 1, "next_retry_at_ms": None,
-          "paused_reason": "AUTH_FAILED: 401 Unauthorized", "last_error_code": "AUTH_FAILED",
-          "circuit_breaker_paused_at_ms": None}, "paused", 1, None),
-        ({"consecutive_failures": 10, "paused_reason": "CIRCUIT_BREAKER: 10 consecutive",
-          "circuit_breaker_paused_at_ms": 1770609000000}, "paused", 10, None),
-        ({"consecutive_failures": 0, "last_run": {"timestamp_iso": "x", "timestamp_ms": 1,
-                                                   "duration_seconds": 2, "outcome": "degraded"}},
-         "degraded", 0, None),
+        (
+            {
+                "consecutive_failures": 3,
+                "next_retry_at_ms": 2_000_000_000_000,
+                "last_run": {
+                    "timestamp_iso": "2026-02-09T10:00:00Z",
+                    "timestamp_ms": 1,
+                    "duration_seconds": 1.0,
+                    "outcome": "failed",
+                    "stage_results": [],
+                    "error_message": "test",
+                },
+                "paused_reason": None,
+                "last_error_code": None,
+                "last_error_message": None,
+                "circuit_breaker_paused_at_ms": None,
+            },
+            "backoff",
+            3,
+            2_000_000_000_000,
+        ),
+        (
+            {
+                "consecutive_failures": 1,
+                "next_retry_at_ms": None,
+                "paused_reason": "AUTH_FAILED: 401 Unauthorized",
+                "last_error_code": "AUTH_FAILED",
+                "circuit_breaker_paused_at_ms": None,
+            },
+            "paused",
+            1,
+            None,
+        ),
+        (
+            {
+                "consecutive_failures": 10,
+                "paused_reason": "CIRCUIT_BREAKER: 10 consecutive",
+                "circuit_breaker_paused_at_ms": 1770609000000,
+            },
+            "paused",
+            10,
+            None,
+        ),
+        (
+            {
+                "consecutive_failures": 0,
+                "last_run": {
+                    "timestamp_iso": "x",
+                    "timestamp_ms": 1,
+                    "duration_seconds": 2,
+                    "outcome": "degraded",
+                },
+            },
+            "degraded",
+            0,
+            None,
+        ),
         ({"consecutive_failures": 0}, "idle", 0, None),
-        ({"consecutive_failures": 0, "current_run": {"started_at_ms": 1, "pid": 7}},
-         "running", 0, None),
+        (
+            {"consecutive_failures": 0, "current_run": {"started_at_ms": 1, "pid": 7}},
+            "running",
+            0,
+            None,
+        ),
     ],
 )
-def test_status_v1_migration_derives_the_state(tmp_path: Path, v1: dict[str, object], state: str,
-                                               failures: int, retry: int | None) -> None:
+def test_status_v1_migration_derives_the_state(
+    tmp_path: Path, v1: dict[str, object], state: str, failures: int, retry: int | None
+) -> None:
     path = tmp_path / "sync-status-a1b2c3d4e5f6.json"
-    path.write_text(json.dumps({"schema_version": 1, "updated_at_iso": "2026-02-09T10:00:00Z",
-                                "recent_runs": [], **v1}))
+    path.write_text(
+        json.dumps(
+            {"schema_version": 1, "updated_at_iso": "2026-02-09T10:00:00Z", "recent_runs": [], **v1}
+        )
+    )
     loaded = read_status(path)
     assert loaded is not None
-    assert (loaded.state, loaded.consecutive_failures, loaded.next_retry_at_ms) == \
-        (state, failures, retry)
+    assert (loaded.state, loaded.consecutive_failures, loaded.next_retry_at_ms) == (
+        state,
+        failures,
+        retry,
+    )
     assert json.loads(path.read_text())["schema_version"] == STATUS_VERSION
     assert json.loads(path.read_text())["state"] == state
 
@@ -234,15 +308,26 @@ def test_record_run_keeps_ten_newest_first() -> None:
 
 
 def test_clear_paused_resets_every_field() -> None:
-    status = SyncStatusFile(state="paused", consecutive_failures=5,
-                            paused_reason="AUTH_FAILED: 401 Unauthorized",
-                            last_error_code="AUTH_FAILED", last_error_message="401 Unauthorized",
-                            next_retry_at_ms=200_000_000, backoff_reason="computed",
-                            circuit_breaker_paused_at_ms=100_000_000)
+    status = SyncStatusFile(
+        state="paused",
+        consecutive_failures=5,
+        paused_reason="AUTH_FAILED: 401 Unauthorized",
+        last_error_code="AUTH_FAILED",
+        last_error_message="401 Unauthorized",
+        next_retry_at_ms=200_000_000,
+        backoff_reason="computed",
+        circuit_breaker_paused_at_ms=100_000_000,
+    )
     status.clear_paused()
-    assert (status.paused_reason, status.circuit_breaker_paused_at_ms, status.last_error_code,
-            status.last_error_message, status.next_retry_at_ms, status.backoff_reason,
-            status.consecutive_failures) == (None, None, None, None, None, None, 0)
+    assert (
+        status.paused_reason,
+        status.circuit_breaker_paused_at_ms,
+        status.last_error_code,
+        status.last_error_message,
+        status.next_retry_at_ms,
+        status.backoff_reason,
+        status.consecutive_failures,
+    ) == (None, None, None, None, None, None, 0)
 
 
 def test_atomic_write_replaces_without_leaving_temp_files(tmp_path: Path) -> None:

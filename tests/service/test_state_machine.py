@@ -23,15 +23,27 @@ CAP = 4 * 3600
 # The plan's table (Key Design Principles §6) and the edges the plan implies, written
 # out independently of lore.service.policy.
 LEGAL = {
-    ("idle", "running"), ("running", "success"), ("running", "degraded"),
-    ("running", "backoff"), ("running", "paused"), ("backoff", "running"),
-    ("backoff", "paused"), ("paused", "half_open"), ("half_open", "running"),
+    ("idle", "running"),
+    ("running", "success"),
+    ("running", "degraded"),
+    ("running", "backoff"),
+    ("running", "paused"),
+    ("backoff", "running"),
+    ("backoff", "paused"),
+    ("paused", "half_open"),
+    ("half_open", "running"),
     ("half_open", "paused"),
     # implied: next run after a good one; manual pause from anywhere; resume -> idle;
     # pausing again; a crashed run superseded by the next one
-    ("success", "running"), ("degraded", "running"), ("idle", "paused"),
-    ("success", "paused"), ("degraded", "paused"), ("paused", "idle"), ("half_open", "idle"),
-    ("paused", "paused"), ("running", "running"),
+    ("success", "running"),
+    ("degraded", "running"),
+    ("idle", "paused"),
+    ("success", "paused"),
+    ("degraded", "paused"),
+    ("paused", "idle"),
+    ("half_open", "idle"),
+    ("paused", "paused"),
+    ("running", "running"),
 }
 
 OUTCOMES = st.sampled_from(["success", "degraded", "transient", "rate_limited", "permanent"])
@@ -41,14 +53,26 @@ def stages_for(outcome: str) -> list[StageRecord]:
     if outcome == "success":
         return [StageRecord("issues", True, 3), StageRecord("mrs", True, 1)]
     if outcome == "degraded":
-        return [StageRecord("issues", True, 3), StageRecord("mrs", True, 1),
-                StageRecord("embeddings", False, error="down", error_code="EMBEDDING_UNAVAILABLE")]
+        return [
+            StageRecord("issues", True, 3),
+            StageRecord("mrs", True, 1),
+            StageRecord("embeddings", False, error="down", error_code="EMBEDDING_UNAVAILABLE"),
+        ]
     if outcome == "transient":
-        return [StageRecord("issues", False, error="500", error_code="NETWORK_ERROR"),
-                StageRecord("mrs", True)]
+        return [
+            StageRecord("issues", False, error="500", error_code="NETWORK_ERROR"),
+            StageRecord("mrs", True),
+        ]
     if outcome == "rate_limited":
-        return [StageRecord("issues", False, error="429", error_code="RATE_LIMITED",
-                            retry_after_ms=3 * 3600 * 1000)]
+        return [
+            StageRecord(
+                "issues",
+                False,
+                error="429",
+                error_code="RATE_LIMITED",
+                retry_after_ms=3 * 3600 * 1000,
+            )
+        ]
     return [StageRecord("issues", False, error="401", error_code="AUTH_FAILED")]
 
 
@@ -87,7 +111,9 @@ class RunPolicyMachine(RuleBasedStateMachine):
             return False, False
         if gate.action == "backoff":
             assert not ignore_backoff and self.pause_kind is None
-            assert self.status.next_retry_at_ms is not None and self.now < self.status.next_retry_at_ms
+            assert (
+                self.status.next_retry_at_ms is not None and self.now < self.status.next_retry_at_ms
+            )
             assert gate.remaining_seconds == (self.status.next_retry_at_ms - self.now) // 1000
             return False, False
         if gate.probe:
@@ -105,13 +131,21 @@ class RunPolicyMachine(RuleBasedStateMachine):
         assert self.inflight_pid is not None
         stages = stages_for(outcome)
         before_state = self.status.state
-        probe = self.status.current_run is not None and self.status.current_run.probe \
+        probe = (
+            self.status.current_run is not None
+            and self.status.current_run.probe
             and self.status.current_run.pid == self.inflight_pid
+        )
         applied = policy.finish_run(
-            self.status, outcome=policy.classify_outcome(stages),
-            core_failure=policy.first_core_failure(stages), interval_seconds=INTERVAL,
-            max_transient_failures=MAX, now_ms=self.now, rng=lambda: self.jitter,
-            pid=self.inflight_pid)
+            self.status,
+            outcome=policy.classify_outcome(stages),
+            core_failure=policy.first_core_failure(stages),
+            interval_seconds=INTERVAL,
+            max_transient_failures=MAX,
+            now_ms=self.now,
+            rng=lambda: self.jitter,
+            pid=self.inflight_pid,
+        )
         self.inflight_pid = None
         if before_state != "running":
             assert applied.recorded_only
@@ -128,7 +162,9 @@ class RunPolicyMachine(RuleBasedStateMachine):
                 retry = self.status.next_retry_at_ms
                 assert retry is not None
                 low = self.now + INTERVAL * 1000
-                high = self.now + max(min(INTERVAL * 2 ** (self.failures - 1), CAP), INTERVAL) * 1000
+                high = (
+                    self.now + max(min(INTERVAL * 2 ** (self.failures - 1), CAP), INTERVAL) * 1000
+                )
                 if outcome == "rate_limited":
                     assert retry == max(self.now + 3 * 3600 * 1000, retry)
                     assert retry >= self.now + 3 * 3600 * 1000
@@ -137,8 +173,20 @@ class RunPolicyMachine(RuleBasedStateMachine):
 
     # -- rules ------------------------------------------------------------------------------
 
-    @rule(ms=st.sampled_from([0, 1000, 60_000, INTERVAL * 1000, COOLDOWN * 1000 - 1,
-                              COOLDOWN * 1000, 3 * 3600 * 1000, 24 * 3600 * 1000]))
+    @rule(
+        ms=st.sampled_from(
+            [
+                0,
+                1000,
+                60_000,
+                INTERVAL * 1000,
+                COOLDOWN * 1000 - 1,
+                COOLDOWN * 1000,
+                3 * 3600 * 1000,
+                24 * 3600 * 1000,
+            ]
+        )
+    )
     def clock_jump(self, ms: int) -> None:
         self.now += ms
 
@@ -227,14 +275,27 @@ class RunPolicyMachine(RuleBasedStateMachine):
 
     @invariant()
     def display_state_is_one_of_the_plans(self) -> None:
-        shown = policy.display_state(self.status, COOLDOWN, self.now, lambda pid: pid == self.inflight_pid)
-        assert shown in ("idle", "running", "running_stale", "success", "degraded", "backoff",
-                         "half_open", "paused")
+        shown = policy.display_state(
+            self.status, COOLDOWN, self.now, lambda pid: pid == self.inflight_pid
+        )
+        assert shown in (
+            "idle",
+            "running",
+            "running_stale",
+            "success",
+            "degraded",
+            "backoff",
+            "half_open",
+            "paused",
+        )
 
 
 RunPolicyMachine.TestCase.settings = settings(
-    max_examples=300, stateful_step_count=60, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow])
+    max_examples=300,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 TestRunPolicy = RunPolicyMachine.TestCase
 
 
@@ -257,7 +318,10 @@ def test_the_machine_reaches_every_state() -> None:
         machine.resume()
         seen.add(machine.status.state)
         assert {"idle", "running", "success", "degraded", "backoff", "paused"} <= seen
-        assert ("paused", "half_open") in machine.edges and ("half_open", "running") in machine.edges
+        assert ("paused", "half_open") in machine.edges and (
+            "half_open",
+            "running",
+        ) in machine.edges
         machine.only_legal_transitions()
         machine.counters_follow_the_model()
     finally:

@@ -37,8 +37,11 @@ def api(shared_sim: Simulator) -> Iterator[httpx.Client]:
 def _strip_additional_properties(node: Any) -> Any:
     """``additionalProperties: false`` is advisory for these (older) schemas."""
     if isinstance(node, dict):
-        return {k: _strip_additional_properties(v) for k, v in node.items()
-                if not (k == "additionalProperties" and v is False)}
+        return {
+            k: _strip_additional_properties(v)
+            for k, v in node.items()
+            if not (k == "additionalProperties" and v is False)
+        }
     if isinstance(node, list):
         return [_strip_additional_properties(v) for v in node]
     return node
@@ -62,14 +65,16 @@ def schema_validator() -> Any:
     registry: Registry[Any] = Registry().with_resources(resources)
     # milestone.json uses the non-standard type "date"; treat it as a string.
     checker = Draft7Validator.TYPE_CHECKER.redefine(
-        "date", lambda _checker, instance: isinstance(instance, str))
+        "date", lambda _checker, instance: isinstance(instance, str)
+    )
     validator_cls = validators.extend(Draft7Validator, type_checker=checker)
 
     def validate(name: str, instance: Any) -> None:
         schema = {"$ref": base + name}
-        errors = sorted(validator_cls(schema, registry=registry).iter_errors(instance),
-                        key=lambda e: list(e.absolute_path))
-        assert not errors, "\n".join(
-            f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+        errors = sorted(
+            validator_cls(schema, registry=registry).iter_errors(instance),
+            key=lambda e: list(e.absolute_path),
+        )
+        assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
 
     return validate

@@ -18,8 +18,9 @@ ISO_MS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 
 def client_for(sim: Simulator, **kwargs: Any) -> httpx.Client:
     """An httpx client authenticated against ``sim``."""
-    return httpx.Client(base_url=sim.url, headers={"PRIVATE-TOKEN": sim.token}, timeout=10,
-                        **kwargs)
+    return httpx.Client(
+        base_url=sim.url, headers={"PRIVATE-TOKEN": sim.token}, timeout=10, **kwargs
+    )
 
 
 def all_pages(api: httpx.Client, url: str, **params: Any) -> list[dict[str, Any]]:

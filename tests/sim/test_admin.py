@@ -20,8 +20,9 @@ def ts(text: str) -> datetime:
 
 
 def newest_update(api: httpx.Client, kind: str) -> str:
-    items = api.get(f"{P}/{kind}", params={"order_by": "updated_at", "sort": "desc",
-                                           "per_page": 1}).json()
+    items = api.get(
+        f"{P}/{kind}", params={"order_by": "updated_at", "sort": "desc", "per_page": 1}
+    ).json()
     return str(items[0]["updated_at"])
 
 
@@ -30,13 +31,22 @@ def test_edit_issue_bumps_updated_at_and_appears_incrementally(fresh_sim: Simula
         cursor = newest_update(api, "issues")
         assert all_pages(api, f"{P}/issues", updated_after=cursor) != []  # inclusive
         # Nothing is strictly newer than the cursor before the edit.
-        before = {i["iid"] for i in all_pages(api, f"{P}/issues", updated_after=cursor)
-                  if ts(i["updated_at"]) > ts(cursor)}
+        before = {
+            i["iid"]
+            for i in all_pages(api, f"{P}/issues", updated_after=cursor)
+            if ts(i["updated_at"]) > ts(cursor)
+        }
         assert before == set()
         iid = api.get(f"{P}/issues", params={"state": "opened"}).json()[0]["iid"]
-        r = api.patch(f"{ADMIN}/issues/{iid}", json={
-            "title": "Renamed by the test", "add_labels": ["regression"],
-            "state_event": "close", "status": "Won't do"})
+        r = api.patch(
+            f"{ADMIN}/issues/{iid}",
+            json={
+                "title": "Renamed by the test",
+                "add_labels": ["regression"],
+                "state_event": "close",
+                "status": "Won't do",
+            },
+        )
         assert r.status_code == 200, r.text
         edited = r.json()
         assert edited["title"] == "Renamed by the test" and edited["state"] == "closed"
@@ -45,8 +55,12 @@ def test_edit_issue_bumps_updated_at_and_appears_incrementally(fresh_sim: Simula
         assert ts(edited["updated_at"]) >= ts(NOW)
         changed = all_pages(api, f"{P}/issues", updated_after=edited["updated_at"])
         assert [i["iid"] for i in changed] == [iid]
-        notes = [n["body"] for d in all_pages(api, f"{P}/issues/{iid}/discussions")
-                 for n in d["notes"] if n["system"]]
+        notes = [
+            n["body"]
+            for d in all_pages(api, f"{P}/issues/{iid}/discussions")
+            for n in d["notes"]
+            if n["system"]
+        ]
         assert "closed" in notes and "set status to **Won't do**" in notes
         assert any(b.startswith("changed title from") for b in notes)
         assert "added ~regression label" in notes
@@ -66,17 +80,25 @@ def test_mr_merge_and_diff_note(fresh_sim: Simulator) -> None:
         opened = api.get(f"{P}/merge_requests", params={"state": "opened"}).json()[0]
         iid = opened["iid"]
         diff = api.get(f"{P}/merge_requests/{iid}/diffs").json()[0]
-        r = api.post(f"{ADMIN}/merge_requests/{iid}/notes", json={
-            "body": "Please rename this", "author": "root",
-            "position": {"new_path": diff["new_path"], "new_line": 2}})
+        r = api.post(
+            f"{ADMIN}/merge_requests/{iid}/notes",
+            json={
+                "body": "Please rename this",
+                "author": "root",
+                "position": {"new_path": diff["new_path"], "new_line": 2},
+            },
+        )
         assert r.status_code == 201, r.text
         note = r.json()["note"]
         assert note["type"] == "DiffNote" and note["position"]["new_path"] == diff["new_path"]
-        reply = api.post(f"{ADMIN}/merge_requests/{iid}/notes",
-                         json={"body": "Done", "discussion_id": r.json()["discussion_id"]})
+        reply = api.post(
+            f"{ADMIN}/merge_requests/{iid}/notes",
+            json={"body": "Done", "discussion_id": r.json()["discussion_id"]},
+        )
         assert reply.json()["note"]["type"] == "DiffNote"
-        merged = api.patch(f"{ADMIN}/merge_requests/{iid}", json={"state_event": "merge",
-                                                                   "actor": "root"}).json()
+        merged = api.patch(
+            f"{ADMIN}/merge_requests/{iid}", json={"state_event": "merge", "actor": "root"}
+        ).json()
         assert merged["state"] == "merged" and merged["merged_by"]["username"] == "root"
         threads = all_pages(api, f"{P}/merge_requests/{iid}/discussions")
         thread = next(d for d in threads if d["id"] == r.json()["discussion_id"])
@@ -99,8 +121,15 @@ def test_add_note_bumps_the_item(fresh_sim: Simulator) -> None:
 def test_create_and_delete_issue(fresh_sim: Simulator) -> None:
     with client_for(fresh_sim) as api:
         total = int(api.get(f"{P}/issues").headers["x-total"])
-        r = api.post(f"{ADMIN}/issues", json={"title": "Brand new", "labels": ["bug"],
-                                              "description": "a\r\nb", "author": "root"})
+        r = api.post(
+            f"{ADMIN}/issues",
+            json={
+                "title": "Brand new",
+                "labels": ["bug"],
+                "description": "a\r\nb",
+                "author": "root",
+            },
+        )
         assert r.status_code == 201
         created = r.json()
         assert created["iid"] == total + 1 and created["state"] == "opened"
@@ -117,9 +146,14 @@ def test_create_and_delete_issue(fresh_sim: Simulator) -> None:
 
 def test_create_mr_with_files(fresh_sim: Simulator) -> None:
     with client_for(fresh_sim) as api:
-        r = api.post(f"{ADMIN}/merge_requests", json={
-            "title": "Touch auth", "author": "root",
-            "files": ["src/auth/session.py", "src/auth/brand_new.py"]})
+        r = api.post(
+            f"{ADMIN}/merge_requests",
+            json={
+                "title": "Touch auth",
+                "author": "root",
+                "files": ["src/auth/session.py", "src/auth/brand_new.py"],
+            },
+        )
         assert r.status_code == 201, r.text
         iid = r.json()["iid"]
         diffs = api.get(f"{P}/merge_requests/{iid}/diffs").json()
@@ -146,8 +180,9 @@ def test_errors_are_clear(fresh_sim: Simulator) -> None:
         r = admin.patch(f"{ADMIN}/issues/1", json={"status": "Sleeping"})
         assert r.status_code == 400 and "unknown status" in r.json()["error"]
         assert admin.post(f"{ADMIN}/issues", json={}).status_code == 400
-        assert admin.post("/__sim/projects/nope%2Fnope/issues",
-                          json={"title": "x"}).status_code == 404
+        assert (
+            admin.post("/__sim/projects/nope%2Fnope/issues", json={"title": "x"}).status_code == 404
+        )
         assert admin.post(f"{ADMIN}/issues/1/notes", content=b"{oops").status_code == 400
 
 
@@ -175,11 +210,15 @@ def test_stats_count_requests_per_route_and_reset(fresh_sim: Simulator) -> None:
 def test_config_toggles_knobs(fresh_sim: Simulator) -> None:
     with httpx.Client(base_url=fresh_sim.url) as admin:
         assert admin.get("/__sim/config").json() == {
-            "latency_ms": 0, "work_item_status": True, "complexity_limit": 250,
-            "diff_max_files": 1000}
-        r = admin.post("/__sim/config", json={"complexity_limit": None,
-                                               "work_item_status": False,
-                                               "diff_max_files": 2})
+            "latency_ms": 0,
+            "work_item_status": True,
+            "complexity_limit": 250,
+            "diff_max_files": 1000,
+        }
+        r = admin.post(
+            "/__sim/config",
+            json={"complexity_limit": None, "work_item_status": False, "diff_max_files": 2},
+        )
         assert r.json()["complexity_limit"] is None and r.json()["work_item_status"] is False
         assert r.json()["diff_max_files"] == 2
     assert fresh_sim.state.work_item_status is False

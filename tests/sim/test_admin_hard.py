@@ -19,8 +19,11 @@ ADMIN = "/__sim/projects/acme%2Fplatform"
 def _old_issue(sim: Simulator) -> Issue:
     """An open issue last updated well over a minute before the clock."""
     project = sim.dataset.find_project("acme/platform")
-    return next(i for i in project.issues.values()
-                if i.state == "opened" and sim.dataset.now_ms - i.updated_ms > 3_600_000)
+    return next(
+        i
+        for i in project.issues.values()
+        if i.state == "opened" and sim.dataset.now_ms - i.updated_ms > 3_600_000
+    )
 
 
 def test_notes_touch_their_item_at_most_once_a_minute(fresh_sim: Simulator) -> None:
@@ -72,8 +75,7 @@ def test_deleting_a_note_never_touches_the_item(fresh_sim: Simulator) -> None:
         assert victim["id"] not in ids and len(ids) == len(notes) - 1
         discussions = all_pages(api, f"{url}/discussions")
         assert all(d["notes"] for d in discussions)  # an emptied thread disappears
-        assert admin.delete(f"{ADMIN}/issues/{issue.iid}/notes/{victim['id']}"
-                            ).status_code == 404
+        assert admin.delete(f"{ADMIN}/issues/{issue.iid}/notes/{victim['id']}").status_code == 404
         # on MRs too, in Python
         mr = fresh_sim.dataset.find_project("acme/platform").mrs[1]
         note = next(n for d in mr.discussions for n in d.notes if not n.system)
@@ -110,15 +112,20 @@ def test_bulk_touch_gives_items_the_same_updated_at(fresh_sim: Simulator) -> Non
         assert out["touched"] == [1, 2, 3, 4]
         stamps = {api.get(f"{P}/issues/{i}").json()["updated_at"] for i in (1, 2, 3, 4)}
         assert stamps == {out["updated_at"]}
-        r = admin.post(f"{ADMIN}/bulk_touch", json={"kind": "mr", "iids": [1, 2],
-                                                    "at": "2025-06-01T12:30:00.000Z"})
+        r = admin.post(
+            f"{ADMIN}/bulk_touch",
+            json={"kind": "mr", "iids": [1, 2], "at": "2025-06-01T12:30:00.000Z"},
+        )
         assert r.status_code == 200
-        assert {api.get(f"{P}/merge_requests/{i}").json()["updated_at"] for i in (1, 2)} == \
-            {"2025-06-01T12:30:00.000Z"}
+        assert {api.get(f"{P}/merge_requests/{i}").json()["updated_at"] for i in (1, 2)} == {
+            "2025-06-01T12:30:00.000Z"
+        }
         same = all_pages(api, f"{P}/merge_requests", updated_after="2025-06-01T12:30:00Z")
         assert {m["iid"] for m in same} == {1, 2}
-        assert admin.post(f"{ADMIN}/bulk_touch", json={"kind": "mr", "iids": [99999]}
-                          ).status_code == 404
+        assert (
+            admin.post(f"{ADMIN}/bulk_touch", json={"kind": "mr", "iids": [99999]}).status_code
+            == 404
+        )
 
 
 def test_snapshot_is_what_rest_serves(fresh_sim: Simulator) -> None:
@@ -127,9 +134,11 @@ def test_snapshot_is_what_rest_serves(fresh_sim: Simulator) -> None:
         snapshot = admin.get("/__sim/snapshot").json()
         assert snapshot == fresh_sim.admin.snapshot()
         issues = all_pages(api, f"{P}/issues") + all_pages(
-            api, "/api/v4/projects/acme%2Ftools%2Fcli/issues")
+            api, "/api/v4/projects/acme%2Ftools%2Fcli/issues"
+        )
         mrs = all_pages(api, f"{P}/merge_requests") + all_pages(
-            api, "/api/v4/projects/acme%2Ftools%2Fcli/merge_requests")
+            api, "/api/v4/projects/acme%2Ftools%2Fcli/merge_requests"
+        )
         assert set(snapshot["issues"]) == {str(i["id"]) for i in issues}
         assert set(snapshot["merge_requests"]) == {str(m["id"]) for m in mrs}
         for item in issues[:15]:
@@ -137,11 +146,14 @@ def test_snapshot_is_what_rest_serves(fresh_sim: Simulator) -> None:
             assert entry["updated_at"] == item["updated_at"]
             assert entry["user_notes_count"] == item["user_notes_count"]
             assert (entry["project_id"], entry["iid"]) == (item["project_id"], item["iid"])
-            notes = all_pages(api, f"/api/v4/projects/{item['project_id']}/issues/"
-                                   f"{item['iid']}/notes")
+            notes = all_pages(
+                api, f"/api/v4/projects/{item['project_id']}/issues/{item['iid']}/notes"
+            )
             assert entry["note_ids"] == sorted(n["id"] for n in notes)
-        assert any(any(n["system"] for n in all_pages(
-            api, f"{P}/merge_requests/{m['iid']}/notes")) for m in mrs[:5])
+        assert any(
+            any(n["system"] for n in all_pages(api, f"{P}/merge_requests/{m['iid']}/notes"))
+            for m in mrs[:5]
+        )
 
 
 def test_churn_edits_in_the_background_and_reports(fresh_sim: Simulator) -> None:
@@ -155,13 +167,15 @@ def test_churn_edits_in_the_background_and_reports(fresh_sim: Simulator) -> None
         done = admin.delete("/__sim/churn").json()
     assert done["running"] is False and done["errors"] == 0
     assert 20 <= done["edits"] <= 120
-    assert done["edits"] == sum(done[k] for k in ("title", "labels", "note", "status",
-                                                   "note_deleted"))
+    assert done["edits"] == sum(
+        done[k] for k in ("title", "labels", "note", "status", "note_deleted")
+    )
     assert done["note"] > 0 and done["title"] + done["labels"] > 0
     assert done["note_touched"] <= done["note"]
     after = fresh_sim.admin.snapshot()
-    changed = [k for k, v in after["issues"].items() if before["issues"][k] != v] + \
-        [k for k, v in after["merge_requests"].items() if before["merge_requests"][k] != v]
+    changed = [k for k, v in after["issues"].items() if before["issues"][k] != v] + [
+        k for k, v in after["merge_requests"].items() if before["merge_requests"][k] != v
+    ]
     assert changed
     assert fresh_sim.dataset.now_ms >= clock + 900  # the clock moved with wall time
     # Stopped means stopped.
@@ -203,18 +217,37 @@ def test_admin_diff_notes_with_and_without_a_line_range(fresh_sim: Simulator) ->
     with client_for(fresh_sim) as api:
         url = f"{ADMIN}/merge_requests/1/notes"
         path = api.get(f"{P}/merge_requests/1/diffs").json()[0]["new_path"]
-        bare = api.post(url, json={"body": "one line", "position": {
-            "new_path": path, "new_line": 4}}).json()["note"]
+        bare = api.post(
+            url, json={"body": "one line", "position": {"new_path": path, "new_line": 4}}
+        ).json()["note"]
         assert bare["position"]["line_range"] is None  # as API-created notes on GitLab
-        multi = api.post(url, json={"body": "three lines", "position": {
-            "new_path": path, "new_line": 4, "line_range": {
-                "start": {"old_line": None, "new_line": 2},
-                "end": {"old_line": None, "new_line": 4}}}}).json()["note"]
+        multi = api.post(
+            url,
+            json={
+                "body": "three lines",
+                "position": {
+                    "new_path": path,
+                    "new_line": 4,
+                    "line_range": {
+                        "start": {"old_line": None, "new_line": 2},
+                        "end": {"old_line": None, "new_line": 4},
+                    },
+                },
+            },
+        ).json()["note"]
         rng = multi["position"]["line_range"]
         assert (rng["start"]["new_line"], rng["end"]["new_line"]) == (2, 4)
         assert rng["start"]["type"] == rng["end"]["type"] == "new"
         assert rng["start"]["line_code"] != rng["end"]["line_code"]
-        bad = api.post(url, json={"body": "x", "position": {
-            "new_path": path, "new_line": 4, "line_range": {
-                "start": {"new_line": 2}, "end": {"new_line": 9}}}})
+        bad = api.post(
+            url,
+            json={
+                "body": "x",
+                "position": {
+                    "new_path": path,
+                    "new_line": 4,
+                    "line_range": {"start": {"new_line": 2}, "end": {"new_line": 9}},
+                },
+            },
+        )
         assert bad.status_code == 400

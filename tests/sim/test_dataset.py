@@ -54,8 +54,9 @@ def test_small_preset_sizes(small: Dataset) -> None:
 
 
 def test_knobs_override_the_preset() -> None:
-    ds = generate("small", 1, now=NOW, projects=3, issues=30, mrs=12, notes_per_item=2,
-                  people=6, files=20)
+    ds = generate(
+        "small", 1, now=NOW, projects=3, issues=30, mrs=12, notes_per_item=2, people=6, files=20
+    )
     c = ds.counts()
     assert (c["projects"], c["issues"], c["merge_requests"]) == (3, 30, 12)
     with pytest.raises(TypeError):
@@ -88,17 +89,23 @@ def test_every_timestamp_is_in_the_two_years_before_now(small: Dataset) -> None:
 
 
 def test_people_have_skewed_activity_and_bots_exist(small: Dataset) -> None:
-    authors = Counter(n.author_id for p in small.projects
-                      for it in (*p.issues.values(), *p.mrs.values())
-                      for d in it.discussions for n in d.notes)
+    authors = Counter(
+        n.author_id
+        for p in small.projects
+        for it in (*p.issues.values(), *p.mrs.values())
+        for d in it.discussions
+        for n in d.notes
+    )
     top = [c for _, c in authors.most_common()]
     assert top[0] > 4 * top[len(top) // 2]  # heavy head, long tail
     bots = [u for u in small.users.values() if u.bot]
     names = {u.username for u in bots}
-    assert "renovate-bot" in names and any(n.startswith("project_") and "_bot_" in n
-                                           for n in names)
-    assert any(m.author_id == small.users_by_name["renovate-bot"].id
-               for p in small.projects for m in p.mrs.values())
+    assert "renovate-bot" in names and any(n.startswith("project_") and "_bot_" in n for n in names)
+    assert any(
+        m.author_id == small.users_by_name["renovate-bot"].id
+        for p in small.projects
+        for m in p.mrs.values()
+    )
 
 
 def test_statuses_are_consistent_with_state(small: Dataset) -> None:
@@ -138,8 +145,7 @@ def _contributions(ds: Dataset, project: str, path: str) -> list[tuple[str, str,
     p = ds.find_project(project)
     assert p is not None
     for mr in p.mrs.values():
-        if not any(d.new_path.startswith(path) or d.old_path.startswith(path)
-                   for d in mr.diffs):
+        if not any(d.new_path.startswith(path) or d.old_path.startswith(path) for d in mr.diffs):
             continue
         best: dict[int, tuple[str, int]] = {}
         if mr.state == "merged" and mr.merged_ms:
@@ -152,8 +158,7 @@ def _contributions(ds: Dataset, project: str, path: str) -> list[tuple[str, str,
                     if n.body != "approved this merge request":
                         continue
                     kind = "approved"
-                elif n.type == "DiffNote" and n.position and \
-                        n.position.new_path.startswith(path):
+                elif n.type == "DiffNote" and n.position and n.position.new_path.startswith(path):
                     kind = "reviewed"
                 else:
                     kind = "discussed"
@@ -164,8 +169,7 @@ def _contributions(ds: Dataset, project: str, path: str) -> list[tuple[str, str,
     return out
 
 
-def _scores(ds: Dataset, project: str, path: str, half_life_days: float | None
-            ) -> dict[str, float]:
+def _scores(ds: Dataset, project: str, path: str, half_life_days: float | None) -> dict[str, float]:
     weights = {"authored": 1.0, "reviewed": 0.6, "approved": 0.5, "discussed": 0.2}
     scores: dict[str, float] = defaultdict(float)
     for user, kind, ms in _contributions(ds, project, path):
@@ -223,8 +227,7 @@ def test_truth_is_served_and_on_the_dataset(shared_sim: Simulator) -> None:
 
     body = httpx.get(f"{shared_sim.url}/__sim/truth").json()
     assert body == shared_sim.dataset.truth
-    assert all(a["handover_at"] is None or a["handover_at"].endswith("Z")
-               for a in body["areas"])
+    assert all(a["handover_at"] is None or a["handover_at"].endswith("Z") for a in body["areas"])
 
 
 def test_small_preset_starts_fast() -> None:

@@ -27,20 +27,37 @@ def _first_pass_fields(ds: Dataset) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for p in ds.projects:
         for i in p.issues.values():
-            out[f"i{i.id}"] = (i.iid, i.title, i.description, i.state, i.labels,
-                               i.created_ms, i.updated_ms, i.closed_ms, i.status_index,
-                               [(n.id, n.body, n.created_ms, n.system)
-                                for d in i.discussions for n in d.notes
-                                if not n.body.startswith("moved to #")])
+            out[f"i{i.id}"] = (
+                i.iid,
+                i.title,
+                i.description,
+                i.state,
+                i.labels,
+                i.created_ms,
+                i.updated_ms,
+                i.closed_ms,
+                i.status_index,
+                [
+                    (n.id, n.body, n.created_ms, n.system)
+                    for d in i.discussions
+                    for n in d.notes
+                    if not n.body.startswith("moved to #")
+                ],
+            )
         for m in p.mrs.values():
-            out[f"m{m.id}"] = (m.iid, m.title, m.state, m.created_ms, m.updated_ms,
-                               [(n.id, n.body) for d in m.discussions for n in d.notes],
-                               [(f.new_path, f.diff) for f in m.diffs][:1])
+            out[f"m{m.id}"] = (
+                m.iid,
+                m.title,
+                m.state,
+                m.created_ms,
+                m.updated_ms,
+                [(n.id, n.body) for d in m.discussions for n in d.notes],
+                [(f.new_path, f.diff) for f in m.diffs][:1],
+            )
     return out
 
 
-def test_the_second_pass_leaves_first_pass_fields_alone(monkeypatch: pytest.MonkeyPatch
-                                                        ) -> None:
+def test_the_second_pass_leaves_first_pass_fields_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     full = D.generate("small", seed=7, now=NOW)
     monkeypatch.setattr(D._Extras, "run", lambda self: None)
     plain = D.generate("small", seed=7, now=NOW)
@@ -75,8 +92,14 @@ def test_moved_issues_point_at_a_later_issue_of_the_same_project(medium: Dataset
 
 
 def test_internal_notes_exist_on_issues(medium: Dataset) -> None:
-    internal = [n for p in medium.projects for i in p.issues.values()
-                for d in i.discussions for n in d.notes if n.internal]
+    internal = [
+        n
+        for p in medium.projects
+        for i in p.issues.values()
+        for d in i.discussions
+        for n in d.notes
+        if n.internal
+    ]
     assert len(internal) > 50 and not any(n.system for n in internal)
 
 
@@ -119,12 +142,12 @@ def test_wide_mrs_touch_their_whole_area(medium: Dataset) -> None:
     assert wide >= 20
 
 
-def test_rest_renders_the_new_fields(shared_sim: Simulator, api: httpx.Client,
-                                     schema_validator: Any) -> None:
+def test_rest_renders_the_new_fields(
+    shared_sim: Simulator, api: httpx.Client, schema_validator: Any
+) -> None:
     issues = all_pages(api, f"{P}/issues")
     by_id = {i["id"]: i for i in issues}
-    names = {"issue": "ISSUE", "incident": "INCIDENT", "task": "TASK",
-             "test_case": "TEST_CASE"}
+    names = {"issue": "ISSUE", "incident": "INCIDENT", "task": "TASK", "test_case": "TEST_CASE"}
     project = shared_sim.dataset.find_project("acme/platform")
     for issue in project.issues.values():
         body = by_id[issue.id]
@@ -135,18 +158,27 @@ def test_rest_renders_the_new_fields(shared_sim: Simulator, api: httpx.Client,
     moved = next(i for i in project.issues.values() if i.moved_to_id)
     assert by_id[moved.moved_to_id]["project_id"] == project.id
     # internal notes
-    internal_issue = next(i for i in project.issues.values()
-                          if any(n.internal for d in i.discussions for n in d.notes))
+    internal_issue = next(
+        i
+        for i in project.issues.values()
+        if any(n.internal for d in i.discussions for n in d.notes)
+    )
     notes = all_pages(api, f"{P}/issues/{internal_issue.iid}/notes")
     flagged = [n for n in notes if n["internal"]]
     assert flagged and all(n["confidential"] is True for n in flagged)
     schema_validator("notes.json", notes)
     # a multi-line diff note
-    mr = next(m for m in project.mrs.values()
-              if any(d.notes[0].position and d.notes[0].position.line_range
-                     for d in m.discussions))
-    rendered = [n for d in all_pages(api, f"{P}/merge_requests/{mr.iid}/discussions")
-                for n in d["notes"] if n["type"] == "DiffNote"]
+    mr = next(
+        m
+        for m in project.mrs.values()
+        if any(d.notes[0].position and d.notes[0].position.line_range for d in m.discussions)
+    )
+    rendered = [
+        n
+        for d in all_pages(api, f"{P}/merge_requests/{mr.iid}/discussions")
+        for n in d["notes"]
+        if n["type"] == "DiffNote"
+    ]
     ranges = [n["position"]["line_range"] for n in rendered]
     multi = [r for r in ranges if r is not None and r["start"] != r["end"]]
     assert multi
@@ -158,12 +190,17 @@ def test_rest_renders_the_new_fields(shared_sim: Simulator, api: httpx.Client,
         if n["position"]["line_range"] is None:
             continue
         end = n["position"]["line_range"]["end"]
-        assert (end["old_line"], end["new_line"]) == (n["position"]["old_line"],
-                                                      n["position"]["new_line"])
+        assert (end["old_line"], end["new_line"]) == (
+            n["position"]["old_line"],
+            n["position"]["new_line"],
+        )
     # Notes made through the API carry no range at all: "line_range": null.
-    nulls = [n for m in list(project.mrs.values())[:40]
-             for d in all_pages(api, f"{P}/merge_requests/{m.iid}/discussions")
-             for n in d["notes"] if n["type"] == "DiffNote"
-             and n["position"]["line_range"] is None]
+    nulls = [
+        n
+        for m in list(project.mrs.values())[:40]
+        for d in all_pages(api, f"{P}/merge_requests/{m.iid}/discussions")
+        for n in d["notes"]
+        if n["type"] == "DiffNote" and n["position"]["line_range"] is None
+    ]
     assert nulls
     assert all(n["position"]["new_line"] or n["position"]["old_line"] for n in nulls)

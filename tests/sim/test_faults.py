@@ -12,8 +12,10 @@ from lore.sim.faults import FaultSpecError
 from lore.sim.server import Simulator
 
 ISSUES = "/api/v4/projects/acme%2Fplatform/issues"
-GQL = {"query": "query($p: ID!) { project(fullPath: $p) { workItems(first: 5) "
-                "{ nodes { iid } } } }", "variables": {"p": "acme/platform"}}
+GQL = {
+    "query": "query($p: ID!) { project(fullPath: $p) { workItems(first: 5) { nodes { iid } } } }",
+    "variables": {"p": "acme/platform"},
+}
 
 
 def set_faults(sim: Simulator, body: object) -> dict[str, object]:
@@ -22,8 +24,7 @@ def set_faults(sim: Simulator, body: object) -> dict[str, object]:
     return dict(r.json())
 
 
-@pytest.mark.parametrize("kind,status", [("500", 500), ("502", 502), ("503", 503),
-                                         ("401", 401)])
+@pytest.mark.parametrize("kind,status", [("500", 500), ("502", 502), ("503", 503), ("401", 401)])
 def test_status_faults_fire_count_times(fresh_sim: Simulator, kind: str, status: int) -> None:
     set_faults(fresh_sim, {"rules": [{"route": "issues", "kind": kind, "count": 2}]})
     with client_for(fresh_sim) as api:
@@ -77,7 +78,9 @@ def test_graphql_complexity_fault_only_hits_graphql(fresh_sim: Simulator) -> Non
         r = api.post("/api/graphql", json=GQL)
         assert r.status_code == 200
         message = r.json()["errors"][0]["message"]
-        assert message.startswith("Query has complexity of ") and "exceeds max complexity" in message
+        assert (
+            message.startswith("Query has complexity of ") and "exceeds max complexity" in message
+        )
         assert "data" in api.post("/api/graphql", json=GQL).json()
 
 
@@ -90,8 +93,9 @@ def test_after_lets_requests_through_first(fresh_sim: Simulator) -> None:
 
 def test_rate_is_seeded_and_reproducible(fresh_sim: Simulator) -> None:
     def run() -> list[int]:
-        set_faults(fresh_sim, {"rules": [{"route": "issues", "kind": "500", "rate": 0.3}],
-                               "seed": 42})
+        set_faults(
+            fresh_sim, {"rules": [{"route": "issues", "kind": "500", "rate": 0.3}], "seed": 42}
+        )
         with client_for(fresh_sim) as api:
             return [api.get(ISSUES).status_code for _ in range(40)]
 
@@ -101,8 +105,9 @@ def test_rate_is_seeded_and_reproducible(fresh_sim: Simulator) -> None:
 
 
 def test_kinds_list_and_method_filter(fresh_sim: Simulator) -> None:
-    set_faults(fresh_sim, {"rules": [{"route": "*", "kinds": ["500", "502"], "method": "POST"}],
-                           "seed": 3})
+    set_faults(
+        fresh_sim, {"rules": [{"route": "*", "kinds": ["500", "502"], "method": "POST"}], "seed": 3}
+    )
     with client_for(fresh_sim) as api:
         assert api.get(ISSUES).status_code == 200
         codes = {api.post("/api/graphql", json=GQL).status_code for _ in range(20)}
@@ -121,8 +126,9 @@ def test_delete_clears_and_bad_rules_are_rejected(fresh_sim: Simulator) -> None:
 
 
 def test_faults_at_start_and_admin_routes_are_exempt() -> None:
-    sim = Simulator.start(preset="small", seed=7, issues=10, mrs=4,
-                          faults={"rules": [{"route": "*", "kind": "503"}]})
+    sim = Simulator.start(
+        preset="small", seed=7, issues=10, mrs=4, faults={"rules": [{"route": "*", "kind": "503"}]}
+    )
     try:
         with client_for(sim) as api:
             assert api.get(ISSUES).status_code == 503

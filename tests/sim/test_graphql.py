@@ -62,8 +62,12 @@ def test_status_query_pages_with_cursors(shared_sim: Simulator, api: httpx.Clien
     for iid, status in seen.items():
         issue = project.issues[int(iid)]
         gid, name, category, color = V.STATUSES[issue.status_index or 0]
-        assert status == {"id": f"gid://gitlab/{gid}", "name": name, "category": category,
-                          "color": color}
+        assert status == {
+            "id": f"gid://gitlab/{gid}",
+            "name": name,
+            "category": category,
+            "color": color,
+        }
 
 
 def test_formatting_aliases_fragments_and_inline_variables(api: httpx.Client) -> None:
@@ -79,8 +83,14 @@ def test_formatting_aliases_fragments_and_inline_variables(api: httpx.Client) ->
     }
     fragment S on WorkItem { widgets { __typename ... on WorkItemWidgetStatus { status { name } } } }
     """
-    r = api.post("/api/graphql", json={"query": query, "variables": {"path": "acme/platform"},
-                                       "operationName": "StatusPage"})
+    r = api.post(
+        "/api/graphql",
+        json={
+            "query": query,
+            "variables": {"path": "acme/platform"},
+            "operationName": "StatusPage",
+        },
+    )
     body = r.json()
     assert "errors" not in body, body
     edges = body["data"]["p"]["workItems"]["edges"]
@@ -90,8 +100,10 @@ def test_formatting_aliases_fragments_and_inline_variables(api: httpx.Client) ->
     assert len(status) == 1 and status[0]["status"]["name"]
     assert all("status" not in w for w in widgets if w["__typename"] != "WorkItemWidgetStatus")
     # variables may also arrive as a JSON string
-    r = api.post("/api/graphql", json={"query": STATUS_QUERY, "variables":
-                                       '{"fullPath": "acme/platform", "first": 1}'})
+    r = api.post(
+        "/api/graphql",
+        json={"query": STATUS_QUERY, "variables": '{"fullPath": "acme/platform", "first": 1}'},
+    )
     assert len(r.json()["data"]["project"]["workItems"]["nodes"]) == 1
 
 
@@ -112,15 +124,20 @@ def test_complexity_follows_gitlabs_rule() -> None:
     try:
         with client_for(sim) as api:
             body = gql(api, STATUS_QUERY, fullPath="acme/platform", first=100).json()
-            assert body == {"errors": [{"message": "Query has complexity of 27, which "
-                                                   "exceeds max complexity of 20"}]}
+            assert body == {
+                "errors": [
+                    {"message": "Query has complexity of 27, which exceeds max complexity of 20"}
+                ]
+            }
             body = gql(api, STATUS_QUERY, fullPath="acme/platform", first=54).json()
             assert "complexity of 21" in body["errors"][0]["message"]
             assert "data" in gql(api, STATUS_QUERY, fullPath="acme/platform", first=50).json()
             # iids: no per-item cost, so the page size does not matter (13 + 1).
             iids = [str(i) for i in range(1, 101)]
-            assert "data" in gql(api, STATUS_QUERY, fullPath="acme/platform", iids=iids,
-                                 first=100).json()
+            assert (
+                "data"
+                in gql(api, STATUS_QUERY, fullPath="acme/platform", iids=iids, first=100).json()
+            )
             sim.admin.configure(complexity_limit=13)
             body = gql(api, STATUS_QUERY, fullPath="acme/platform", iids=iids, first=1).json()
             assert "complexity of 14" in body["errors"][0]["message"]
@@ -131,14 +148,15 @@ def test_complexity_follows_gitlabs_rule() -> None:
 
 
 def test_default_limit_is_gitlabs_authenticated_250() -> None:
-    with Simulator.start(preset="small", seed=7, issues=5, mrs=2) as sim, \
-            client_for(sim) as api:
+    with Simulator.start(preset="small", seed=7, issues=5, mrs=2) as sim, client_for(sim) as api:
         # 30 aliased workItems(first: 100) without iids cost 30 * (4 + 1) * 2 + 1 = 301.
-        fields = " ".join(f"w{n}: workItems(first: 100) {{ nodes {{ iid title state }} }}"
-                          for n in range(30))
+        fields = " ".join(
+            f"w{n}: workItems(first: 100) {{ nodes {{ iid title state }} }}" for n in range(30)
+        )
         body = gql(api, f'query {{ project(fullPath: "acme/platform") {{ {fields} }} }}').json()
-        assert body["errors"][0]["message"] == ("Query has complexity of 301, which exceeds "
-                                                "max complexity of 250")
+        assert body["errors"][0]["message"] == (
+            "Query has complexity of 301, which exceeds max complexity of 250"
+        )
 
 
 def test_instance_without_status_widget() -> None:
@@ -148,24 +166,32 @@ def test_instance_without_status_widget() -> None:
             assert gql(api, PROBE).json() == {"data": {"__type": None}}
             body = gql(api, STATUS_QUERY, fullPath="acme/platform", first=5).json()
             assert "data" not in body
-            assert body["errors"][0]["message"] == ("No such type WorkItemWidgetStatus, so it "
-                                                    "can't be a fragment condition")
-            plain = "query { project(fullPath: \"acme/platform\") { workItems(first: 3) " \
-                    "{ nodes { widgets { type } } } } }"
+            assert body["errors"][0]["message"] == (
+                "No such type WorkItemWidgetStatus, so it can't be a fragment condition"
+            )
+            plain = (
+                'query { project(fullPath: "acme/platform") { workItems(first: 3) '
+                "{ nodes { widgets { type } } } } }"
+            )
             nodes = gql(api, plain).json()["data"]["project"]["workItems"]["nodes"]
             assert nodes and all(w["type"] != "STATUS" for n in nodes for w in n["widgets"])
     finally:
         sim.stop()
 
 
-@pytest.mark.parametrize("query,fragment", [
-    ("query { project(fullPath: \"acme/platform\") { nope } }", "doesn't exist on type"),
-    ("query { project(fullPath: \"acme/platform\") { name ", "Parse error"),
-    ("query { project(fullPath: \"acme/platform\") { workItems(bogus: 1) { count } } }",
-     "doesn't accept argument 'bogus'"),
-    ("query { project(fullPath: \"acme/platform\") { workItems } }", "must have selections"),
-    ("mutation { x }", "doesn't exist"),
-])
+@pytest.mark.parametrize(
+    "query,fragment",
+    [
+        ('query { project(fullPath: "acme/platform") { nope } }', "doesn't exist on type"),
+        ('query { project(fullPath: "acme/platform") { name ', "Parse error"),
+        (
+            'query { project(fullPath: "acme/platform") { workItems(bogus: 1) { count } } }',
+            "doesn't accept argument 'bogus'",
+        ),
+        ('query { project(fullPath: "acme/platform") { workItems } }', "must have selections"),
+        ("mutation { x }", "doesn't exist"),
+    ],
+)
 def test_graphql_errors_use_http_200(api: httpx.Client, query: str, fragment: str) -> None:
     r = gql(api, query)
     assert r.status_code == 200

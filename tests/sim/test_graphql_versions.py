@@ -45,8 +45,15 @@ def field_names(api: httpx.Client, type_name: str) -> dict[str, str] | None:
 
 @pytest.fixture(scope="module", params=VERSIONS)
 def versioned(request: pytest.FixtureRequest) -> Iterator[tuple[str, Simulator]]:
-    with Simulator.start(preset="small", seed=7, now=NOW, issues=30, mrs=5,
-                         gitlab_version=request.param, complexity_limit=None) as sim:
+    with Simulator.start(
+        preset="small",
+        seed=7,
+        now=NOW,
+        issues=30,
+        mrs=5,
+        gitlab_version=request.param,
+        complexity_limit=None,
+    ) as sim:
         yield request.param, sim
 
 
@@ -68,33 +75,48 @@ def test_status_widget_shape_by_version(versioned: tuple[str, Simulator]) -> Non
             assert "data" not in body
             assert body["errors"][0]["message"] == (
                 "Selections can't be made on scalars (field 'status' returns String but "
-                "has selections [\"name\"])")
+                'has selections ["name"])'
+            )
             assert body["errors"][0]["extensions"]["code"] == "selectionMismatch"
-            assert body["errors"][0]["path"] == ["query", "project", "workItems", "nodes",
-                                                 "widgets", "... on WorkItemWidgetStatus",
-                                                 "status"]
+            assert body["errors"][0]["path"] == [
+                "query",
+                "project",
+                "workItems",
+                "nodes",
+                "widgets",
+                "... on WorkItemWidgetStatus",
+                "status",
+            ]
             # The scalar itself is selectable and null on issues (requirements only).
-            plain = ('query { project(fullPath: "acme/platform") { workItems(first: 3) '
-                     '{ nodes { widgets { ... on WorkItemWidgetStatus { status } } } } } }')
+            plain = (
+                'query { project(fullPath: "acme/platform") { workItems(first: 3) '
+                "{ nodes { widgets { ... on WorkItemWidgetStatus { status } } } } } }"
+            )
             nodes = gql(api, plain)["data"]["project"]["workItems"]["nodes"]
             assert nodes and all(w.get("status") is None for n in nodes for w in n["widgets"])
         elif version == "17.10-ee":
             assert status is None and "status" not in widget
             assert {"id", "name", "iconName", "color", "position"} <= set(widget)
             body = gql(api, FLAT_STATUS % "color")
-            names = [w.get("name") for n in body["data"]["project"]["workItems"]["nodes"]
-                     for w in n["widgets"] if "name" in w]
+            names = [
+                w.get("name")
+                for n in body["data"]["project"]["workItems"]["nodes"]
+                for w in n["widgets"]
+                if "name" in w
+            ]
             assert any(names)
-            assert gql(api, OBJECT_STATUS % "")["errors"][0]["extensions"]["code"] \
-                == "undefinedField"
+            assert (
+                gql(api, OBJECT_STATUS % "")["errors"][0]["extensions"]["code"] == "undefinedField"
+            )
         else:
             assert widget["status"] == "WorkItemStatus" and status is not None
             assert {"id", "name", "color", "iconName", "description", "position"} <= set(status)
             body = gql(api, OBJECT_STATUS % "category color")
             if version == "18.0-ee":
                 assert "category" not in status
-                assert body["errors"][0]["message"] == ("Field 'category' doesn't exist on "
-                                                        "type 'WorkItemStatus'")
+                assert body["errors"][0]["message"] == (
+                    "Field 'category' doesn't exist on type 'WorkItemStatus'"
+                )
                 assert body["errors"][0]["extensions"]["code"] == "undefinedField"
                 body = gql(api, OBJECT_STATUS % "color")
             else:
@@ -105,22 +127,35 @@ def test_status_widget_shape_by_version(versioned: tuple[str, Simulator]) -> Non
 
 
 def test_flat_fields_before_17_10_have_no_color() -> None:
-    with Simulator.start(preset="small", seed=7, issues=5, mrs=1, gitlab_version="17.8-ee"
-                         ) as sim, client_for(sim) as api:
+    with (
+        Simulator.start(preset="small", seed=7, issues=5, mrs=1, gitlab_version="17.8-ee") as sim,
+        client_for(sim) as api,
+    ):
         widget = field_names(api, "WorkItemWidgetStatus")
         assert widget is not None and set(widget) == {"type", "id", "name", "iconName"}
         assert gql(api, FLAT_STATUS % "color")["errors"][0]["message"] == (
-            "Field 'color' doesn't exist on type 'WorkItemWidgetStatus'")
+            "Field 'color' doesn't exist on type 'WorkItemWidgetStatus'"
+        )
 
 
 def test_work_item_status_off_removes_the_widget_on_any_version() -> None:
-    with Simulator.start(preset="small", seed=7, issues=5, mrs=1, gitlab_version="18.5-ee",
-                         work_item_status=False) as sim, client_for(sim) as api:
+    with (
+        Simulator.start(
+            preset="small",
+            seed=7,
+            issues=5,
+            mrs=1,
+            gitlab_version="18.5-ee",
+            work_item_status=False,
+        ) as sim,
+        client_for(sim) as api,
+    ):
         assert field_names(api, "WorkItemWidgetStatus") is None
 
 
-def test_more_than_100_iids_nulls_work_items_with_a_path(shared_sim: Simulator,
-                                                         api: httpx.Client) -> None:
+def test_more_than_100_iids_nulls_work_items_with_a_path(
+    shared_sim: Simulator, api: httpx.Client
+) -> None:
     body = gql(api, OBJECT_STATUS % "", iids=[str(i) for i in range(1, 102)])
     assert body["data"] == {"project": {"workItems": None}}
     assert len(body["errors"]) == 1
@@ -133,11 +168,12 @@ def test_more_than_100_iids_nulls_work_items_with_a_path(shared_sim: Simulator,
 def test_work_item_types_and_filter(shared_sim: Simulator, api: httpx.Client) -> None:
     project = shared_sim.dataset.find_project("acme/platform")
     assert project is not None
-    expected = {"issue": "Issue", "incident": "Incident", "task": "Task",
-                "test_case": "Test Case"}
-    query = ('query($types: [IssueType!]) { project(fullPath: "acme/platform") { '
-             'workItems(first: 100, types: $types) { count nodes { iid workItemType { name } '
-             '} } } }')
+    expected = {"issue": "Issue", "incident": "Incident", "task": "Task", "test_case": "Test Case"}
+    query = (
+        'query($types: [IssueType!]) { project(fullPath: "acme/platform") { '
+        "workItems(first: 100, types: $types) { count nodes { iid workItemType { name } "
+        "} } } }"
+    )
     body = gql(api, query)
     nodes = body["data"]["project"]["workItems"]["nodes"]
     for node in nodes:
@@ -168,14 +204,17 @@ def test_listings_match_the_dataset(shared_sim: Simulator, api: httpx.Client) ->
     mrs = body["data"]["project"]["mergeRequests"]
     assert issues["count"] == len(project.issues)
     assert mrs["count"] == len(project.mrs)
-    assert {n["id"] for n in issues["nodes"]} == {f"gid://gitlab/Issue/{i.id}"
-                                                 for i in project.issues.values()}
-    assert {n["id"] for n in mrs["nodes"]} == {f"gid://gitlab/MergeRequest/{m.id}"
-                                              for m in project.mrs.values()}
+    assert {n["id"] for n in issues["nodes"]} == {
+        f"gid://gitlab/Issue/{i.id}" for i in project.issues.values()
+    }
+    assert {n["id"] for n in mrs["nodes"]} == {
+        f"gid://gitlab/MergeRequest/{m.id}" for m in project.mrs.values()
+    }
     one = next(n for n in issues["nodes"] if n["iid"] == "1")
     issue = project.issues[1]
-    assert one["userNotesCount"] == sum(1 for d in issue.discussions for n in d.notes
-                                        if not n.system)
+    assert one["userNotesCount"] == sum(
+        1 for d in issue.discussions for n in d.notes if not n.system
+    )
     assert one["state"] == issue.state
 
 
@@ -191,8 +230,9 @@ def test_keyset_walk_never_skips_an_item_edited_during_it(fresh_sim: Simulator) 
             seen.extend(n["id"] for n in page["nodes"])
             if not edited:
                 # Edit an already-read item: with offsets the rest would slide back a slot.
-                fresh_sim.admin.edit_issue("acme/platform", page["nodes"][0]["iid"],
-                                           title="edited during the walk")
+                fresh_sim.admin.edit_issue(
+                    "acme/platform", page["nodes"][0]["iid"], title="edited during the walk"
+                )
                 edited = True
             if not page["pageInfo"]["hasNextPage"]:
                 break
@@ -201,8 +241,12 @@ def test_keyset_walk_never_skips_an_item_edited_during_it(fresh_sim: Simulator) 
 
 
 def test_merge_requests_disabled_is_null_without_error() -> None:
-    with Simulator.start(preset="small", seed=7, issues=5, mrs=3,
-                         mrs_disabled=["acme/platform"]) as sim, client_for(sim) as api:
+    with (
+        Simulator.start(
+            preset="small", seed=7, issues=5, mrs=3, mrs_disabled=["acme/platform"]
+        ) as sim,
+        client_for(sim) as api,
+    ):
         body = gql(api, LISTING, first=10)
         assert "errors" not in body
         assert body["data"]["project"]["mergeRequests"] is None
@@ -212,11 +256,16 @@ def test_merge_requests_disabled_is_null_without_error() -> None:
 def test_listing_complexity_has_a_per_item_cost() -> None:
     # Connection selections cost 11 (count 1, nodes 1+6, pageInfo 1+2); + 1 + 1 (sort)
     # = 13, times 2 at first=100, + project 1 = 27; with iids there is no per-item cost.
-    query = ('query($iids: [String!]) { project(fullPath: "acme/platform") { '
-             'issues(first: 100, sort: CREATED_ASC, iids: $iids) { count nodes { id iid '
-             'updatedAt userNotesCount state type } pageInfo { hasNextPage endCursor } } } }')
-    with Simulator.start(preset="small", seed=7, issues=5, mrs=1, complexity_limit=20
-                         ) as sim, client_for(sim) as api:
+    query = (
+        'query($iids: [String!]) { project(fullPath: "acme/platform") { '
+        "issues(first: 100, sort: CREATED_ASC, iids: $iids) { count nodes { id iid "
+        "updatedAt userNotesCount state type } pageInfo { hasNextPage endCursor } } } }"
+    )
+    with (
+        Simulator.start(preset="small", seed=7, issues=5, mrs=1, complexity_limit=20) as sim,
+        client_for(sim) as api,
+    ):
         assert gql(api, query)["errors"][0]["message"] == (
-            "Query has complexity of 27, which exceeds max complexity of 20")
+            "Query has complexity of 27, which exceeds max complexity of 20"
+        )
         assert "errors" not in gql(api, query, iids=["1", "2"])

@@ -51,8 +51,12 @@ def test_unknown_project_and_item_are_404(api: httpx.Client) -> None:
     r = api.get("/api/v4/projects/acme%2Fnope/issues")
     assert r.status_code == 404
     assert r.json() == {"message": "404 Project Not Found"}
-    for path in (f"{ISSUES}/99999", f"{ISSUES}/99999/discussions", f"{MRS}/99999/diffs",
-                 f"{MRS}/99999/discussions"):
+    for path in (
+        f"{ISSUES}/99999",
+        f"{ISSUES}/99999/discussions",
+        f"{MRS}/99999/diffs",
+        f"{MRS}/99999/discussions",
+    ):
         r = api.get(path)
         assert r.status_code == 404, path
         assert r.json() == {"message": "404 Not found"}
@@ -61,12 +65,21 @@ def test_unknown_project_and_item_are_404(api: httpx.Client) -> None:
 
 def test_auth_private_token_and_bearer(shared_sim: Simulator) -> None:
     with httpx.Client(base_url=shared_sim.url) as c:
-        assert c.get("/api/v4/version", headers={"PRIVATE-TOKEN": shared_sim.token}
-                     ).status_code == 200
-        assert c.get("/api/v4/version",
-                     headers={"Authorization": f"Bearer {shared_sim.token}"}).status_code == 200
-        for headers in ({}, {"PRIVATE-TOKEN": "wrong"}, {"Authorization": "Bearer wrong"},
-                        {"Authorization": f"Basic {shared_sim.token}"}):
+        assert (
+            c.get("/api/v4/version", headers={"PRIVATE-TOKEN": shared_sim.token}).status_code == 200
+        )
+        assert (
+            c.get(
+                "/api/v4/version", headers={"Authorization": f"Bearer {shared_sim.token}"}
+            ).status_code
+            == 200
+        )
+        for headers in (
+            {},
+            {"PRIVATE-TOKEN": "wrong"},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": f"Basic {shared_sim.token}"},
+        ):
             r = c.get(ISSUES, headers=headers)
             assert r.status_code == 401, headers
             assert r.json() == {"message": "401 Unauthorized"}
@@ -194,8 +207,9 @@ def test_single_issue_and_mr_match_lists(api: httpx.Client) -> None:
     mr = api.get(MRS).json()[0]
     single = api.get(f"{MRS}/{mr['iid']}").json()
     assert {k: single[k] for k in mr} == mr
-    assert single["changes_count"] == str(len(api.get(f"{MRS}/{mr['iid']}/diffs",
-                                                      params={"per_page": 100}).json()))
+    assert single["changes_count"] == str(
+        len(api.get(f"{MRS}/{mr['iid']}/diffs", params={"per_page": 100}).json())
+    )
     assert single["diff_refs"]["head_sha"] == mr["sha"]
 
 
@@ -220,8 +234,16 @@ def test_discussions_notes_and_diff_positions(shared_sim: Simulator, api: httpx.
         area = shared_sim.dataset.find_project("acme/platform").mrs[mr["iid"]].area or "?"
         renames += sum(1 for d in diffs if d["renamed_file"] and d["old_path"] != d["new_path"])
         for d in diffs:
-            assert set(d) >= {"old_path", "new_path", "a_mode", "b_mode", "new_file",
-                              "renamed_file", "deleted_file", "diff"}
+            assert set(d) >= {
+                "old_path",
+                "new_path",
+                "a_mode",
+                "b_mode",
+                "new_file",
+                "renamed_file",
+                "deleted_file",
+                "diff",
+            }
         discussions = all_pages(api, f"{base}/discussions")
         for disc in discussions:
             assert re.fullmatch(r"[0-9a-f]{40}", disc["id"])
@@ -258,8 +280,7 @@ def test_issue_discussions_have_individual_and_threaded_notes(api: httpx.Client)
 
 def test_keep_alive_connections_are_reused(shared_sim: Simulator) -> None:
     before = shared_sim.stats()["connections"]
-    with httpx.Client(base_url=shared_sim.url, headers={"PRIVATE-TOKEN": shared_sim.token}
-                      ) as c:
+    with httpx.Client(base_url=shared_sim.url, headers={"PRIVATE-TOKEN": shared_sim.token}) as c:
         for _ in range(5):
             r = c.get(ISSUES, params={"per_page": 100})
             assert r.status_code == 200
@@ -276,8 +297,9 @@ def test_users_by_id_carry_the_bot_flag(shared_sim: Simulator, api: httpx.Client
     assert api.get("/api/v4/users/999999").status_code == 404
 
 
-def test_totals_are_omitted_above_ten_thousand(monkeypatch: pytest.MonkeyPatch,
-                                               api: httpx.Client) -> None:
+def test_totals_are_omitted_above_ten_thousand(
+    monkeypatch: pytest.MonkeyPatch, api: httpx.Client
+) -> None:
     from lore.sim import rest
 
     monkeypatch.setattr(rest, "COUNT_LIMIT", 10)
@@ -291,8 +313,9 @@ def test_concurrent_clients_get_consistent_pages(shared_sim: Simulator) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     def fetch(page: int) -> list[int]:
-        with httpx.Client(base_url=shared_sim.url,
-                          headers={"PRIVATE-TOKEN": shared_sim.token}) as c:
+        with httpx.Client(
+            base_url=shared_sim.url, headers={"PRIVATE-TOKEN": shared_sim.token}
+        ) as c:
             r = c.get(ISSUES, params={"page": page, "per_page": 10, "sort": "asc"})
             assert r.status_code == 200
             return [i["id"] for i in r.json()]

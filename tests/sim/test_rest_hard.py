@@ -31,13 +31,13 @@ def next_link(headers: httpx.Headers) -> str | None:
 
 @pytest.fixture(scope="module")
 def old_sim() -> Iterator[Simulator]:
-    with Simulator.start(preset="small", seed=7, now=NOW, issues=60, mrs=20,
-                         gitlab_version="15.6") as sim:
+    with Simulator.start(
+        preset="small", seed=7, now=NOW, issues=60, mrs=20, gitlab_version="15.6"
+    ) as sim:
         yield sim
 
 
-def test_diffs_route_does_not_exist_before_15_7(old_sim: Simulator,
-                                                shared_sim: Simulator) -> None:
+def test_diffs_route_does_not_exist_before_15_7(old_sim: Simulator, shared_sim: Simulator) -> None:
     with client_for(old_sim) as api:
         iid = api.get(f"{P}/merge_requests").json()[0]["iid"]
         r = api.get(f"{P}/merge_requests/{iid}/diffs")
@@ -49,16 +49,19 @@ def test_diffs_route_does_not_exist_before_15_7(old_sim: Simulator,
     with client_for(shared_sim) as api:  # 18.5
         iid = api.get(f"{P}/merge_requests").json()[0]["iid"]
         assert api.get(f"{P}/merge_requests/{iid}/diffs").status_code == 200
-    with Simulator.start(preset="small", issues=5, mrs=3, now=NOW, gitlab_version="15.7") as sim, \
-            client_for(sim) as api:
+    with (
+        Simulator.start(preset="small", issues=5, mrs=3, now=NOW, gitlab_version="15.7") as sim,
+        client_for(sim) as api,
+    ):
         assert api.get(f"{P}/merge_requests/1/diffs").status_code == 200
 
 
 @pytest.mark.parametrize("sort", ["asc", "desc"])
 def test_keyset_walk_on_issues_from_18_3(api: httpx.Client, sort: str) -> None:
     everything = all_pages(api, f"{P}/issues", state="all")
-    url: str | None = f"{P}/issues?state=all&order_by=updated_at&sort={sort}" \
-                      "&pagination=keyset&per_page=7"
+    url: str | None = (
+        f"{P}/issues?state=all&order_by=updated_at&sort={sort}&pagination=keyset&per_page=7"
+    )
     seen: list[dict[str, Any]] = []
     pages = 0
     while url:
@@ -85,13 +88,20 @@ def test_keyset_walk_on_issues_from_18_3(api: httpx.Client, sort: str) -> None:
 
 def test_keyset_is_405_where_gitlab_lacks_it(api: httpx.Client) -> None:
     iid = api.get(f"{P}/merge_requests").json()[0]["iid"]
-    for path in (f"{P}/merge_requests", f"{P}/issues/1/discussions", f"{P}/issues/1/notes",
-                 f"{P}/merge_requests/{iid}/diffs", "/api/v4/projects"):
+    for path in (
+        f"{P}/merge_requests",
+        f"{P}/issues/1/discussions",
+        f"{P}/issues/1/notes",
+        f"{P}/merge_requests/{iid}/diffs",
+        "/api/v4/projects",
+    ):
         r = api.get(path, params={"pagination": "keyset", "order_by": "updated_at"})
         assert r.status_code == 405, path
         assert r.json() == KEYSET_405
-    with Simulator.start(preset="small", issues=10, mrs=2, now=NOW,
-                         gitlab_version="18.2-ee") as sim, client_for(sim) as old:
+    with (
+        Simulator.start(preset="small", issues=10, mrs=2, now=NOW, gitlab_version="18.2-ee") as sim,
+        client_for(sim) as old,
+    ):
         r = old.get(f"{P}/issues", params={"pagination": "keyset", "order_by": "updated_at"})
         assert r.status_code == 405 and r.json() == KEYSET_405
         assert old.get(f"{P}/issues", params={"order_by": "updated_at"}).status_code == 200
@@ -103,8 +113,10 @@ def _walk_offset(api: httpx.Client, per_page: int) -> list[int]:
     seen: list[int] = []
     page = 1
     while True:
-        r = api.get(f"{P}/issues", params={"order_by": "updated_at", "sort": "asc",
-                                           "per_page": per_page, "page": page})
+        r = api.get(
+            f"{P}/issues",
+            params={"order_by": "updated_at", "sort": "asc", "per_page": per_page, "page": page},
+        )
         seen.extend(i["id"] for i in r.json())
         if not r.headers["x-next-page"]:
             return seen
@@ -132,8 +144,7 @@ def test_edit_during_keyset_listing_never_skips(fresh_sim: Simulator) -> None:
         r = admin.post("/__sim/listing_hook", json={"route": "issues", "every_pages": 1})
         assert r.status_code == 200 and r.json()["armed"] is True
         seen: list[int] = []
-        url: str | None = f"{P}/issues?order_by=updated_at&sort=asc&pagination=keyset" \
-                          "&per_page=10"
+        url: str | None = f"{P}/issues?order_by=updated_at&sort=asc&pagination=keyset&per_page=10"
         pages = 0
         while url and pages < 100:
             r = api.get(url)
@@ -146,13 +157,21 @@ def test_edit_during_keyset_listing_never_skips(fresh_sim: Simulator) -> None:
 
 
 def test_mr_routes_are_403_when_mrs_are_disabled() -> None:
-    with Simulator.start(preset="small", issues=20, mrs=10, now=NOW,
-                         mrs_disabled=("acme/tools/cli",)) as sim, client_for(sim) as api:
+    with (
+        Simulator.start(
+            preset="small", issues=20, mrs=10, now=NOW, mrs_disabled=("acme/tools/cli",)
+        ) as sim,
+        client_for(sim) as api,
+    ):
         iid = next(iter(sim.dataset.find_project("acme/tools/cli").mrs))
-        for path in (f"{CLI}/merge_requests", f"{CLI}/merge_requests/{iid}",
-                     f"{CLI}/merge_requests/{iid}/discussions",
-                     f"{CLI}/merge_requests/{iid}/notes", f"{CLI}/merge_requests/{iid}/diffs",
-                     f"{CLI}/merge_requests/{iid}/changes"):
+        for path in (
+            f"{CLI}/merge_requests",
+            f"{CLI}/merge_requests/{iid}",
+            f"{CLI}/merge_requests/{iid}/discussions",
+            f"{CLI}/merge_requests/{iid}/notes",
+            f"{CLI}/merge_requests/{iid}/diffs",
+            f"{CLI}/merge_requests/{iid}/changes",
+        ):
             r = api.get(path)
             assert r.status_code == 403, path
             assert r.json() == {"message": "403 Forbidden"}
@@ -166,14 +185,16 @@ def test_mr_routes_are_403_when_mrs_are_disabled() -> None:
         assert "merge_requests" in api.get(P).json()["_links"]
         # the knob at run time, over HTTP and in Python
         with httpx.Client(base_url=sim.url) as admin:
-            r = admin.post("/__sim/projects/acme%2Fplatform/features",
-                           json={"merge_requests": "private"})
+            r = admin.post(
+                "/__sim/projects/acme%2Fplatform/features", json={"merge_requests": "private"}
+            )
             assert r.json() == {"project": "acme/platform", "merge_requests": "private"}
             assert api.get(f"{P}/merge_requests").status_code == 403
             assert api.get(P).json()["merge_requests_access_level"] == "private"
             assert api.get(P).json()["merge_requests_enabled"] is False  # not a member
-            bad = admin.post("/__sim/projects/acme%2Fplatform/features",
-                             json={"merge_requests": "sometimes"})
+            bad = admin.post(
+                "/__sim/projects/acme%2Fplatform/features", json={"merge_requests": "sometimes"}
+            )
             assert bad.status_code == 400
         sim.admin.set_features("acme/tools/cli", merge_requests="enabled")
         assert api.get(f"{CLI}/merge_requests").status_code == 200
@@ -185,8 +206,7 @@ def test_mr_routes_are_403_when_mrs_are_disabled() -> None:
 
 
 def test_diff_overflow_at_the_cap() -> None:
-    with Simulator.start(preset="small", now=NOW, diff_max_files=3) as sim, \
-            client_for(sim) as api:
+    with Simulator.start(preset="small", now=NOW, diff_max_files=3) as sim, client_for(sim) as api:
         project = sim.dataset.find_project("acme/platform")
         wide = next(m for m in project.mrs.values() if len(m.diffs) > 3)
         narrow = next(m for m in project.mrs.values() if 0 < len(m.diffs) <= 3)
@@ -194,8 +214,7 @@ def test_diff_overflow_at_the_cap() -> None:
         assert single["changes_count"] == "3+"
         changes = api.get(f"{P}/merge_requests/{wide.iid}/changes").json()
         assert changes["overflow"] is True and changes["changes_count"] == "3+"
-        assert [c["new_path"] for c in changes["changes"]] == \
-            [d.new_path for d in wide.diffs[:3]]
+        assert [c["new_path"] for c in changes["changes"]] == [d.new_path for d in wide.diffs[:3]]
         diffs = all_pages(api, f"{P}/merge_requests/{wide.iid}/diffs")
         assert len(diffs) == 3
         r = api.get(f"{P}/merge_requests/{wide.iid}/diffs", params={"per_page": 2, "page": 2})
@@ -215,12 +234,16 @@ def test_issues_statistics(api: httpx.Client) -> None:
     r = api.get(f"{P}/issues_statistics")
     assert r.status_code == 200
     opened = sum(1 for i in every if i["state"] == "opened")
-    assert r.json() == {"statistics": {"counts": {
-        "all": len(every), "closed": len(every) - opened, "opened": opened}}}
+    assert r.json() == {
+        "statistics": {
+            "counts": {"all": len(every), "closed": len(every) - opened, "opened": opened}
+        }
+    }
     pivot = sorted(i["updated_at"] for i in every)[len(every) // 2]
     after = all_pages(api, f"{P}/issues", updated_after=pivot)
-    counts = api.get(f"{P}/issues_statistics", params={"updated_after": pivot,
-                                                       "state": "opened"}).json()
+    counts = api.get(
+        f"{P}/issues_statistics", params={"updated_after": pivot, "state": "opened"}
+    ).json()
     counts = counts["statistics"]["counts"]
     assert counts["all"] == len(after)
     assert counts["opened"] == sum(1 for i in after if i["state"] == "opened")
@@ -240,14 +263,14 @@ def test_request_log_names_the_auth_kind_never_the_token(fresh_sim: Simulator) -
     log.clear()
     with httpx.Client(base_url=fresh_sim.url) as c:
         c.get("/api/v4/version", headers={"Authorization": f"Bearer {fresh_sim.token}"})
-        c.get(f"{P}/issues", params={"per_page": 3},
-              headers={"PRIVATE-TOKEN": fresh_sim.token})
+        c.get(f"{P}/issues", params={"per_page": 3}, headers={"PRIVATE-TOKEN": fresh_sim.token})
         c.get("/api/v4/user")
         c.get("/__sim/stats")  # admin requests are not logged
     assert [(e["method"], e["path"], e["auth"], e["status"]) for e in log] == [
         ("GET", "/api/v4/version", "bearer", 200),
         ("GET", f"{P}/issues", "private-token", 200),
-        ("GET", "/api/v4/user", "none", 401)]
+        ("GET", "/api/v4/user", "none", 401),
+    ]
     assert log[1]["query"] == "per_page=3"  # the raw query string
     assert fresh_sim.token not in repr(list(log))
     with httpx.Client(base_url=fresh_sim.url) as admin:

@@ -29,8 +29,9 @@ def test_merge_request_list_and_single(api: httpx.Client, schema_validator: Vali
         assert {m["state"] for m in mrs} >= {"opened", "merged", "closed"}
         schema_validator("merge_requests.json", mrs)
         for mr in mrs[:10]:
-            schema_validator("merge_request.json",
-                             api.get(f"{base}/merge_requests/{mr['iid']}").json())
+            schema_validator(
+                "merge_request.json", api.get(f"{base}/merge_requests/{mr['iid']}").json()
+            )
 
 
 def test_milestones_on_items(api: httpx.Client, schema_validator: Validate) -> None:
@@ -75,8 +76,11 @@ def test_the_validator_is_not_vacuous(api: httpx.Client, schema_validator: Valid
     del broken["author"]
     mr = dict(api.get(f"{P}/merge_requests").json()[0])
     mr["merged_by"] = None  # user/basic.json is typed object: null is rejected
-    for name, doc in (("issue.json", broken), ("merge_request.json", mr),
-                      ("issue.json", {**issue, "labels": "bug"})):
+    for name, doc in (
+        ("issue.json", broken),
+        ("merge_request.json", mr),
+        ("issue.json", {**issue, "labels": "bug"}),
+    ):
         try:
             schema_validator(name, doc)
         except AssertionError:

@@ -15,12 +15,27 @@ import pytest
 def _serve(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "lore.sim", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_serve_prints_one_json_line_and_stops_on_sigterm() -> None:
-    proc = _serve("--preset", "small", "--seed", "3", "--token", "tok-123",
-                  "--issues", "40", "--mrs", "10", "--gitlab-version", "16.11")
+    proc = _serve(
+        "--preset",
+        "small",
+        "--seed",
+        "3",
+        "--token",
+        "tok-123",
+        "--issues",
+        "40",
+        "--mrs",
+        "10",
+        "--gitlab-version",
+        "16.11",
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -43,9 +58,23 @@ def test_serve_prints_one_json_line_and_stops_on_sigterm() -> None:
 
 
 def test_serve_with_faults_and_no_widget() -> None:
-    proc = _serve("--issues", "10", "--mrs", "3", "--fault-rate", "1", "--fault-kinds", "502",
-                  "--no-work-item-status", "--complexity-limit", "0", "--diff-max-files", "5",
-                  "--mrs-disabled", "acme/tools/cli")
+    proc = _serve(
+        "--issues",
+        "10",
+        "--mrs",
+        "3",
+        "--fault-rate",
+        "1",
+        "--fault-kinds",
+        "502",
+        "--no-work-item-status",
+        "--complexity-limit",
+        "0",
+        "--diff-max-files",
+        "5",
+        "--mrs-disabled",
+        "acme/tools/cli",
+    )
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
@@ -53,8 +82,12 @@ def test_serve_with_faults_and_no_widget() -> None:
         r = httpx.get(f"{info['url']}/api/v4/version", headers=headers)
         assert r.status_code == 502
         config = httpx.get(f"{info['url']}/__sim/config").json()
-        assert config == {"latency_ms": 0, "work_item_status": False, "complexity_limit": None,
-                          "diff_max_files": 5}
+        assert config == {
+            "latency_ms": 0,
+            "work_item_status": False,
+            "complexity_limit": None,
+            "diff_max_files": 5,
+        }
         projects = {p["path"]: p for p in httpx.get(f"{info['url']}/__sim/projects").json()}
         assert projects["acme/tools/cli"]["merge_requests_access_level"] == "disabled"
         assert projects["acme/platform"]["merge_requests_access_level"] == "enabled"
@@ -64,8 +97,12 @@ def test_serve_with_faults_and_no_widget() -> None:
 
 
 def test_bad_arguments_exit_nonzero() -> None:
-    proc = subprocess.run([sys.executable, "-m", "lore.sim", "serve", "--preset", "huge"],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lore.sim", "serve", "--preset", "huge"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
 
 
@@ -91,15 +128,23 @@ def test_serve_over_tls_with_a_rate_limit() -> None:
 
 @pytest.mark.parametrize("value", ["fast", "0/60", "10/x"])
 def test_bad_rate_limit_is_a_usage_error(value: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "lore.sim", "serve", "--rate-limit", value],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lore.sim", "serve", "--rate-limit", value],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 2
     assert "N/SECONDS" in proc.stderr or "positive" in proc.stderr
 
 
 @pytest.mark.parametrize("version", ["banana", "14.9", "19.0", "17.5-xe"])
 def test_bad_gitlab_version_names_the_problem(version: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "lore.sim", "serve", "--gitlab-version", version],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lore.sim", "serve", "--gitlab-version", version],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert version in proc.stderr and "Traceback" not in proc.stderr

@@ -27,8 +27,11 @@ def test_corrupt_or_foreign_values_read_as_absent(tmp_path: Path) -> None:
     assert bulk_children.read_capability(conn, url) is None
     assert work_item_status.read_capability(conn, url) is None
     with transaction(conn):
-        ingest.set_kv(conn, bulk_children.capability_key(url),
-                      '{"available": true, "batch_size": 500, "internal_field": "internal"}')
+        ingest.set_kv(
+            conn,
+            bulk_children.capability_key(url),
+            '{"available": true, "batch_size": 500, "internal_field": "internal"}',
+        )
     cap = bulk_children.read_capability(conn, url)
     assert cap is not None and cap.available and cap.batch_size == bulk_children.MAX_BATCH
     conn.close()

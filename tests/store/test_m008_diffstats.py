@@ -19,22 +19,33 @@ def test_m008_moves_the_fingerprints_and_they_go_with_their_mr(tmp_path: Path) -
     migrations.migrate(conn, migrations.MIGRATIONS[:7])
     conn.execute("INSERT INTO projects(id, path) VALUES (1, 'g/a')")
     for mr_id in (20, 21, 22):
-        conn.execute("INSERT INTO merge_requests(id, project_id, iid, title, state, created_at, "
-                     "updated_at, synced_at) VALUES (?, 1, ?, 't', 'opened', ?, ?, ?)",
-                     (mr_id, mr_id, NOW, NOW, NOW))
-    conn.executemany("INSERT INTO kv(key, value) VALUES (?, ?)", [
-        ("mr_diffstats:20", "fp20"), ("mr_diffstats:21", "fp21"),
-        ("mr_diffstats:999", "gone"),  # an MR deleted before: left behind in kv
-        ("mr_diffstatsX", "keep"), ("reconcile:1", "keep")])
+        conn.execute(
+            "INSERT INTO merge_requests(id, project_id, iid, title, state, created_at, "
+            "updated_at, synced_at) VALUES (?, 1, ?, 't', 'opened', ?, ?, ?)",
+            (mr_id, mr_id, NOW, NOW, NOW),
+        )
+    conn.executemany(
+        "INSERT INTO kv(key, value) VALUES (?, ?)",
+        [
+            ("mr_diffstats:20", "fp20"),
+            ("mr_diffstats:21", "fp21"),
+            ("mr_diffstats:999", "gone"),  # an MR deleted before: left behind in kv
+            ("mr_diffstatsX", "keep"),
+            ("reconcile:1", "keep"),
+        ],
+    )
     conn.commit()
 
     migrations.migrate(conn)
 
     assert dict(conn.execute("SELECT id, diffstats_fingerprint FROM merge_requests")) == {
-        20: "fp20", 21: "fp21", 22: None}
-    assert dict(conn.execute("SELECT key, value FROM kv WHERE key LIKE 'mr%' OR "
-                             "key LIKE 'rec%'")) == {"mr_diffstatsX": "keep",
-                                                     "reconcile:1": "keep"}
+        20: "fp20",
+        21: "fp21",
+        22: None,
+    }
+    assert dict(
+        conn.execute("SELECT key, value FROM kv WHERE key LIKE 'mr%' OR key LIKE 'rec%'")
+    ) == {"mr_diffstatsX": "keep", "reconcile:1": "keep"}
     stored = read_stored(conn, "mr", [20, 22])
     assert stored[20].diffstats_fp == "fp20" and stored[22].diffstats_fp is None
     with transaction(conn):
@@ -45,5 +56,7 @@ def test_m008_moves_the_fingerprints_and_they_go_with_their_mr(tmp_path: Path) -
     with transaction(conn):
         ingest.delete_items(conn, "mr", [22])
     assert dict(conn.execute("SELECT id, diffstats_fingerprint FROM merge_requests")) == {
-        20: None, 21: "fp21"}
+        20: None,
+        21: "fp21",
+    }
     conn.close()

@@ -61,8 +61,9 @@ def test_failing_migration_rolls_back_and_reports(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_migration_failure_through_the_pipeline_is_a_stage_error(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_migration_failure_through_the_pipeline_is_a_stage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lore.core import config as cfgmod
     from lore.sync.pipeline import run_pipeline
     from lore.sync.types import SyncOptions
@@ -84,15 +85,21 @@ def test_m006_backfills_paths_known_only_from_diff_notes(tmp_path: Path) -> None
     conn.execute("PRAGMA foreign_keys = ON")
     migrations.migrate(conn, [m for m in migrations.MIGRATIONS if m[0] <= 5])
     conn.execute("INSERT INTO projects(id, path) VALUES (1, 'g/r')")
-    conn.execute("INSERT INTO merge_requests(id, project_id, iid, title, state, created_at, "
-                 "updated_at, synced_at) VALUES (7, 1, 1, 't', 'merged', 'x', 'x', 'x')")
+    conn.execute(
+        "INSERT INTO merge_requests(id, project_id, iid, title, state, created_at, "
+        "updated_at, synced_at) VALUES (7, 1, 1, 't', 'merged', 'x', 'x', 'x')"
+    )
     conn.execute("INSERT INTO mr_paths(mr_id, new_path, old_path) VALUES (7, 'a.py', 'a.py')")
-    conn.execute("INSERT INTO discussions(id, project_id, item_kind, item_id) "
-                 "VALUES ('d', 1, 'mr', 7)")
+    conn.execute(
+        "INSERT INTO discussions(id, project_id, item_kind, item_id) VALUES ('d', 1, 'mr', 7)"
+    )
     for note_id, path in ((1, "a.py"), (2, "dropped.py"), (3, "dropped.py")):
-        conn.execute("INSERT INTO notes(id, discussion_id, project_id, item_kind, item_id, body, "
-                     "created_at, updated_at, position_new_path, position_old_path) "
-                     "VALUES (?, 'd', 1, 'mr', 7, 'b', 'x', 'x', ?, ?)", (note_id, path, path))
+        conn.execute(
+            "INSERT INTO notes(id, discussion_id, project_id, item_kind, item_id, body, "
+            "created_at, updated_at, position_new_path, position_old_path) "
+            "VALUES (?, 'd', 1, 'mr', 7, 'b', 'x', 'x', ?, ?)",
+            (note_id, path, path),
+        )
     conn.commit()
     assert migrations.migrate(conn) == migrations.MIGRATIONS[-1][0]
     rows = conn.execute("SELECT new_path, source FROM mr_paths ORDER BY new_path").fetchall()

@@ -26,10 +26,21 @@ import pytest
 from lore_testkit import LoreEnv
 
 #: Tables that grow with the mirror: a full scan of one is a bug on a large mirror.
-LARGE_TABLES = frozenset({
-    "issues", "merge_requests", "notes", "discussions", "mr_paths", "documents",
-    "embeddings", "item_labels", "item_people", "mr_approvals", "item_children",
-})
+LARGE_TABLES = frozenset(
+    {
+        "issues",
+        "merge_requests",
+        "notes",
+        "discussions",
+        "mr_paths",
+        "documents",
+        "embeddings",
+        "item_labels",
+        "item_people",
+        "mr_approvals",
+        "item_children",
+    }
+)
 
 #: Statements that read a whole table by design, with the reason. Matched as a prefix of
 #: the normalised statement.
@@ -41,13 +52,27 @@ ALLOWED_SCANS: dict[str, str] = {
     "INSERT INTO documents_fts(documents_fts) VALUES(?)": "FTS5 rebuild (migration)",
 }
 
-_SKIP_PREFIXES = ("--", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE",
-                  "CREATE", "DROP", "ALTER", "EXPLAIN", "ANALYZE", "VACUUM")
+_SKIP_PREFIXES = (
+    "--",
+    "PRAGMA",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "RELEASE",
+    "CREATE",
+    "DROP",
+    "ALTER",
+    "EXPLAIN",
+    "ANALYZE",
+    "VACUUM",
+)
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b|x'[0-9a-fA-F]*'")
 _ALIASES = re.compile(
     r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(\w+)(?:\s+(?:AS\s+)?(?!WHERE|ON|LEFT|JOIN|INNER|CROSS"
     r"|GROUP|ORDER|LIMIT|SET|USING|NATURAL|VALUES|SELECT|WHERE|UNION|EXCEPT|INTERSECT)(\w+))?",
-    re.I)
+    re.I,
+)
 
 
 _DEBUG = False
@@ -92,8 +117,10 @@ def _first_note(sim: Any, project: str, iid: int) -> int:
     import urllib.request
 
     pid = next(p["id"] for p in sim.admin.projects() if p["path"] == project)
-    req = urllib.request.Request(f"{sim.url}/api/v4/projects/{pid}/issues/{iid}/discussions",
-                                 headers={"PRIVATE-TOKEN": sim.token})
+    req = urllib.request.Request(
+        f"{sim.url}/api/v4/projects/{pid}/issues/{iid}/discussions",
+        headers={"PRIVATE-TOKEN": sim.token},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         discussions = json.loads(resp.read())
     return int(next(n["id"] for d in discussions for n in d["notes"] if not n["system"]))
@@ -115,30 +142,45 @@ def _traced_workload(lore_env: LoreEnv, sim: Any, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(pipeline, "connect", traced)
     monkeypatch.setenv("LORE_PLAN_TOKEN", sim.token)
     projects = [p["path"] for p in sim.admin.projects()]
-    lore_env.write_config(sim.url, projects, "LORE_PLAN_TOKEN",
-                          extra={"embedding": {"provider": "none"}})
+    lore_env.write_config(
+        sim.url, projects, "LORE_PLAN_TOKEN", extra={"embedding": {"provider": "none"}}
+    )
     assert _lore("sync") == 0
     project = projects[0]
     sim.admin.edit_issue(project, 1, title="edited for the plan test")
     sim.admin.add_note(project, "issue", 2, body="a new note for the plan test")
-    sim.admin.add_note(project, "mr", 1, body="a new diff note",
-                       position={"new_path": "src/plan.py", "new_line": 3})
+    sim.admin.add_note(
+        project,
+        "mr",
+        1,
+        body="a new diff note",
+        position={"new_path": "src/plan.py", "new_line": 3},
+    )
     sim.admin.delete(project, "issue", 3)
     sim.admin.delete_note(project, "issue", 4, _first_note(sim, project, 4))
     sim.admin.set_clock(advance_seconds=600)
     assert _lore("sync") == 0
     assert _lore("sync") == 0  # the no-op
     assert _lore("sync", "--full") == 0
-    for argv in (("issues",), ("issues", "--state", "all", "--label", "bug"), ("mrs",),
-                 ("mrs", "--state", "merged"), ("issues", f"{project}#2"),
-                 ("mrs", f"{project}!1"), ("who", "src/"), ("status",),
-                 ("search", "plan test"), ("issues", "--author", "root")):
+    for argv in (
+        ("issues",),
+        ("issues", "--state", "all", "--label", "bug"),
+        ("mrs",),
+        ("mrs", "--state", "merged"),
+        ("issues", f"{project}#2"),
+        ("mrs", f"{project}!1"),
+        ("who", "src/"),
+        ("status",),
+        ("search", "plan test"),
+        ("issues", "--author", "root"),
+    ):
         _lore(*argv)
     return captured
 
 
-def test_no_hot_statement_scans_a_large_table(lore_env: LoreEnv, sim: Any,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_hot_statement_scans_a_large_table(
+    lore_env: LoreEnv, sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     captured = _traced_workload(lore_env, sim, monkeypatch)
     statements: dict[str, str] = {}
     for sql in captured:
@@ -173,8 +215,11 @@ def test_the_check_sees_a_scan(tmp_path: Path) -> None:
     try:
         assert _full_scans(conn, "SELECT n.id FROM notes n WHERE n.body = 'x'") == ["SCAN n"]
         assert _full_scans(conn, "DELETE FROM discussions WHERE individual_note = 1") == [
-            "SCAN discussions"]
-        assert _full_scans(conn, "SELECT id FROM notes WHERE item_kind = 'mr' AND item_id = 1") == []
+            "SCAN discussions"
+        ]
+        assert (
+            _full_scans(conn, "SELECT id FROM notes WHERE item_kind = 'mr' AND item_id = 1") == []
+        )
     finally:
         conn.close()
 
@@ -184,8 +229,12 @@ def test_every_foreign_key_has_an_index(tmp_path: Path) -> None:
 
     conn = connect(tmp_path / "lore.db")
     try:
-        tables = [str(r[0]) for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'")]
+        tables = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+            )
+        ]
         missing: list[str] = []
         for table in tables:
             indexed: list[list[str]] = []
@@ -193,8 +242,11 @@ def test_every_foreign_key_has_an_index(tmp_path: Path) -> None:
                 if idx[4]:  # partial index: not usable for every parent row
                     continue
                 indexed.append([str(c[2]) for c in conn.execute(f"PRAGMA index_info({idx[1]})")])
-            pk = [str(r[1]) for r in sorted(conn.execute(f"PRAGMA table_info({table})"),
-                                            key=lambda r: r[5]) if r[5]]
+            pk = [
+                str(r[1])
+                for r in sorted(conn.execute(f"PRAGMA table_info({table})"), key=lambda r: r[5])
+                if r[5]
+            ]
             if pk:
                 indexed.append(pk)
             fks: dict[int, list[str]] = {}
@@ -203,7 +255,7 @@ def test_every_foreign_key_has_an_index(tmp_path: Path) -> None:
                 fks.setdefault(int(fk[0]), []).append(str(fk[3]))
                 parents[int(fk[0])] = str(fk[2])
             for fk_id, columns in fks.items():
-                if not any(cols[:len(columns)] == columns for cols in indexed):
+                if not any(cols[: len(columns)] == columns for cols in indexed):
                     missing.append(f"{table}({', '.join(columns)}) -> {parents[fk_id]}")
     finally:
         conn.close()

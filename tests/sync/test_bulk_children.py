@@ -73,15 +73,17 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulator
         sim.admin.add_note(project.path, "issue", issue.iid, body=f"c{n}")
     thread = sim.admin.add_note(project.path, "issue", issue.iid, body="thread")
     for n in range(103):
-        sim.admin.add_note(project.path, "issue", issue.iid, body=f"r{n}",
-                           discussion_id=thread["discussion_id"])
+        sim.admin.add_note(
+            project.path, "issue", issue.iid, body=f"r{n}", discussion_id=thread["discussion_id"]
+        )
     sim.admin.set_clock(advance_seconds=600)
     env: LoreEnv = make_env(root)
-    env.write_config(sim.url, [p.path for p in sim.dataset.projects],
-                     extra={"embedding": {"provider": "none"},
-                            "sync": {"graphqlChildren": "off"}})
-    code, doc = env.robot("sync", "--no-docs", extra_env={"GITLAB_TOKEN": sim.token},
-                          timeout=300)
+    env.write_config(
+        sim.url,
+        [p.path for p in sim.dataset.projects],
+        extra={"embedding": {"provider": "none"}, "sync": {"graphqlChildren": "off"}},
+    )
+    code, doc = env.robot("sync", "--no-docs", extra_env={"GITLAB_TOKEN": sim.token}, timeout=300)
     assert code == 0, doc
     try:
         yield sim, env.data_dir / "lore.db"
@@ -89,11 +91,13 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulator
         sim.stop()
 
 
-def _fetcher(gl: GitLabClient, path: str, kind: str, batch: int = 100,
-             settings: BulkSettings | None = None) -> BulkFetcher:
+def _fetcher(
+    gl: GitLabClient, path: str, kind: str, batch: int = 100, settings: BulkSettings | None = None
+) -> BulkFetcher:
     cap = ChildrenCapability(True, None, "18.5.0-ee", "internal", batch)
-    return BulkFetcher(gl, path, kind, settings or BulkSettings(), cap,
-                       AdaptivePageSize(batch), BulkStats())
+    return BulkFetcher(
+        gl, path, kind, settings or BulkSettings(), cap, AdaptivePageSize(batch), BulkStats()
+    )
 
 
 def _raws(project: Any, kind: str) -> list[dict[str, Any]]:
@@ -117,8 +121,9 @@ def test_unchanged_items_are_settled_by_one_request_per_100(synced: Any) -> None
     with client(sim) as gl:
         fetcher = _fetcher(gl, project.path, "issue")
         results = fetcher.fetch(raws, stored)
-    assert all(r is not None and r.reused for r in results.values()), \
-        [i for i, r in results.items() if r is None or not r.reused]
+    assert all(r is not None and r.reused for r in results.values()), [
+        i for i, r in results.items() if r is None or not r.reused
+    ]
     batches = -(-len(raws) // 100)
     assert fetcher.stats.batches == batches
     # + one page of discussions after the first 100, + the thread's notes after 100
@@ -141,8 +146,9 @@ def test_mrs_keep_their_files_only_with_a_recorded_fingerprint(synced: Any) -> N
         conn.close()
     with client(sim) as gl:
         exact = _fetcher(gl, project.path, "mr").fetch(raws, stored)
-        paths = _fetcher(gl, project.path, "mr",
-                         settings=BulkSettings(mr_file_detail="paths")).fetch(raws, stored)
+        paths = _fetcher(
+            gl, project.path, "mr", settings=BulkSettings(mr_file_detail="paths")
+        ).fetch(raws, stored)
     # A REST sync recorded no diffStats fingerprint: the exact mode reads the files again.
     assert all(r is not None and r.diffs is None and r.diffstats_fp for r in exact.values())
     assert all(r is not None and r.discussions is not None for r in exact.values())
@@ -151,8 +157,9 @@ def test_mrs_keep_their_files_only_with_a_recorded_fingerprint(synced: Any) -> N
         assert result is not None and result.diffs is not None
         mr = project.mrs[raw["iid"]]
         assert [d["new_path"] for d in result.diffs] == [f.new_path for f in mr.diffs]
-        assert not any(d["renamed_file"] or d["new_file"] or d["deleted_file"]
-                       for d in result.diffs)
+        assert not any(
+            d["renamed_file"] or d["new_file"] or d["deleted_file"] for d in result.diffs
+        )
 
 
 def test_a_complexity_error_halves_the_batch(synced: Any) -> None:
@@ -209,8 +216,12 @@ def test_an_item_with_an_error_or_gone_falls_back_alone(synced: Any) -> None:
         nodes = body["data"]["project"]["items"]["nodes"]
         hit.append(int(nodes[1]["iid"]))
         nodes[1]["discussions"] = None
-        body["errors"] = [{"message": "Internal server error",
-                           "path": ["project", "items", "nodes", 1, "discussions"]}]
+        body["errors"] = [
+            {
+                "message": "Internal server error",
+                "path": ["project", "items", "nodes", 1, "discussions"],
+            }
+        ]
         return body
 
     with client(sim, Tamper(rewrite)) as gl:
@@ -222,13 +233,13 @@ def test_an_item_with_an_error_or_gone_falls_back_alone(synced: Any) -> None:
     assert fetcher.stats.fallbacks == 2
 
 
-def test_graphql_without_a_needed_field_means_rest_cached_per_version(
-        tmp_path: Any) -> None:
+def test_graphql_without_a_needed_field_means_rest_cached_per_version(tmp_path: Any) -> None:
     def no_diffstats(req: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
         if "LoreChildrenProbe" not in req.get("query", ""):
             return None
-        body["data"]["mr"]["fields"] = [f for f in body["data"]["mr"]["fields"]
-                                        if f["name"] != "diffStats"]
+        body["data"]["mr"]["fields"] = [
+            f for f in body["data"]["mr"]["fields"] if f["name"] != "diffStats"
+        ]
         return body
 
     with Simulator.start(preset="small", seed=7, now=NOW) as sim:
@@ -265,12 +276,21 @@ def test_before_15_5_internal_comes_from_confidential(tmp_path: Any) -> None:
                 assert bulk.capability is not None
                 assert bulk.capability.internal_field == "confidential"
                 project = sim.dataset.projects[0]
-                issue = next(i for i in project.issues.values()
-                             if any(n.internal for d in i.discussions for n in d.notes))
+                issue = next(
+                    i
+                    for i in project.issues.values()
+                    if any(n.internal for d in i.discussions for n in d.notes)
+                )
                 fetcher = bulk.fetcher(project.path, "issue")
-                fast = BulkFetcher(gl, project.path, "issue",
-                                   BulkSettings(note_detail="graphql"), bulk.capability,
-                                   AdaptivePageSize(100), BulkStats())
+                fast = BulkFetcher(
+                    gl,
+                    project.path,
+                    "issue",
+                    BulkSettings(note_detail="graphql"),
+                    bulk.capability,
+                    AdaptivePageSize(100),
+                    BulkStats(),
+                )
                 result = fast.fetch([{"id": issue.id, "iid": issue.iid}], {})[issue.id]
                 assert fetcher.internal_field == "confidential"
         finally:

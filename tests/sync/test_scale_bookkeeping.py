@@ -16,16 +16,23 @@ import pytest
 
 from lore_testkit import LoreEnv
 
-_TABLES = ("issues", "merge_requests", "item_labels", "item_people", "discussions", "notes",
-           "mr_paths", "people")
+_TABLES = (
+    "issues",
+    "merge_requests",
+    "item_labels",
+    "item_people",
+    "discussions",
+    "notes",
+    "mr_paths",
+    "people",
+)
 #: lore's own bookkeeping: when it read something, and the GraphQL path's fingerprint of
 #: an MR's file list (recorded when a --full first reads the list it already held).
 _VOLATILE = {"synced_at", "children_fetched_at", "last_synced_at", "diffstats_fingerprint"}
 
 
 def _sync(lore_env: LoreEnv, token: str, *args: str) -> dict[str, Any]:
-    proc = lore_env.run("--robot", "sync", "--no-embed", *args,
-                        extra_env={"LORE_BK_TOKEN": token})
+    proc = lore_env.run("--robot", "sync", "--no-embed", *args, extra_env={"LORE_BK_TOKEN": token})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc: dict[str, Any] = json.loads(proc.stdout)
     return doc["data"]
@@ -38,8 +45,13 @@ def _db(lore_env: LoreEnv) -> sqlite3.Connection:
 def _counters_match(conn: sqlite3.Connection) -> None:
     for table in ("notes", "discussions"):
         counted = dict(conn.execute(f"SELECT project_id, COUNT(*) FROM {table} GROUP BY 1"))
-        kept = {pid: n for pid, n in conn.execute(
-            "SELECT project_id, n FROM row_counts WHERE name = ?", (table,)) if n}
+        kept = {
+            pid: n
+            for pid, n in conn.execute(
+                "SELECT project_id, n FROM row_counts WHERE name = ?", (table,)
+            )
+            if n
+        }
         assert kept == counted, table
 
 
@@ -55,7 +67,8 @@ def _dump(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
 def _first_user_note(sim: Any, project_id: int, iid: int) -> int:
     req = urllib.request.Request(
         f"{sim.url}/api/v4/projects/{project_id}/issues/{iid}/discussions",
-        headers={"PRIVATE-TOKEN": sim.token})
+        headers={"PRIVATE-TOKEN": sim.token},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         discussions = json.loads(resp.read())
     return int(next(n["id"] for d in discussions for n in d["notes"] if not n["system"]))
@@ -64,14 +77,19 @@ def _first_user_note(sim: Any, project_id: int, iid: int) -> int:
 @pytest.fixture
 def synced(lore_env: LoreEnv, sim: Any) -> tuple[LoreEnv, Any, list[dict[str, Any]]]:
     projects = sim.admin.projects()
-    lore_env.write_config(sim.url, [p["path"] for p in projects], "LORE_BK_TOKEN",
-                          extra={"embedding": {"provider": "none"}})
+    lore_env.write_config(
+        sim.url,
+        [p["path"] for p in projects],
+        "LORE_BK_TOKEN",
+        extra={"embedding": {"provider": "none"}},
+    )
     _sync(lore_env, sim.token)
     return lore_env, sim, projects
 
 
 def test_counters_stay_exact_through_edits_deletions_and_full(
-        synced: tuple[LoreEnv, Any, list[dict[str, Any]]]) -> None:
+    synced: tuple[LoreEnv, Any, list[dict[str, Any]]],
+) -> None:
     lore_env, sim, projects = synced
     conn = _db(lore_env)
     _counters_match(conn)
@@ -83,32 +101,46 @@ def test_counters_stay_exact_through_edits_deletions_and_full(
     sim.admin.set_clock(advance_seconds=600)
     # the daily reconciliation is due, so deleted notes and items are found
     with conn:
-        conn.execute("UPDATE kv SET value = json_set(value, '$.at', "
-                     "'2000-01-01T00:00:00.000Z') WHERE key LIKE 'reconcile:%'")
+        conn.execute(
+            "UPDATE kv SET value = json_set(value, '$.at', "
+            "'2000-01-01T00:00:00.000Z') WHERE key LIKE 'reconcile:%'"
+        )
     _sync(lore_env, sim.token)
     _counters_match(conn)
-    assert conn.execute("SELECT COUNT(*) FROM issues WHERE project_id = ? AND iid = 1",
-                        (second["id"],)).fetchone()[0] == 0
+    assert (
+        conn.execute(
+            "SELECT COUNT(*) FROM issues WHERE project_id = ? AND iid = 1", (second["id"],)
+        ).fetchone()[0]
+        == 0
+    )
     _sync(lore_env, sim.token, "--full")
     _counters_match(conn)
     code = lore_env.robot("status")
     status = code[1]["data"]
     for project in status["projects"]:
         pid = project["id"]
-        assert project["notes"] == conn.execute(
-            "SELECT COUNT(*) FROM notes WHERE project_id = ?", (pid,)).fetchone()[0]
-        assert project["discussions"] == conn.execute(
-            "SELECT COUNT(*) FROM discussions WHERE project_id = ?", (pid,)).fetchone()[0]
+        assert (
+            project["notes"]
+            == conn.execute("SELECT COUNT(*) FROM notes WHERE project_id = ?", (pid,)).fetchone()[0]
+        )
+        assert (
+            project["discussions"]
+            == conn.execute(
+                "SELECT COUNT(*) FROM discussions WHERE project_id = ?", (pid,)
+            ).fetchone()[0]
+        )
     conn.close()
 
 
 def test_a_noop_sync_gives_the_docs_stage_nothing_to_read(
-        synced: tuple[LoreEnv, Any, list[dict[str, Any]]]) -> None:
+    synced: tuple[LoreEnv, Any, list[dict[str, Any]]],
+) -> None:
     lore_env, sim, projects = synced
     conn = _db(lore_env)
     assert conn.execute("SELECT COUNT(*) FROM docs_dirty").fetchone()[0] == 0
-    items = conn.execute("SELECT (SELECT COUNT(*) FROM issues) + "
-                         "(SELECT COUNT(*) FROM merge_requests)").fetchone()[0]
+    items = conn.execute(
+        "SELECT (SELECT COUNT(*) FROM issues) + (SELECT COUNT(*) FROM merge_requests)"
+    ).fetchone()[0]
     assert conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == items
     sim.admin.set_clock(advance_seconds=600)
     _sync(lore_env, sim.token)  # re-reads the items read within a minute of their update
@@ -121,16 +153,19 @@ def test_a_noop_sync_gives_the_docs_stage_nothing_to_read(
     report = _sync(lore_env, sim.token)
     docs = next(s for s in report["stages"] if s["stage"] == "docs")
     assert docs["details"]["checked"] >= 1 and docs["items_updated"] >= 1
-    issue_id = conn.execute("SELECT id FROM issues WHERE project_id = ? AND iid = 3",
-                            (projects[0]["id"],)).fetchone()[0]
-    hits = conn.execute("SELECT d.item_id FROM documents_fts f JOIN documents d ON d.id = f.rowid "
-                        "WHERE documents_fts MATCH 'zebrafish'").fetchall()
+    issue_id = conn.execute(
+        "SELECT id FROM issues WHERE project_id = ? AND iid = 3", (projects[0]["id"],)
+    ).fetchone()[0]
+    hits = conn.execute(
+        "SELECT d.item_id FROM documents_fts f JOIN documents d ON d.id = f.rowid "
+        "WHERE documents_fts MATCH 'zebrafish'"
+    ).fetchall()
     assert hits == [(issue_id,)]
     conn.close()
 
 
 def test_full_rewrites_no_unchanged_children_and_changes_nothing(
-        synced: tuple[LoreEnv, Any, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+    synced: tuple[LoreEnv, Any, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lore_env, sim, projects = synced
     sim.admin.set_clock(advance_seconds=600)
@@ -149,24 +184,40 @@ def test_full_rewrites_no_unchanged_children_and_changes_nothing(
 
 def test_fts_index_follows_documents(synced: tuple[LoreEnv, Any, list[dict[str, Any]]]) -> None:
     lore_env, sim, projects = synced
-    sim.admin.edit_issue(projects[0]["path"], 4, title="quokka sighting",
-                         description="the quokka was seen near the build farm")
+    sim.admin.edit_issue(
+        projects[0]["path"],
+        4,
+        title="quokka sighting",
+        description="the quokka was seen near the build farm",
+    )
     sim.admin.delete(projects[0]["path"], "issue", 5)
     sim.admin.set_clock(advance_seconds=600)
     conn = _db(lore_env)
     with conn:
-        conn.execute("UPDATE kv SET value = json_set(value, '$.at', "
-                     "'2000-01-01T00:00:00.000Z') WHERE key LIKE 'reconcile:%'")
+        conn.execute(
+            "UPDATE kv SET value = json_set(value, '$.at', "
+            "'2000-01-01T00:00:00.000Z') WHERE key LIKE 'reconcile:%'"
+        )
     _sync(lore_env, sim.token)
     conn.execute("INSERT INTO documents_fts(documents_fts, rank) VALUES ('integrity-check', 1)")
-    assert conn.execute("SELECT COUNT(*) FROM documents_fts WHERE documents_fts MATCH 'quokka'"
-                        ).fetchone()[0] == 1
-    gone = conn.execute("SELECT COUNT(*) FROM documents d WHERE d.item_kind = 'issue' AND NOT "
-                        "EXISTS (SELECT 1 FROM issues i WHERE i.id = d.item_id)").fetchone()[0]
+    assert (
+        conn.execute(
+            "SELECT COUNT(*) FROM documents_fts WHERE documents_fts MATCH 'quokka'"
+        ).fetchone()[0]
+        == 1
+    )
+    gone = conn.execute(
+        "SELECT COUNT(*) FROM documents d WHERE d.item_kind = 'issue' AND NOT "
+        "EXISTS (SELECT 1 FROM issues i WHERE i.id = d.item_id)"
+    ).fetchone()[0]
     assert gone == 0
     # no second copy of the text: the FTS table has no content table of its own
-    assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'documents_fts_content'"
-                        ).fetchone()[0] == 0
+    assert (
+        conn.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'documents_fts_content'"
+        ).fetchone()[0]
+        == 0
+    )
     conn.close()
 
 

@@ -28,9 +28,15 @@ def test_canonical_fast_path_agrees_with_the_full_parse() -> None:
         text = iso_from_ms(ms)
         assert normalize_iso(text) == iso_from_ms(ms_from_iso(text)) == text
         assert ms_from_iso(text) == ms
-    for text in ("2024-02-29T10:00:00.000Z", "2023-12-31T23:59:59.999Z",
-                 "2024-01-02T03:04:05Z", "2024-01-02T03:04:05.678+02:00", "1972-02-22T12:02:41.945Z",
-                 "2024-01-02T03:04:05.6789Z", "2024-01-02 03:04:05.678Z"):
+    for text in (
+        "2024-02-29T10:00:00.000Z",
+        "2023-12-31T23:59:59.999Z",
+        "2024-01-02T03:04:05Z",
+        "2024-01-02T03:04:05.678+02:00",
+        "1972-02-22T12:02:41.945Z",
+        "2024-01-02T03:04:05.6789Z",
+        "2024-01-02 03:04:05.678Z",
+    ):
         assert normalize_iso(text) == iso_from_ms(ms_from_iso(text)), text
     for bad in ("2024-13-02T03:04:05.678Z", "2023-02-29T00:00:00.000Z", "2024-01-32T00:00:00.000Z"):
         try:
@@ -40,48 +46,85 @@ def test_canonical_fast_path_agrees_with_the_full_parse() -> None:
         raise AssertionError(f"{bad} was accepted")
 
 
-def _reference_write(conn: sqlite3.Connection, project_id: int, kind: str, item_id: int,
-                     discussions: list[dict[str, Any]], diffs: list[dict[str, Any]]) -> None:
+def _reference_write(
+    conn: sqlite3.Connection,
+    project_id: int,
+    kind: str,
+    item_id: int,
+    discussions: list[dict[str, Any]],
+    diffs: list[dict[str, Any]],
+) -> None:
     """The writer before issue 10, statement by statement."""
     conn.execute("DELETE FROM discussions WHERE item_kind = ? AND item_id = ?", (kind, item_id))
     for disc in discussions:
         disc_id = str(disc.get("id"))
-        conn.execute("INSERT OR REPLACE INTO discussions(id, project_id, item_kind, item_id, "
-                     "individual_note) VALUES (?, ?, ?, ?, ?)",
-                     (disc_id, project_id, kind, item_id, int(bool(disc.get("individual_note")))))
+        conn.execute(
+            "INSERT OR REPLACE INTO discussions(id, project_id, item_kind, item_id, "
+            "individual_note) VALUES (?, ?, ?, ?, ?)",
+            (disc_id, project_id, kind, item_id, int(bool(disc.get("individual_note")))),
+        )
         for note in disc.get("notes") or []:
             author = ingest.upsert_person(conn, note.get("author"))
             row = ingest._note_row(note, disc_id, project_id, kind, item_id, author)
-            conn.execute(f"INSERT OR REPLACE INTO notes({', '.join(ingest._NOTE_COLUMNS)}) "
-                         f"VALUES ({', '.join('?' * len(row))})", row)
+            conn.execute(
+                f"INSERT OR REPLACE INTO notes({', '.join(ingest._NOTE_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(row))})",
+                row,
+            )
     if kind == "mr":
         conn.execute("DELETE FROM mr_paths WHERE mr_id = ?", (item_id,))
         for diff in diffs:
             new_path = diff.get("new_path") or diff.get("old_path")
             if not new_path:
                 continue
-            conn.execute("INSERT OR REPLACE INTO mr_paths(mr_id, new_path, old_path, new_file, "
-                         "renamed_file, deleted_file) VALUES (?, ?, ?, ?, ?, ?)",
-                         (item_id, str(new_path), str(diff.get("old_path") or new_path),
-                          int(bool(diff.get("new_file"))), int(bool(diff.get("renamed_file"))),
-                          int(bool(diff.get("deleted_file")))))
+            conn.execute(
+                "INSERT OR REPLACE INTO mr_paths(mr_id, new_path, old_path, new_file, "
+                "renamed_file, deleted_file) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    item_id,
+                    str(new_path),
+                    str(diff.get("old_path") or new_path),
+                    int(bool(diff.get("new_file"))),
+                    int(bool(diff.get("renamed_file"))),
+                    int(bool(diff.get("deleted_file"))),
+                ),
+            )
         ingest.add_diff_note_paths(conn, item_id)
 
 
-def _note(note_id: int, *, author: int = 1, body: str = "text", position: Any = None) -> dict[str, Any]:
-    return {"id": note_id, "body": body, "author": {"id": author, "username": f"user{author}"},
-            "created_at": "2024-01-02T03:04:05.678Z", "updated_at": "2024-01-02T03:04:05Z",
-            "type": "DiffNote" if position else None, "system": False, "position": position}
+def _note(
+    note_id: int, *, author: int = 1, body: str = "text", position: Any = None
+) -> dict[str, Any]:
+    return {
+        "id": note_id,
+        "body": body,
+        "author": {"id": author, "username": f"user{author}"},
+        "created_at": "2024-01-02T03:04:05.678Z",
+        "updated_at": "2024-01-02T03:04:05Z",
+        "type": "DiffNote" if position else None,
+        "system": False,
+        "position": position,
+    }
 
 
 DISCUSSIONS: list[dict[str, Any]] = [
     {"id": "a1", "individual_note": True, "notes": [_note(1), _note(2, author=2)]},
-    {"id": "b2", "notes": [_note(3, position={"old_path": "lib/old.py", "new_path": "lib/new.py",
-                                              "new_line": 4})]},
+    {
+        "id": "b2",
+        "notes": [
+            _note(3, position={"old_path": "lib/old.py", "new_path": "lib/new.py", "new_line": 4})
+        ],
+    },
     {"id": "a1", "individual_note": False, "notes": [_note(4, body="again")]},  # listed twice
-    {"id": "c3", "notes": [_note(3, body="moved", position={"old_path": "gone.py",
-                                                            "new_path": None, "old_line": 2}),
-                           _note(5, position={"new_path": "docs/x.md", "new_line": 1})]},
+    {
+        "id": "c3",
+        "notes": [
+            _note(
+                3, body="moved", position={"old_path": "gone.py", "new_path": None, "old_line": 2}
+            ),
+            _note(5, position={"new_path": "docs/x.md", "new_line": 1}),
+        ],
+    },
 ]
 DIFFS: list[dict[str, Any]] = [
     {"old_path": "src/a.py", "new_path": "src/a.py"},
@@ -94,14 +137,26 @@ DIFFS: list[dict[str, Any]] = [
 def _store(tmp: Path, name: str) -> sqlite3.Connection:
     conn = connect(tmp / f"{name}.db")
     conn.execute("INSERT INTO projects(id, path) VALUES (1, 'g/p')")
-    ingest.upsert_mr(conn, 1, {"id": 50, "iid": 1, "title": "t", "updated_at": "2024-01-01T00:00:00Z",
-                               "created_at": "2024-01-01T00:00:00Z"}, "2024-01-01T00:00:00.000Z")
+    ingest.upsert_mr(
+        conn,
+        1,
+        {
+            "id": 50,
+            "iid": 1,
+            "title": "t",
+            "updated_at": "2024-01-01T00:00:00Z",
+            "created_at": "2024-01-01T00:00:00Z",
+        },
+        "2024-01-01T00:00:00.000Z",
+    )
     return conn
 
 
 def _rows(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
-    return {t: sorted(map(tuple, conn.execute(f"SELECT * FROM {t}")), key=repr)
-            for t in ("discussions", "notes", "mr_paths", "people")}
+    return {
+        t: sorted(map(tuple, conn.execute(f"SELECT * FROM {t}")), key=repr)
+        for t in ("discussions", "notes", "mr_paths", "people")
+    }
 
 
 def test_prepared_rows_equal_the_statement_by_statement_writer(tmp_path: Path) -> None:

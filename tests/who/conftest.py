@@ -76,9 +76,19 @@ class Store:
         self.conn.execute(
             "INSERT INTO merge_requests(id, project_id, iid, title, state, author_id, created_at,"
             " updated_at, merged_at, web_url, synced_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (mid, pid, iid, title or f"MR {iid} by {author}", state, self.person(author), created,
-             stamp, stamp if state == "merged" else None,
-             f"https://gitlab.example.com/{project}/-/merge_requests/{iid}", NOW_ISO),
+            (
+                mid,
+                pid,
+                iid,
+                title or f"MR {iid} by {author}",
+                state,
+                self.person(author),
+                created,
+                stamp,
+                stamp if state == "merged" else None,
+                f"https://gitlab.example.com/{project}/-/merge_requests/{iid}",
+                NOW_ISO,
+            ),
         )
         for entry in paths:
             old, new = entry if isinstance(entry, tuple) else (entry, entry)
@@ -94,7 +104,8 @@ class Store:
         if diffs_overflow or changes_count is not None:
             self.conn.execute(
                 "UPDATE merge_requests SET diffs_overflow = ?, changes_count = ? WHERE id = ?",
-                (int(diffs_overflow), changes_count, mid))
+                (int(diffs_overflow), changes_count, mid),
+            )
         return mid
 
     def note(
@@ -120,9 +131,21 @@ class Store:
             "INSERT INTO notes(id, discussion_id, project_id, item_kind, item_id, author_id, body,"
             " note_type, system, created_at, updated_at, position_old_path, position_new_path)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (nid, disc, row[0], "mr", mr_id, self.person(author), body,
-             "DiffNote" if diff_path else None, int(system), days_ago(days), days_ago(days),
-             diff_path, diff_path),
+            (
+                nid,
+                disc,
+                row[0],
+                "mr",
+                mr_id,
+                self.person(author),
+                body,
+                "DiffNote" if diff_path else None,
+                int(system),
+                days_ago(days),
+                days_ago(days),
+                diff_path,
+                diff_path,
+            ),
         )
         return nid
 

@@ -56,8 +56,11 @@ def test_inverse_ranks_areas_with_exact_scores(team: Store, params: WhoParams) -
 
 
 def test_inverse_agrees_with_the_forward_query(team: Store, params: WhoParams) -> None:
-    areas = {a["path"]: a["score"] for a in who_user(team.conn, "alice", params)["areas"]
-             if a["project"] == "g/repo"}
+    areas = {
+        a["path"]: a["score"]
+        for a in who_user(team.conn, "alice", params)["areas"]
+        if a["project"] == "g/repo"
+    }
     for path, score in areas.items():
         forward = who_path(team.conn, path, replace(params, project="g/repo"))
         mine = next(e for e in forward["experts"] if e["username"] == "alice")
@@ -66,7 +69,9 @@ def test_inverse_agrees_with_the_forward_query(team: Store, params: WhoParams) -
 
 def test_inverse_depth_limit_project_and_stale(team: Store, params: WhoParams) -> None:
     data = who_user(team.conn, "@alice", replace(params, depth=1, limit=1))
-    assert [(a["path"], a["score"]) for a in data["areas"]] == [("src/", pytest.approx(1.5 + 0.6 + 0.2 * 0.5 ** (400 / 180)))]
+    assert [(a["path"], a["score"]) for a in data["areas"]] == [
+        ("src/", pytest.approx(1.5 + 0.6 + 0.2 * 0.5 ** (400 / 180)))
+    ]
     assert data["total_areas"] == 2  # src/ and g/other's lib/ (docs/ was never reviewed)
     only = who_user(team.conn, "@alice", replace(params, project="g/other"))
     assert [a["path"] for a in only["areas"]] == ["lib/auth/"]

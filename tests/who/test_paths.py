@@ -52,7 +52,9 @@ def test_renames_in_one_project_do_not_widen_another(store: Store, params: WhoPa
     assert "frank" not in names(data)
 
 
-def test_directory_follows_files_renamed_into_and_out_of_it(store: Store, params: WhoParams) -> None:
+def test_directory_follows_files_renamed_into_and_out_of_it(
+    store: Store, params: WhoParams
+) -> None:
     renamed(store)
     into_c = who_path(store.conn, "c/", params)
     assert names(into_c) == {"alice", "bob", "carol", "dave"}

@@ -54,8 +54,8 @@ def test_exponential_numbers_exact(basic: Store, params: WhoParams) -> None:
     assert got == {
         "alice": pytest.approx(1.0 * 0.5),
         "bob": pytest.approx(0.6 * 0.25 + 0.2 * 1),  # reviewed !1, discussed !2
-        "carol": pytest.approx(0.4 * 0.5 ** 0.5),
-        "dave": pytest.approx(0.2 * 0.5 ** 0.5),
+        "carol": pytest.approx(0.4 * 0.5**0.5),
+        "dave": pytest.approx(0.2 * 0.5**0.5),
     }
     assert ranking(data) == ["alice", "bob", "carol", "dave"]
     total = sum(got.values())
@@ -79,7 +79,9 @@ def test_exponential_numbers_exact(basic: Store, params: WhoParams) -> None:
 
 
 def test_linear_numbers_exact(basic: Store, params: WhoParams) -> None:
-    data = who_path(basic.conn, "src/auth/login.py", replace(params, curve="linear", window_days=720))
+    data = who_path(
+        basic.conn, "src/auth/login.py", replace(params, curve="linear", window_days=720)
+    )
     assert scores(data) == {
         "alice": pytest.approx(1 - 180 / 720),
         "bob": pytest.approx(0.6 * (1 - 360 / 720) + 0.2),
@@ -90,13 +92,18 @@ def test_linear_numbers_exact(basic: Store, params: WhoParams) -> None:
 
 def test_none_numbers_exact(basic: Store, params: WhoParams) -> None:
     data = who_path(basic.conn, "src/auth/login.py", replace(params, curve="none"))
-    assert scores(data) == {"alice": 1.0, "bob": pytest.approx(0.8), "carol": pytest.approx(0.4),
-                            "dave": pytest.approx(0.2)}
+    assert scores(data) == {
+        "alice": 1.0,
+        "bob": pytest.approx(0.8),
+        "carol": pytest.approx(0.4),
+        "dave": pytest.approx(0.2),
+    }
     assert ranking(data) == ["alice", "bob", "carol", "dave"]
 
 
-def test_one_mr_credits_a_person_once_under_the_strongest_role(store: Store,
-                                                                params: WhoParams) -> None:
+def test_one_mr_credits_a_person_once_under_the_strongest_role(
+    store: Store, params: WhoParams
+) -> None:
     mr = store.mr("alice", ["x.py"], days=0)
     store.note(mr, "bob", days=0, diff_path="x.py")
     store.note(mr, "bob", days=0)
@@ -126,7 +133,9 @@ def test_linear_beyond_window_scores_zero_but_is_listed(store: Store, params: Wh
     assert data["experts"][0]["stale"] is True
 
 
-def test_chatty_review_counts_once_per_mr_from_its_newest_note(store: Store, params: WhoParams) -> None:
+def test_chatty_review_counts_once_per_mr_from_its_newest_note(
+    store: Store, params: WhoParams
+) -> None:
     mr = store.mr("alice", ["x.py"], days=10)
     for days in (300, 200, 100):
         store.note(mr, "bob", days=days, diff_path="x.py")
@@ -147,8 +156,9 @@ def test_author_and_system_notes_do_not_count(store: Store, params: WhoParams) -
     assert data["experts"][0]["breakdown"]["reviewed"]["count"] == 0
 
 
-def test_diffnote_on_another_file_is_not_discussion_of_this_one(store: Store,
-                                                                 params: WhoParams) -> None:
+def test_diffnote_on_another_file_is_not_discussion_of_this_one(
+    store: Store, params: WhoParams
+) -> None:
     # A diff note reviews its own path; it says nothing about the MR's other paths.
     mr = store.mr("alice", ["x.py", "y.py"], days=0)
     store.note(mr, "bob", days=0, diff_path="y.py")
@@ -259,9 +269,14 @@ def test_hide_stale_keeps_active_experts_and_reranks(store: Store, params: WhoPa
 
 
 def test_exclusions(store: Store, params: WhoParams) -> None:
-    for name, bot in [("alice", False), ("talbot", False), ("renovate-bot", False),
-                      ("dependabot[bot]", False), ("project_12_bot_3f", False),
-                      ("gitlab-ci", True)]:
+    for name, bot in [
+        ("alice", False),
+        ("talbot", False),
+        ("renovate-bot", False),
+        ("dependabot[bot]", False),
+        ("project_12_bot_3f", False),
+        ("gitlab-ci", True),
+    ]:
         store.person(name, is_bot=bot)
         store.mr(name, ["x.py"], days=0)
     patterns = tuple(WhoConfig().bot_patterns)
@@ -269,8 +284,14 @@ def test_exclusions(store: Store, params: WhoParams) -> None:
     everyone = who_path(store.conn, "x.py", base)
     assert len(everyone["experts"]) == 6
     flags = {e["username"]: e["is_bot"] for e in everyone["experts"]}
-    assert flags == {"alice": False, "talbot": False, "renovate-bot": True,
-                     "dependabot[bot]": True, "project_12_bot_3f": True, "gitlab-ci": True}
+    assert flags == {
+        "alice": False,
+        "talbot": False,
+        "renovate-bot": True,
+        "dependabot[bot]": True,
+        "project_12_bot_3f": True,
+        "gitlab-ci": True,
+    }
     no_bots = who_path(store.conn, "x.py", replace(base, exclude_bots=True))
     assert sorted(ranking(no_bots)) == ["alice", "talbot"]
     assert no_bots["excluded_people"] == 4
@@ -344,8 +365,9 @@ def test_contributions_in_the_future_count_as_fresh(store: Store, params: WhoPar
         ({"now": "soon"}, "--now"),
     ],
 )
-def test_malformed_parameters_are_usage_errors(params: WhoParams, kwargs: dict[str, Any],
-                                               fragment: str) -> None:
+def test_malformed_parameters_are_usage_errors(
+    params: WhoParams, kwargs: dict[str, Any], fragment: str
+) -> None:
     with pytest.raises(LoreError) as err:
         apply_overrides(params, **kwargs)
     assert err.value.code is ErrorCode.USAGE_ERROR

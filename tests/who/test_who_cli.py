@@ -48,8 +48,11 @@ def check(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_robot_output_validates_and_uses_config_weights(lore_env: Any, cli_store: Store) -> None:
-    lore_env.write_config("http://127.0.0.1:9", ["g/repo"],
-                          extra={"who": {"weights": {"reviewed": 2.0}, "halfLifeDays": 90}})
+    lore_env.write_config(
+        "http://127.0.0.1:9",
+        ["g/repo"],
+        extra={"who": {"weights": {"reviewed": 2.0}, "halfLifeDays": 90}},
+    )
     code, doc = lore_env.robot("who", "src/auth/", "--now", NOW_ISO)
     assert code == 0, doc
     data = check(doc)
@@ -60,8 +63,18 @@ def test_robot_output_validates_and_uses_config_weights(lore_env: Any, cli_store
     assert data["experts"][1]["score"] == pytest.approx(0.25)  # 0.5^(180/90)
     assert data["experts"][1]["evidence"][0]["title"] == "Rework login"
 
-    code, doc = lore_env.robot("who", "src/auth/", "--now", NOW_ISO, "--weight", "reviewed=0.1",
-                               "--curve", "none", "--exclude", "@nobody")
+    code, doc = lore_env.robot(
+        "who",
+        "src/auth/",
+        "--now",
+        NOW_ISO,
+        "--weight",
+        "reviewed=0.1",
+        "--curve",
+        "none",
+        "--exclude",
+        "@nobody",
+    )
     data = check(doc)
     assert [e["username"] for e in data["experts"]] == ["alice", "bob"]
     assert data["params"]["curve"] == "none"
@@ -116,8 +129,9 @@ def test_nothing_synced_is_a_note(lore_env: Any) -> None:
         (["--since", "whenever"], "--since"),
     ],
 )
-def test_malformed_parameters_exit_2(lore_env: Any, cli_store: Store, args: list[str],
-                                     fragment: str) -> None:
+def test_malformed_parameters_exit_2(
+    lore_env: Any, cli_store: Store, args: list[str], fragment: str
+) -> None:
     code, doc = lore_env.robot("who", "src/", *args)
     assert code == 2, doc
     assert doc["ok"] is False and doc["error"]["code"] == "USAGE_ERROR"
@@ -154,8 +168,9 @@ def test_who_does_not_import_httpx(lore_env: Any, cli_store: Store) -> None:
         "rc = main(['--robot', 'who', 'src/', '--now', '2025-01-01']); "
         "assert 'httpx' not in sys.modules, 'httpx imported'; sys.exit(rc)"
     )
-    proc = subprocess.run([sys.executable, "-c", code], env=lore_env.env, capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=lore_env.env, capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
 
 

@@ -33,12 +33,15 @@ def sync(lore_env: Any, env: dict[str, str], *args: str) -> dict[str, Any]:
 
 def status_details(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     issues = next(s for s in report["stages"] if s["stage"] == "issues")
-    return {path: entry["work_item_status"] for path, entry in issues["details"]["projects"].items()}
+    return {
+        path: entry["work_item_status"] for path, entry in issues["details"]["projects"].items()
+    }
 
 
 def listed_statuses(lore_env: Any, env: dict[str, str], *flags: str) -> dict[str, Any]:
-    code, doc = lore_env.robot("issues", "--state", "all", "--all-types", "--limit", "1000", *flags,
-                               extra_env=env)
+    code, doc = lore_env.robot(
+        "issues", "--state", "all", "--all-types", "--limit", "1000", *flags, extra_env=env
+    )
     assert code == 0, doc
     return {item["ref"]: item["status"] for item in doc["data"]["items"]}
 
@@ -48,7 +51,8 @@ def expected_statuses(sim: Any) -> dict[str, Any]:
     for project in sim.dataset.projects:
         for iid, (name, category, color) in truth(sim, project).items():
             out[f"{project.path}#{iid}"] = (
-                None if name is None else {"name": name, "category": category, "color": color})
+                None if name is None else {"name": name, "category": category, "color": color}
+            )
     return out
 
 
@@ -105,33 +109,55 @@ def test_status_filters(lore_env: Any, sim: Any) -> None:
     code, doc = lore_env.robot("show", ref, extra_env=env)
     assert code == 0
     title = doc["data"]["title"]
-    code, doc = lore_env.robot("search", title, "--mode", "lexical", "--limit", "1000",
-                               extra_env=env)
+    code, doc = lore_env.robot(
+        "search", title, "--mode", "lexical", "--limit", "1000", extra_env=env
+    )
     assert code == 0, doc
     issue_hits = [h for h in doc["data"]["hits"] if h["kind"] == "issue"]
     assert issue_hits and all(h["status"] == expected[h["ref"]] for h in issue_hits)
     assert all(h["status"] is None for h in doc["data"]["hits"] if h["kind"] == "mr")
-    code, doc = lore_env.robot("search", title, "--mode", "lexical", "--limit", "1000",
-                               "--status", "IN REVIEW", extra_env=env)
+    code, doc = lore_env.robot(
+        "search",
+        title,
+        "--mode",
+        "lexical",
+        "--limit",
+        "1000",
+        "--status",
+        "IN REVIEW",
+        extra_env=env,
+    )
     assert code == 0, doc
     hits = {h["ref"] for h in doc["data"]["hits"]}
     assert ref in hits and hits <= in_review
     assert doc["data"]["filters"]["status"] == "IN REVIEW"
-    code, doc = lore_env.robot("search", title, "--mode", "lexical", "--limit", "1000",
-                               "--status-category", "Done", extra_env=env)
+    code, doc = lore_env.robot(
+        "search",
+        title,
+        "--mode",
+        "lexical",
+        "--limit",
+        "1000",
+        "--status-category",
+        "Done",
+        extra_env=env,
+    )
     assert code == 0, doc
     assert {h["ref"] for h in doc["data"]["hits"]} <= done and ref not in done
-    human = lore_env.run("search", title, "--mode", "lexical", "--status", "in review",
-                         extra_env=env)
+    human = lore_env.run(
+        "search", title, "--mode", "lexical", "--status", "in review", extra_env=env
+    )
     assert human.returncode == 0 and "In review" in human.stdout
-    code, doc = lore_env.robot("search", title, "--type", "mr", "--status", "In review",
-                               extra_env=env)
+    code, doc = lore_env.robot(
+        "search", title, "--type", "mr", "--status", "In review", extra_env=env
+    )
     assert code == 2 and doc["error"]["code"] == "USAGE_ERROR"
     assert "issues" in doc["error"]["message"]
 
 
 def test_complexity_limit_17_sync_completes_with_every_status_correct(
-        lore_env: Any, sim17: Any) -> None:
+    lore_env: Any, sim17: Any
+) -> None:
     # GitLab's rule: a workItems(iids:) query has no per-item cost, so lore's status
     # query (14) fits a limit of 17 at GitLab's full page of 100: no shrinking at all.
     env = setup(lore_env, sim17)
@@ -149,7 +175,8 @@ def test_complexity_limit_17_sync_completes_with_every_status_correct(
 
 
 def test_instance_without_the_widget_syncs_cleanly_and_status_says_why(
-        lore_env: Any, sim_no_widget: Any) -> None:
+    lore_env: Any, sim_no_widget: Any
+) -> None:
     sim = sim_no_widget
     env = setup(lore_env, sim)
     report = sync(lore_env, env)
@@ -173,19 +200,24 @@ def test_instance_without_the_widget_syncs_cleanly_and_status_says_why(
     assert "not available" in human.stdout or "unavailable" in human.stdout
 
     # The answer is cached: the next incremental sync sends no status query.
-    sim.admin.edit_issue(sim.dataset.projects[0].path, sorted(sim.dataset.projects[0].issues)[0],
-                         title="Touched so the issues stage has something to enrich")
+    sim.admin.edit_issue(
+        sim.dataset.projects[0].path,
+        sorted(sim.dataset.projects[0].issues)[0],
+        title="Touched so the issues stage has something to enrich",
+    )
     assert graphql_status_requests(sync(lore_env, env)) == 0
 
 
 def test_status_changed_upstream_is_updated_by_the_next_incremental_sync(
-        lore_env: Any, sim: Any) -> None:
+    lore_env: Any, sim: Any
+) -> None:
     env = setup(lore_env, sim)
     sync(lore_env, env)
     project = sim.dataset.projects[0]
     expected = truth(sim, project)
-    iid = next(i for i, (name, _c, _k) in sorted(expected.items())
-               if name not in (None, "In review"))
+    iid = next(
+        i for i, (name, _c, _k) in sorted(expected.items()) if name not in (None, "In review")
+    )
     sim.admin.edit_issue(project.path, iid, status="In review")
 
     report = sync(lore_env, env)
@@ -195,8 +227,11 @@ def test_status_changed_upstream_is_updated_by_the_next_incremental_sync(
     assert entry["requests"] == 1 and entry["shrinks"] == 0
     code, doc = lore_env.robot("show", f"{project.path}#{iid}", extra_env=env)
     assert code == 0
-    assert doc["data"]["status"] == {"name": "In review", "category": "in_progress",
-                                     "color": "#9e5ccf"}
+    assert doc["data"]["status"] == {
+        "name": "In review",
+        "category": "in_progress",
+        "color": "#9e5ccf",
+    }
 
     # A sync with no upstream change writes no status.
     assert all(e["updated"] == 0 for e in status_details(sync(lore_env, env)).values())
@@ -213,7 +248,8 @@ def test_full_sync_rechecks_the_capability(lore_env: Any, sim_no_widget: Any) ->
 
 
 def test_graphql_outage_degrades_the_run_and_the_next_run_fetches_the_pending_statuses(
-        lore_env: Any, sim: Any) -> None:
+    lore_env: Any, sim: Any
+) -> None:
     env = setup(lore_env, sim, sync={"maxRetries": 0})
     sim.configure_faults([{"route": "graphql", "kind": "503"}])
     code, doc = lore_env.robot("sync", "--no-embed", extra_env=env, timeout=300)
@@ -228,8 +264,10 @@ def test_graphql_outage_degrades_the_run_and_the_next_run_fetches_the_pending_st
     try:
         # The issues themselves were committed before enrichment ran, and stay pending.
         assert conn.execute("SELECT COUNT(*) FROM issues").fetchone()[0] == sim.stats()["issues"]
-        assert conn.execute("SELECT COUNT(*) FROM issues WHERE status_name IS NOT NULL"
-                            ).fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT COUNT(*) FROM issues WHERE status_name IS NOT NULL").fetchone()[0]
+            == 0
+        )
     finally:
         conn.close()
 
@@ -253,8 +291,9 @@ def test_graphql_outage_degrades_the_run_and_the_next_run_fetches_the_pending_st
     # Resolved now: nothing is pending any more.
     conn = sqlite3.connect(lore_env.data_dir / "lore.db")
     try:
-        assert conn.execute("SELECT COUNT(*) FROM issues WHERE status_pending = 1"
-                            ).fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT COUNT(*) FROM issues WHERE status_pending = 1").fetchone()[0] == 0
+        )
     finally:
         conn.close()
 
@@ -268,17 +307,25 @@ def test_status_shows_resources_recorded_as_unavailable(lore_env: Any, sim: Any)
         with conn:
             conn.execute(
                 "INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)",
-                (f"resource_unavailable:{project.id}:mrs",
-                 '{"reason": "merge requests are disabled for this project", '
-                 '"http_status": 403, "checked_at": "2025-06-01T12:00:00.000Z"}'))
+                (
+                    f"resource_unavailable:{project.id}:mrs",
+                    '{"reason": "merge requests are disabled for this project", '
+                    '"http_status": 403, "checked_at": "2025-06-01T12:00:00.000Z"}',
+                ),
+            )
     finally:
         conn.close()
     code, doc = lore_env.robot("status", extra_env=env)
     assert code == 0
     rows = {p["path"]: p for p in doc["data"]["projects"]}
-    assert rows[project.path]["unavailable"] == [{
-        "resource": "mrs", "reason": "merge requests are disabled for this project",
-        "http_status": 403, "checked_at": "2025-06-01T12:00:00.000Z"}]
+    assert rows[project.path]["unavailable"] == [
+        {
+            "resource": "mrs",
+            "reason": "merge requests are disabled for this project",
+            "http_status": 403,
+            "checked_at": "2025-06-01T12:00:00.000Z",
+        }
+    ]
     assert all(not p["unavailable"] for path, p in rows.items() if path != project.path)
     assert all(p["status_error"] is None for p in rows.values())
     [instance] = doc["data"]["workitem_status"]["instances"]

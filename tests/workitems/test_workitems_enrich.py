@@ -37,15 +37,29 @@ def sim_nolimit() -> Iterator[Simulator]:
         yield server
 
 
-def enrich(sim: Any, conn: sqlite3.Connection, project: Any, *, client: Any = None,
-           iids: list[int] | None = None, page_size: int = 100, full: bool = False) -> Any:
+def enrich(
+    sim: Any,
+    conn: sqlite3.Connection,
+    project: Any,
+    *,
+    client: Any = None,
+    iids: list[int] | None = None,
+    page_size: int = 100,
+    full: bool = False,
+) -> Any:
     own = client is None
     client = client or make_client(sim)
     try:
-        return enrich_statuses(client, conn, instance_url=sim.url, project_path=project.path,
-                               project_id=project.id,
-                               iids=sorted(project.issues) if iids is None else iids,
-                               page_size=page_size, full=full)
+        return enrich_statuses(
+            client,
+            conn,
+            instance_url=sim.url,
+            project_path=project.path,
+            project_id=project.id,
+            iids=sorted(project.issues) if iids is None else iids,
+            page_size=page_size,
+            full=full,
+        )
     finally:
         if own:
             client.close()
@@ -124,7 +138,8 @@ def test_unknown_iids_are_ignored(sim: Any, db: sqlite3.Connection) -> None:
 
 
 def test_iids_carry_no_per_item_complexity_so_limit_17_needs_no_shrinking(
-        db: sqlite3.Connection) -> None:
+    db: sqlite3.Connection,
+) -> None:
     # GitLab's rule: an iids argument adds no per-item cost, so the status query costs
     # 14 at any page size; a limit of 17 admits full pages.
     with Simulator.start(preset="small", seed=7, complexity_limit=17) as sim:
@@ -138,7 +153,8 @@ def test_iids_carry_no_per_item_complexity_so_limit_17_needs_no_shrinking(
 
 
 def test_limit_below_the_query_cost_means_unavailable_after_shrinking_to_one(
-        db: sqlite3.Connection) -> None:
+    db: sqlite3.Connection,
+) -> None:
     with Simulator.start(preset="small", seed=7, complexity_limit=None) as sim:
         seed_issues(db, sim)
         project = sim.dataset.projects[0]
@@ -151,7 +167,8 @@ def test_limit_below_the_query_cost_means_unavailable_after_shrinking_to_one(
 
 
 def test_complexity_even_at_one_item_per_page_means_unavailable(
-        sim: Any, db: sqlite3.Connection) -> None:
+    sim: Any, db: sqlite3.Connection
+) -> None:
     seed_issues(db, sim)
     project = sim.dataset.projects[0]
     _cache_capability(sim, db, project)
@@ -166,7 +183,8 @@ def test_complexity_even_at_one_item_per_page_means_unavailable(
 
 
 def test_complexity_after_statuses_arrived_is_an_error_not_a_missing_feature(
-        sim: Any, db: sqlite3.Connection) -> None:
+    sim: Any, db: sqlite3.Connection
+) -> None:
     seed_issues(db, sim)
     project = sim.dataset.projects[0]
     _cache_capability(sim, db, project)
@@ -180,7 +198,8 @@ def test_complexity_after_statuses_arrived_is_an_error_not_a_missing_feature(
 
 
 def test_5xx_is_retried_then_the_page_shrinks_and_the_sync_completes(
-        sim: Any, db: sqlite3.Connection) -> None:
+    sim: Any, db: sqlite3.Connection
+) -> None:
     seed_issues(db, sim)
     project = sim.dataset.projects[0]
     _cache_capability(sim, db, project)
@@ -228,7 +247,8 @@ def test_grows_back_after_a_run_of_successes(sim: Any, db: sqlite3.Connection) -
 
 
 def test_rate_limited_is_reported_with_the_hint_without_shrinking(
-        sim: Any, db: sqlite3.Connection) -> None:
+    sim: Any, db: sqlite3.Connection
+) -> None:
     seed_issues(db, sim)
     project = sim.dataset.projects[0]
     _cache_capability(sim, db, project)
@@ -295,16 +315,25 @@ def test_full_recheck_notices_the_widget_appeared(db: sqlite3.Connection) -> Non
 
 
 def test_query_rejected_by_schema_despite_the_probe_is_unavailable(
-        sim: Any, db: sqlite3.Connection) -> None:
+    sim: Any, db: sqlite3.Connection
+) -> None:
     """The probe says yes but the status field itself is answered with a schema error."""
     seed_issues(db, sim)
     project = sim.dataset.projects[0]
 
     def tamper(n: int, body: dict[str, Any], real: httpx.Response | None) -> httpx.Response | None:
         if real is None and "workItems" in body["query"]:
-            return httpx.Response(200, json={"errors": [{
-                "message": "Field 'status' doesn't exist on type 'WorkItemWidgetStatus'",
-                "locations": [{"line": 8, "column": 13}]}]})
+            return httpx.Response(
+                200,
+                json={
+                    "errors": [
+                        {
+                            "message": "Field 'status' doesn't exist on type 'WorkItemWidgetStatus'",
+                            "locations": [{"line": 8, "column": 13}],
+                        }
+                    ]
+                },
+            )
         return None
 
     client = make_client(sim, transport=TamperingTransport(tamper))
@@ -338,8 +367,11 @@ def _tamper_pages(answer: httpx.Response, times: int | None) -> Any:
 def test_malformed_json_once_shrinks_and_recovers(sim: Any, db: sqlite3.Connection) -> None:
     seed_issues(db, sim)
     project = sim.dataset.projects[0]
-    broken = httpx.Response(200, content=b'{"data": {"project": {"workItems": {"nod',
-                            headers={"content-type": "application/json"})
+    broken = httpx.Response(
+        200,
+        content=b'{"data": {"project": {"workItems": {"nod',
+        headers={"content-type": "application/json"},
+    )
     client = make_client(sim, transport=TamperingTransport(_tamper_pages(broken, 1)))
     result = enrich(sim, db, project, client=client)
     client.close()
@@ -350,8 +382,9 @@ def test_malformed_json_once_shrinks_and_recovers(sim: Any, db: sqlite3.Connecti
 def test_malformed_json_always_is_a_network_error(sim: Any, db: sqlite3.Connection) -> None:
     seed_issues(db, sim)
     project = sim.dataset.projects[0]
-    broken = httpx.Response(200, content=b"<html>Sign in</html>",
-                            headers={"content-type": "text/html"})
+    broken = httpx.Response(
+        200, content=b"<html>Sign in</html>", headers={"content-type": "text/html"}
+    )
     client = make_client(sim, transport=TamperingTransport(_tamper_pages(broken, None)))
     result = enrich(sim, db, project, client=client, page_size=4)
     client.close()
@@ -364,8 +397,9 @@ def test_malformed_json_always_is_a_network_error(sim: Any, db: sqlite3.Connecti
 def test_errors_without_data_fail_with_the_message(sim: Any, db: sqlite3.Connection) -> None:
     seed_issues(db, sim)
     project = sim.dataset.projects[0]
-    answer = httpx.Response(200, json={"data": None,
-                                       "errors": [{"message": "Something went sideways"}]})
+    answer = httpx.Response(
+        200, json={"data": None, "errors": [{"message": "Something went sideways"}]}
+    )
     client = make_client(sim, transport=TamperingTransport(_tamper_pages(answer, None)))
     result = enrich(sim, db, project, client=client)
     client.close()
@@ -387,13 +421,17 @@ def test_server_error_in_errors_array_shrinks(sim: Any, db: sqlite3.Connection) 
 
 
 def test_partial_data_keeps_what_it_can_and_reports_the_rest(
-        sim: Any, db: sqlite3.Connection) -> None:
+    sim: Any, db: sqlite3.Connection
+) -> None:
     seed_issues(db, sim)
     project = sim.dataset.projects[0]
     expected = truth(sim, project)
     # A previous sync stored statuses; one item's widget will error this time.
-    db.execute("UPDATE issues SET status_name = 'Old', status_category = 'to_do', "
-               "status_color = '#000000' WHERE project_id = ?", (project.id,))
+    db.execute(
+        "UPDATE issues SET status_name = 'Old', status_category = 'to_do', "
+        "status_color = '#000000' WHERE project_id = ?",
+        (project.id,),
+    )
     broken: list[int] = []
 
     def tamper(n: int, body: dict[str, Any], real: httpx.Response | None) -> httpx.Response | None:
@@ -406,8 +444,12 @@ def test_partial_data_keeps_what_it_can_and_reports_the_rest(
         index = len(nodes) // 2
         broken.append(int(nodes[index]["iid"]))
         nodes[index]["widgets"] = None
-        doc["errors"] = [{"message": "Internal server error",
-                          "path": ["project", "workItems", "nodes", index, "widgets"]}]
+        doc["errors"] = [
+            {
+                "message": "Internal server error",
+                "path": ["project", "workItems", "nodes", index, "widgets"],
+            }
+        ]
         return httpx.Response(200, json=doc)
 
     client = make_client(sim, transport=TamperingTransport(tamper))
@@ -420,12 +462,14 @@ def test_partial_data_keeps_what_it_can_and_reports_the_rest(
     got = stored(db, project.id)
     [lost] = broken
     assert got[lost] == ("Old", "to_do", "#000000")  # unknown this time: left as it was
-    assert {k: v for k, v in got.items() if k != lost} == \
-        {k: v for k, v in expected.items() if k != lost}
+    assert {k: v for k, v in got.items() if k != lost} == {
+        k: v for k, v in expected.items() if k != lost
+    }
 
 
 def test_status_field_erroring_everywhere_means_unavailable(
-        sim: Any, db: sqlite3.Connection) -> None:
+    sim: Any, db: sqlite3.Connection
+) -> None:
     seed_issues(db, sim)
     project = sim.dataset.projects[0]
 
@@ -441,9 +485,12 @@ def test_status_field_erroring_everywhere_means_unavailable(
             for j, widget in enumerate(node["widgets"]):
                 if "status" in widget:
                     widget["status"] = None
-                    errors.append({"message": "Status is not available for this license",
-                                   "path": ["project", "workItems", "nodes", i, "widgets", j,
-                                            "status"]})
+                    errors.append(
+                        {
+                            "message": "Status is not available for this license",
+                            "path": ["project", "workItems", "nodes", i, "widgets", j, "status"],
+                        }
+                    )
         doc["errors"] = errors
         return httpx.Response(200, json=doc)
 

@@ -27,8 +27,9 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 def make_client(handler: Handler, max_retries: int = 2) -> GitLabClient:
     retry = RetryPolicy(max_retries=max_retries, sleep=lambda _s: None, rng=lambda: 0.0)
-    return GitLabClient("http://gitlab.test", "secret", retry=retry,
-                        transport=httpx.MockTransport(handler))
+    return GitLabClient(
+        "http://gitlab.test", "secret", retry=retry, transport=httpx.MockTransport(handler)
+    )
 
 
 def answering(*responses: httpx.Response) -> tuple[Handler, list[httpx.Request]]:
@@ -80,8 +81,11 @@ def test_errors_with_null_data_raise() -> None:
 
 
 def test_schema_error_is_classified_as_schema() -> None:
-    body = {"errors": [{"message": "No such type WorkItemWidgetStatus, so it can't be a "
-                        "fragment condition"}]}
+    body = {
+        "errors": [
+            {"message": "No such type WorkItemWidgetStatus, so it can't be a fragment condition"}
+        ]
+    }
     handler, _ = answering(ok(body))
     with pytest.raises(GraphQLError) as info:
         GraphQLClient(make_client(handler)).execute("query { x }")
@@ -92,8 +96,12 @@ def test_schema_error_is_classified_as_schema() -> None:
 def test_partial_data_is_kept_with_its_errors() -> None:
     body = {
         "data": {"project": {"workItems": {"nodes": [{"iid": "1", "widgets": None}]}}},
-        "errors": [{"message": "Internal server error",
-                    "path": ["project", "workItems", "nodes", 0, "widgets"]}],
+        "errors": [
+            {
+                "message": "Internal server error",
+                "path": ["project", "workItems", "nodes", 0, "widgets"],
+            }
+        ],
     }
     handler, _ = answering(ok(body))
     response = GraphQLClient(make_client(handler)).execute("query { x }")
@@ -104,8 +112,10 @@ def test_partial_data_is_kept_with_its_errors() -> None:
 
 
 def test_require_raises_the_errors_when_the_needed_field_is_null() -> None:
-    body = {"data": {"project": {"workItems": None}},
-            "errors": [{"message": "Timeout on validation of query"}]}
+    body = {
+        "data": {"project": {"workItems": None}},
+        "errors": [{"message": "Timeout on validation of query"}],
+    }
     handler, _ = answering(ok(body))
     response = GraphQLClient(make_client(handler)).execute("query { x }")
     with pytest.raises(GraphQLError) as info:
@@ -163,8 +173,9 @@ def test_429_after_retries_is_rate_limited_with_the_hint() -> None:
 
 def test_dropped_connection_is_server_kind_and_refused_is_unreachable() -> None:
     def drop(request: httpx.Request) -> httpx.Response:
-        raise httpx.RemoteProtocolError("Server disconnected without sending a response",
-                                        request=request)
+        raise httpx.RemoteProtocolError(
+            "Server disconnected without sending a response", request=request
+        )
 
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("Connection refused", request=request)
@@ -172,8 +183,11 @@ def test_dropped_connection_is_server_kind_and_refused_is_unreachable() -> None:
     def slow(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)
 
-    for handler, kind in ((drop, FailureKind.SERVER), (refuse, FailureKind.UNREACHABLE),
-                          (slow, FailureKind.TIMEOUT)):
+    for handler, kind in (
+        (drop, FailureKind.SERVER),
+        (refuse, FailureKind.UNREACHABLE),
+        (slow, FailureKind.TIMEOUT),
+    ):
         with pytest.raises(GraphQLError) as info:
             GraphQLClient(make_client(handler, max_retries=0)).execute("query { x }")
         assert info.value.kind is kind, handler.__name__
@@ -181,41 +195,65 @@ def test_dropped_connection_is_server_kind_and_refused_is_unreachable() -> None:
 
 
 def test_has_type_probe() -> None:
-    handler, seen = answering(ok({"data": {"__type": {"name": "WorkItemWidgetStatus"}}}),
-                              ok({"data": {"__type": None}}))
+    handler, seen = answering(
+        ok({"data": {"__type": {"name": "WorkItemWidgetStatus"}}}), ok({"data": {"__type": None}})
+    )
     gql = GraphQLClient(make_client(handler))
     assert gql.has_type("WorkItemWidgetStatus") is True
     assert gql.has_type("WorkItemWidgetStatus") is False
     assert "__type" in json.loads(seen[0].content)["query"]
 
 
-@pytest.mark.parametrize(("message", "kind"), [
-    ("Query has complexity of 301, which exceeds max complexity of 250", FailureKind.COMPLEXITY),
-    ("Request timed out", FailureKind.TIMEOUT),
-    ("Timeout on validation of query", FailureKind.TIMEOUT),
-    ("Field 'status' doesn't exist on type 'WorkItemWidgetStatus'", FailureKind.SCHEMA),
-    ("No such type WorkItemWidgetStatus, so it can't be a fragment condition", FailureKind.SCHEMA),
-    ("The resource that you are attempting to access does not exist or you don't have "
-     "permission to perform this action", FailureKind.NOT_FOUND),
-    ("Internal server error", FailureKind.SERVER),
-    ("Invalid token", FailureKind.AUTH),
-    ("something else entirely", FailureKind.OTHER),
-])
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        (
+            "Query has complexity of 301, which exceeds max complexity of 250",
+            FailureKind.COMPLEXITY,
+        ),
+        ("Request timed out", FailureKind.TIMEOUT),
+        ("Timeout on validation of query", FailureKind.TIMEOUT),
+        ("Field 'status' doesn't exist on type 'WorkItemWidgetStatus'", FailureKind.SCHEMA),
+        (
+            "No such type WorkItemWidgetStatus, so it can't be a fragment condition",
+            FailureKind.SCHEMA,
+        ),
+        (
+            "The resource that you are attempting to access does not exist or you don't have "
+            "permission to perform this action",
+            FailureKind.NOT_FOUND,
+        ),
+        ("Internal server error", FailureKind.SERVER),
+        ("Invalid token", FailureKind.AUTH),
+        ("something else entirely", FailureKind.OTHER),
+    ],
+)
 def test_classify_message(message: str, kind: FailureKind) -> None:
     assert classify_message(message) is kind
 
 
-@pytest.mark.parametrize(("message", "code"), [
-    ("Selections can't be made on scalars (field 'status' returns String but has "
-     "selections [\"name\"])", "selectionMismatch"),
-    ("Field 'category' doesn't exist on type 'WorkItemStatus'", "undefinedField"),
-    ("a message GitLab rewords some day", "undefinedField"),
-])
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        (
+            "Selections can't be made on scalars (field 'status' returns String but has "
+            'selections ["name"])',
+            "selectionMismatch",
+        ),
+        ("Field 'category' doesn't exist on type 'WorkItemStatus'", "undefinedField"),
+        ("a message GitLab rewords some day", "undefinedField"),
+    ],
+)
 def test_validation_errors_are_schema_by_their_extensions_code(message: str, code: str) -> None:
     entries = parse_errors([{"message": message, "extensions": {"code": code}}])
     assert entries[0].code == code and entries[0].validation
     assert entries[0].kind is FailureKind.SCHEMA
     # Even without the code, the message alone says "validation".
-    assert classify_message(message.replace("a message GitLab rewords some day",
-                                            "Field 'x' doesn't exist on type 'Y'")) \
+    assert (
+        classify_message(
+            message.replace(
+                "a message GitLab rewords some day", "Field 'x' doesn't exist on type 'Y'"
+            )
+        )
         is FailureKind.SCHEMA
+    )

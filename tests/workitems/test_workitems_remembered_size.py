@@ -19,23 +19,44 @@ FITS = 25
 
 
 def _too_complex_above(limit: int) -> Any:
-    def tamper(_n: int, body: dict[str, Any], real: httpx.Response | None
-               ) -> httpx.Response | None:
+    def tamper(_n: int, body: dict[str, Any], real: httpx.Response | None) -> httpx.Response | None:
         first = (body.get("variables") or {}).get("first")
         if real is None and isinstance(first, int) and first > limit:
-            return httpx.Response(200, json={"errors": [{
-                "message": "Query has complexity of 260, which exceeds max complexity of 250"}]})
+            return httpx.Response(
+                200,
+                json={
+                    "errors": [
+                        {
+                            "message": "Query has complexity of 260, which exceeds max complexity of 250"
+                        }
+                    ]
+                },
+            )
         return None
+
     return tamper
 
 
-def _enrich(sim: Any, conn: sqlite3.Connection, project: Any, transport: TamperingTransport,
-            full: bool = False) -> Any:
+def _enrich(
+    sim: Any,
+    conn: sqlite3.Connection,
+    project: Any,
+    transport: TamperingTransport,
+    full: bool = False,
+) -> Any:
     client = make_client(sim, transport=transport)
     try:
-        return enrich_statuses(client, conn, instance_url=sim.url, project_path=project.path,
-                               project_id=project.id, iids=sorted(project.issues),
-                               page_size=100, full=full, gitlab_version="18.5.0-ee")
+        return enrich_statuses(
+            client,
+            conn,
+            instance_url=sim.url,
+            project_path=project.path,
+            project_id=project.id,
+            iids=sorted(project.issues),
+            page_size=100,
+            full=full,
+            gitlab_version="18.5.0-ee",
+        )
     finally:
         client.close()
 
@@ -67,8 +88,9 @@ def test_a_later_run_starts_at_the_size_that_fit(db: sqlite3.Connection) -> None
         # --full finds out again (the limit may have been raised) and remembers anew.
         again = _enrich(sim, db, projects[0], transport, full=True)
         assert again.requests == 1 + 2 + pages + again.grows
-        raw = json.loads(db.execute("SELECT value FROM kv WHERE key LIKE 'workitem_status:%'")
-                         .fetchone()[0])
+        raw = json.loads(
+            db.execute("SELECT value FROM kv WHERE key LIKE 'workitem_status:%'").fetchone()[0]
+        )
         assert raw["complexity_page_size"] == FITS
 
 

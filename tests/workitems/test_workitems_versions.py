@@ -22,15 +22,28 @@ from lore.store.db import transaction
 from lore.sync.work_item_status import enrich_statuses, read_capability
 
 
-def enrich(sim: Any, conn: sqlite3.Connection, project: Any, *, iids: list[int] | None = None,
-           max_retries: int = 1, full: bool = False) -> Any:
+def enrich(
+    sim: Any,
+    conn: sqlite3.Connection,
+    project: Any,
+    *,
+    iids: list[int] | None = None,
+    max_retries: int = 1,
+    full: bool = False,
+) -> Any:
     client = make_client(sim, max_retries=max_retries)
     try:
-        return enrich_statuses(client, conn, instance_url=sim.url, project_path=project.path,
-                               project_id=project.id,
-                               iids=sorted(project.issues) if iids is None else iids,
-                               page_size=100, full=full,
-                               gitlab_version=sim.state.gitlab_version.version_string)
+        return enrich_statuses(
+            client,
+            conn,
+            instance_url=sim.url,
+            project_path=project.path,
+            project_id=project.id,
+            iids=sorted(project.issues) if iids is None else iids,
+            page_size=100,
+            full=full,
+            gitlab_version=sim.state.gitlab_version.version_string,
+        )
     finally:
         client.close()
 
@@ -39,15 +52,22 @@ def graphql_requests(sim: Any) -> int:
     return int(sim.stats()["requests_by_route"].get("POST /api/graphql", 0))
 
 
-def expected(sim: Any, project: Any, *, category: bool, color: bool
-             ) -> dict[int, tuple[str | None, str | None, str | None]]:
-    return {iid: (name, cat if category and name else None, col if color and name else None)
-            for iid, (name, cat, col) in truth(sim, project).items()}
+def expected(
+    sim: Any, project: Any, *, category: bool, color: bool
+) -> dict[int, tuple[str | None, str | None, str | None]]:
+    return {
+        iid: (name, cat if category and name else None, col if color and name else None)
+        for iid, (name, cat, col) in truth(sim, project).items()
+    }
 
 
 def pending(conn: sqlite3.Connection, project_id: int) -> set[int]:
-    return {int(r[0]) for r in conn.execute(
-        "SELECT iid FROM issues WHERE project_id = ? AND status_pending = 1", (project_id,))}
+    return {
+        int(r[0])
+        for r in conn.execute(
+            "SELECT iid FROM issues WHERE project_id = ? AND status_pending = 1", (project_id,)
+        )
+    }
 
 
 def mark_all_pending(conn: sqlite3.Connection) -> None:
@@ -57,17 +77,22 @@ def mark_all_pending(conn: sqlite3.Connection) -> None:
 
 # (version, stored fields: category, color) — None: no work-item status on that version.
 MATRIX = [
-    ("15.6", None), ("16.11", None), ("17.5-ee", None), ("18.5-ce", None),
-    ("17.8-ee", (False, False)), ("17.10-ee", (False, True)), ("18.0-ee", (False, True)),
+    ("15.6", None),
+    ("16.11", None),
+    ("17.5-ee", None),
+    ("18.5-ce", None),
+    ("17.8-ee", (False, False)),
+    ("17.10-ee", (False, True)),
+    ("18.0-ee", (False, True)),
     ("18.5-ee", (True, True)),
 ]
 
 
 @pytest.mark.parametrize(("version", "shape"), MATRIX)
 def test_status_is_stored_exactly_where_the_version_has_it(
-        db: sqlite3.Connection, version: str, shape: tuple[bool, bool] | None) -> None:
-    with Simulator.start(preset="small", seed=7, issues=40, mrs=2,
-                         gitlab_version=version) as sim:
+    db: sqlite3.Connection, version: str, shape: tuple[bool, bool] | None
+) -> None:
+    with Simulator.start(preset="small", seed=7, issues=40, mrs=2, gitlab_version=version) as sim:
         seed_issues(db, sim)
         mark_all_pending(db)
         project = sim.dataset.projects[0]
@@ -93,14 +118,15 @@ def test_status_is_stored_exactly_where_the_version_has_it(
         assert any(name for name, _c, _k in stored(db, project.id).values())
         assert pending(db, project.id) == set()
         assert ("category" in cached.fields) is category
-        assert cached.mode == ("object" if GitLabVersion.parse(version).at_least(17, 11)
-                               else "flat")
+        assert cached.mode == (
+            "object" if GitLabVersion.parse(version).at_least(17, 11) else "flat"
+        )
 
 
 def test_scalar_status_means_requirements_only_and_the_reason_says_so(
-        db: sqlite3.Connection) -> None:
-    with Simulator.start(preset="small", seed=7, issues=10, mrs=2,
-                         gitlab_version="17.5-ee") as sim:
+    db: sqlite3.Connection,
+) -> None:
+    with Simulator.start(preset="small", seed=7, issues=10, mrs=2, gitlab_version="17.5-ee") as sim:
         seed_issues(db, sim)
         result = enrich(sim, db, sim.dataset.projects[0])
         assert result.available is False and result.error_code is None
@@ -108,8 +134,7 @@ def test_scalar_status_means_requirements_only_and_the_reason_says_so(
 
 
 def test_a_new_version_probes_again_and_finds_the_status(db: sqlite3.Connection) -> None:
-    with Simulator.start(preset="small", seed=7, issues=20, mrs=2,
-                         gitlab_version="17.5-ee") as sim:
+    with Simulator.start(preset="small", seed=7, issues=20, mrs=2, gitlab_version="17.5-ee") as sim:
         seed_issues(db, sim)
         mark_all_pending(db)
         project = sim.dataset.projects[0]
@@ -123,8 +148,7 @@ def test_a_new_version_probes_again_and_finds_the_status(db: sqlite3.Connection)
 
 
 def test_more_than_100_changed_issues_go_in_batches_of_100(db: sqlite3.Connection) -> None:
-    with Simulator.start(preset="small", seed=7, issues=500, mrs=2,
-                         complexity_limit=None) as sim:
+    with Simulator.start(preset="small", seed=7, issues=500, mrs=2, complexity_limit=None) as sim:
         seed_issues(db, sim)
         project = max(sim.dataset.projects, key=lambda p: len(p.issues))
         n = len(project.issues)
@@ -139,16 +163,15 @@ def test_more_than_100_changed_issues_go_in_batches_of_100(db: sqlite3.Connectio
 
 @pytest.mark.parametrize("kind", ["500", "429"])
 def test_issues_a_failure_left_pending_are_fetched_on_the_next_run(
-        db: sqlite3.Connection, kind: str) -> None:
-    with Simulator.start(preset="small", seed=7, issues=300, mrs=2,
-                         complexity_limit=None) as sim:
+    db: sqlite3.Connection, kind: str
+) -> None:
+    with Simulator.start(preset="small", seed=7, issues=300, mrs=2, complexity_limit=None) as sim:
         seed_issues(db, sim)
         mark_all_pending(db)
         project = max(sim.dataset.projects, key=lambda p: len(p.issues))
         assert len(project.issues) > 100
         # The probe and the first batch get through; then GraphQL fails past the retries.
-        sim.configure_faults([{"route": "graphql", "kind": kind, "after": 2,
-                               "retry_after": 1}])
+        sim.configure_faults([{"route": "graphql", "kind": kind, "after": 2, "retry_after": 1}])
         result = enrich(sim, db, project)
         assert result.error_code in ("NETWORK_ERROR", "RATE_LIMITED"), result
         first_batch = set(sorted(project.issues)[:100])
@@ -174,9 +197,14 @@ def listed_truth(items: dict[int, Any]) -> list[ListedItem]:
     out = []
     for item in sorted(items.values(), key=lambda i: (i.created_ms, i.id)):
         notes = sum(1 for d in item.discussions for n in d.notes if not n.system)
-        out.append(ListedItem(id=item.id, iid=item.iid,
-                              updated_at=iso_ms(item.updated_ms)[:-5] + "Z",
-                              user_notes_count=notes))
+        out.append(
+            ListedItem(
+                id=item.id,
+                iid=item.iid,
+                updated_at=iso_ms(item.updated_ms)[:-5] + "Z",
+                user_notes_count=notes,
+            )
+        )
     return out
 
 
@@ -200,15 +228,13 @@ def test_iter_item_ids_lists_every_issue_and_mr_oldest_first() -> None:
 def test_iter_item_ids_shrinks_on_complexity_and_still_lists_everything() -> None:
     # The listing has a per-item cost: at a limit of 17 only small pages pass.
     # (nodes 5 + pageInfo 3, + 1, + 1 for sort = 10; first=100 costs 21, first=50 16)
-    with Simulator.start(preset="small", seed=7, issues=250, mrs=2, complexity_limit=17
-                         ) as sim:
+    with Simulator.start(preset="small", seed=7, issues=250, mrs=2, complexity_limit=17) as sim:
         project = max(sim.dataset.projects, key=lambda p: len(p.issues))
         assert len(project.issues) > 100
         client = make_client(sim)
         try:
             gql = GraphQLClient(client)
-            assert list(iter_item_ids(gql, project.path, "issue")) == \
-                listed_truth(project.issues)
+            assert list(iter_item_ids(gql, project.path, "issue")) == listed_truth(project.issues)
             # At least one rejected page of 100, then pages of at most 50.
             assert gql.requests >= 1 + math.ceil(len(project.issues) / 50)
         finally:
@@ -221,8 +247,9 @@ def test_iter_item_ids_never_skips_an_item_edited_during_the_walk() -> None:
         client = make_client(sim)
         try:
             seen = []
-            for n, item in enumerate(iter_item_ids(GraphQLClient(client), project.path,
-                                                   "issue", page_size=5)):
+            for n, item in enumerate(
+                iter_item_ids(GraphQLClient(client), project.path, "issue", page_size=5)
+            ):
                 seen.append(item.id)
                 if n % 5 == 0:  # edit an item already read, once per page
                     sim.admin.edit_issue(project.path, item.iid, title=f"edited {n}")
@@ -232,8 +259,9 @@ def test_iter_item_ids_never_skips_an_item_edited_during_the_walk() -> None:
 
 
 def test_mrs_disabled_or_unknown_project_is_not_found() -> None:
-    with Simulator.start(preset="small", seed=7, issues=10, mrs=4,
-                         mrs_disabled=["acme/platform"]) as sim:
+    with Simulator.start(
+        preset="small", seed=7, issues=10, mrs=4, mrs_disabled=["acme/platform"]
+    ) as sim:
         client = make_client(sim)
         try:
             gql = GraphQLClient(client)

@@ -50,8 +50,9 @@ class TamperingTransport(httpx.BaseTransport):
         self._inner.close()
 
 
-def make_client(sim: Any, *, max_retries: int = 1,
-                transport: httpx.BaseTransport | None = None) -> GitLabClient:
+def make_client(
+    sim: Any, *, max_retries: int = 1, transport: httpx.BaseTransport | None = None
+) -> GitLabClient:
     """A real client with the real retry policy, minus the sleeping."""
     retry = RetryPolicy(max_retries=max_retries, sleep=lambda _s: None, rng=lambda: 0.0)
     return GitLabClient(sim.url, sim.token, retry=retry, transport=transport)
@@ -63,14 +64,22 @@ def seed_issues(conn: sqlite3.Connection, sim: Any) -> None:
     now = iso_ms(sim.dataset.now_ms)
     with sim.dataset.lock, transaction(conn):
         for project in sim.dataset.projects:
-            conn.execute("INSERT INTO projects(id, path) VALUES (?, ?)",
-                         (project.id, project.path))
+            conn.execute("INSERT INTO projects(id, path) VALUES (?, ?)", (project.id, project.path))
             for issue in project.issues.values():
                 conn.execute(
                     "INSERT INTO issues(id, project_id, iid, title, state, created_at, "
                     "updated_at, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (issue.id, project.id, issue.iid, issue.title, issue.state,
-                     iso_ms(issue.created_ms), iso_ms(issue.updated_ms), now))
+                    (
+                        issue.id,
+                        project.id,
+                        issue.iid,
+                        issue.title,
+                        issue.state,
+                        iso_ms(issue.created_ms),
+                        iso_ms(issue.updated_ms),
+                        now,
+                    ),
+                )
 
 
 def truth(sim: Any, project: Any) -> dict[int, StatusTriple]:
@@ -87,6 +96,8 @@ def truth(sim: Any, project: Any) -> dict[int, StatusTriple]:
 
 
 def stored(conn: sqlite3.Connection, project_id: int) -> dict[int, StatusTriple]:
-    rows = conn.execute("SELECT iid, status_name, status_category, status_color FROM issues "
-                        "WHERE project_id = ?", (project_id,))
+    rows = conn.execute(
+        "SELECT iid, status_name, status_category, status_color FROM issues WHERE project_id = ?",
+        (project_id,),
+    )
     return {int(r[0]): (r[1], r[2], r[3]) for r in rows}

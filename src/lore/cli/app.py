@@ -96,20 +96,34 @@ def _build() -> dict[str, Any]:
                     f"no such command {name!r}",
                     suggestion=(f"did you mean {guess!r}? " if guess else "")
                     + f"See: {ctx.command_path} --help",
-                    actions=[f"{ctx.command_path} {guess}" if guess else f"{ctx.command_path} --help"],
+                    actions=[
+                        f"{ctx.command_path} {guess}" if guess else f"{ctx.command_path} --help"
+                    ],
                 )
             return super().resolve_command(ctx, args)
-
 
     @click.group(
         cls=LazyGroup,
         lazy=COMMANDS,
         context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     )
-    @click.option("--robot", "-J", "robot", is_flag=True, help="Machine output: one JSON document on stdout. Also LORE_ROBOT=1.")
-    @click.option("--config", "config_opt", metavar="PATH", help="Config file (default: $LORE_CONFIG_PATH, then XDG).")
+    @click.option(
+        "--robot",
+        "-J",
+        "robot",
+        is_flag=True,
+        help="Machine output: one JSON document on stdout. Also LORE_ROBOT=1.",
+    )
+    @click.option(
+        "--config",
+        "config_opt",
+        metavar="PATH",
+        help="Config file (default: $LORE_CONFIG_PATH, then XDG).",
+    )
     @click.option("--quiet", "-q", is_flag=True, help="Less human output (no progress bars).")
-    @click.version_option(__version__, "--version", "-V", prog_name="lore", message="%(prog)s %(version)s")
+    @click.version_option(
+        __version__, "--version", "-V", prog_name="lore", message="%(prog)s %(version)s"
+    )
     @click.pass_context
     def cli(ctx: click.Context, robot: bool, config_opt: str | None, quiet: bool) -> None:
         """lore — a local, always-fresh mirror of GitLab, queried offline in milliseconds."""
@@ -228,8 +242,11 @@ def _run(args: list[str], app: AppContext) -> int:
 
 
 def _interrupted(app: AppContext, elapsed_ms: int) -> int:
-    emit_error(LoreError(ErrorCode.INTERNAL_ERROR, "interrupted",
-                         suggestion="Run the command again"), app.robot, elapsed_ms)
+    emit_error(
+        LoreError(ErrorCode.INTERNAL_ERROR, "interrupted", suggestion="Run the command again"),
+        app.robot,
+        elapsed_ms,
+    )
     return 130
 
 

@@ -59,7 +59,9 @@ def robot(
 # -- JSON-Schema builders --------------------------------------------------------------
 
 
-def obj(props: dict[str, Any], required: Iterable[str] | None = None, *, extra: bool = True) -> dict[str, Any]:
+def obj(
+    props: dict[str, Any], required: Iterable[str] | None = None, *, extra: bool = True
+) -> dict[str, Any]:
     """An object schema; every property is required unless ``required`` says otherwise."""
     return {
         "type": "object",

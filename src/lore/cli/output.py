@@ -36,7 +36,9 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False)
 
 
-def success_envelope(data: Any, elapsed_ms: int, extra_meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def success_envelope(
+    data: Any, elapsed_ms: int, extra_meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"elapsed_ms": elapsed_ms}
     if extra_meta:
         meta.update(extra_meta)
@@ -151,7 +153,9 @@ def emit_error(err: LoreError, robot: bool, elapsed_ms: int) -> None:
 
 def configure_logging() -> None:
     """LORE_LOG_LEVEL=debug|info|warning (or LORE_DEBUG=1) sends lore's log to stderr."""
-    level = os.environ.get("LORE_LOG_LEVEL") or ("DEBUG" if os.environ.get("LORE_DEBUG") == "1" else "")
+    level = os.environ.get("LORE_LOG_LEVEL") or (
+        "DEBUG" if os.environ.get("LORE_DEBUG") == "1" else ""
+    )
     if not level:
         return
     import logging
@@ -160,4 +164,6 @@ def configure_logging() -> None:
     handler.setFormatter(logging.Formatter("lore %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("lore")
     logger.addHandler(handler)
-    logger.setLevel(level.upper() if level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
+    logger.setLevel(
+        level.upper() if level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO"
+    )

@@ -35,8 +35,12 @@ class RichProgress:
         self._progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._progress.stop()
 
     def start(self, key: str, label: str, total: int | None) -> None:
@@ -45,8 +49,9 @@ class RichProgress:
             return
         self._tasks[key] = self._progress.add_task(label, total=total, note="")
 
-    def update(self, key: str, *, advance: int = 0, completed: int | None = None,
-               total: int | None = None) -> None:
+    def update(
+        self, key: str, *, advance: int = 0, completed: int | None = None, total: int | None = None
+    ) -> None:
         task = self._tasks.get(key)
         if task is None:
             return

@@ -210,8 +210,9 @@ class Column:
     ratio: int | None = None
 
 
-def columns_that_fit(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int,
-                     drop_order: Sequence[str]) -> list[int]:
+def columns_that_fit(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int, drop_order: Sequence[str]
+) -> list[int]:
     """Indexes of the columns to show at terminal ``width``: the columns named in
     ``drop_order`` go, first to last, until the rest fit at their natural width (a table
     that drops a column reads better than one that squeezes them all)."""
@@ -272,8 +273,10 @@ def make_table(
         )
     for row in rows:
         table.add_row(
-            *(Text("") if cell is None else Text(cell) if isinstance(cell, str) else cell
-              for cell in row)
+            *(
+                Text("") if cell is None else Text(cell) if isinstance(cell, str) else cell
+                for cell in row
+            )
         )
     return table
 

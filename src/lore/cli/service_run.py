@@ -43,23 +43,32 @@ def run_scheduled(app: AppContext, service_id: str) -> int:
         from lore.service.run import deps_from_env, run_service
 
         if not valid_service_id(service_id):
-            raise LoreError(ErrorCode.SERVICE_ERROR, f"invalid service id {service_id!r}",
-                            suggestion="Service ids are [a-z0-9-], at most 32 characters")
+            raise LoreError(
+                ErrorCode.SERVICE_ERROR,
+                f"invalid service id {service_id!r}",
+                suggestion="Service ids are [a-z0-9-], at most 32 characters",
+            )
         data = run_service(service_id, app.data_dir(), deps_from_env(default_clock()))
     except LoreError as err:
         emit_error(err, True, app.elapsed_ms())
         return 0
     except Exception as exc:  # even a bug exits 0: lore's policy, not the scheduler's, retries
-        emit_error(LoreError(ErrorCode.INTERNAL_ERROR,
-                             f"unexpected {type(exc).__name__}: {str(exc)[:300]}",
-                             suggestion="This is a bug in lore; see: lore service logs"),
-                   True, app.elapsed_ms())
+        emit_error(
+            LoreError(
+                ErrorCode.INTERNAL_ERROR,
+                f"unexpected {type(exc).__name__}: {str(exc)[:300]}",
+                suggestion="This is a bug in lore; see: lore service logs",
+            ),
+            True,
+            app.elapsed_ms(),
+        )
         return 0
     return app.emit(data)
 
 
 def main(service_id: str, started: float | None = None) -> int:
     configure_logging()
-    app = AppContext(robot=True, quiet=False,
-                     started=time.perf_counter() if started is None else started)
+    app = AppContext(
+        robot=True, quiet=False, started=time.perf_counter() if started is None else started
+    )
     return run_scheduled(app, service_id)

@@ -64,7 +64,8 @@ def ms_from_iso(text: str) -> int:
 
 #: The store's canonical form, which is also what GitLab sends: ``2024-01-02T03:04:05.678Z``.
 _CANONICAL_RE = re.compile(
-    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z")
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z"
+)
 
 
 def normalize_iso(text: str | None) -> str | None:

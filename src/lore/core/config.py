@@ -193,9 +193,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 def _check_url(url: str, key: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise _invalid(
-            f"config key {key!r}: {url!r} is not an http(s) URL", key
-        )
+        raise _invalid(f"config key {key!r}: {url!r} is not an http(s) URL", key)
 
 
 def _check_ca_bundle(cfg: Config, base_dir: Path | None) -> None:
@@ -273,7 +271,9 @@ def validate(raw: Any, base_dir: Path | None = None) -> Config:
             raise _invalid(f"config key {key!r}: {value} is outside {low:g}..{high:g}", key)
     for name, weight in msgspec.structs.asdict(cfg.who.weights).items():
         if weight < 0:
-            raise _invalid(f"config key 'who.weights.{name}': must not be negative", f"who.weights.{name}")
+            raise _invalid(
+                f"config key 'who.weights.{name}': must not be negative", f"who.weights.{name}"
+            )
     return cfg
 
 
@@ -304,12 +304,14 @@ def load(path: Path) -> Config:
         ) from None
     except IsADirectoryError:
         raise LoreError(
-            ErrorCode.CONFIG_INVALID, f"config path {path} is a directory, not a file",
+            ErrorCode.CONFIG_INVALID,
+            f"config path {path} is a directory, not a file",
             suggestion="Point --config or LORE_CONFIG_PATH at a JSON file",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LoreError(
-            ErrorCode.CONFIG_INVALID, f"cannot read config {path}: {exc}",
+            ErrorCode.CONFIG_INVALID,
+            f"cannot read config {path}: {exc}",
             suggestion="Check the file's permissions and encoding (UTF-8)",
         ) from None
     return parse(text, source=str(path), base_dir=path.parent)

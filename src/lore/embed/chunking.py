@@ -73,9 +73,9 @@ def _overlap_tail(chunk: str, overlap_chars: int) -> str:
         return ""  # the whole chunk: repeating it all would not be an overlap
     match = _SENTENCE_END_RE.search(tail)
     if match is not None and match.end() < len(tail):
-        return tail[match.end():].strip()
+        return tail[match.end() :].strip()
     space = tail.find(" ")
-    return tail[space + 1:].strip() if space >= 0 else ""
+    return tail[space + 1 :].strip() if space >= 0 else ""
 
 
 def chunk_text(text: str, max_chars: int, overlap_chars: int | None = None) -> list[str]:

@@ -44,7 +44,9 @@ class ProtocolError(TransportError):
 class JsonClient:
     """POSTs JSON to one server; one connection, reused while the server keeps it open."""
 
-    def __init__(self, base_url: str, *, timeout_seconds: float, connect_timeout_seconds: float) -> None:
+    def __init__(
+        self, base_url: str, *, timeout_seconds: float, connect_timeout_seconds: float
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConnectFailed(f"not an http(s) URL: {base_url!r}")
@@ -151,7 +153,11 @@ class JsonClient:
         raw, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
         lines = raw.decode("latin-1").split("\r\n")
         status_line = lines[0].split(" ", 2)
-        if len(status_line) < 2 or not status_line[0].startswith("HTTP/1.") or not status_line[1].isdigit():
+        if (
+            len(status_line) < 2
+            or not status_line[0].startswith("HTTP/1.")
+            or not status_line[1].isdigit()
+        ):
             raise ProtocolError(f"not an HTTP/1.x response: {lines[0][:80]!r}")
         headers: dict[str, str] = {}
         for line in lines[1:]:

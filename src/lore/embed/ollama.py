@@ -57,7 +57,9 @@ def proxied(base_url: str) -> bool:
 class _HttpxTransport:
     """httpx behind the same interface and errors as :class:`JsonClient` (for proxies)."""
 
-    def __init__(self, base_url: str, *, timeout_seconds: float, connect_timeout_seconds: float) -> None:
+    def __init__(
+        self, base_url: str, *, timeout_seconds: float, connect_timeout_seconds: float
+    ) -> None:
         import httpx
 
         self._httpx = httpx
@@ -108,8 +110,11 @@ class OllamaProvider:
         self.requests = 0
         # A CPU-only Ollama can take a while per batch; connecting should not.
         transport = _HttpxTransport if proxied(self.base_url) else JsonClient
-        self._client: _Transport = transport(self.base_url, timeout_seconds=timeout_seconds,
-                                             connect_timeout_seconds=connect_timeout_seconds)
+        self._client: _Transport = transport(
+            self.base_url,
+            timeout_seconds=timeout_seconds,
+            connect_timeout_seconds=connect_timeout_seconds,
+        )
 
     @property
     def model(self) -> str:
@@ -132,7 +137,7 @@ class OllamaProvider:
         """Embed ``texts`` in requests of at most ``batch_size`` inputs."""
         out: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
-            out.extend(self._embed_batch(texts[start:start + self.batch_size]))
+            out.extend(self._embed_batch(texts[start : start + self.batch_size]))
         return out
 
     # -- internals ----------------------------------------------------------------------
@@ -153,7 +158,9 @@ class OllamaProvider:
                 status, body = self._client.post_json(path, payload)
             except ConnectFailed as exc:
                 # Nothing listening: retrying will not help within one run.
-                raise self._unreachable(f"cannot connect to Ollama at {self.base_url}: {exc}") from None
+                raise self._unreachable(
+                    f"cannot connect to Ollama at {self.base_url}: {exc}"
+                ) from None
             except (TransportTimeout, ProtocolError) as exc:
                 if attempt < MAX_RETRIES:
                     self._backoff(attempt, f"{type(exc).__name__}: {exc}")
@@ -163,7 +170,9 @@ class OllamaProvider:
                     f"Ollama at {self.base_url} did not answer ({type(exc).__name__}: {exc})"
                 ) from None
             except TransportError as exc:
-                raise self._unreachable(f"request to Ollama at {self.base_url} failed: {exc}") from None
+                raise self._unreachable(
+                    f"request to Ollama at {self.base_url} failed: {exc}"
+                ) from None
             if status >= 500 and attempt < MAX_RETRIES:
                 self._backoff(attempt, f"HTTP {status}")
                 attempt += 1
@@ -197,8 +206,10 @@ class OllamaProvider:
         out: list[list[float]] = []
         for vector in vectors:
             if not isinstance(vector, list) or not vector:
-                raise self._unavailable("Ollama returned an empty vector",
-                                        suggestion=f"Check that {self._model!r} is an embedding model")
+                raise self._unavailable(
+                    "Ollama returned an empty vector",
+                    suggestion=f"Check that {self._model!r} is an embedding model",
+                )
             if self._dimension is None:
                 self._dimension = len(vector)
             elif len(vector) != self._dimension:
@@ -224,7 +235,8 @@ class OllamaProvider:
             )
         if status >= 500:
             return self._unreachable(
-                f"Ollama at {self.base_url} failed with HTTP {status}" + (f": {detail}" if detail else "")
+                f"Ollama at {self.base_url} failed with HTTP {status}"
+                + (f": {detail}" if detail else "")
             )
         return self._unavailable(
             f"Ollama rejected the embedding request for {self._model!r} (HTTP {status})"
@@ -236,10 +248,17 @@ class OllamaProvider:
         return self._unavailable(
             message,
             suggestion=f"Start Ollama with `ollama serve` and make sure the model is present "
-            f"(`ollama pull {self._model}`), or set embedding.provider to \"none\" in the config",
+            f'(`ollama pull {self._model}`), or set embedding.provider to "none" in the config',
             actions=["ollama serve", f"ollama pull {self._model}"],
         )
 
-    def _unavailable(self, message: str, *, suggestion: str, actions: list[str] | None = None) -> LoreError:
-        return LoreError(ErrorCode.EMBEDDING_UNAVAILABLE, message, suggestion=suggestion,
-                         actions=actions, details={"base_url": self.base_url, "model": self._model})
+    def _unavailable(
+        self, message: str, *, suggestion: str, actions: list[str] | None = None
+    ) -> LoreError:
+        return LoreError(
+            ErrorCode.EMBEDDING_UNAVAILABLE,
+            message,
+            suggestion=suggestion,
+            actions=actions,
+            details={"base_url": self.base_url, "model": self._model},
+        )

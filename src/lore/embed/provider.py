@@ -43,7 +43,9 @@ def query_prefix(model: str) -> str:
     return "search_query: " if "nomic-embed" in model else ""
 
 
-def make_provider(config: EmbeddingConfig, *, timeout_seconds: float | None = None) -> EmbeddingProvider | None:
+def make_provider(
+    config: EmbeddingConfig, *, timeout_seconds: float | None = None
+) -> EmbeddingProvider | None:
     """The configured provider, or None when ``provider`` is ``"none"``."""
     if config.provider == "none":
         return None
@@ -51,5 +53,6 @@ def make_provider(config: EmbeddingConfig, *, timeout_seconds: float | None = No
 
     if timeout_seconds is None:
         return OllamaProvider(config.base_url, config.model, batch_size=config.batch_size)
-    return OllamaProvider(config.base_url, config.model, batch_size=config.batch_size,
-                          timeout_seconds=timeout_seconds)
+    return OllamaProvider(
+        config.base_url, config.model, batch_size=config.batch_size, timeout_seconds=timeout_seconds
+    )

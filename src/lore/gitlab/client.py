@@ -142,8 +142,9 @@ class ForbiddenError(LoreError):
     token. The sync stages catch it and skip the resource; a caller that does not catch
     it still sees AUTH_FAILED."""
 
-    def __init__(self, message: str, *, path: str, what: str | None,
-                 server_message: str, suggestion: str) -> None:
+    def __init__(
+        self, message: str, *, path: str, what: str | None, server_message: str, suggestion: str
+    ) -> None:
         super().__init__(ErrorCode.AUTH_FAILED, message, suggestion=suggestion)
         self.http_status = 403
         self.path = path
@@ -157,8 +158,15 @@ class InsufficientScopeError(LoreError):
     ``scope_missing`` is the scope to add (``read_api`` when GitLab accepts it),
     ``accepted_scopes`` every scope GitLab listed for the endpoint."""
 
-    def __init__(self, message: str, *, path: str, scope_missing: str,
-                 accepted_scopes: list[str], suggestion: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        scope_missing: str,
+        accepted_scopes: list[str],
+        suggestion: str,
+    ) -> None:
         super().__init__(ErrorCode.AUTH_FAILED, message, suggestion=suggestion)
         self.http_status = 403
         self.path = path
@@ -226,8 +234,9 @@ class RateLimitThrottle:
                 self._reset_at, self._remaining = float(reset), remaining  # a new window
             else:
                 # Answers of concurrent requests arrive out of order: the lowest is newest.
-                self._remaining = remaining if self._remaining is None else min(
-                    self._remaining, remaining)
+                self._remaining = (
+                    remaining if self._remaining is None else min(self._remaining, remaining)
+                )
             if limit is not None:
                 self._limit = limit
 
@@ -279,9 +288,12 @@ def encode_project(project: str | int) -> str:
 # -- TLS ------------------------------------------------------------------------------
 
 
-def ssl_context_for(ca_bundle: str | None = None, tls_verify: bool = True,
-                    environ: dict[str, str] | None = None,
-                    strict_env: bool = True) -> ssl.SSLContext | bool:
+def ssl_context_for(
+    ca_bundle: str | None = None,
+    tls_verify: bool = True,
+    environ: dict[str, str] | None = None,
+    strict_env: bool = True,
+) -> ssl.SSLContext | bool:
     """What httpx should verify with: ``False`` (``gitlab.tlsVerify: false``, with a loud
     warning once per process) or a context trusting the OS store (``truststore`` when
     installed), certifi, and every CA file named by ``REQUESTS_CA_BUNDLE``,
@@ -304,8 +316,9 @@ def ssl_context_for(ca_bundle: str | None = None, tls_verify: bool = True,
         context.load_verify_locations(cafile=certifi.where())
     except (ImportError, OSError, ssl.SSLError):
         pass  # the OS store alone
-    sources: list[tuple[str, str]] = [(var, env[var]) for var in _CA_ENV_VARS
-                                      if env.get(var, "").strip()]
+    sources: list[tuple[str, str]] = [
+        (var, env[var]) for var in _CA_ENV_VARS if env.get(var, "").strip()
+    ]
     if ca_bundle:
         sources.append(("gitlab.caBundle", ca_bundle))
     for name, path in sources:
@@ -320,8 +333,10 @@ def ssl_context_for(ca_bundle: str | None = None, tls_verify: bool = True,
                 ErrorCode.CONFIG_INVALID,
                 f"{'config key' if is_key else 'environment variable'} {name!r}: cannot load "
                 f"the CA bundle {path!r} ({exc.__class__.__name__}: {exc})",
-                suggestion=(f"Point {name} at a PEM file with your CA's certificate"
-                            + ("" if is_key else f", or unset {name}")),
+                suggestion=(
+                    f"Point {name} at a PEM file with your CA's certificate"
+                    + ("" if is_key else f", or unset {name}")
+                ),
                 details={"key": name} if is_key else {"env": name},
             ) from None
     return context
@@ -333,9 +348,11 @@ def _warn_insecure() -> None:
         if _insecure_warned:
             return
         _insecure_warned = True
-    message = ("WARNING: gitlab.tlsVerify is false: lore does NOT check GitLab's TLS "
-               "certificate. Anyone on the network path can read your token and data. "
-               "Set gitlab.caBundle to your CA's PEM file instead.")
+    message = (
+        "WARNING: gitlab.tlsVerify is false: lore does NOT check GitLab's TLS "
+        "certificate. Anyone on the network path can read your token and data. "
+        "Set gitlab.caBundle to your CA's PEM file instead."
+    )
     log.warning("%s", message)
     try:
         sys.stderr.write(message + "\n")
@@ -345,9 +362,16 @@ def _warn_insecure() -> None:
 
 
 #: TLS failures no retry can fix (a dropped handshake, by contrast, may be transient).
-_PERMANENT_TLS = ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL",
-                  "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_BAD_CERTIFICATE",
-                  "TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "HANDSHAKE_FAILURE")
+_PERMANENT_TLS = (
+    "CERTIFICATE_VERIFY_FAILED",
+    "WRONG_VERSION_NUMBER",
+    "UNKNOWN_PROTOCOL",
+    "TLSV1_ALERT_UNKNOWN_CA",
+    "SSLV3_ALERT_BAD_CERTIFICATE",
+    "TLSV1_ALERT_PROTOCOL_VERSION",
+    "UNSUPPORTED_PROTOCOL",
+    "HANDSHAKE_FAILURE",
+)
 
 
 def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
@@ -359,7 +383,8 @@ def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
         if isinstance(current, ssl.SSLCertVerificationError):
             return current
         if isinstance(current, ssl.SSLError) and any(
-                marker in str(current) for marker in _PERMANENT_TLS):
+            marker in str(current) for marker in _PERMANENT_TLS
+        ):
             return current
         current = current.__cause__ or current.__context__
     text = str(exc)
@@ -411,24 +436,34 @@ class GitLabClient:
         )
 
     @classmethod
-    def from_config(cls, config: Config, *, concurrency: int | None = None,
-                    timeout_seconds: float | None = None, retry: RetryPolicy | None = None,
-                    transport: httpx.BaseTransport | None = None,
-                    token: str | None = None) -> GitLabClient:
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        concurrency: int | None = None,
+        timeout_seconds: float | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        token: str | None = None,
+    ) -> GitLabClient:
         """The one place a config becomes a client: base URL, token (TOKEN_NOT_SET if
         unset), TLS (``gitlab.caBundle``, ``gitlab.tlsVerify``, ``SSL_CERT_FILE``,
         ``REQUESTS_CA_BUNDLE``, the OS store), ``sync.concurrency``,
         ``sync.timeoutSeconds`` and ``sync.maxRetries`` unless given here. ``token``
         overrides the environment (the service's env file holds it for doctor)."""
         token = token if token else config.token()
-        verify = ssl_context_for(config.gitlab.ca_bundle, config.gitlab.tls_verify,
-                                 strict_env=config.base_url.startswith("https://"))
+        verify = ssl_context_for(
+            config.gitlab.ca_bundle,
+            config.gitlab.tls_verify,
+            strict_env=config.base_url.startswith("https://"),
+        )
         return cls(
             config.base_url,
             token,
             concurrency=concurrency if concurrency is not None else config.sync.concurrency,
-            timeout_seconds=(timeout_seconds if timeout_seconds is not None
-                             else config.sync.timeout_seconds),
+            timeout_seconds=(
+                timeout_seconds if timeout_seconds is not None else config.sync.timeout_seconds
+            ),
             retry=retry or RetryPolicy(max_retries=config.sync.max_retries),
             transport=transport,
             verify=verify,
@@ -455,8 +490,9 @@ class GitLabClient:
             return {"PRIVATE-TOKEN": self._token}
         return {"Authorization": f"Bearer {self._token}"}
 
-    def _send(self, method: str, url: str, params: dict[str, Any] | None, json_body: Any,
-              scheme: str) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, params: dict[str, Any] | None, json_body: Any, scheme: str
+    ) -> httpx.Response:
         """One HTTP exchange after the throttle's go-ahead."""
         wait = self.throttle.delay()
         if wait > MAX_HINT_WAIT_SECONDS:
@@ -467,8 +503,9 @@ class GitLabClient:
             self.stats.count_throttle(wait)
             log.info("rate limit: waiting %.2fs before %s %s", wait, method, urlsplit(url).path)
             self.retry.sleep(wait)
-        response = self._http.request(method, url, params=params, json=json_body,
-                                      headers=self._auth_headers(scheme))
+        response = self._http.request(
+            method, url, params=params, json=json_body, headers=self._auth_headers(scheme)
+        )
         self.throttle.observe(response)
         return response
 
@@ -505,8 +542,14 @@ class GitLabClient:
                     raise self._tls_error(tls) from None  # permanent: retrying cannot help
                 if attempt < self.retry.max_retries:
                     delay = self.retry.backoff(attempt)
-                    log.warning("%s %s failed (%s); retry %d in %.2fs", method, path, reason,
-                                attempt + 1, delay)
+                    log.warning(
+                        "%s %s failed (%s); retry %d in %.2fs",
+                        method,
+                        path,
+                        reason,
+                        attempt + 1,
+                        delay,
+                    )
                     self.stats.count_retry()
                     self.retry.sleep(delay)
                     attempt += 1
@@ -531,8 +574,12 @@ class GitLabClient:
                 return response
             if status < 400:
                 raise self._unexpected(status, method, path, response)
-            if status == 401 and scheme == "bearer" and not self._bearer_confirmed \
-                    and not fallback_tried:
+            if (
+                status == 401
+                and scheme == "bearer"
+                and not self._bearer_confirmed
+                and not fallback_tried
+            ):
                 # Some proxies strip Authorization; try the token once as PRIVATE-TOKEN.
                 fallback_tried = True
                 bearer_answer = response
@@ -544,9 +591,11 @@ class GitLabClient:
                 if retry_response.status_code < 300:
                     with self._auth_lock:
                         self._auth = "private-token"
-                    log.warning("GitLab accepted the token as PRIVATE-TOKEN but not as "
-                                "Authorization: Bearer (a proxy may strip it); using "
-                                "PRIVATE-TOKEN from now on")
+                    log.warning(
+                        "GitLab accepted the token as PRIVATE-TOKEN but not as "
+                        "Authorization: Bearer (a proxy may strip it); using "
+                        "PRIVATE-TOKEN from now on"
+                    )
                     return retry_response
                 if retry_response.status_code != 401:
                     response, status = retry_response, retry_response.status_code
@@ -568,8 +617,13 @@ class GitLabClient:
                     attempt += 1
                 else:
                     raise self._rate_limited(method, path, hint if hint is not None else last_hint)
-                log.warning("%s %s rate limited (%s); waiting %.2fs", method, path,
-                            "no hint" if hint is None else f"hint {hint:.0f}s", delay)
+                log.warning(
+                    "%s %s rate limited (%s); waiting %.2fs",
+                    method,
+                    path,
+                    "no hint" if hint is None else f"hint {hint:.0f}s",
+                    delay,
+                )
                 self.throttle.block_until(self.retry.clock() + delay)
                 self.stats.count_retry()
                 self.retry.sleep(delay)
@@ -577,8 +631,9 @@ class GitLabClient:
             if status >= 500:
                 if attempt < self.retry.max_retries:
                     delay = self.retry.backoff(attempt)
-                    log.warning("%s %s -> %d; retry %d in %.2fs", method, path, status,
-                                attempt + 1, delay)
+                    log.warning(
+                        "%s %s -> %d; retry %d in %.2fs", method, path, status, attempt + 1, delay
+                    )
                     self.stats.count_retry()
                     self.retry.sleep(delay)
                     attempt += 1
@@ -610,10 +665,12 @@ class GitLabClient:
             )
         base = urlsplit(self.base_url)
         return f"{base.scheme}://{base.netloc}{parts.path}" + (
-            f"?{parts.query}" if parts.query else "")
+            f"?{parts.query}" if parts.query else ""
+        )
 
-    def _redirected(self, method: str, path: str,
-                    response: httpx.Response) -> tuple[str, dict[str, Any] | None]:
+    def _redirected(
+        self, method: str, path: str, response: httpx.Response
+    ) -> tuple[str, dict[str, Any] | None]:
         """Judge a redirect: the URL to follow (GET, same host), or raise."""
         target = str(response.request.url.join(response.headers["location"]))
         target_host = _host_of(target)
@@ -625,8 +682,11 @@ class GitLabClient:
                 "than the configured one (gitlab.baseUrl)",
                 suggestion=f"If {target_host} is the real GitLab, set gitlab.baseUrl to it "
                 "(lore init --force --url ...)",
-                details={"key": "gitlab.baseUrl", "configured_host": self._host,
-                         "redirect_host": target_host},
+                details={
+                    "key": "gitlab.baseUrl",
+                    "configured_host": self._host,
+                    "redirect_host": target_host,
+                },
             )
         if method not in ("GET", "HEAD"):
             final = self._base_from(target, path) or target
@@ -648,8 +708,12 @@ class GitLabClient:
             )
         new_base = self._base_from(target, path)
         if new_base and new_base != self.base_url:
-            log.warning("gitlab.baseUrl %s redirects to %s; using %s (set gitlab.baseUrl "
-                        "to it)", self.base_url, new_base, new_base)
+            log.warning(
+                "gitlab.baseUrl %s redirects to %s; using %s (set gitlab.baseUrl to it)",
+                self.base_url,
+                new_base,
+                new_base,
+            )
             self.base_url = new_base
         # The Location carries the query already.
         return target, None
@@ -665,8 +729,9 @@ class GitLabClient:
         return f"{parts.scheme}://{parts.netloc}{prefix}"
 
     def _rate_limited(self, method: str, path: str, hint: float | None) -> LoreError:
-        retry_ms = int(hint * 1000) if hint is not None else int(
-            self.retry.until_next_window() * 1000)
+        retry_ms = (
+            int(hint * 1000) if hint is not None else int(self.retry.until_next_window() * 1000)
+        )
         return LoreError(
             ErrorCode.RATE_LIMITED,
             f"GitLab kept answering 429 Too Many Requests for {method} {path}"
@@ -676,8 +741,9 @@ class GitLabClient:
         )
 
     def _tls_error(self, exc: ssl.SSLError) -> LoreError:
-        verify_failed = isinstance(exc, ssl.SSLCertVerificationError) or \
-            "CERTIFICATE_VERIFY_FAILED" in str(exc)
+        verify_failed = isinstance(
+            exc, ssl.SSLCertVerificationError
+        ) or "CERTIFICATE_VERIFY_FAILED" in str(exc)
         detail = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc)
         if verify_failed:
             return LoreError(
@@ -705,8 +771,9 @@ class GitLabClient:
             suggestion="Check the URL (gitlab.baseUrl), your network, and that GitLab is up",
         )
 
-    def _unexpected(self, status: int, method: str, path: str,
-                    response: httpx.Response) -> LoreError:
+    def _unexpected(
+        self, status: int, method: str, path: str, response: httpx.Response
+    ) -> LoreError:
         return LoreError(
             ErrorCode.NETWORK_ERROR,
             f"GitLab answered {status} for {method} {path}",
@@ -720,9 +787,9 @@ class GitLabClient:
         message = _server_message(response)
         if status == 401:
             description = body.get("error_description") or _challenge_param(
-                response, "error_description")
-            reason = str(description) if description else (
-                message or "401 Unauthorized")
+                response, "error_description"
+            )
+            reason = str(description) if description else (message or "401 Unauthorized")
             return LoreError(
                 ErrorCode.AUTH_FAILED,
                 f"GitLab rejected the token: {reason}",
@@ -738,14 +805,18 @@ class GitLabClient:
                 accepted = f" (GitLab accepts: {', '.join(scopes)})" if scopes else ""
                 return InsufficientScopeError(
                     f"the token lacks the scope {missing} needed for {what or path}{accepted}",
-                    path=path, scope_missing=missing, accepted_scopes=scopes,
+                    path=path,
+                    scope_missing=missing,
+                    accepted_scopes=scopes,
                     suggestion=f"Create a token with scope {missing} and export it in the "
                     "variable named by gitlab.tokenEnvVar",
                 )
             return ForbiddenError(
                 f"GitLab refused access to {what or path} (403 Forbidden"
                 f"{': ' + message if message and message != '403 Forbidden' else ''})",
-                path=path, what=what, server_message=message,
+                path=path,
+                what=what,
+                server_message=message,
                 suggestion="The feature may be disabled or limited to members in this "
                 "project, or the token's user lacks the role; check the project's settings",
             )
@@ -763,30 +834,47 @@ class GitLabClient:
 
     # -- helpers ---------------------------------------------------------------------
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None, what: str | None = None) -> Any:
+    def get_json(
+        self, path: str, params: dict[str, Any] | None = None, what: str | None = None
+    ) -> Any:
         response = self.request("GET", path, params=params, what=what)
         return _decode(response, path)
 
-    def get_page(self, path: str, params: dict[str, Any] | None = None, page: int = 1,
-                 per_page: int = 100, what: str | None = None) -> Page:
+    def get_page(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        page: int = 1,
+        per_page: int = 100,
+        what: str | None = None,
+    ) -> Page:
         query = dict(params or {})
         query.update({"page": page, "per_page": per_page})
         response = self.request("GET", path, params=query, what=what)
         items = _decode(response, path)
         if not isinstance(items, list):
-            raise LoreError(ErrorCode.NETWORK_ERROR, f"GitLab sent a non-list body for {path}",
-                            suggestion="Check gitlab.baseUrl points at a GitLab instance")
+            raise LoreError(
+                ErrorCode.NETWORK_ERROR,
+                f"GitLab sent a non-list body for {path}",
+                suggestion="Check gitlab.baseUrl points at a GitLab instance",
+            )
         headers = response.headers
         return Page(
             items=items,
             page=page,
-            next_page=_int_header(headers.get("x-next-page")) or _next_from_link(headers.get("link")),
+            next_page=_int_header(headers.get("x-next-page"))
+            or _next_from_link(headers.get("link")),
             total=_int_header(headers.get("x-total")),
             total_pages=_int_header(headers.get("x-total-pages")),
         )
 
-    def iter_pages(self, path: str, params: dict[str, Any] | None = None,
-                   per_page: int = 100, what: str | None = None) -> Iterator[Page]:
+    def iter_pages(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        per_page: int = 100,
+        what: str | None = None,
+    ) -> Iterator[Page]:
         """Follow ``x-next-page`` (or ``Link: rel=next``) one page after another."""
         page_no: int | None = 1
         while page_no:
@@ -794,8 +882,13 @@ class GitLabClient:
             yield page
             page_no = page.next_page if page.items else None
 
-    def get_all(self, path: str, params: dict[str, Any] | None = None,
-                per_page: int = 100, what: str | None = None) -> list[Any]:
+    def get_all(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        per_page: int = 100,
+        what: str | None = None,
+    ) -> list[Any]:
         out: list[Any] = []
         for page in self.iter_pages(path, params, per_page, what):
             out.extend(page.items)
@@ -804,9 +897,12 @@ class GitLabClient:
     def post_graphql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
         """POST to /api/graphql through the same retry policy and error mapping.
         Interpreting a GraphQL ``errors`` array is the caller's job (``lore.gitlab.graphql``)."""
-        response = self.request("POST", "/api/graphql",
-                                json_body={"query": query, "variables": variables or {}},
-                                what="GraphQL endpoint")
+        response = self.request(
+            "POST",
+            "/api/graphql",
+            json_body={"query": query, "variables": variables or {}},
+            what="GraphQL endpoint",
+        )
         return _decode(response, "/api/graphql")
 
     # -- the few endpoints init needs ---------------------------------------------------
@@ -818,8 +914,9 @@ class GitLabClient:
         return dict(self.get_json("/api/v4/user", what="current user"))
 
     def project(self, path: str | int) -> dict[str, Any]:
-        return dict(self.get_json(f"/api/v4/projects/{encode_project(path)}",
-                                  what=f"project {path}"))
+        return dict(
+            self.get_json(f"/api/v4/projects/{encode_project(path)}", what=f"project {path}")
+        )
 
 
 def _error_body(response: httpx.Response) -> dict[str, Any]:
@@ -838,7 +935,7 @@ def _challenge_param(response: httpx.Response, name: str) -> str | None:
     if at < 0:
         return None
     end = header.find('"', at + len(marker))
-    return header[at + len(marker): end] if end > 0 else None
+    return header[at + len(marker) : end] if end > 0 else None
 
 
 def _server_message(response: httpx.Response) -> str:

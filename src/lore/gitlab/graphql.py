@@ -60,30 +60,48 @@ _CODE_OF_KIND: dict[FailureKind, ErrorCode] = {
 
 # Patterns over GitLab's (graphql-ruby's) error messages, checked in this order.
 _MESSAGE_KINDS: tuple[tuple[re.Pattern[str], FailureKind], ...] = (
-    (re.compile(r"complexity of \d+.*exceeds max complexity|max complexity", re.I),
-     FailureKind.COMPLEXITY),
+    (
+        re.compile(r"complexity of \d+.*exceeds max complexity|max complexity", re.I),
+        FailureKind.COMPLEXITY,
+    ),
     (re.compile(r"timed? ?out|timeout", re.I), FailureKind.TIMEOUT),
-    (re.compile(
-        r"no such type|doesn't exist on type|does not exist on type|unknown type|"
-        r"cannot query field|doesn't accept argument|can't be spread|isn't a defined|"
-        r"not a defined|undefined type|selections can't be made|must have selections",
-        re.I), FailureKind.SCHEMA),
-    (re.compile(r"does not exist or you don't have permission|not found", re.I),
-     FailureKind.NOT_FOUND),
-    (re.compile(r"unauthori[sz]ed|invalid token|authentication|forbidden", re.I),
-     FailureKind.AUTH),
-    (re.compile(r"internal server error|service unavailable|bad gateway", re.I),
-     FailureKind.SERVER),
+    (
+        re.compile(
+            r"no such type|doesn't exist on type|does not exist on type|unknown type|"
+            r"cannot query field|doesn't accept argument|can't be spread|isn't a defined|"
+            r"not a defined|undefined type|selections can't be made|must have selections",
+            re.I,
+        ),
+        FailureKind.SCHEMA,
+    ),
+    (
+        re.compile(r"does not exist or you don't have permission|not found", re.I),
+        FailureKind.NOT_FOUND,
+    ),
+    (re.compile(r"unauthori[sz]ed|invalid token|authentication|forbidden", re.I), FailureKind.AUTH),
+    (
+        re.compile(r"internal server error|service unavailable|bad gateway", re.I),
+        FailureKind.SERVER,
+    ),
 )
 
 
 #: graphql-ruby's static-validation codes (``extensions.code``): the query does not fit
 #: this instance's schema, so the feature it asks for is not there.
-VALIDATION_CODES = frozenset({
-    "undefinedField", "undefinedType", "selectionMismatch", "argumentNotAccepted",
-    "missingRequiredArguments", "cannotSpreadFragment", "undefinedFragment",
-    "argumentLiteralsIncompatible", "variableMismatch", "wrongDirectiveLocation",
-})
+VALIDATION_CODES = frozenset(
+    {
+        "undefinedField",
+        "undefinedType",
+        "selectionMismatch",
+        "argumentNotAccepted",
+        "missingRequiredArguments",
+        "cannotSpreadFragment",
+        "undefinedFragment",
+        "argumentLiteralsIncompatible",
+        "variableMismatch",
+        "wrongDirectiveLocation",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -101,8 +119,12 @@ class GraphQLErrorEntry:
         return self.code in VALIDATION_CODES
 
     def to_dict(self) -> dict[str, Any]:
-        return {"message": self.message, "path": list(self.path), "kind": self.kind.value,
-                "code": self.code}
+        return {
+            "message": self.message,
+            "path": list(self.path),
+            "kind": self.kind.value,
+            "code": self.code,
+        }
 
 
 @dataclass
@@ -141,8 +163,13 @@ class GraphQLError(LoreError):
         suggestion: str | None = None,
         retry_after_ms: int | None = None,
     ) -> None:
-        super().__init__(code, message, suggestion=suggestion, retry_after_ms=retry_after_ms,
-                         details={"kind": kind.value})
+        super().__init__(
+            code,
+            message,
+            suggestion=suggestion,
+            retry_after_ms=retry_after_ms,
+            details={"kind": kind.value},
+        )
         self.kind = kind
         self.errors = errors or []
 
@@ -170,15 +197,21 @@ def parse_errors(raw: Any) -> list[GraphQLErrorEntry]:
         if isinstance(item, dict):
             message = str(item.get("message") or "unknown GraphQL error")
             raw_path = item.get("path")
-            path = tuple(p for p in raw_path if isinstance(p, str | int)) \
-                if isinstance(raw_path, list) else ()
+            path = (
+                tuple(p for p in raw_path if isinstance(p, str | int))
+                if isinstance(raw_path, list)
+                else ()
+            )
             extensions = item.get("extensions")
             if isinstance(extensions, dict) and isinstance(extensions.get("code"), str):
                 code = extensions["code"]
         else:
             message, path = str(item), ()
-        out.append(GraphQLErrorEntry(message=message, path=path,
-                                     kind=classify_message(message, code), code=code))
+        out.append(
+            GraphQLErrorEntry(
+                message=message, path=path, kind=classify_message(message, code), code=code
+            )
+        )
     return out
 
 
@@ -262,8 +295,9 @@ class GraphQLClient:
 
     def has_type(self, name: str) -> bool:
         """Does the instance's schema define the type ``name``? (an introspection probe)"""
-        response = self.execute("query($name: String!) { __type(name: $name) { name } }",
-                                {"name": name})
+        response = self.execute(
+            "query($name: String!) { __type(name: $name) { name } }", {"name": name}
+        )
         found = response.data.get("__type")
         return isinstance(found, dict) and found.get("name") == name
 
@@ -271,9 +305,13 @@ class GraphQLClient:
         try:
             return self.client.post_graphql(query, variables)
         except LoreError as exc:
-            raise GraphQLError(exc.code, exc.message, kind=kind_of_http_error(exc),
-                               suggestion=exc.suggestion,
-                               retry_after_ms=exc.retry_after_ms) from exc
+            raise GraphQLError(
+                exc.code,
+                exc.message,
+                kind=kind_of_http_error(exc),
+                suggestion=exc.suggestion,
+                retry_after_ms=exc.retry_after_ms,
+            ) from exc
 
 
 def _suggestion(kind: FailureKind) -> str:

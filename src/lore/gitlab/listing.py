@@ -53,8 +53,9 @@ class ListedItem:
     user_notes_count: int
 
 
-def iter_item_ids(gql: GraphQLClient, project_path: str, kind: str,
-                  page_size: int = 100) -> Iterator[ListedItem]:
+def iter_item_ids(
+    gql: GraphQLClient, project_path: str, kind: str, page_size: int = 100
+) -> Iterator[ListedItem]:
     """Every issue (``kind="issue"``) or merge request (``"mr"``) of a project, oldest
     first, walked with keyset cursors. Raises :class:`GraphQLError` with kind NOT_FOUND
     when the project is invisible or the connection is null (e.g. merge requests
@@ -69,8 +70,9 @@ def iter_item_ids(gql: GraphQLClient, project_path: str, kind: str,
     cursor: str | None = None
     while True:
         try:
-            response = gql.execute(query, {"fullPath": project_path, "first": pages.size,
-                                           "after": cursor})
+            response = gql.execute(
+                query, {"fullPath": project_path, "first": pages.size, "after": cursor}
+            )
             page = response.require("project", connection)
         except GraphQLError as exc:
             if exc.kind.shrinkable and pages.on_failure(exc.kind):
@@ -80,25 +82,30 @@ def iter_item_ids(gql: GraphQLClient, project_path: str, kind: str,
             raise _not_found(project_path, connection)
         if response.errors:
             # A listing that lost nodes cannot be used to confirm absences.
-            raise GraphQLError(ErrorCode.NETWORK_ERROR,
-                               f"GitLab's {connection} listing of {project_path} came back "
-                               f"incomplete: {response.errors[0].message}",
-                               kind=response.errors[0].kind, errors=response.errors,
-                               suggestion="Retry later")
+            raise GraphQLError(
+                ErrorCode.NETWORK_ERROR,
+                f"GitLab's {connection} listing of {project_path} came back "
+                f"incomplete: {response.errors[0].message}",
+                kind=response.errors[0].kind,
+                errors=response.errors,
+                suggestion="Retry later",
+            )
         pages.on_success()
         for node in page.get("nodes") or []:
             item = _listed(node)
             if item is None:
                 # Skipping it would make a live item look deleted.
-                raise GraphQLError(ErrorCode.NETWORK_ERROR,
-                                   f"GitLab's {connection} listing of {project_path} has a "
-                                   f"node lore cannot read: {node!r:.200}",
-                                   kind=FailureKind.MALFORMED, suggestion="Retry later")
+                raise GraphQLError(
+                    ErrorCode.NETWORK_ERROR,
+                    f"GitLab's {connection} listing of {project_path} has a "
+                    f"node lore cannot read: {node!r:.200}",
+                    kind=FailureKind.MALFORMED,
+                    suggestion="Retry later",
+                )
             yield item
         info = page.get("pageInfo") or {}
         next_cursor = info.get("endCursor")
-        if not info.get("hasNextPage") or not isinstance(next_cursor, str) \
-                or next_cursor == cursor:
+        if not info.get("hasNextPage") or not isinstance(next_cursor, str) or next_cursor == cursor:
             return
         cursor = next_cursor
 
@@ -125,9 +132,12 @@ def _listed(node: Any) -> ListedItem | None:
         return None
     try:
         gid = str(node["id"])
-        return ListedItem(id=int(gid.rsplit("/", 1)[-1]), iid=int(node["iid"]),
-                          updated_at=str(node.get("updatedAt") or ""),
-                          user_notes_count=int(node.get("userNotesCount") or 0))
+        return ListedItem(
+            id=int(gid.rsplit("/", 1)[-1]),
+            iid=int(node["iid"]),
+            updated_at=str(node.get("updatedAt") or ""),
+            user_notes_count=int(node.get("userNotesCount") or 0),
+        )
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -138,4 +148,5 @@ def _not_found(project_path: str, what: str) -> GraphQLError:
         f"GitLab's GraphQL API shows no {what} for project {project_path}",
         kind=FailureKind.NOT_FOUND,
         suggestion="Check that the project exists, that the token can read it (scope "
-                   "read_api), and that the feature is enabled for the project")
+        "read_api), and that the feature is enabled for the project",
+    )

@@ -23,7 +23,13 @@ DEFAULT_LIMIT = 50
 #: GitLab's issue types (``issue_type``), the ones ``--type`` offers first. Kept in step with
 #: lore.store.ingest.ISSUE_TYPES (a test checks); not imported so `--help` stays light.
 ISSUE_TYPES: tuple[str, ...] = (
-    "issue", "incident", "task", "test_case", "requirement", "objective", "key_result",
+    "issue",
+    "incident",
+    "task",
+    "test_case",
+    "requirement",
+    "objective",
+    "key_result",
 )
 #: Types `lore issues` hides unless asked for, as GitLab's issue list hides tasks.
 HIDDEN_BY_DEFAULT: tuple[str, ...] = ("task",)
@@ -80,12 +86,16 @@ class ItemFilters:
         if kind == "mr" and (self.status or self.status_category):
             raise _usage("--status applies to issues only", "Use: lore issues --status NAME")
         if kind == "mr" and (self.types or self.all_types):
-            raise _usage("--type and --all-types apply to issues only", "Use: lore issues --type incident")
+            raise _usage(
+                "--type and --all-types apply to issues only", "Use: lore issues --type incident"
+            )
         self.types = normalize_issue_types(self.types)
         if self.types and self.all_types:
-            raise _usage("--type and --all-types contradict each other: --type picks issue types, "
-                         "--all-types shows every type",
-                         "Keep one of them, e.g. --type task or --all-types")
+            raise _usage(
+                "--type and --all-types contradict each other: --type picks issue types, "
+                "--all-types shows every type",
+                "Keep one of them, e.g. --type task or --all-types",
+            )
 
     def hidden_types(self, kind: str) -> tuple[str, ...]:
         """The issue types this list leaves out without being asked (tasks, unless
@@ -151,11 +161,15 @@ def normalize_issue_type(value: str, *, flag: str = "--type") -> str:
 
     close = difflib.get_close_matches(key, ISSUE_TYPES, n=1, cutoff=0.5)
     guess = f" (did you mean {close[0]!r}?)" if close else ""
-    raise _usage(f"{flag} {value!r} is not a GitLab issue type{guess}",
-                 f"Choose from: {', '.join(ISSUE_TYPES)}")
+    raise _usage(
+        f"{flag} {value!r} is not a GitLab issue type{guess}",
+        f"Choose from: {', '.join(ISSUE_TYPES)}",
+    )
 
 
-def normalize_issue_types(values: list[str] | tuple[str, ...], *, flag: str = "--type") -> list[str]:
+def normalize_issue_types(
+    values: list[str] | tuple[str, ...], *, flag: str = "--type"
+) -> list[str]:
     """Repeatable and comma-separated issue types, normalized, without duplicates."""
     out: list[str] = []
     for value in values:

@@ -168,7 +168,9 @@ def item_summaries(conn: sqlite3.Connection, kind: str, ids: Sequence[int]) -> l
 def _person_ids(conn: sqlite3.Connection, username: str) -> list[int]:
     return [
         int(r[0])
-        for r in conn.execute("SELECT id FROM people WHERE username = ? COLLATE NOCASE", (username,))
+        for r in conn.execute(
+            "SELECT id FROM people WHERE username = ? COLLATE NOCASE", (username,)
+        )
     ]
 
 
@@ -178,16 +180,20 @@ def _near(word: str, candidates: list[str]) -> str:
 
 
 def _empty_result(kind: str, filters: ItemFilters, hints: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": kind, "items": [], "total": 0, "count": 0,
-                           "filters": filters.to_dict(kind), "hints": hints}
+    out: dict[str, Any] = {
+        "kind": kind,
+        "items": [],
+        "total": 0,
+        "count": 0,
+        "filters": filters.to_dict(kind),
+        "hints": hints,
+    }
     if kind == "issue":
         out["hidden_by_type"] = {}
     return out
 
 
-def list_items(
-    conn: sqlite3.Connection | None, kind: str, filters: ItemFilters
-) -> dict[str, Any]:
+def list_items(conn: sqlite3.Connection | None, kind: str, filters: ItemFilters) -> dict[str, Any]:
     """Issues (``kind="issue"``) or merge requests (``"mr"``) matching ``filters``.
 
     Returns ``{"kind", "items": [summary…], "total": matches before the limit,
@@ -211,12 +217,16 @@ def list_items(
         # Everything minus the hidden types: both counts come from indexes alone, where
         # COUNT(*) with "issue_type NOT IN" reads every row (30× slower on 200k issues).
         others = clauses.sql(with_types=False)
-        total = int(conn.execute(f"SELECT COUNT(*) FROM {table} t{others}",
-                                 clauses.params(with_types=False)).fetchone()[0])
+        total = int(
+            conn.execute(
+                f"SELECT COUNT(*) FROM {table} t{others}", clauses.params(with_types=False)
+            ).fetchone()[0]
+        )
         total -= sum(hidden.values())
     else:
-        total = int(conn.execute(f"SELECT COUNT(*) FROM {table} t{where_sql}",
-                                 params).fetchone()[0])
+        total = int(
+            conn.execute(f"SELECT COUNT(*) FROM {table} t{where_sql}", params).fetchone()[0]
+        )
     direction = "ASC" if filters.ascending else "DESC"
     column = _SORT_COLUMNS[filters.sort]
     # Ties broken by the global id so the order is stable across runs (and an index on
@@ -235,10 +245,17 @@ def list_items(
     if total == 0:
         hints.extend(_empty_hints(conn, kind, filters, clauses))
         for name, n in hidden.items():
-            hints.append(f"{_plural_type(name, n)} hidden by default match: add --type {name} "
-                         "or --all-types")
-    out: dict[str, Any] = {"kind": kind, "items": items, "total": total, "count": len(items),
-                           "filters": filters.to_dict(kind), "hints": hints}
+            hints.append(
+                f"{_plural_type(name, n)} hidden by default match: add --type {name} or --all-types"
+            )
+    out: dict[str, Any] = {
+        "kind": kind,
+        "items": items,
+        "total": total,
+        "count": len(items),
+        "filters": filters.to_dict(kind),
+        "hints": hints,
+    }
     if kind == "issue":
         out["hidden_by_type"] = hidden
     return out
@@ -249,7 +266,9 @@ def _plural_type(name: str, n: int) -> str:
     return f"{n} {word if n == 1 else word + 's'}"
 
 
-def _hidden_by_type(conn: sqlite3.Connection, filters: ItemFilters, where: _Where) -> dict[str, int]:
+def _hidden_by_type(
+    conn: sqlite3.Connection, filters: ItemFilters, where: _Where
+) -> dict[str, int]:
     """How many issues matching every other filter the default type filter left out, per
     type (only types with matches): the footer says so, as GitLab's list hides tasks."""
     hidden = filters.hidden_types("issue")
@@ -303,9 +322,14 @@ def _where_clauses(conn: sqlite3.Connection, kind: str, filters: ItemFilters) ->
         # With only unindexed filters (title, status, milestone) left to test, reading the
         # table in order beats hopping through the state index to a third of its rows;
         # SQLite's unary "+" keeps the planner off that index.
-        scan = not (filters.projects or filters.labels or filters.author or filters.assignee
-                    or filters.reviewer or filters.since) and bool(
-            filters.search or filters.status or filters.status_category or filters.milestone)
+        scan = not (
+            filters.projects
+            or filters.labels
+            or filters.author
+            or filters.assignee
+            or filters.reviewer
+            or filters.since
+        ) and bool(filters.search or filters.status or filters.status_category or filters.milestone)
         where.state = ("+t.state = ?" if scan else "t.state = ?", [filters.state])
     if kind == "issue":
         where.types = _type_clause(conn, filters)
@@ -353,8 +377,10 @@ def _where_clauses(conn: sqlite3.Connection, kind: str, filters: ItemFilters) ->
         if filters.status:
             where.add("t.status_name = ? COLLATE NOCASE", filters.status.strip())
         if filters.status_category:
-            where.add(f"{status_category_sql('t.status_category')} = ?",
-                      normalize_status_category(filters.status_category))
+            where.add(
+                f"{status_category_sql('t.status_category')} = ?",
+                normalize_status_category(filters.status_category),
+            )
     return where
 
 
@@ -382,9 +408,12 @@ def _empty_hints(
     if conn.execute("SELECT 1 FROM projects LIMIT 1").fetchone() is None:
         return [NOTHING_SYNCED_HINT]
     for label in filters.labels:
-        if conn.execute(
-            "SELECT 1 FROM item_labels WHERE label = ? COLLATE NOCASE LIMIT 1", (label,)
-        ).fetchone() is None:
+        if (
+            conn.execute(
+                "SELECT 1 FROM item_labels WHERE label = ? COLLATE NOCASE LIMIT 1", (label,)
+            ).fetchone()
+            is None
+        ):
             known = [str(r[0]) for r in conn.execute("SELECT DISTINCT label FROM item_labels")]
             hints.append(f"no mirrored item has the label {label!r}{_near(label, known)}")
     if kind == "issue" and filters.status:
@@ -643,7 +672,8 @@ def get_item(
         item["changes_count"] = str(changes_count) if changes_count is not None else None
         # GitLab says so either way: `overflow: true`, or a count like "1000+".
         item["diffs_overflow"] = bool(facts is not None and _col(facts, "diffs_overflow", 0)) or (
-            item["changes_count"] is not None and item["changes_count"].endswith("+"))
+            item["changes_count"] is not None and item["changes_count"].endswith("+")
+        )
         item["changes"] = [
             {
                 "new_path": r["new_path"],
@@ -664,8 +694,9 @@ def get_item(
 _MOVED_NOTE_RE = re.compile(r"^moved to (\S+?#\d+|#\d+)\s*$")
 
 
-def moved_to(conn: sqlite3.Connection, issue: ResolvedRef,
-             moved_to_id: int | None) -> dict[str, Any] | None:
+def moved_to(
+    conn: sqlite3.Connection, issue: ResolvedRef, moved_to_id: int | None
+) -> dict[str, Any] | None:
     """Where a moved issue went: ``{id, ref, web_url, mirrored}``, or None when it was
     not moved. ``ref`` and ``web_url`` come from the mirrored target when it is mirrored;
     otherwise ``ref`` is read from GitLab's "moved to …" system note (None without one)."""
@@ -673,21 +704,33 @@ def moved_to(conn: sqlite3.Connection, issue: ResolvedRef,
         return None
     row = conn.execute(
         "SELECT i.iid, i.web_url, p.path FROM issues i JOIN projects p ON p.id = i.project_id "
-        "WHERE i.id = ?", (moved_to_id,)).fetchone()
+        "WHERE i.id = ?",
+        (moved_to_id,),
+    ).fetchone()
     if row is not None:
-        return {"id": moved_to_id, "ref": format_ref("issue", int(row[0]), str(row[2])),
-                "web_url": row[1], "mirrored": True}
+        return {
+            "id": moved_to_id,
+            "ref": format_ref("issue", int(row[0]), str(row[2])),
+            "web_url": row[1],
+            "mirrored": True,
+        }
     ref: str | None = None
     for (body,) in conn.execute(
         "SELECT body FROM notes WHERE item_kind = 'issue' AND item_id = ? AND system = 1 "
-        "AND body LIKE 'moved to %' ORDER BY created_at DESC, id DESC", (issue.id,)):
+        "AND body LIKE 'moved to %' ORDER BY created_at DESC, id DESC",
+        (issue.id,),
+    ):
         m = _MOVED_NOTE_RE.match(str(body).strip())
         if m:
             text = m.group(1)
             ref = f"{issue.project}{text}" if text.startswith("#") else text
             break
-    return {"id": moved_to_id, "ref": ref, "web_url": _issue_url(conn, issue, ref),
-            "mirrored": False}
+    return {
+        "id": moved_to_id,
+        "ref": ref,
+        "web_url": _issue_url(conn, issue, ref),
+        "mirrored": False,
+    }
 
 
 def _issue_url(conn: sqlite3.Connection, issue: ResolvedRef, ref: str | None) -> str | None:

@@ -77,8 +77,12 @@ def _counts_by(conn: sqlite3.Connection, sql: str) -> dict[int, dict[str, int]]:
 
 
 def _has_row_counts(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'row_counts'"
-                        ).fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'row_counts'"
+        ).fetchone()
+        is not None
+    )
 
 
 def _simple_counts(conn: sqlite3.Connection, sql: str) -> dict[int, int]:
@@ -92,11 +96,13 @@ def _project_rows(conn: sqlite3.Connection, now_ms: int) -> list[dict[str, Any]]
         # Kept exact by triggers (migration 7): counting 100k+ notes takes tens of ms.
         notes = _simple_counts(conn, "SELECT project_id, n FROM row_counts WHERE name = 'notes'")
         discussions = _simple_counts(
-            conn, "SELECT project_id, n FROM row_counts WHERE name = 'discussions'")
+            conn, "SELECT project_id, n FROM row_counts WHERE name = 'discussions'"
+        )
     else:  # a mirror from before migration 7 (reading never migrates)
         notes = _simple_counts(conn, "SELECT project_id, COUNT(*) FROM notes GROUP BY 1")
-        discussions = _simple_counts(conn,
-                                     "SELECT project_id, COUNT(*) FROM discussions GROUP BY 1")
+        discussions = _simple_counts(
+            conn, "SELECT project_id, COUNT(*) FROM discussions GROUP BY 1"
+        )
     documents = _simple_counts(conn, "SELECT project_id, COUNT(*) FROM documents GROUP BY 1")
     embedded = _simple_counts(
         conn,
@@ -149,7 +155,7 @@ def _unavailable_resources(conn: sqlite3.Connection) -> dict[int, list[dict[str,
         "SELECT key, value FROM kv WHERE key LIKE ? ORDER BY key",
         (RESOURCE_UNAVAILABLE_KV_PREFIX + "%",),
     ):
-        parts = str(key)[len(RESOURCE_UNAVAILABLE_KV_PREFIX):].split(":", 1)
+        parts = str(key)[len(RESOURCE_UNAVAILABLE_KV_PREFIX) :].split(":", 1)
         if len(parts) != 2 or not parts[0].isdigit():
             continue
         try:
@@ -159,13 +165,16 @@ def _unavailable_resources(conn: sqlite3.Connection) -> dict[int, list[dict[str,
         if not isinstance(parsed, dict):
             parsed = {"reason": str(parsed)}
         status = parsed.get("http_status")
-        out.setdefault(int(parts[0]), []).append({
-            "resource": parts[1],
-            "reason": str(parsed.get("reason") or "not available"),
-            "http_status": int(status) if isinstance(status, int) else None,
-            "checked_at": parsed.get("checked_at") if isinstance(parsed.get("checked_at"), str)
-            else None,
-        })
+        out.setdefault(int(parts[0]), []).append(
+            {
+                "resource": parts[1],
+                "reason": str(parsed.get("reason") or "not available"),
+                "http_status": int(status) if isinstance(status, int) else None,
+                "checked_at": parsed.get("checked_at")
+                if isinstance(parsed.get("checked_at"), str)
+                else None,
+            }
+        )
     return out
 
 
@@ -256,7 +265,8 @@ def _workitem_status(conn: sqlite3.Connection) -> dict[str, Any]:
         )
     instances: list[dict[str, Any]] = []
     for key, value in conn.execute(
-        "SELECT key, value FROM kv WHERE key LIKE ? ORDER BY key", (WORKITEM_STATUS_KV_PREFIX + "%",)
+        "SELECT key, value FROM kv WHERE key LIKE ? ORDER BY key",
+        (WORKITEM_STATUS_KV_PREFIX + "%",),
     ):
         try:
             parsed: Any = json.loads(value)
@@ -284,9 +294,12 @@ def _attach_status_errors(data: dict[str, Any]) -> None:
             continue
         for path, err in errors.items():
             if isinstance(err, dict):
-                by_path[str(path)] = {"message": str(err.get("message") or ""),
-                                      "code": err.get("code"), "at": err.get("at"),
-                                      "instance": entry["instance"]}
+                by_path[str(path)] = {
+                    "message": str(err.get("message") or ""),
+                    "code": err.get("code"),
+                    "at": err.get("at"),
+                    "instance": entry["instance"],
+                }
     for project in data["projects"]:
         project["status_error"] = by_path.get(project["path"])
 
@@ -386,7 +399,11 @@ def store_status(
             now_ms,
         )
     empty_embeddings: dict[str, Any] = {
-        "documents": 0, "embedded_documents": 0, "coverage": None, "chunks": 0, "models": [],
+        "documents": 0,
+        "embedded_documents": 0,
+        "coverage": None,
+        "chunks": 0,
+        "models": [],
         **_configured_embedding(config),
     }
     data: dict[str, Any] = {

@@ -80,9 +80,11 @@ def status_category_sql(column: str) -> str:
 def require_status_data(conn: sqlite3.Connection) -> None:
     """USAGE_ERROR unless some mirrored issue carries a work-item status, so that
     ``--status`` on an instance without statuses explains itself instead of matching nothing."""
-    available = has_issue_status(conn) and conn.execute(
-        "SELECT 1 FROM issues WHERE status_name IS NOT NULL LIMIT 1"
-    ).fetchone() is not None
+    available = (
+        has_issue_status(conn)
+        and conn.execute("SELECT 1 FROM issues WHERE status_name IS NOT NULL LIMIT 1").fetchone()
+        is not None
+    )
     if not available:
         raise LoreError(
             ErrorCode.USAGE_ERROR,

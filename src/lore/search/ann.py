@@ -91,8 +91,14 @@ class AnnIndex:
     """The HNSW index of one model, searched like :class:`lore.search.vectors.VectorIndex`
     (``top`` gives the best chunk per document)."""
 
-    def __init__(self, model: str, index: Any, keys: npt.NDArray[np.int64], dimension: int,
-                 conn: sqlite3.Connection | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        index: Any,
+        keys: npt.NDArray[np.int64],
+        dimension: int,
+        conn: sqlite3.Connection | None = None,
+    ) -> None:
         self.model = model
         self.index = index
         self.keys = keys  # sorted int64 keys (column 0 of the .keys file)
@@ -142,8 +148,14 @@ class AnnIndex:
             hits.append(VectorHit(doc, 1.0 - float(distance), int(key) & CHUNK_MASK))
         return hits
 
-    def top(self, query: Sequence[float] | npt.NDArray[np.float32], k: int,
-            allowed: Collection[int] | None = None, *, rescore: bool = True) -> list[VectorHit]:
+    def top(
+        self,
+        query: Sequence[float] | npt.NDArray[np.float32],
+        k: int,
+        allowed: Collection[int] | None = None,
+        *,
+        rescore: bool = True,
+    ) -> list[VectorHit]:
         """About the ``k`` documents closest to ``query``, optionally only among ``allowed``
         ids (approximate: recall@10 ≥ 0.95, see the module doc). ``rescore`` False leaves
         the index's float16 scores (for a candidate pool; see :meth:`rescore`)."""
@@ -167,8 +179,9 @@ class AnnIndex:
             count *= 4
         return self._exact_among(raw, k, wanted)
 
-    def rescore(self, query: Sequence[float] | npt.NDArray[np.float32],
-                hits: list[VectorHit]) -> list[VectorHit]:
+    def rescore(
+        self, query: Sequence[float] | npt.NDArray[np.float32], hits: list[VectorHit]
+    ) -> list[VectorHit]:
         """``hits`` (from ``top(..., rescore=False)``) with exact scores, best first."""
         return self._rescored(np.asarray(query, dtype=np.float32), hits)
 
@@ -190,26 +203,36 @@ class AnnIndex:
         ids = sorted(wanted)
         rows: list[tuple[int, int, bytes]] = []
         for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            rows.extend(self._conn.execute(
-                "SELECT document_id, chunk_index, vector FROM embeddings WHERE model = ? AND "
-                f"document_id IN ({','.join('?' * len(part))})", [self.model, *part]))
+            part = ids[start : start + 500]
+            rows.extend(
+                self._conn.execute(
+                    "SELECT document_id, chunk_index, vector FROM embeddings WHERE model = ? AND "
+                    f"document_id IN ({','.join('?' * len(part))})",
+                    [self.model, *part],
+                )
+            )
         width = self._dimension * 4
         rows = sorted((r for r in rows if len(r[2]) == width), key=lambda r: (r[0], r[1]))
         if not rows:
             return []
-        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), self._dimension)
-        exact = VectorIndex(self.model, np.ascontiguousarray(matrix, dtype=np.float32),
-                            np.array([r[0] for r in rows], dtype=np.int64),
-                            np.array([r[1] for r in rows], dtype=np.int64))
+        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(
+            len(rows), self._dimension
+        )
+        exact = VectorIndex(
+            self.model,
+            np.ascontiguousarray(matrix, dtype=np.float32),
+            np.array([r[0] for r in rows], dtype=np.int64),
+            np.array([r[1] for r in rows], dtype=np.int64),
+        )
         return exact.top(q, k)
 
 
 # -- opening for search -----------------------------------------------------------------------
 
 
-def open_index(conn: sqlite3.Connection, model: str,
-               fingerprint: Sequence[int] | None = None) -> AnnIndex | None:
+def open_index(
+    conn: sqlite3.Connection, model: str, fingerprint: Sequence[int] | None = None
+) -> AnnIndex | None:
     """The index of ``model`` beside ``conn``'s database, memory-mapped, when it exists, is
     current (its fingerprint equals ``fingerprint``, by default the table's now) and usearch
     is installed; else None (the caller searches exactly)."""
@@ -230,7 +253,9 @@ def open_index(conn: sqlite3.Connection, model: str,
     return load_files(db, meta, conn)
 
 
-def load_files(db: Path, meta: dict[str, Any], conn: sqlite3.Connection | None = None) -> AnnIndex | None:
+def load_files(
+    db: Path, meta: dict[str, Any], conn: sqlite3.Connection | None = None
+) -> AnnIndex | None:
     """The index ``meta`` describes, memory-mapped (None when usearch is missing or the
     files are unreadable or disagree with ``meta``); no freshness check."""
     try:
@@ -239,15 +264,20 @@ def load_files(db: Path, meta: dict[str, Any], conn: sqlite3.Connection | None =
         return None
     try:
         rows = int(meta["count"])
-        keys = np.memmap(db.parent / meta["keys"], dtype="<i8", mode="r", shape=(rows, 2))[:, 0] \
-            if rows else np.zeros(0, dtype=np.int64)
+        keys = (
+            np.memmap(db.parent / meta["keys"], dtype="<i8", mode="r", shape=(rows, 2))[:, 0]
+            if rows
+            else np.zeros(0, dtype=np.int64)
+        )
         index = Index.restore(str(db.parent / meta["index"]), view=True)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         log.info("ann index %s unreadable (%s): exact search", meta.get("index"), exc)
         return None
     if index is None or len(index) != rows or int(index.ndim) != int(meta["dim"]):
         return None
-    return AnnIndex(str(meta["model"]), index, np.asarray(keys, dtype=np.int64), int(meta["dim"]), conn)
+    return AnnIndex(
+        str(meta["model"]), index, np.asarray(keys, dtype=np.int64), int(meta["dim"]), conn
+    )
 
 
 # -- building and refreshing (the embeddings stage) ---------------------------------------------
@@ -256,18 +286,33 @@ def load_files(db: Path, meta: dict[str, Any], conn: sqlite3.Connection | None =
 def _new_index(dim: int) -> Any:
     from usearch.index import Index
 
-    return Index(ndim=dim, metric="cos", dtype="f16", connectivity=CONNECTIVITY,
-                 expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+    return Index(
+        ndim=dim,
+        metric="cos",
+        dtype="f16",
+        connectivity=CONNECTIVITY,
+        expansion_add=EXPANSION_ADD,
+        expansion_search=EXPANSION_SEARCH,
+    )
 
 
-def write_index(db: Path, model: str, index: Any, pairs: npt.NDArray[np.int64], dim: int,
-                fingerprint: Sequence[int], removed: int = 0) -> None:
+def write_index(
+    db: Path,
+    model: str,
+    index: Any,
+    pairs: npt.NDArray[np.int64],
+    dim: int,
+    fingerprint: Sequence[int],
+    removed: int = 0,
+) -> None:
     """Save ``index`` and its sorted (key, hash) ``pairs`` under new names, then switch the
     description to them atomically and delete the files it no longer names."""
     from lore.core.atomic import write_json_atomic
 
     meta_path, stem = paths(db, model)
-    tag = hashlib.sha1(f"{list(fingerprint)}:{os.getpid()}:{os.urandom(4).hex()}".encode()).hexdigest()[:10]
+    tag = hashlib.sha1(
+        f"{list(fingerprint)}:{os.getpid()}:{os.urandom(4).hex()}".encode()
+    ).hexdigest()[:10]
     names = {"index": f"{stem}-{tag}.usearch", "keys": f"{stem}-{tag}.keys"}
     directory = db.parent
     tmp_index = directory / f".{names['index']}.tmp"
@@ -280,9 +325,19 @@ def write_index(db: Path, model: str, index: Any, pairs: npt.NDArray[np.int64], 
     os.replace(tmp_index, directory / names["index"])
     os.replace(tmp_keys, directory / names["keys"])
     # The description goes last: a reader sees the old index or the complete new one.
-    write_json_atomic(meta_path, {"version": INDEX_VERSION, "model": model, "dim": dim,
-                                  "fingerprint": list(fingerprint), "count": len(pairs),
-                                  "removed": removed, **names}, mode=0o644)
+    write_json_atomic(
+        meta_path,
+        {
+            "version": INDEX_VERSION,
+            "model": model,
+            "dim": dim,
+            "fingerprint": list(fingerprint),
+            "count": len(pairs),
+            "removed": removed,
+            **names,
+        },
+        mode=0o644,
+    )
     cleanup(db, model, keep=set(names.values()))
 
 
@@ -299,30 +354,48 @@ def cleanup(db: Path, model: str, keep: set[str] | None = None) -> None:
                 old.unlink()
 
 
-def build(db: Path, model: str, keys: npt.NDArray[np.int64], hashes: npt.NDArray[np.int64],
-          vectors: npt.NDArray[np.float32], fingerprint: Sequence[int], threads: int = 0) -> None:
+def build(
+    db: Path,
+    model: str,
+    keys: npt.NDArray[np.int64],
+    hashes: npt.NDArray[np.int64],
+    vectors: npt.NDArray[np.float32],
+    fingerprint: Sequence[int],
+    threads: int = 0,
+) -> None:
     """A new index of ``vectors`` (rows L2-normalised, one per key) written beside ``db``."""
     order = np.argsort(keys, kind="stable")
     keys, hashes = keys[order], hashes[order]
     index = _new_index(int(vectors.shape[1]))
     if len(keys):
-        index.add(keys.astype(np.uint64), np.ascontiguousarray(vectors[order], dtype=np.float32),
-                  threads=threads)
-    write_index(db, model, index, np.stack([keys, hashes], axis=1), int(vectors.shape[1]), fingerprint)
+        index.add(
+            keys.astype(np.uint64),
+            np.ascontiguousarray(vectors[order], dtype=np.float32),
+            threads=threads,
+        )
+    write_index(
+        db, model, index, np.stack([keys, hashes], axis=1), int(vectors.shape[1]), fingerprint
+    )
 
 
 def _table_pairs(conn: sqlite3.Connection, model: str, dim: int) -> npt.NDArray[np.int64]:
     """(key, hash) of every stored chunk of ``model`` and dimension ``dim``, sorted by key."""
-    rows = conn.execute("SELECT document_id, chunk_index, content_hash FROM embeddings "
-                        "WHERE model = ? AND dimension = ?", (model, dim)).fetchall()
-    flat = np.fromiter((v for r in rows if r[1] <= CHUNK_MASK
-                        for v in (make_key(r[0], r[1]), hash64(r[2]))), dtype=np.int64)
+    rows = conn.execute(
+        "SELECT document_id, chunk_index, content_hash FROM embeddings "
+        "WHERE model = ? AND dimension = ?",
+        (model, dim),
+    ).fetchall()
+    flat = np.fromiter(
+        (v for r in rows if r[1] <= CHUNK_MASK for v in (make_key(r[0], r[1]), hash64(r[2]))),
+        dtype=np.int64,
+    )
     pairs = flat.reshape(-1, 2)
     return pairs[np.argsort(pairs[:, 0], kind="stable")]
 
 
-def _vectors_of(conn: sqlite3.Connection, model: str, dim: int,
-                keys: Iterable[int]) -> tuple[list[int], list[int], list[bytes]]:
+def _vectors_of(
+    conn: sqlite3.Connection, model: str, dim: int, keys: Iterable[int]
+) -> tuple[list[int], list[int], list[bytes]]:
     """(keys, hashes, vector blobs) of the stored chunks among ``keys``."""
     by_doc: dict[int, set[int]] = {}
     for key in keys:
@@ -332,10 +405,11 @@ def _vectors_of(conn: sqlite3.Connection, model: str, dim: int,
     blobs: list[bytes] = []
     docs = sorted(by_doc)
     for start in range(0, len(docs), 500):
-        part = docs[start:start + 500]
+        part = docs[start : start + 500]
         for doc, chunk, digest, blob in conn.execute(
             "SELECT document_id, chunk_index, content_hash, vector FROM embeddings WHERE model = ? "
-            f"AND dimension = ? AND document_id IN ({','.join('?' * len(part))})", [model, dim, *part]
+            f"AND dimension = ? AND document_id IN ({','.join('?' * len(part))})",
+            [model, dim, *part],
         ):
             if chunk in by_doc[int(doc)] and len(blob) == dim * 4:
                 out_keys.append(make_key(doc, chunk))
@@ -345,13 +419,21 @@ def _vectors_of(conn: sqlite3.Connection, model: str, dim: int,
 
 
 def _main_dimension(conn: sqlite3.Connection, model: str) -> int | None:
-    row = conn.execute("SELECT dimension, COUNT(*) AS n FROM embeddings WHERE model = ? "
-                       "GROUP BY dimension ORDER BY n DESC LIMIT 1", (model,)).fetchone()
+    row = conn.execute(
+        "SELECT dimension, COUNT(*) AS n FROM embeddings WHERE model = ? "
+        "GROUP BY dimension ORDER BY n DESC LIMIT 1",
+        (model,),
+    ).fetchone()
     return int(row[0]) if row else None
 
 
-def refresh(conn: sqlite3.Connection, model: str, *, changed_documents: Collection[int] | None = None,
-            fingerprint_before: Sequence[int] | None = None) -> dict[str, Any]:
+def refresh(
+    conn: sqlite3.Connection,
+    model: str,
+    *,
+    changed_documents: Collection[int] | None = None,
+    fingerprint_before: Sequence[int] | None = None,
+) -> dict[str, Any]:
     """Bring ``model``'s index beside the database up to date with ``embeddings``.
 
     ``changed_documents`` (the documents the caller rewrote) and ``fingerprint_before`` (the
@@ -386,15 +468,26 @@ def refresh(conn: sqlite3.Connection, model: str, *, changed_documents: Collecti
         return {"ann": "failed", "reason": str(exc)}
 
 
-def _refresh(conn: sqlite3.Connection, db: Path, model: str, meta: dict[str, Any] | None,
-             fingerprint: list[int], changed: Collection[int] | None,
-             before: Sequence[int] | None) -> dict[str, Any]:
+def _refresh(
+    conn: sqlite3.Connection,
+    db: Path,
+    model: str,
+    meta: dict[str, Any] | None,
+    fingerprint: list[int],
+    changed: Collection[int] | None,
+    before: Sequence[int] | None,
+) -> dict[str, Any]:
     from usearch.index import Index
 
     # The cheap path: the index matched the table before the caller wrote, so only its
     # documents changed (and no table scan is needed, not even for the dimension).
-    cheap = (meta is not None and meta.get("model") == model and changed is not None
-             and before is not None and list(before) == meta.get("fingerprint"))
+    cheap = (
+        meta is not None
+        and meta.get("model") == model
+        and changed is not None
+        and before is not None
+        and list(before) == meta.get("fingerprint")
+    )
     dim: int | None = None
     if cheap:
         assert meta is not None and changed is not None
@@ -445,8 +538,12 @@ def _refresh(conn: sqlite3.Connection, db: Path, model: str, meta: dict[str, Any
     pairs = pairs[keep]
     if new_keys:
         vectors = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)
-        index.add(np.array(new_keys, dtype=np.uint64), np.ascontiguousarray(vectors, dtype=np.float32))
-        added = np.stack([np.array(new_keys, dtype=np.int64), np.array(new_hashes, dtype=np.int64)], axis=1)
+        index.add(
+            np.array(new_keys, dtype=np.uint64), np.ascontiguousarray(vectors, dtype=np.float32)
+        )
+        added = np.stack(
+            [np.array(new_keys, dtype=np.int64), np.array(new_hashes, dtype=np.int64)], axis=1
+        )
         pairs = np.concatenate([pairs, added])
         pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
     removed = removed_before + len(present)
@@ -459,24 +556,28 @@ def _refresh(conn: sqlite3.Connection, db: Path, model: str, meta: dict[str, Any
 def _other_dimension(conn: sqlite3.Connection, model: str, dim: int, documents: list[int]) -> bool:
     """Whether any of ``documents`` has a vector of ``model`` whose dimension is not ``dim``."""
     for start in range(0, len(documents), 500):
-        part = documents[start:start + 500]
-        if conn.execute("SELECT 1 FROM embeddings WHERE model = ? AND dimension != ? AND "
-                        f"document_id IN ({','.join('?' * len(part))}) LIMIT 1",
-                        [model, dim, *part]).fetchone():
+        part = documents[start : start + 500]
+        if conn.execute(
+            "SELECT 1 FROM embeddings WHERE model = ? AND dimension != ? AND "
+            f"document_id IN ({','.join('?' * len(part))}) LIMIT 1",
+            [model, dim, *part],
+        ).fetchone():
             return True
     return False
 
 
-def _vectors_of_documents(conn: sqlite3.Connection, model: str, dim: int,
-                          documents: list[int]) -> tuple[list[int], list[int], list[bytes]]:
+def _vectors_of_documents(
+    conn: sqlite3.Connection, model: str, dim: int, documents: list[int]
+) -> tuple[list[int], list[int], list[bytes]]:
     out_keys: list[int] = []
     out_hashes: list[int] = []
     blobs: list[bytes] = []
     for start in range(0, len(documents), 500):
-        part = documents[start:start + 500]
+        part = documents[start : start + 500]
         for doc, chunk, digest, blob in conn.execute(
             "SELECT document_id, chunk_index, content_hash, vector FROM embeddings WHERE model = ? "
-            f"AND dimension = ? AND document_id IN ({','.join('?' * len(part))})", [model, dim, *part]
+            f"AND dimension = ? AND document_id IN ({','.join('?' * len(part))})",
+            [model, dim, *part],
         ):
             if int(chunk) <= CHUNK_MASK and len(blob) == dim * 4:
                 out_keys.append(make_key(doc, chunk))
@@ -485,10 +586,14 @@ def _vectors_of_documents(conn: sqlite3.Connection, model: str, dim: int,
     return out_keys, out_hashes, blobs
 
 
-def _rebuild(conn: sqlite3.Connection, db: Path, model: str, dim: int,
-             fingerprint: list[int]) -> dict[str, Any]:
-    rows = conn.execute("SELECT document_id, chunk_index, content_hash, vector FROM embeddings "
-                        "WHERE model = ? AND dimension = ?", (model, dim)).fetchall()
+def _rebuild(
+    conn: sqlite3.Connection, db: Path, model: str, dim: int, fingerprint: list[int]
+) -> dict[str, Any]:
+    rows = conn.execute(
+        "SELECT document_id, chunk_index, content_hash, vector FROM embeddings "
+        "WHERE model = ? AND dimension = ?",
+        (model, dim),
+    ).fetchall()
     rows = [r for r in rows if int(r[1]) <= CHUNK_MASK and len(r[3]) == dim * 4]
     keys = np.array([make_key(r[0], r[1]) for r in rows], dtype=np.int64)
     hashes = np.array([hash64(r[2]) for r in rows], dtype=np.int64)

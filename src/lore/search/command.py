@@ -53,10 +53,21 @@ def parse_argv(args: list[str]) -> dict[str, Any] | None:
     ``--opt=value`` and ``-n value``, values that do not start with ``-``, choices and
     numbers that click would accept unchanged. Like click, a repeated single option keeps
     its last value and options may come between words."""
-    values: dict[str, Any] = {"query": [], "mode": None, "types": [], "projects": [],
-                              "state": None, "labels": [], "author": None, "assignee": None,
-                              "reviewer": None, "since": None, "status": None,
-                              "status_category": None, "limit": 20}
+    values: dict[str, Any] = {
+        "query": [],
+        "mode": None,
+        "types": [],
+        "projects": [],
+        "state": None,
+        "labels": [],
+        "author": None,
+        "assignee": None,
+        "reviewer": None,
+        "since": None,
+        "status": None,
+        "status_category": None,
+        "limit": 20,
+    }
     i = 0
     while i < len(args):
         word = args[i]
@@ -93,11 +104,22 @@ def parse_argv(args: list[str]) -> dict[str, Any] | None:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
-def run(app: AppContext, query: tuple[str, ...], mode: str | None, types: tuple[str, ...],
-        projects: tuple[str, ...], state: str | None, labels: tuple[str, ...],
-        author: str | None, assignee: str | None, reviewer: str | None,
-        since: str | None, status: str | None,
-        status_category: str | None, limit: int) -> int:
+def run(
+    app: AppContext,
+    query: tuple[str, ...],
+    mode: str | None,
+    types: tuple[str, ...],
+    projects: tuple[str, ...],
+    state: str | None,
+    labels: tuple[str, ...],
+    author: str | None,
+    assignee: str | None,
+    reviewer: str | None,
+    since: str | None,
+    status: str | None,
+    status_category: str | None,
+    limit: int,
+) -> int:
     """Search issues and merge requests and emit the result (the body of `lore search`)."""
     from lore.query.filters import normalize_username
     from lore.search.engine import search
@@ -113,24 +135,44 @@ def run(app: AppContext, query: tuple[str, ...], mode: str | None, types: tuple[
 
         since_iso = parse_since(since, default_clock().now_ms())
     kind, issue_types = parse_types(types)
-    filters = SearchFilters(kind=kind, issue_types=issue_types, projects=list(projects),
-                            state=normalize_state(state),
-                            labels=list(labels), author=normalize_username(author),
-                            assignee=normalize_username(assignee),
-                            reviewer=normalize_username(reviewer),
-                            since=since_iso, status=_nonblank(status, "--status"),
-                            status_category=_nonblank(status_category, "--status-category"))
+    filters = SearchFilters(
+        kind=kind,
+        issue_types=issue_types,
+        projects=list(projects),
+        state=normalize_state(state),
+        labels=list(labels),
+        author=normalize_username(author),
+        assignee=normalize_username(assignee),
+        reviewer=normalize_username(reviewer),
+        since=since_iso,
+        status=_nonblank(status, "--status"),
+        status_category=_nonblank(status_category, "--status-category"),
+    )
     conn = _open_store(app)
     if conn is None:
         from lore.search.engine import SearchResult
 
-        result = SearchResult(query=text, mode=mode or "lexical", requested_mode=mode or "auto",
-                              fts_query=None, model=None, filters=filters.to_dict(), limit=limit,
-                              warnings=["nothing is synced yet: run `lore sync` to mirror your projects"])
+        result = SearchResult(
+            query=text,
+            mode=mode or "lexical",
+            requested_mode=mode or "auto",
+            fts_query=None,
+            model=None,
+            filters=filters.to_dict(),
+            limit=limit,
+            warnings=["nothing is synced yet: run `lore sync` to mirror your projects"],
+        )
     else:
         try:
-            result = search(conn, text, embedding=embedding, mode=mode, filters=filters,
-                            limit=limit, vector_cache_dir=app.data_dir() / "cache")
+            result = search(
+                conn,
+                text,
+                embedding=embedding,
+                mode=mode,
+                filters=filters,
+                limit=limit,
+                vector_cache_dir=app.data_dir() / "cache",
+            )
         finally:
             conn.close()
     return app.emit(result.to_dict(), render)
@@ -142,7 +184,9 @@ def _nonblank(value: str | None, flag: str) -> str | None:
     if not value.strip():
         from lore.core.errors import LoreError
 
-        raise LoreError(ErrorCode.USAGE_ERROR, f"{flag} needs a value", suggestion=f"{flag} \"In progress\"")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR, f"{flag} needs a value", suggestion=f'{flag} "In progress"'
+        )
     return value.strip()
 
 
@@ -165,7 +209,6 @@ def _open_store(app: AppContext) -> Any:
     from lore.query.store import open_for_reading
 
     return open_for_reading(db_path(app.data_dir()))
-
 
 
 # -- human rendering -----------------------------------------------------------------------
@@ -203,7 +246,9 @@ def render(data: dict[str, Any], console: Console) -> None:
         indent = " " * (width + 2)
         meta = Text(indent)
         state = hit["state"] or "?"
-        meta.append(state, style={"opened": "green", "merged": "magenta", "closed": "red"}.get(state, ""))
+        meta.append(
+            state, style={"opened": "green", "merged": "magenta", "closed": "red"}.get(state, "")
+        )
         if hit.get("status"):
             from lore.cli.render import status_text
 

@@ -59,7 +59,9 @@ class SearchHit:
     title: str
     web_url: str | None
     state: str | None
-    status: dict[str, Any] | None  # issues' work-item {name, category, color}; None for MRs or unknown
+    status: (
+        dict[str, Any] | None
+    )  # issues' work-item {name, category, color}; None for MRs or unknown
     issue_type: str | None  # issues: issue, incident, task, test_case…; None for MRs
     author: str | None
     labels: list[str]
@@ -105,8 +107,15 @@ class LexicalHit:
 _SNIPPET = f"snippet(documents_fts, 1, ?, ?, '…', {SNIPPET_TOKENS})"
 
 
-def _lexical(conn: sqlite3.Connection, match: str, joins: str, where: str, params: list[Any],
-             depth: int, snippets: bool) -> list[LexicalHit]:
+def _lexical(
+    conn: sqlite3.Connection,
+    match: str,
+    joins: str,
+    where: str,
+    params: list[Any],
+    depth: int,
+    snippets: bool,
+) -> list[LexicalHit]:
     # FTS5 consumes ORDER BY rank, so snippet() runs only for the rows LIMIT returns; with
     # ``snippets`` False (hybrid: most candidates are not shown) it runs later, only for the
     # hits returned (:func:`_fill_snippets`).
@@ -130,8 +139,15 @@ def _lexical(conn: sqlite3.Connection, match: str, joins: str, where: str, param
     return [LexicalHit(int(r[0]), -float(r[1]), None, match) for r in rows]
 
 
-def lexical_search(conn: sqlite3.Connection, fts: FtsQuery, joins: str, where: str,
-                   params: list[Any], depth: int, snippets: bool = True) -> list[LexicalHit]:
+def lexical_search(
+    conn: sqlite3.Connection,
+    fts: FtsQuery,
+    joins: str,
+    where: str,
+    params: list[Any],
+    depth: int,
+    snippets: bool = True,
+) -> list[LexicalHit]:
     """Documents with every term first; when fewer than ``depth``, those with any term."""
     hits = _lexical(conn, fts.all_terms, joins, where, params, depth, snippets)
     if len(hits) < depth and fts.any_terms is not None:
@@ -156,7 +172,8 @@ def _fill_snippets(conn: sqlite3.Connection, hits: list[LexicalHit]) -> dict[int
         rows = conn.execute(
             f"SELECT rowid, {_SNIPPET} FROM documents_fts WHERE documents_fts MATCH ? "
             f"AND rowid IN ({','.join('?' * len(ids))})",
-            [HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE, match, *ids])
+            [HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE, match, *ids],
+        )
         out.update((int(r[0]), str(r[1] or "")) for r in rows)
     return out
 
@@ -195,7 +212,10 @@ def _excerpt(text: str, limit: int = SNIPPET_CHARS) -> str:
 
 
 def embeddings_exist(conn: sqlite3.Connection, model: str) -> bool:
-    return conn.execute("SELECT 1 FROM embeddings WHERE model = ? LIMIT 1", (model,)).fetchone() is not None
+    return (
+        conn.execute("SELECT 1 FROM embeddings WHERE model = ? LIMIT 1", (model,)).fetchone()
+        is not None
+    )
 
 
 def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
@@ -205,22 +225,34 @@ def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
     return provider.embed([query_prefix(provider.model) + query])[0]
 
 
-def _allowed_ids(conn: sqlite3.Connection, joins: str, where: str, params: list[Any],
-                 among: list[int] | None = None) -> list[int]:
+def _allowed_ids(
+    conn: sqlite3.Connection,
+    joins: str,
+    where: str,
+    params: list[Any],
+    among: list[int] | None = None,
+) -> list[int]:
     """Ids of the documents that pass the filters (only among ``among`` when given)."""
     sql = f"SELECT d.id FROM documents d{joins} WHERE 1{where}"
     if among is None:
         return [int(r[0]) for r in conn.execute(sql, params)]
     out: list[int] = []
     for start in range(0, len(among), 500):
-        part = among[start:start + 500]
+        part = among[start : start + 500]
         rows = conn.execute(sql + f" AND d.id IN ({','.join('?' * len(part))})", [*params, *part])
         out.extend(int(r[0]) for r in rows)
     return out
 
 
-def _filtered_top(conn: sqlite3.Connection, index: VectorIndex | AnnIndex, vector: list[float], depth: int,
-                  joins: str, where: str, params: list[Any]) -> list[VectorHit]:
+def _filtered_top(
+    conn: sqlite3.Connection,
+    index: VectorIndex | AnnIndex,
+    vector: list[float],
+    depth: int,
+    joins: str,
+    where: str,
+    params: list[Any],
+) -> list[VectorHit]:
     """The best ``depth`` documents that pass the filters.
 
     Filtering the nearest few hundred first is cheap and usually enough; only when too
@@ -239,17 +271,23 @@ def _filtered_top(conn: sqlite3.Connection, index: VectorIndex | AnnIndex, vecto
 # -- hydration ------------------------------------------------------------------------------
 
 
-def _hydrate(conn: sqlite3.Connection, doc_ids: list[int],
-             issue_columns: set[str]) -> dict[int, sqlite3.Row]:
+def _hydrate(
+    conn: sqlite3.Connection, doc_ids: list[int], issue_columns: set[str]
+) -> dict[int, sqlite3.Row]:
     if not doc_ids:
         return {}
     from lore.query.store import STATUS_COLUMNS
 
-    status = ("i.status_name, i.status_category, i.status_color"
-              if set(STATUS_COLUMNS) <= issue_columns
-              else "NULL AS status_name, NULL AS status_category, NULL AS status_color")
-    status += (", i.issue_type" if "issue_type" in issue_columns
-               else ", CASE WHEN i.id IS NOT NULL THEN 'issue' END AS issue_type")
+    status = (
+        "i.status_name, i.status_category, i.status_color"
+        if set(STATUS_COLUMNS) <= issue_columns
+        else "NULL AS status_name, NULL AS status_category, NULL AS status_color"
+    )
+    status += (
+        ", i.issue_type"
+        if "issue_type" in issue_columns
+        else ", CASE WHEN i.id IS NOT NULL THEN 'issue' END AS issue_type"
+    )
     marks = ",".join("?" * len(doc_ids))
     rows = conn.execute(
         f"""SELECT d.id, d.item_kind, d.item_id, d.title, d.body, p.path AS project,
@@ -280,8 +318,11 @@ def _issue_columns(conn: sqlite3.Connection) -> set[str]:
 def _status(row: sqlite3.Row) -> dict[str, Any] | None:
     if row["status_name"] is None:
         return None
-    return {"name": row["status_name"], "category": row["status_category"],
-            "color": row["status_color"]}
+    return {
+        "name": row["status_name"],
+        "category": row["status_category"],
+        "color": row["status_color"],
+    }
 
 
 def _labels(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> dict[tuple[str, int], list[str]]:
@@ -339,16 +380,20 @@ def search(
     search cannot embed the query."""
     text = require_query(query)
     if mode is not None and mode not in MODES:
-        raise LoreError(ErrorCode.USAGE_ERROR, f"unknown search mode {mode!r}",
-                        suggestion="Use one of: " + ", ".join(MODES))
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            f"unknown search mode {mode!r}",
+            suggestion="Use one of: " + ", ".join(MODES),
+        )
     if limit < 1:
         raise LoreError(ErrorCode.USAGE_ERROR, "--limit must be at least 1")
     filters = filters or SearchFilters()
     check_status_filters(conn, filters)
     project_ids = resolve_projects(conn, filters.projects) if filters.projects else None
     issue_columns = _issue_columns(conn)
-    joins, where, params = filter_sql(filters, project_ids,
-                                      has_issue_types="issue_type" in issue_columns)
+    joins, where, params = filter_sql(
+        filters, project_ids, has_issue_types="issue_type" in issue_columns
+    )
     model = embedding.model if (embedding.provider != "none" or provider is not None) else None
     provider_model = provider.model if provider is not None else model
 
@@ -357,22 +402,43 @@ def search(
     if mode is None:
         mode = "hybrid" if provider_model and embeddings_exist(conn, provider_model) else "lexical"
     if mode != "lexical" and provider_model is None:
-        raise LoreError(ErrorCode.EMBEDDING_UNAVAILABLE,
-                        f"{mode} search needs an embedding provider, and embedding.provider is \"none\"",
-                        suggestion="Use --mode lexical, or set embedding.provider to \"ollama\" and run lore sync")
+        raise LoreError(
+            ErrorCode.EMBEDDING_UNAVAILABLE,
+            f'{mode} search needs an embedding provider, and embedding.provider is "none"',
+            suggestion='Use --mode lexical, or set embedding.provider to "ollama" and run lore sync',
+        )
 
     fts = build_fts_query(text)
-    result = SearchResult(query=text, mode=mode, requested_mode=requested,
-                          fts_query=None, model=provider_model if mode != "lexical" else None,
-                          filters=filters.to_dict(), limit=limit, warnings=warnings)
+    result = SearchResult(
+        query=text,
+        mode=mode,
+        requested_mode=requested,
+        fts_query=None,
+        model=provider_model if mode != "lexical" else None,
+        filters=filters.to_dict(),
+        limit=limit,
+        warnings=warnings,
+    )
     depth = limit if mode != "hybrid" else max(limit * 2, 50)
 
     semantic: list[VectorHit] = []
     if mode in ("semantic", "hybrid"):
         assert provider_model is not None
         try:
-            semantic = _semantic(conn, text, embedding, provider, index, vector_cache_dir,
-                                 provider_model, joins, where, params, depth, warnings)
+            semantic = _semantic(
+                conn,
+                text,
+                embedding,
+                provider,
+                index,
+                vector_cache_dir,
+                provider_model,
+                joins,
+                where,
+                params,
+                depth,
+                warnings,
+            )
         except LoreError as exc:
             if requested != "auto" or exc.code is not ErrorCode.EMBEDDING_UNAVAILABLE:
                 raise
@@ -387,21 +453,33 @@ def search(
             warnings.append("the query has no searchable words for lexical search")
         else:
             result.fts_query = fts.all_terms
-            lexical = lexical_search(conn, fts, joins, where, params, depth,
-                                     snippets=depth <= limit)
+            lexical = lexical_search(
+                conn, fts, joins, where, params, depth, snippets=depth <= limit
+            )
 
     ranked = _fuse(mode, lexical, semantic)
-    result.hits = _build_hits(conn, ranked, lexical, semantic, limit, embedding.chunk_chars,
-                              issue_columns)
+    result.hits = _build_hits(
+        conn, ranked, lexical, semantic, limit, embedding.chunk_chars, issue_columns
+    )
     if not result.hits and conn.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is None:
         warnings.append("no documents are indexed yet: run `lore sync` (without --no-docs)")
     return result
 
 
-def _semantic(conn: sqlite3.Connection, text: str, embedding: EmbeddingConfig,
-              provider: EmbeddingProvider | None, index: VectorIndex | AnnIndex | None,
-              cache_dir: Path | None, model: str, joins: str, where: str, params: list[Any],
-              depth: int, warnings: list[str]) -> list[VectorHit]:
+def _semantic(
+    conn: sqlite3.Connection,
+    text: str,
+    embedding: EmbeddingConfig,
+    provider: EmbeddingProvider | None,
+    index: VectorIndex | AnnIndex | None,
+    cache_dir: Path | None,
+    model: str,
+    joins: str,
+    where: str,
+    params: list[Any],
+    depth: int,
+    warnings: list[str],
+) -> list[VectorHit]:
     from lore.search.vectors import load_index
 
     if index is None:
@@ -423,11 +501,16 @@ def _semantic(conn: sqlite3.Connection, text: str, embedding: EmbeddingConfig,
             if callable(close):
                 close()
     # A cosine of zero or less means "unrelated" for any model: not a hit.
-    return [hit for hit in _filtered_top(conn, index, vector, depth, joins, where, params)
-            if hit.score > 0]
+    return [
+        hit
+        for hit in _filtered_top(conn, index, vector, depth, joins, where, params)
+        if hit.score > 0
+    ]
 
 
-def _fuse(mode: str, lexical: list[LexicalHit], semantic: list[VectorHit]) -> list[tuple[int, float]]:
+def _fuse(
+    mode: str, lexical: list[LexicalHit], semantic: list[VectorHit]
+) -> list[tuple[int, float]]:
     """(document id, score) best first, for the mode that ran."""
     if mode == "lexical":
         return [(h.document_id, h.score) for h in lexical]
@@ -445,9 +528,15 @@ def _fuse(mode: str, lexical: list[LexicalHit], semantic: list[VectorHit]) -> li
     return sorted(fused.items(), key=lambda kv: (-kv[1], order[kv[0]]))
 
 
-def _build_hits(conn: sqlite3.Connection, ranked: list[tuple[int, float]],
-                lexical: list[LexicalHit], semantic: list[VectorHit],
-                limit: int, chunk_chars: int, issue_columns: set[str]) -> list[SearchHit]:
+def _build_hits(
+    conn: sqlite3.Connection,
+    ranked: list[tuple[int, float]],
+    lexical: list[LexicalHit],
+    semantic: list[VectorHit],
+    limit: int,
+    chunk_chars: int,
+    issue_columns: set[str],
+) -> list[SearchHit]:
     # Ask for a few extra rows: a stale vector may point at a document that is gone.
     wanted = [doc_id for doc_id, _ in ranked[: limit + 10]]
     rows = _hydrate(conn, wanted, issue_columns)
@@ -455,7 +544,9 @@ def _build_hits(conn: sqlite3.Connection, ranked: list[tuple[int, float]],
     sem_rank = {h.document_id: (i, h) for i, h in enumerate(semantic, start=1)}
     kept = [(doc_id, score) for doc_id, score in ranked if doc_id in rows][:limit]
     labels = _labels(conn, [rows[doc_id] for doc_id, _ in kept])
-    snippets = _fill_snippets(conn, [lex_rank[doc_id][1] for doc_id, _ in kept if doc_id in lex_rank])
+    snippets = _fill_snippets(
+        conn, [lex_rank[doc_id][1] for doc_id, _ in kept if doc_id in lex_rank]
+    )
     hits: list[SearchHit] = []
     for doc_id, score in kept:
         row = rows[doc_id]
@@ -472,27 +563,32 @@ def _build_hits(conn: sqlite3.Connection, ranked: list[tuple[int, float]],
         if doc_id in lex_rank:
             snippet, spans = split_highlights(snippets.get(doc_id, ""))
         elif doc_id in sem_rank:
-            snippet, spans = _semantic_snippet(row, sem_rank[doc_id][1].chunk_index, chunk_chars), []
+            snippet, spans = (
+                _semantic_snippet(row, sem_rank[doc_id][1].chunk_index, chunk_chars),
+                [],
+            )
         else:
             snippet, spans = _excerpt(str(row["body"])), []
         kind = str(row["item_kind"])
-        hits.append(SearchHit(
-            ref=format_ref(kind, int(row["iid"]), row["project"]),
-            kind=kind,
-            iid=int(row["iid"]),
-            project=row["project"],
-            title=str(row["title"]),
-            web_url=row["web_url"],
-            state=row["state"],
-            status=_status(row) if kind == "issue" else None,
-            issue_type=(str(row["issue_type"] or "issue") if kind == "issue" else None),
-            author=row["author"],
-            labels=labels.get((kind, int(row["item_id"])), []),
-            updated_at=row["updated_at"],
-            score=round(float(score), 6),
-            snippet=snippet,
-            highlights=spans,
-            matched=matched,
-            document_id=doc_id,
-        ))
+        hits.append(
+            SearchHit(
+                ref=format_ref(kind, int(row["iid"]), row["project"]),
+                kind=kind,
+                iid=int(row["iid"]),
+                project=row["project"],
+                title=str(row["title"]),
+                web_url=row["web_url"],
+                state=row["state"],
+                status=_status(row) if kind == "issue" else None,
+                issue_type=(str(row["issue_type"] or "issue") if kind == "issue" else None),
+                author=row["author"],
+                labels=labels.get((kind, int(row["item_id"])), []),
+                updated_at=row["updated_at"],
+                score=round(float(score), 6),
+                snippet=snippet,
+                highlights=spans,
+                matched=matched,
+                document_id=doc_id,
+            )
+        )
     return hits

@@ -17,8 +17,15 @@ ITEM_JOINS = (
     " LEFT JOIN merge_requests m ON d.item_kind = 'mr' AND m.id = d.item_id"
 )
 
-_STATE_ALIASES = {"open": "opened", "opened": "opened", "closed": "closed", "merged": "merged",
-                  "locked": "locked", "all": None, "any": None}
+_STATE_ALIASES = {
+    "open": "opened",
+    "opened": "opened",
+    "closed": "closed",
+    "merged": "merged",
+    "locked": "locked",
+    "all": None,
+    "any": None,
+}
 
 
 @dataclass
@@ -38,16 +45,34 @@ class SearchFilters:
     status_category: str | None = None  # "to do", "TO_DO", "in progress"… (issues only)
 
     def is_empty(self) -> bool:
-        return not (self.kind or self.issue_types or self.projects or self.state or self.labels or self.author
-                    or self.assignee or self.reviewer or self.since or self.status
-                    or self.status_category)
+        return not (
+            self.kind
+            or self.issue_types
+            or self.projects
+            or self.state
+            or self.labels
+            or self.author
+            or self.assignee
+            or self.reviewer
+            or self.since
+            or self.status
+            or self.status_category
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.kind, "issue_types": list(self.issue_types),
-                "projects": list(self.projects), "state": self.state,
-                "labels": list(self.labels), "author": self.author, "assignee": self.assignee,
-                "reviewer": self.reviewer, "since": self.since,
-                "status": self.status, "status_category": self.status_category}
+        return {
+            "type": self.kind,
+            "issue_types": list(self.issue_types),
+            "projects": list(self.projects),
+            "state": self.state,
+            "labels": list(self.labels),
+            "author": self.author,
+            "assignee": self.assignee,
+            "reviewer": self.reviewer,
+            "since": self.since,
+            "status": self.status,
+            "status_category": self.status_category,
+        }
 
 
 def check_status_filters(conn: sqlite3.Connection, filters: SearchFilters) -> None:
@@ -56,32 +81,48 @@ def check_status_filters(conn: sqlite3.Connection, filters: SearchFilters) -> No
     for a status filter on a mirror that holds no work-item status at all (it could only
     ever match nothing)."""
     if filters.issue_types and filters.kind == "mr":
-        raise LoreError(ErrorCode.USAGE_ERROR, "issue types apply to issues, not merge requests",
-                        suggestion="Drop --type mr, or drop the issue types")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "issue types apply to issues, not merge requests",
+            suggestion="Drop --type mr, or drop the issue types",
+        )
     if filters.reviewer and (filters.kind == "issue" or filters.issue_types):
         chosen = ", ".join(filters.issue_types) or "issue"
-        raise LoreError(ErrorCode.USAGE_ERROR, "--reviewer applies to merge requests; issues have "
-                        "no reviewers", suggestion=f"Drop --type {chosen}, or drop --reviewer")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "--reviewer applies to merge requests; issues have no reviewers",
+            suggestion=f"Drop --type {chosen}, or drop --reviewer",
+        )
     if not (filters.status or filters.status_category):
         return
     if filters.reviewer:
-        raise LoreError(ErrorCode.USAGE_ERROR,
-                        "--reviewer selects merge requests and --status selects issues: "
-                        "together they can match nothing",
-                        suggestion="Keep one of them")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "--reviewer selects merge requests and --status selects issues: "
+            "together they can match nothing",
+            suggestion="Keep one of them",
+        )
     if filters.kind == "mr":
-        raise LoreError(ErrorCode.USAGE_ERROR,
-                        "--status and --status-category apply to issues; merge requests have no "
-                        "work-item status",
-                        suggestion="Drop --type mr, or drop the status filter")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "--status and --status-category apply to issues; merge requests have no "
+            "work-item status",
+            suggestion="Drop --type mr, or drop the status filter",
+        )
     from lore.query.store import require_status_data
 
     require_status_data(conn)
 
 
 #: What ``--type`` accepts for merge requests and for issues of any type.
-_KIND_WORDS: dict[str, str] = {"mr": "mr", "mrs": "mr", "merge_request": "mr",
-                               "merge_requests": "mr", "issue": "issue", "issues": "issue"}
+_KIND_WORDS: dict[str, str] = {
+    "mr": "mr",
+    "mrs": "mr",
+    "merge_request": "mr",
+    "merge_requests": "mr",
+    "issue": "issue",
+    "issues": "issue",
+}
 
 
 def parse_types(values: list[str] | tuple[str, ...]) -> tuple[str | None, list[str]]:
@@ -114,17 +155,22 @@ def parse_types(values: list[str] | tuple[str, ...]) -> tuple[str | None, list[s
             choices = ["issue", "mr", *ISSUE_TYPES[1:]]
             close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
             guess = f" (did you mean {close[0]!r}?)" if close else ""
-            raise LoreError(ErrorCode.USAGE_ERROR, f"--type {word!r} is neither issue, mr nor a "
-                            f"GitLab issue type{guess}",
-                            suggestion=f"Use one of: {', '.join(choices)}")
+            raise LoreError(
+                ErrorCode.USAGE_ERROR,
+                f"--type {word!r} is neither issue, mr nor a GitLab issue type{guess}",
+                suggestion=f"Use one of: {', '.join(choices)}",
+            )
         if name not in types:
             types.append(name)
     if "mr" in kinds and (types or "issue" in kinds):
-        raise LoreError(ErrorCode.USAGE_ERROR,
-                        "--type mr and --type " + ", ".join(types or ["issue"])
-                        + " select different kinds: one kind per search",
-                        suggestion="Keep one of them, or drop --type to search issues and "
-                        "merge requests together")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "--type mr and --type "
+            + ", ".join(types or ["issue"])
+            + " select different kinds: one kind per search",
+            suggestion="Keep one of them, or drop --type to search issues and "
+            "merge requests together",
+        )
     if types:
         if "issue" in kinds:
             types.insert(0, "issue")
@@ -138,8 +184,11 @@ def normalize_state(state: str | None) -> str | None:
         return None
     key = state.strip().lower()
     if key not in _STATE_ALIASES:
-        raise LoreError(ErrorCode.USAGE_ERROR, f"unknown state {state!r}",
-                        suggestion="Use one of: opened, closed, merged, locked, all")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            f"unknown state {state!r}",
+            suggestion="Use one of: opened, closed, merged, locked, all",
+        )
     return _STATE_ALIASES[key]
 
 
@@ -151,33 +200,40 @@ def resolve_projects(conn: sqlite3.Connection, wanted: list[str]) -> list[int]:
     return [pid for pid, _path in resolve(conn, wanted)]
 
 
-def filter_sql(filters: SearchFilters, project_ids: list[int] | None, *,
-               has_issue_types: bool = True) -> tuple[str, str, list[Any]]:
+def filter_sql(
+    filters: SearchFilters, project_ids: list[int] | None, *, has_issue_types: bool = True
+) -> tuple[str, str, list[Any]]:
     """(joins, where, params) restricting ``documents d``; ``where`` starts with `` AND``.
     ``has_issue_types`` False: a store from before migration 6, where every issue is a
     plain issue."""
     where: list[str] = []
     params: list[Any] = []
     has_status = bool(filters.status or filters.status_category)
-    needs_items = bool(filters.state or filters.author or filters.since or has_status
-                       or filters.issue_types)
+    needs_items = bool(
+        filters.state or filters.author or filters.since or has_status or filters.issue_types
+    )
     if filters.kind:
         where.append("d.item_kind = ?")
         params.append(filters.kind)
     if filters.issue_types:
         column = "i.issue_type" if has_issue_types else "'issue'"
-        where.append(f"d.item_kind = 'issue' AND {column} IN "
-                     f"({','.join('?' * len(filters.issue_types))})")
+        where.append(
+            f"d.item_kind = 'issue' AND {column} IN ({','.join('?' * len(filters.issue_types))})"
+        )
         params.extend(filters.issue_types)
     if project_ids is not None:
-        where.append(f"d.project_id IN ({','.join('?' * len(project_ids))})" if project_ids else "0")
+        where.append(
+            f"d.project_id IN ({','.join('?' * len(project_ids))})" if project_ids else "0"
+        )
         params.extend(project_ids)
     if filters.state:
         where.append("COALESCE(i.state, m.state) = ?")
         params.append(filters.state)
     if filters.author:
-        where.append("COALESCE(i.author_id, m.author_id) IN "
-                     "(SELECT id FROM people WHERE username = ? COLLATE NOCASE)")
+        where.append(
+            "COALESCE(i.author_id, m.author_id) IN "
+            "(SELECT id FROM people WHERE username = ? COLLATE NOCASE)"
+        )
         params.append(filters.author.lstrip("@"))
     if filters.since:
         where.append("COALESCE(i.updated_at, m.updated_at) >= ?")
@@ -187,7 +243,8 @@ def filter_sql(filters: SearchFilters, project_ids: list[int] | None, *,
             where.append(
                 "EXISTS (SELECT 1 FROM item_people ip JOIN people pp ON pp.id = ip.person_id "
                 "WHERE ip.item_kind = d.item_kind AND ip.item_id = d.item_id AND ip.role = ? "
-                "AND pp.username = ? COLLATE NOCASE)")
+                "AND pp.username = ? COLLATE NOCASE)"
+            )
             params.extend([role, username.lstrip("@")])
     if filters.reviewer:
         where.append("d.item_kind = 'mr'")
@@ -202,8 +259,10 @@ def filter_sql(filters: SearchFilters, project_ids: list[int] | None, *,
         where.append(f"{status_category_sql('i.status_category')} = ?")
         params.append(normalize_status_category(filters.status_category))
     for label in filters.labels:
-        where.append("EXISTS (SELECT 1 FROM item_labels l WHERE l.item_kind = d.item_kind "
-                     "AND l.item_id = d.item_id AND l.label = ? COLLATE NOCASE)")
+        where.append(
+            "EXISTS (SELECT 1 FROM item_labels l WHERE l.item_kind = d.item_kind "
+            "AND l.item_id = d.item_id AND l.label = ? COLLATE NOCASE)"
+        )
         params.append(label)
     joins = ITEM_JOINS if needs_items else ""
     return joins, "".join(f" AND {w}" for w in where), params

@@ -55,8 +55,11 @@ def require_query(text: str) -> str:
     lone surrogates) replaced by U+FFFD; USAGE_ERROR when it is empty."""
     query = _SURROGATE_RE.sub("\ufffd", text or "").strip()
     if not query:
-        raise LoreError(ErrorCode.USAGE_ERROR, "the search query is empty",
-                        suggestion='Give some words to search for, e.g. lore search "login timeout"')
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "the search query is empty",
+            suggestion='Give some words to search for, e.g. lore search "login timeout"',
+        )
     return query
 
 

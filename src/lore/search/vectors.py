@@ -44,8 +44,13 @@ class VectorHit:
 class VectorIndex:
     """Every stored chunk vector of one model, grouped by document."""
 
-    def __init__(self, model: str, matrix: npt.NDArray[np.float32], row_docs: npt.NDArray[np.int64],
-                 row_chunks: npt.NDArray[np.int64]) -> None:
+    def __init__(
+        self,
+        model: str,
+        matrix: npt.NDArray[np.float32],
+        row_docs: npt.NDArray[np.int64],
+        row_chunks: npt.NDArray[np.int64],
+    ) -> None:
         self.model = model
         self.matrix = matrix
         self.row_chunks = row_chunks
@@ -69,8 +74,9 @@ class VectorIndex:
     def __len__(self) -> int:
         return int(self.matrix.shape[0])
 
-    def rescore(self, query: Sequence[float] | npt.NDArray[np.float32],
-                hits: list[VectorHit]) -> list[VectorHit]:
+    def rescore(
+        self, query: Sequence[float] | npt.NDArray[np.float32], hits: list[VectorHit]
+    ) -> list[VectorHit]:
         """``hits`` as they are: their scores are already exact."""
         return hits
 
@@ -82,22 +88,36 @@ class VectorIndex:
             "SELECT document_id, chunk_index, vector FROM embeddings WHERE model = ?", (model,)
         ).fetchall()
         if not rows:
-            return cls(model, np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=np.int64),
-                       np.zeros(0, dtype=np.int64))
+            return cls(
+                model,
+                np.zeros((0, 0), dtype=np.float32),
+                np.zeros(0, dtype=np.int64),
+                np.zeros(0, dtype=np.int64),
+            )
         lengths = Counter(len(r[2]) for r in rows)
         width = lengths.most_common(1)[0][0]
         if len(lengths) > 1:
             rows = [r for r in rows if len(r[2]) == width]
         docs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         chunks = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), width // 4)
-        if (len(docs) > 1 and not bool(np.all(np.diff(docs) >= 0))) or _unsorted_chunks(docs, chunks):
+        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(
+            len(rows), width // 4
+        )
+        if (len(docs) > 1 and not bool(np.all(np.diff(docs) >= 0))) or _unsorted_chunks(
+            docs, chunks
+        ):
             order = np.lexsort((chunks, docs))
             docs, chunks, matrix = docs[order], chunks[order], matrix[order]
         return cls(model, np.ascontiguousarray(matrix, dtype=np.float32), docs, chunks)
 
-    def top(self, query: Sequence[float] | npt.NDArray[np.float32], k: int,
-            allowed: Collection[int] | None = None, *, rescore: bool = True) -> list[VectorHit]:
+    def top(
+        self,
+        query: Sequence[float] | npt.NDArray[np.float32],
+        k: int,
+        allowed: Collection[int] | None = None,
+        *,
+        rescore: bool = True,
+    ) -> list[VectorHit]:
         """The ``k`` documents closest to ``query``, optionally only among ``allowed`` ids
         (scores are exact: ``rescore`` is for the approximate index's interface)."""
         if k <= 0 or self.documents == 0:
@@ -154,8 +174,9 @@ def _cache_paths(cache_dir: Path, model: str) -> tuple[Path, str]:
     return cache_dir / f"vectors-{key}.json", f"vectors-{key}"
 
 
-def load_index(conn: sqlite3.Connection, model: str,
-               cache_dir: Path | None = None) -> VectorIndex | AnnIndex:
+def load_index(
+    conn: sqlite3.Connection, model: str, cache_dir: Path | None = None
+) -> VectorIndex | AnnIndex:
     """The vector index of ``model``: the approximate (HNSW) index beside the database when
     the store is large enough to have one and it is current (:mod:`lore.search.ann`), else
     every vector, through the memory-mapped cache in ``cache_dir`` when given (built or
@@ -176,8 +197,11 @@ def load_index(conn: sqlite3.Connection, model: str,
     meta_path, stem = _cache_paths(cache_dir, model)
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if (meta.get("version") == CACHE_VERSION and meta.get("model") == model
-                and meta.get("fingerprint") == fingerprint):
+        if (
+            meta.get("version") == CACHE_VERSION
+            and meta.get("model") == model
+            and meta.get("fingerprint") == fingerprint
+        ):
             rows, dim = int(meta["rows"]), int(meta["dim"])
             matrix = np.memmap(cache_dir / meta["matrix"], dtype="<f4", mode="r", shape=(rows, dim))
             ids = np.memmap(cache_dir / meta["ids"], dtype="<i8", mode="r", shape=(2, rows))
@@ -191,8 +215,9 @@ def load_index(conn: sqlite3.Connection, model: str,
     return index
 
 
-def _write_cache(cache_dir: Path, meta_path: Path, stem: str, index: VectorIndex,
-                 fingerprint: list[int]) -> None:
+def _write_cache(
+    cache_dir: Path, meta_path: Path, stem: str, index: VectorIndex, fingerprint: list[int]
+) -> None:
     from lore.core.atomic import write_json_atomic
 
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -208,9 +233,18 @@ def _write_cache(cache_dir: Path, meta_path: Path, stem: str, index: VectorIndex
         payloads[kind].tofile(tmp)
         os.replace(tmp, cache_dir / name)
     # The description goes last: a reader sees the old cache or the complete new one.
-    write_json_atomic(meta_path, {"version": CACHE_VERSION, "model": index.model,
-                                  "fingerprint": fingerprint, "rows": len(index),
-                                  "dim": index.dimension, **names}, mode=0o644)
+    write_json_atomic(
+        meta_path,
+        {
+            "version": CACHE_VERSION,
+            "model": index.model,
+            "fingerprint": fingerprint,
+            "rows": len(index),
+            "dim": index.dimension,
+            **names,
+        },
+        mode=0o644,
+    )
     for old in cache_dir.glob(f"{stem}-*"):
         if old.name not in names.values():
             with contextlib.suppress(OSError):

@@ -21,7 +21,9 @@ from lore.service.targets import admin_lock
 DEFAULT_PAUSE_REASON = "Manually paused"
 
 
-def pause_service(data_dir: Path, service_id: str, reason: str | None, clock: Clock) -> dict[str, Any]:
+def pause_service(
+    data_dir: Path, service_id: str, reason: str | None, clock: Clock
+) -> dict[str, Any]:
     """Pause without touching the scheduler: the next run sees it and does nothing."""
     text = (reason or "").strip() or DEFAULT_PAUSE_REASON
     with admin_lock(data_dir, service_id):
@@ -32,28 +34,39 @@ def pause_service(data_dir: Path, service_id: str, reason: str | None, clock: Cl
     return {"service_id": service_id, "paused": True, "reason": text, "already_paused": already}
 
 
-def resume_service(data_dir: Path, service_id: str | None, installed: bool,
-                   clock: Clock) -> dict[str, Any]:
+def resume_service(
+    data_dir: Path, service_id: str | None, installed: bool, clock: Clock
+) -> dict[str, Any]:
     """Clear a pause (manual, permanent error or circuit breaker) and the failure count."""
-    base: dict[str, Any] = {"service_id": service_id, "installed": installed, "was_paused": False,
-                            "previous_reason": None, "previous_message": None,
-                            "consecutive_failures_cleared": 0}
+    base: dict[str, Any] = {
+        "service_id": service_id,
+        "installed": installed,
+        "was_paused": False,
+        "previous_reason": None,
+        "previous_message": None,
+        "consecutive_failures_cleared": 0,
+    }
     if not installed or service_id is None:
         return {**base, "message": "Service is not installed"}
     with admin_lock(data_dir, service_id):
         path = status_path(service_id, data_dir)
         status = read_status(path)
-        if status is None or not (status.state in ("paused", "half_open")
-                                  or status.paused_reason is not None):
+        if status is None or not (
+            status.state in ("paused", "half_open") or status.paused_reason is not None
+        ):
             return {**base, "message": "Service is not paused"}
         previous = status.paused_reason
         cleared = status.consecutive_failures
         policy.resume(status)
         write_status(path, status, iso_from_ms(clock.now_ms()))
-    return {**base, "was_paused": True, "previous_reason": policy.pause_reason_code(previous),
-            "previous_message": policy.pause_reason_text(previous),
-            "consecutive_failures_cleared": cleared,
-            "message": "Next sync will run at the scheduled interval."}
+    return {
+        **base,
+        "was_paused": True,
+        "previous_reason": policy.pause_reason_code(previous),
+        "previous_message": policy.pause_reason_text(previous),
+        "consecutive_failures_cleared": cleared,
+        "message": "Next sync will run at the scheduled interval.",
+    }
 
 
 def _backup_name(path: Path, now_ms: int) -> Path:
@@ -73,8 +86,9 @@ def backup_corrupt(path: Path, now_ms: int) -> Path:
     return target
 
 
-def repair_service(data_dir: Path, service_id: str, clock: Clock,
-                   max_transient_failures: int | None = None) -> dict[str, Any]:
+def repair_service(
+    data_dir: Path, service_id: str, clock: Clock, max_transient_failures: int | None = None
+) -> dict[str, Any]:
     """Back up a corrupt (or future-version, or inconsistent) manifest/status file.
 
     A corrupt status file is reinitialised to the default state; a corrupt manifest is
@@ -92,8 +106,9 @@ def repair_service(data_dir: Path, service_id: str, clock: Clock,
                 threshold = manifest.max_transient_failures
         except LoreError:
             backup = backup_corrupt(manifest_file, now_ms)
-            actions.append({"file": manifest_file.name, "action": "backed_up",
-                            "backup": backup.name})
+            actions.append(
+                {"file": manifest_file.name, "action": "backed_up", "backup": backup.name}
+            )
             needs_reinstall = True
         status_file = status_path(service_id, data_dir)
         problem: str | None = None
@@ -108,10 +123,24 @@ def repair_service(data_dir: Path, service_id: str, clock: Clock,
         if problem is not None:
             backup = backup_corrupt(status_file, now_ms)
             write_status(status_file, SyncStatusFile(), iso_from_ms(now_ms))
-            actions.append({"file": status_file.name, "action": "reinitialized",
-                            "backup": backup.name, "reason": problem})
-    return {"service_id": service_id, "repaired": bool(actions), "actions": actions,
-            "needs_reinstall": needs_reinstall,
-            "message": ("Manifest was corrupt: reinstall with: lore service install"
-                        if needs_reinstall else
-                        "Service repaired" if actions else "No repair needed")}
+            actions.append(
+                {
+                    "file": status_file.name,
+                    "action": "reinitialized",
+                    "backup": backup.name,
+                    "reason": problem,
+                }
+            )
+    return {
+        "service_id": service_id,
+        "repaired": bool(actions),
+        "actions": actions,
+        "needs_reinstall": needs_reinstall,
+        "message": (
+            "Manifest was corrupt: reinstall with: lore service install"
+            if needs_reinstall
+            else "Service repaired"
+            if actions
+            else "No repair needed"
+        ),
+    }

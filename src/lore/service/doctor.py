@@ -43,8 +43,12 @@ class DoctorReport:
         return next((c for c in self.checks if c.name == name), None)
 
     def to_dict(self) -> dict[str, object]:
-        return {"checks": [c.to_dict() for c in self.checks], "overall": self.overall,
-                "platform": self.backend, "fixes_applied": list(self.fixes)}
+        return {
+            "checks": [c.to_dict() for c in self.checks],
+            "overall": self.overall,
+            "platform": self.backend,
+            "fixes_applied": list(self.fixes),
+        }
 
 
 def resolve_binary() -> str:
@@ -91,8 +95,7 @@ def check_token_present(config: Config, env_file_token: str | None) -> Check:
         return Check("token_present", "pass", f"{var} is set")
     if env_file_token:
         return Check("token_present", "pass", f"{var} is stored in the service's env file")
-    return Check("token_present", "fail", f"{var} is not set",
-                 f"export {var}=<your GitLab token>")
+    return Check("token_present", "fail", f"{var} is not set", f"export {var}=<your GitLab token>")
 
 
 def check_token_valid(config: Config, token: str) -> Check:
@@ -100,18 +103,23 @@ def check_token_valid(config: Config, token: str) -> Check:
     from lore.gitlab.client import GitLabClient, RetryPolicy
 
     try:
-        with GitLabClient.from_config(config, token=token, timeout_seconds=10.0,
-                                      retry=RetryPolicy(max_retries=0)) as client:
+        with GitLabClient.from_config(
+            config, token=token, timeout_seconds=10.0, retry=RetryPolicy(max_retries=0)
+        ) as client:
             user = client.current_user()
     except LoreError as err:
         if err.code is ErrorCode.AUTH_FAILED:
-            return Check("token_valid", "fail", err.message,
-                         f"Create a new token (scope read_api) and export "
-                         f"{config.gitlab.token_env_var}")
+            return Check(
+                "token_valid",
+                "fail",
+                err.message,
+                f"Create a new token (scope read_api) and export {config.gitlab.token_env_var}",
+            )
         return Check("token_valid", "warn", f"could not check the token: {err.message}")
     who = user.get("username")
-    return Check("token_valid", "pass",
-                 "GitLab authentication successful" + (f" (as @{who})" if who else ""))
+    return Check(
+        "token_valid", "pass", "GitLab authentication successful" + (f" (as @{who})" if who else "")
+    )
 
 
 def check_binary() -> Check:
@@ -135,32 +143,50 @@ def check_data_dir(data_dir: Path, fix: bool, report: DoctorReport) -> Check:
         report.fixes.append(f"created {', '.join(map(str, missing))}")
         return Check("data_directory", "fixed", f"created {', '.join(map(str, missing))}")
     if data_dir in missing:
-        return Check("data_directory", "fail", f"Data dir {data_dir} does not exist",
-                     "lore service doctor --fix")
+        return Check(
+            "data_directory",
+            "fail",
+            f"Data dir {data_dir} does not exist",
+            "lore service doctor --fix",
+        )
     if not os.access(data_dir, os.W_OK):
-        return Check("data_directory", "fail", f"Data dir {data_dir} is not writable",
-                     f"chmod u+w {data_dir}")
+        return Check(
+            "data_directory",
+            "fail",
+            f"Data dir {data_dir} is not writable",
+            f"chmod u+w {data_dir}",
+        )
     if missing:
-        return Check("data_directory", "warn", f"Log dir {logs} does not exist yet",
-                     "lore service doctor --fix")
+        return Check(
+            "data_directory",
+            "warn",
+            f"Log dir {logs} does not exist yet",
+            "lore service doctor --fix",
+        )
     return Check("data_directory", "pass", f"Data dir: {data_dir} (writable)")
 
 
-def check_permissions(data_dir: Path, service_ids: list[str], fix: bool,
-                      report: DoctorReport) -> Check | None:
+def check_permissions(
+    data_dir: Path, service_ids: list[str], fix: bool, report: DoctorReport
+) -> Check | None:
     from lore.core.paths import service_env_path, service_wrapper_path
     from lore.service.tokens import ENV_FILE_MODE, WRAPPER_MODE, file_mode, fix_mode
 
     wrong: list[tuple[Path, int, int]] = []
     for sid in service_ids:
-        for path, wanted in ((service_env_path(sid, data_dir), ENV_FILE_MODE),
-                             (service_wrapper_path(sid, data_dir), WRAPPER_MODE)):
+        for path, wanted in (
+            (service_env_path(sid, data_dir), ENV_FILE_MODE),
+            (service_wrapper_path(sid, data_dir), WRAPPER_MODE),
+        ):
             mode = file_mode(path)
             if mode is not None and mode != wanted:
                 wrong.append((path, mode, wanted))
     if not wrong:
-        return Check("file_permissions", "pass", "env files are 0600, wrapper scripts 0700") \
-            if service_ids else None
+        return (
+            Check("file_permissions", "pass", "env files are 0600, wrapper scripts 0700")
+            if service_ids
+            else None
+        )
     text = ", ".join(f"{p.name} is {m:04o} (want {w:04o})" for p, m, w in wrong)
     if fix:
         for path, _, wanted in wrong:
@@ -170,8 +196,9 @@ def check_permissions(data_dir: Path, service_ids: list[str], fix: bool,
     return Check("file_permissions", "fail", text, "lore service doctor --fix")
 
 
-def check_install_state(data_dir: Path, service_ids: list[str], fix: bool,
-                        report: DoctorReport) -> Check:
+def check_install_state(
+    data_dir: Path, service_ids: list[str], fix: bool, report: DoctorReport
+) -> Check:
     from lore.service.inspect import drift_of
     from lore.service.manifest import load_manifest
 
@@ -195,8 +222,11 @@ def check_install_state(data_dir: Path, service_ids: list[str], fix: bool,
             problems.append(f"{sid}: {', '.join(kinds)}")
             reload_systemd = reload_systemd or manifest.platform == "systemd"
     if not problems:
-        return Check("install_state", "pass",
-                     f"installed and matching the manifest: {', '.join(service_ids)}")
+        return Check(
+            "install_state",
+            "pass",
+            f"installed and matching the manifest: {', '.join(service_ids)}",
+        )
     if fix and reload_systemd and not corrupt:
         from lore.service.runner import run_command
 
@@ -206,9 +236,16 @@ def check_install_state(data_dir: Path, service_ids: list[str], fix: bool,
     return Check("install_state", "fail" if corrupt else "warn", "; ".join(problems), action)
 
 
-def run_doctor(*, config_file: Path, data_dir: Path, backend: Backend, offline: bool = False,
-               fix: bool = False, service_ids: list[str] | None = None,
-               preflight: bool = False) -> DoctorReport:
+def run_doctor(
+    *,
+    config_file: Path,
+    data_dir: Path,
+    backend: Backend,
+    offline: bool = False,
+    fix: bool = False,
+    service_ids: list[str] | None = None,
+    preflight: bool = False,
+) -> DoctorReport:
     """Run every check. ``preflight`` is install's variant: no install-state checks."""
     report = DoctorReport(backend=backend.name)
     config_check, config = check_config(config_file)
@@ -223,8 +260,9 @@ def run_doctor(*, config_file: Path, data_dir: Path, backend: Backend, offline: 
     report.checks.append(check_binary())
     if preflight and not (data_dir / "logs").is_dir():
         # install creates them (after the pre-flight, so --dry-run still writes nothing)
-        report.checks.append(Check("data_directory", "pass",
-                                   f"Data dir {data_dir} (created by the install)"))
+        report.checks.append(
+            Check("data_directory", "pass", f"Data dir {data_dir} (created by the install)")
+        )
     else:
         report.checks.append(check_data_dir(data_dir, fix, report))
     report.checks.extend(backend.prerequisites())

@@ -91,11 +91,13 @@ class ProjectIdentity:
     config_path: Path
 
 
-def current_identity(config_path: Path, base_url: str, project_paths: list[str],
-                     workspace: Path) -> ProjectIdentity:
+def current_identity(
+    config_path: Path, base_url: str, project_paths: list[str], workspace: Path
+) -> ProjectIdentity:
     return ProjectIdentity(
-        identity_hash=compute_service_id(workspace, config_path,
-                                         project_urls(base_url, project_paths)),
+        identity_hash=compute_service_id(
+            workspace, config_path, project_urls(base_url, project_paths)
+        ),
         workspace_root=_canonical(workspace),
         config_path=_canonical(config_path),
     )
@@ -117,6 +119,9 @@ def ambiguous(installed: list[str], why: str) -> LoreError:
         ErrorCode.AMBIGUOUS,
         f"several services are installed and {why}; choose one with --service",
         suggestion="See them with: lore service list; then pass --service ID",
-        actions=["lore service list", *(f"lore service status --service {sid}" for sid in installed)],
+        actions=[
+            "lore service list",
+            *(f"lore service status --service {sid}" for sid in installed),
+        ],
         details={"candidates": installed},
     )

@@ -31,8 +31,9 @@ from lore.service.status import SyncStatusFile, read_status, status_path
 RECENT_SHOWN = 5
 
 
-def drift_of(manifest: ServiceManifest, backend: Backend | None = None,
-             state: str | None = None) -> dict[str, bool]:
+def drift_of(
+    manifest: ServiceManifest, backend: Backend | None = None, state: str | None = None
+) -> dict[str, bool]:
     """Platform, spec and command drift of an installed service."""
     backend = backend or get_backend(manifest.platform)
     state = state if state is not None else backend.state(manifest.service_id)
@@ -61,36 +62,47 @@ def list_services(data_dir: Path) -> dict[str, Any]:
         try:
             manifest = load_manifest(sid, data_dir)
         except LoreError as err:
-            unreadable.append({"service_id": sid, "path": str(service_manifest_path(sid, data_dir)),
-                               "error": err.message})
+            unreadable.append(
+                {
+                    "service_id": sid,
+                    "path": str(service_manifest_path(sid, data_dir)),
+                    "error": err.message,
+                }
+            )
             continue
         if manifest is None:  # removed while we were listing
             continue
         backend = get_backend(manifest.platform)
         state = backend.state(sid)
         drift = drift_of(manifest, backend, state)
-        services.append({
-            "service_id": sid,
-            "platform": manifest.platform,
-            "interval_seconds": manifest.interval_seconds,
-            "profile": manifest.profile,
-            "installed_at_iso": manifest.installed_at_iso,
-            "platform_state": state,
-            "drift": any(drift.values()),
-        })
+        services.append(
+            {
+                "service_id": sid,
+                "platform": manifest.platform,
+                "interval_seconds": manifest.interval_seconds,
+                "profile": manifest.profile,
+                "installed_at_iso": manifest.installed_at_iso,
+                "platform_state": state,
+                "drift": any(drift.values()),
+            }
+        )
     return {"services": services, "unreadable": unreadable}
 
 
 def _run_summary(run: Any) -> dict[str, Any]:
-    out = {"timestamp_iso": run.timestamp_iso, "outcome": run.outcome,
-           "duration_seconds": run.duration_seconds}
+    out = {
+        "timestamp_iso": run.timestamp_iso,
+        "outcome": run.outcome,
+        "duration_seconds": run.duration_seconds,
+    }
     if run.error_message is not None:
         out["error_message"] = run.error_message
     return out
 
 
-def _backoff_view(status: SyncStatusFile, state: str, manifest: ServiceManifest,
-                  now_ms: int) -> dict[str, Any] | None:
+def _backoff_view(
+    status: SyncStatusFile, state: str, manifest: ServiceManifest, now_ms: int
+) -> dict[str, Any] | None:
     if state == "backoff" and status.next_retry_at_ms is not None:
         return {
             "consecutive_failures": status.consecutive_failures,
@@ -109,15 +121,22 @@ def _backoff_view(status: SyncStatusFile, state: str, manifest: ServiceManifest,
         return {
             "consecutive_failures": status.consecutive_failures,
             "circuit_breaker_cooldown_expired": cooldown_expired(
-                status, manifest.circuit_breaker_cooldown_seconds, now_ms),
+                status, manifest.circuit_breaker_cooldown_seconds, now_ms
+            ),
             "cooldown_remaining_seconds": max((end - now_ms + 999) // 1000, 0),
             "message": "Circuit breaker open; the next run after the cooldown is a probe.",
         }
     return None
 
 
-def service_status(data_dir: Path, service_id: str | None, installed: bool, clock: Clock,
-                   pid_alive: Callable[[int], bool], platform_hint: Callable[[], str]) -> dict[str, Any]:
+def service_status(
+    data_dir: Path,
+    service_id: str | None,
+    installed: bool,
+    clock: Clock,
+    pid_alive: Callable[[int], bool],
+    platform_hint: Callable[[], str],
+) -> dict[str, Any]:
     """The combined view `service status` prints (both languages render this dict)."""
     if not installed or service_id is None:
         return {
@@ -161,8 +180,12 @@ def service_status(data_dir: Path, service_id: str | None, installed: bool, cloc
     current = None
     if status is not None and status.current_run is not None:
         run = status.current_run
-        current = {"pid": run.pid, "started_at_iso": iso_from_ms(run.started_at_ms),
-                   "probe": run.probe, "stale": state == "running_stale"}
+        current = {
+            "pid": run.pid,
+            "started_at_iso": iso_from_ms(run.started_at_ms),
+            "probe": run.probe,
+            "stale": state == "running_stale",
+        }
     next_ms = backend.next_run_ms(service_id, manifest.interval_seconds, now_ms)
     return {
         "installed": True,
@@ -173,7 +196,9 @@ def service_status(data_dir: Path, service_id: str | None, installed: bool, cloc
         "service_state": service_state,
         "scheduler_state": state,
         "last_sync": last_sync,
-        "recent_runs": [_run_summary(r) for r in (status.recent_runs if status else [])][:RECENT_SHOWN],
+        "recent_runs": [_run_summary(r) for r in (status.recent_runs if status else [])][
+            :RECENT_SHOWN
+        ],
         "backoff": _backoff_view(status, state, manifest, now_ms) if status else None,
         "paused_reason": status.paused_reason if status else None,
         "paused_code": pause_reason_code(status.paused_reason) if status else None,

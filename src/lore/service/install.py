@@ -38,9 +38,11 @@ from lore.service.manifest import ServiceManifest, read_manifest, write_manifest
 from lore.service.targets import Target, admin_lock
 from lore.service.tokens import check_path_text, check_token, read_env_file
 
-EMBEDDED_WARNING = ("--token-source embedded writes the token into the scheduler's own file "
-                    "({files}); anyone who can read that file can use the token. The default "
-                    "env-file keeps it in a 0600 file instead.")
+EMBEDDED_WARNING = (
+    "--token-source embedded writes the token into the scheduler's own file "
+    "({files}); anyone who can read that file can use the token. The default "
+    "env-file keeps it in a 0600 file instead."
+)
 REDACTED = "<redacted>"
 
 
@@ -70,8 +72,9 @@ def _override(actual: Path, default: Path) -> str | None:
     return None if _canonical(actual) == _canonical(default) else str(_canonical(actual))
 
 
-def install_service(req: InstallRequest, *, config_file: Path, data_dir: Path, workspace: Path,
-                    clock: Clock) -> dict[str, Any]:
+def install_service(
+    req: InstallRequest, *, config_file: Path, data_dir: Path, workspace: Path, clock: Clock
+) -> dict[str, Any]:
     """Install (or re-install) the scheduled sync for the current project."""
     from lore.core.config import load
 
@@ -100,7 +103,7 @@ def _collision(existing: ServiceManifest, identity: ProjectIdentity) -> LoreErro
     if existing.identity_hash:
         same = existing.identity_hash == identity.identity_hash
     else:  # a v1 named service: its fingerprint is unknown, compare where it came from
-        same = (existing.workspace_root == str(identity.workspace_root))
+        same = existing.workspace_root == str(identity.workspace_root)
     if same:
         return None
     return LoreError(
@@ -109,10 +112,15 @@ def _collision(existing: ServiceManifest, identity: ProjectIdentity) -> LoreErro
         f"(workspace {existing.workspace_root}, config {existing.config_path or 'default'})",
         suggestion=f"Choose another --name, or remove the other one first: lore service "
         f"uninstall --service {existing.service_id}",
-        actions=[f"lore service status --service {existing.service_id}",
-                 f"lore service uninstall --service {existing.service_id}"],
-        details={"service_id": existing.service_id, "workspace_root": existing.workspace_root,
-                 "identity_hash": existing.identity_hash},
+        actions=[
+            f"lore service status --service {existing.service_id}",
+            f"lore service uninstall --service {existing.service_id}",
+        ],
+        details={
+            "service_id": existing.service_id,
+            "workspace_root": existing.workspace_root,
+            "identity_hash": existing.identity_hash,
+        },
     )
 
 
@@ -127,8 +135,16 @@ def _preflight_error(failures: list[Any]) -> LoreError:
     )
 
 
-def _install(req: InstallRequest, config_file: Path, data_dir: Path, identity: ProjectIdentity,
-             service_id: str, token: str, var: str, clock: Clock) -> dict[str, Any]:
+def _install(
+    req: InstallRequest,
+    config_file: Path,
+    data_dir: Path,
+    identity: ProjectIdentity,
+    service_id: str,
+    token: str,
+    var: str,
+    clock: Clock,
+) -> dict[str, Any]:
     from lore.service.doctor import resolve_binary, run_doctor
 
     manifest_path = service_manifest_path(service_id, data_dir)
@@ -141,8 +157,7 @@ def _install(req: InstallRequest, config_file: Path, data_dir: Path, identity: P
     if requested == "auto" and existing is not None:
         requested = existing.platform  # keep the scheduler it was installed with
     backend = choose_backend(requested)
-    report = run_doctor(config_file=config_file, data_dir=data_dir, backend=backend,
-                        preflight=True)
+    report = run_doctor(config_file=config_file, data_dir=data_dir, backend=backend, preflight=True)
     failures = [c for c in report.checks if c.status == "fail"]
     if failures:
         raise _preflight_error(failures)
@@ -150,18 +165,23 @@ def _install(req: InstallRequest, config_file: Path, data_dir: Path, identity: P
     check_path_text(str(data_dir), "data directory")
     check_path_text(str(config_file), "config")
     sandbox_check = report.find("sandboxing")
-    sandboxed = backend.name == "systemd" and (sandbox_check is None
-                                               or sandbox_check.status == "pass")
+    sandboxed = backend.name == "systemd" and (
+        sandbox_check is None or sandbox_check.status == "pass"
+    )
     # Whatever makes the interactive sync work (CA files, proxies) goes into the units.
     network_env, network_warnings = capture_network_env(sandboxed=sandboxed)
     if backend.name == "schtasks" and network_env:
-        network_warnings.append("scheduled tasks cannot carry environment variables: set "
-                                + ", ".join(k for k, _ in network_env)
-                                + " in your user environment too (setx)")
+        network_warnings.append(
+            "scheduled tasks cannot carry environment variables: set "
+            + ", ".join(k for k, _ in network_env)
+            + " in your user environment too (setx)"
+        )
     ca_bundle = config_ca_bundle(config_file)
     if sandboxed and ca_bundle and ca_bundle.startswith(("/tmp/", "/var/tmp/")):
-        network_warnings.append(f"gitlab.caBundle ({ca_bundle}) is in a temporary directory "
-                                "the sandboxed service cannot see (PrivateTmp); move the CA file")
+        network_warnings.append(
+            f"gitlab.caBundle ({ca_bundle}) is in a temporary directory "
+            "the sandboxed service cannot see (PrivateTmp); move the CA file"
+        )
     spec = InstallSpec(
         service_id=service_id,
         binary_path=binary,
@@ -203,8 +223,9 @@ def _install(req: InstallRequest, config_file: Path, data_dir: Path, identity: P
     if rendered.token_source == "embedded":
         secret_files = [a.location for a in rendered.artifacts if a.secret]
         warnings.insert(0, EMBEDDED_WARNING.format(files=", ".join(secret_files)))
-    warnings += [c.message or c.name for c in report.checks
-                 if c.status == "warn" and c.name != "sandboxing"]
+    warnings += [
+        c.message or c.name for c in report.checks if c.status == "warn" and c.name != "sandboxing"
+    ]
     result: dict[str, Any] = {
         "platform": backend.name,
         "service_id": service_id,
@@ -236,12 +257,21 @@ def _install(req: InstallRequest, config_file: Path, data_dir: Path, identity: P
 
 def _shown(artifact: Artifact, token: str) -> dict[str, Any]:
     content = artifact.content.replace(token, REDACTED) if artifact.secret else artifact.content
-    return {"path": artifact.location, "mode": f"{artifact.mode:04o}", "content": content,
-            "contains_token": artifact.secret}
+    return {
+        "path": artifact.location,
+        "mode": f"{artifact.mode:04o}",
+        "content": content,
+        "contains_token": artifact.secret,
+    }
 
 
-def _changes(existing: ServiceManifest | None, new: ServiceManifest, rendered: Rendered,
-             backend: Backend, spec: InstallSpec) -> list[dict[str, Any]]:
+def _changes(
+    existing: ServiceManifest | None,
+    new: ServiceManifest,
+    rendered: Rendered,
+    backend: Backend,
+    spec: InstallSpec,
+) -> list[dict[str, Any]]:
     """What a re-install changes: manifest fields, files edited on disk, the token, and
     a scheduler that lost the service. Never the token's value."""
     if existing is None:
@@ -250,13 +280,24 @@ def _changes(existing: ServiceManifest | None, new: ServiceManifest, rendered: R
 
     changes: list[dict[str, Any]] = []
     old, cur = existing.comparable(), new.comparable()
-    for key in ("platform", "interval_seconds", "profile", "token_source", "token_env_var",
-                "binary_path", "config_path", "sync_command", "data_dir", "sandboxed"):
+    for key in (
+        "platform",
+        "interval_seconds",
+        "profile",
+        "token_source",
+        "token_env_var",
+        "binary_path",
+        "config_path",
+        "sync_command",
+        "data_dir",
+        "sandboxed",
+    ):
         if old.get(key) != cur.get(key):
             changes.append({"field": key, "old": old.get(key), "new": cur.get(key)})
     drift = drift_of(existing, get_backend(existing.platform))
-    if not changes and (existing.spec_hash != new.spec_hash or drift["spec_drift"]
-                        or drift["command_drift"]):
+    if not changes and (
+        existing.spec_hash != new.spec_hash or drift["spec_drift"] or drift["command_drift"]
+    ):
         changes.append({"field": "service_files", "old": None, "new": None})
     if drift["platform_drift"]:
         changes.append({"field": "platform_state", "old": "not_loaded", "new": "loaded"})
@@ -267,8 +308,9 @@ def _changes(existing: ServiceManifest | None, new: ServiceManifest, rendered: R
     return changes
 
 
-def _apply(backend: Backend, spec: InstallSpec, rendered: Rendered,
-           existing: ServiceManifest | None) -> None:
+def _apply(
+    backend: Backend, spec: InstallSpec, rendered: Rendered, existing: ServiceManifest | None
+) -> None:
     """Write the files and enable; on failure put every file back as it was."""
     ensure_dir(spec.data_dir)
     ensure_dir(spec.log_dir)
@@ -282,8 +324,11 @@ def _apply(backend: Backend, spec: InstallSpec, rendered: Rendered,
             snapshots[path] = None
     try:
         for artifact in files:
-            write_atomic(Path(artifact.location), artifact.content.encode(artifact.encoding),
-                         mode=artifact.mode)
+            write_atomic(
+                Path(artifact.location),
+                artifact.content.encode(artifact.encoding),
+                mode=artifact.mode,
+            )
         backend.enable(spec, rendered)
     except BaseException:
         for path, snapshot in snapshots.items():
@@ -298,8 +343,9 @@ def _apply(backend: Backend, spec: InstallSpec, rendered: Rendered,
         _remove_leftovers(existing, backend, rendered, spec.data_dir)
 
 
-def _remove_leftovers(existing: ServiceManifest, backend: Backend, rendered: Rendered,
-                      data_dir: Path) -> None:
+def _remove_leftovers(
+    existing: ServiceManifest, backend: Backend, rendered: Rendered, data_dir: Path
+) -> None:
     """After a successful re-install: drop what the previous install had and this one
     does not (another scheduler's files, a wrapper or env file no longer used)."""
     keep = {a.location for a in rendered.artifacts}
@@ -332,8 +378,14 @@ def uninstall_service(data_dir: Path, target: Target, clock: Clock) -> dict[str,
 
     sid = target.service_id
     if sid is None:
-        return {"was_installed": False, "service_id": None, "platform": detect_backend_name(),
-                "removed_files": [], "kept_files": [], "warnings": []}
+        return {
+            "was_installed": False,
+            "service_id": None,
+            "platform": detect_backend_name(),
+            "removed_files": [],
+            "kept_files": [],
+            "warnings": [],
+        }
     with admin_lock(data_dir, sid):
         return _uninstall(data_dir, sid, clock)
 
@@ -363,10 +415,20 @@ def _uninstall(data_dir: Path, sid: str, clock: Clock) -> dict[str, Any]:
     if manifest is not None:
         candidates += [Path(p) for p in manifest.service_files if not p.startswith("crontab:")]
     on_platform = any(b.is_installed(sid, data_dir) for b in backends)
-    if manifest is None and not corrupt and not on_platform \
-            and not any(p.exists() for p in candidates):
-        return {"was_installed": False, "service_id": sid, "platform": backends[0].name,
-                "removed_files": [], "kept_files": [], "warnings": []}
+    if (
+        manifest is None
+        and not corrupt
+        and not on_platform
+        and not any(p.exists() for p in candidates)
+    ):
+        return {
+            "was_installed": False,
+            "service_id": sid,
+            "platform": backends[0].name,
+            "removed_files": [],
+            "kept_files": [],
+            "warnings": [],
+        }
     removed: list[str] = []
     for backend in backends:
         warnings += backend.disable(sid)
@@ -391,5 +453,11 @@ def _uninstall(data_dir: Path, sid: str, clock: Clock) -> dict[str, Any]:
         manifest_path.unlink(missing_ok=True)
         removed.append(str(manifest_path))
     kept = [str(p) for p in (service_status_path(sid, data_dir), data_dir / "logs") if p.exists()]
-    return {"was_installed": True, "service_id": sid, "platform": backends[0].name,
-            "removed_files": removed, "kept_files": kept, "warnings": warnings}
+    return {
+        "was_installed": True,
+        "service_id": sid,
+        "platform": backends[0].name,
+        "removed_files": removed,
+        "kept_files": kept,
+        "warnings": warnings,
+    }

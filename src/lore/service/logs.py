@@ -61,7 +61,9 @@ def _handler(path: Path) -> logging.Handler:
     return logging.FileHandler(path, encoding="utf-8", delay=True)
 
 
-def service_logger(service_id: str, data_dir: Path, secrets: list[str] | None = None) -> logging.Logger:
+def service_logger(
+    service_id: str, data_dir: Path, secrets: list[str] | None = None
+) -> logging.Logger:
     """A logger appending to the service's stderr log (rolled over at 10 MB, 5 kept)."""
     logger = logging.getLogger(f"lore.service.{service_id}")
     logger.setLevel(logging.INFO)
@@ -102,8 +104,9 @@ def rotate_if_needed(path: Path) -> bool:
         return False
     from logging.handlers import RotatingFileHandler
 
-    handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT,
-                                  encoding="utf-8", delay=True)
+    handler = RotatingFileHandler(
+        path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
+    )
     try:
         handler.doRollover()
     finally:
@@ -137,8 +140,9 @@ def tail_lines(path: Path, count: int) -> list[str]:
     return lines[-count:]
 
 
-def follow(path: Path, *, poll_seconds: float = 0.5,
-           should_stop: Callable[[], bool] = lambda: False) -> Iterator[str]:
+def follow(
+    path: Path, *, poll_seconds: float = 0.5, should_stop: Callable[[], bool] = lambda: False
+) -> Iterator[str]:
     """Yield lines appended to ``path`` from now on, like ``tail -F``: survives rotation
     (a new file at the same path) and the file not existing yet."""
     position = path.stat().st_size if path.exists() else 0

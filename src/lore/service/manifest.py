@@ -79,10 +79,15 @@ class ServiceManifest:
             spec_hash=get(raw, "spec_hash", str),
             data_dir=get(raw, "data_dir", str),
             sandboxed=get(raw, "sandboxed", bool, False),
-            max_transient_failures=get(raw, "max_transient_failures", int,
-                                       DEFAULT_MAX_TRANSIENT_FAILURES),
-            circuit_breaker_cooldown_seconds=get(raw, "circuit_breaker_cooldown_seconds", int,
-                                                 DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS),
+            max_transient_failures=get(
+                raw, "max_transient_failures", int, DEFAULT_MAX_TRANSIENT_FAILURES
+            ),
+            circuit_breaker_cooldown_seconds=get(
+                raw,
+                "circuit_breaker_cooldown_seconds",
+                int,
+                DEFAULT_CIRCUIT_BREAKER_COOLDOWN_SECONDS,
+            ),
         )
 
     def comparable(self) -> dict[str, Any]:
@@ -144,7 +149,9 @@ class ManifestFields:
     @classmethod
     def check(cls, manifest: ServiceManifest) -> ServiceManifest:
         if not cls._ID.match(manifest.service_id):
-            raise FieldError(f"field 'service_id' is not a valid service id: {manifest.service_id!r}")
+            raise FieldError(
+                f"field 'service_id' is not a valid service id: {manifest.service_id!r}"
+            )
         if manifest.interval_seconds <= 0:
             raise FieldError("field 'interval_seconds' must be positive")
         if manifest.max_transient_failures < 1:

@@ -58,7 +58,9 @@ def parse_interval(text: str) -> int:
     digits = value[:-1]
     # isdigit() alone accepts '²' and other Unicode digits; int() must parse it as ASCII.
     if not digits or not (digits.isascii() and digits.isdigit()):
-        raise _bad_interval(f"invalid number in interval {text!r}: {digits!r} is not a whole number")
+        raise _bad_interval(
+            f"invalid number in interval {text!r}: {digits!r} is not a whole number"
+        )
     number = int(digits)
     if number == 0:
         raise _bad_interval(f"invalid interval {text!r}: it must be greater than 0")

@@ -92,8 +92,13 @@ def transition(status: SyncStatusFile, dst: str) -> None:
 # -- classification ------------------------------------------------------------------------
 
 _PERMANENT_NAMES = {code.value for code in PERMANENT_CODES}
-_PERMANENT_TEXT = ("401 Unauthorized", "TokenNotSet", "ConfigNotFound", "ConfigInvalid",
-                   "MigrationFailed")
+_PERMANENT_TEXT = (
+    "401 Unauthorized",
+    "TokenNotSet",
+    "ConfigNotFound",
+    "ConfigInvalid",
+    "MigrationFailed",
+)
 
 
 def is_permanent_code(code: ErrorCode | str | None) -> bool:
@@ -150,8 +155,9 @@ def backoff_seconds(interval_seconds: int, consecutive_failures: int, jitter: fl
     return interval_seconds + int(span * min(max(jitter, 0.0), 1.0))
 
 
-def set_backoff(status: SyncStatusFile, interval_seconds: int, now_ms: int, rng: Rng,
-                retry_after_ms: int | None) -> None:
+def set_backoff(
+    status: SyncStatusFile, interval_seconds: int, now_ms: int, rng: Rng, retry_after_ms: int | None
+) -> None:
     """Compute and persist ``next_retry_at_ms`` once, at failure time.
 
     ``retry_after_ms`` is the server's hint as a duration from now (Retry-After,
@@ -180,12 +186,16 @@ class Gate:
 
 def cooldown_expired(status: SyncStatusFile, cooldown_seconds: int, now_ms: int) -> bool:
     paused_at = status.circuit_breaker_paused_at_ms
-    return (status.is_circuit_breaker and paused_at is not None
-            and now_ms >= paused_at + cooldown_seconds * 1000)
+    return (
+        status.is_circuit_breaker
+        and paused_at is not None
+        and now_ms >= paused_at + cooldown_seconds * 1000
+    )
 
 
-def gate(status: SyncStatusFile, cooldown_seconds: int, now_ms: int, *,
-         ignore_backoff: bool = False) -> Gate:
+def gate(
+    status: SyncStatusFile, cooldown_seconds: int, now_ms: int, *, ignore_backoff: bool = False
+) -> Gate:
     """Paused first (half-open once the breaker's cooldown is over), then backoff.
 
     Moves ``paused -> half_open`` in ``status`` when the probe is allowed; the caller
@@ -246,9 +256,17 @@ def pause_reason_text(reason: str | None) -> str | None:
     return reason.split(":", 1)[1].strip() if ":" in reason else reason
 
 
-def finish_run(status: SyncStatusFile, *, outcome: str, core_failure: StageRecord | None,
-               interval_seconds: int, max_transient_failures: int, now_ms: int, rng: Rng,
-               pid: int) -> Applied:
+def finish_run(
+    status: SyncStatusFile,
+    *,
+    outcome: str,
+    core_failure: StageRecord | None,
+    interval_seconds: int,
+    max_transient_failures: int,
+    now_ms: int,
+    rng: Rng,
+    pid: int,
+) -> Applied:
     """Apply a finished run's outcome to ``status`` (counters, backoff, pause, breaker)."""
     probe = status.current_run is not None and status.current_run.probe
     if status.current_run is not None and status.current_run.pid == pid:
@@ -261,8 +279,12 @@ def finish_run(status: SyncStatusFile, *, outcome: str, core_failure: StageRecor
         status.clear_paused()  # closes the breaker too (ERRATA 5)
         transition(status, outcome)
         return Applied("sync_completed")
-    failure = core_failure or StageRecord(stage="issues", success=False, error="unknown error",
-                                          error_code=ErrorCode.INTERNAL_ERROR.value)
+    failure = core_failure or StageRecord(
+        stage="issues",
+        success=False,
+        error="unknown error",
+        error_code=ErrorCode.INTERNAL_ERROR.value,
+    )
     code = failure.error_code or ErrorCode.INTERNAL_ERROR.value
     message = failure.error or "unknown error"
     status.last_error_code, status.last_error_message = code, message
@@ -276,14 +298,19 @@ def finish_run(status: SyncStatusFile, *, outcome: str, core_failure: StageRecor
     status.consecutive_failures += 1
     if probe or status.consecutive_failures >= max_transient_failures:
         # A failed probe re-pauses with a fresh cooldown (ERRATA 6); the n-th failure trips.
-        status.paused_reason = (f"{CIRCUIT_BREAKER}: {status.consecutive_failures} consecutive "
-                                f"transient failures (last: {code}: {message})")
+        status.paused_reason = (
+            f"{CIRCUIT_BREAKER}: {status.consecutive_failures} consecutive "
+            f"transient failures (last: {code}: {message})"
+        )
         status.circuit_breaker_paused_at_ms = now_ms
         status.next_retry_at_ms, status.backoff_reason = None, None
         transition(status, "paused")
-        return Applied("paused", reason=CIRCUIT_BREAKER,
-                       message=f"{status.consecutive_failures} consecutive transient failures "
-                       f"(last: {code}: {message})")
+        return Applied(
+            "paused",
+            reason=CIRCUIT_BREAKER,
+            message=f"{status.consecutive_failures} consecutive transient failures "
+            f"(last: {code}: {message})",
+        )
     set_backoff(status, interval_seconds, now_ms, rng, failure.retry_after_ms)
     transition(status, "backoff")
     return Applied("sync_completed")
@@ -319,8 +346,12 @@ def resume(status: SyncStatusFile) -> bool:
 # -- reading the state for display --------------------------------------------------------
 
 
-def display_state(status: SyncStatusFile | None, cooldown_seconds: int, now_ms: int,
-                  pid_alive: Callable[[int], bool]) -> str:
+def display_state(
+    status: SyncStatusFile | None,
+    cooldown_seconds: int,
+    now_ms: int,
+    pid_alive: Callable[[int], bool],
+) -> str:
     """The scheduler state `service status` shows, including the derived ``half_open``
     (cooldown over, probe pending) and ``running_stale`` (the run's process is gone or it
     started more than 30 minutes ago)."""
@@ -349,11 +380,14 @@ def invariant_violations(status: SyncStatusFile, max_transient_failures: int) ->
         problems.append("circuit_breaker_paused_at_ms set iff paused by the circuit breaker")
     if status.is_circuit_breaker and status.consecutive_failures < max_transient_failures:
         problems.append("circuit breaker tripped below the threshold")
-    if state == "backoff" and not (0 < status.consecutive_failures < max_transient_failures
-                                   and status.next_retry_at_ms is not None):
+    if state == "backoff" and not (
+        0 < status.consecutive_failures < max_transient_failures
+        and status.next_retry_at_ms is not None
+    ):
         problems.append("backoff needs 0 < failures < threshold and next_retry_at_ms")
-    if state in ("idle", "success", "degraded") and (status.consecutive_failures
-                                                     or status.next_retry_at_ms is not None):
+    if state in ("idle", "success", "degraded") and (
+        status.consecutive_failures or status.next_retry_at_ms is not None
+    ):
         problems.append(f"{state} with failures or a retry time left over")
     if status.next_retry_at_ms is not None and status.consecutive_failures == 0:
         problems.append("next_retry_at_ms without failures")

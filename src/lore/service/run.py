@@ -75,12 +75,21 @@ def deps_from_env(clock: Clock) -> RunDeps:
 
 
 def _failed_core(err: LoreError) -> list[StageRecord]:
-    return [StageRecord(stage=stage, success=False, error=err.message, error_code=err.code.value,
-                        retry_after_ms=err.retry_after_ms) for stage in policy.CORE_STAGES]
+    return [
+        StageRecord(
+            stage=stage,
+            success=False,
+            error=err.message,
+            error_code=err.code.value,
+            retry_after_ms=err.retry_after_ms,
+        )
+        for stage in policy.CORE_STAGES
+    ]
 
 
-def execute_sync(config_file: Path, data_dir: Path, profile: str,
-                 logger: logging.Logger | None = None) -> list[StageRecord]:
+def execute_sync(
+    config_file: Path, data_dir: Path, profile: str, logger: logging.Logger | None = None
+) -> list[StageRecord]:
     """Run the sync pipeline once with the profile's stages; never raises.
 
     A setup failure (no config, no token, migration failed) becomes failed core-stage
@@ -103,19 +112,30 @@ def execute_sync(config_file: Path, data_dir: Path, profile: str,
     except Exception as exc:  # a bug must still leave a classified, recorded failure
         if logger is not None:
             logger.exception("sync pipeline crashed")
-        return _failed_core(LoreError(ErrorCode.INTERNAL_ERROR,
-                                      f"unexpected {type(exc).__name__}: {exc}"))
-    return [StageRecord(stage=s.stage, success=s.success, items_updated=s.items_updated,
-                        error=s.error, error_code=s.error_code, retry_after_ms=s.retry_after_ms,
-                        warning=s.warning)
-            for s in report.stages if not s.skipped]
+        return _failed_core(
+            LoreError(ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}")
+        )
+    return [
+        StageRecord(
+            stage=s.stage,
+            success=s.success,
+            items_updated=s.items_updated,
+            error=s.error,
+            error_code=s.error_code,
+            retry_after_ms=s.retry_after_ms,
+            warning=s.warning,
+        )
+        for s in report.stages
+        if not s.skipped
+    ]
 
 
 SyncFn = Callable[[], list[StageRecord]]
 
 
-def run_with_retry(sync: SyncFn, deps: RunDeps,
-                   logger: logging.Logger | None = None) -> tuple[list[StageRecord], dict[str, Any] | None]:
+def run_with_retry(
+    sync: SyncFn, deps: RunDeps, logger: logging.Logger | None = None
+) -> tuple[list[StageRecord], dict[str, Any] | None]:
     """Run once; on a transient core failure wait 1-5 s (jittered) and run once more.
 
     Permanent failures are never retried. The pipeline is re-run whole (its stages are
@@ -128,8 +148,13 @@ def run_with_retry(sync: SyncFn, deps: RunDeps,
         return stages, None
     delay = policy.retry_delay_seconds(deps.rng)
     if logger is not None:
-        logger.warning("core stage %s failed (%s: %s); retrying once in %.1fs", failure.stage,
-                       failure.error_code, failure.error, delay)
+        logger.warning(
+            "core stage %s failed (%s: %s); retrying once in %.1fs",
+            failure.stage,
+            failure.error_code,
+            failure.error,
+            delay,
+        )
     deps.sleep(delay)
     first_failed = {s.stage for s in stages if s.stage in policy.CORE_STAGES and not s.success}
     second = sync()
@@ -137,8 +162,12 @@ def run_with_retry(sync: SyncFn, deps: RunDeps,
         if stage.stage in first_failed:
             stage.retried = True
     recovered = policy.first_core_failure(second) is None
-    return second, {"stage": failure.stage, "delay_seconds": round(delay, 3),
-                    "first_error_code": failure.error_code, "recovered": recovered}
+    return second, {
+        "stage": failure.stage,
+        "delay_seconds": round(delay, 3),
+        "first_error_code": failure.error_code,
+        "recovered": recovered,
+    }
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -157,11 +186,13 @@ def _read_status_for_run(path: Path, now_ms: int, logger: logging.Logger) -> Syn
 
         try:
             backup = backup_corrupt(path, now_ms)
-            logger.warning("corrupt status file moved to %s; starting fresh (%s)", backup.name,
-                           err.message)
+            logger.warning(
+                "corrupt status file moved to %s; starting fresh (%s)", backup.name, err.message
+            )
         except OSError as exc:
-            logger.warning("corrupt status file could not be moved aside (%s): %s", exc,
-                           err.message)
+            logger.warning(
+                "corrupt status file could not be moved aside (%s): %s", exc, err.message
+            )
         return SyncStatusFile()
 
 
@@ -172,12 +203,15 @@ def _write(path: Path, status: SyncStatusFile, now_ms: int, logger: logging.Logg
         logger.warning("could not write the status file %s: %s", path, exc)
 
 
-def _skip_paused(manifest: ServiceManifest, status: SyncStatusFile,
-                 gate: policy.Gate) -> dict[str, Any]:
+def _skip_paused(
+    manifest: ServiceManifest, status: SyncStatusFile, gate: policy.Gate
+) -> dict[str, Any]:
     code = policy.pause_reason_code(status.paused_reason)
     if status.is_circuit_breaker:
-        suggestion = (f"Waiting for the circuit breaker cooldown "
-                      f"({gate.cooldown_remaining_seconds}s left); or run: lore service resume")
+        suggestion = (
+            f"Waiting for the circuit breaker cooldown "
+            f"({gate.cooldown_remaining_seconds}s left); or run: lore service resume"
+        )
     elif code == policy.MANUAL_PREFIX:
         suggestion = "Paused by hand; run: lore service resume"
     else:
@@ -195,8 +229,9 @@ def _skip_paused(manifest: ServiceManifest, status: SyncStatusFile,
     return out
 
 
-def _skip_backoff(manifest: ServiceManifest, status: SyncStatusFile,
-                  gate: policy.Gate) -> dict[str, Any]:
+def _skip_backoff(
+    manifest: ServiceManifest, status: SyncStatusFile, gate: policy.Gate
+) -> dict[str, Any]:
     assert status.next_retry_at_ms is not None
     return {
         "action": "skipped",
@@ -208,14 +243,18 @@ def _skip_backoff(manifest: ServiceManifest, status: SyncStatusFile,
     }
 
 
-def _gate_result(manifest: ServiceManifest, status: SyncStatusFile, gate: policy.Gate,
-                 logger: logging.Logger) -> dict[str, Any] | None:
+def _gate_result(
+    manifest: ServiceManifest, status: SyncStatusFile, gate: policy.Gate, logger: logging.Logger
+) -> dict[str, Any] | None:
     if gate.action == "paused":
         logger.info("skipped: paused (%s)", status.paused_reason)
         return _skip_paused(manifest, status, gate)
     if gate.action == "backoff":
-        logger.info("skipped: backoff, %ss left after %s consecutive failures",
-                    gate.remaining_seconds, status.consecutive_failures)
+        logger.info(
+            "skipped: backoff, %ss left after %s consecutive failures",
+            gate.remaining_seconds,
+            status.consecutive_failures,
+        )
         return _skip_backoff(manifest, status, gate)
     return None
 
@@ -240,17 +279,22 @@ def require_manifest(service_id: str, data_dir: Path) -> ServiceManifest:
     if manifest is None:
         raise LoreError(
             ErrorCode.SERVICE_ERROR,
-            f"service manifest not found for service id {service_id!r}; is the service "
-            "installed?",
+            f"service manifest not found for service id {service_id!r}; is the service installed?",
             suggestion="Check with: lore service list; reinstall with: lore service install",
             actions=["lore service list", "lore service install"],
         )
     return manifest
 
 
-def run_service(service_id: str, data_dir: Path, deps: RunDeps, *,
-                ignore_backoff: bool = False, sync: SyncFn | None = None,
-                config_file: Path | None = None) -> dict[str, Any]:
+def run_service(
+    service_id: str,
+    data_dir: Path,
+    deps: RunDeps,
+    *,
+    ignore_backoff: bool = False,
+    sync: SyncFn | None = None,
+    config_file: Path | None = None,
+) -> dict[str, Any]:
     """One scheduled attempt under the service policy; returns the robot ``data``."""
     from lore.service.logs import close_logger, service_logger
 
@@ -266,14 +310,25 @@ def run_service(service_id: str, data_dir: Path, deps: RunDeps, *,
         close_logger(logger)
 
 
-def _run(manifest: ServiceManifest, data_dir: Path, deps: RunDeps, logger: logging.Logger,
-         ignore_backoff: bool, sync: SyncFn | None, config_file: Path | None) -> dict[str, Any]:
+def _run(
+    manifest: ServiceManifest,
+    data_dir: Path,
+    deps: RunDeps,
+    logger: logging.Logger,
+    ignore_backoff: bool,
+    sync: SyncFn | None,
+    config_file: Path | None,
+) -> dict[str, Any]:
     path = status_path(manifest.service_id, data_dir)
     now_ms = deps.clock.now_ms()
     status = _read_status_for_run(path, now_ms, logger)
     cooldown = manifest.circuit_breaker_cooldown_seconds
-    skipped = _gate_result(manifest, status, policy.gate(status, cooldown, now_ms,
-                                                          ignore_backoff=ignore_backoff), logger)
+    skipped = _gate_result(
+        manifest,
+        status,
+        policy.gate(status, cooldown, now_ms, ignore_backoff=ignore_backoff),
+        logger,
+    )
     if skipped is not None:
         return skipped
 
@@ -285,18 +340,29 @@ def _run(manifest: ServiceManifest, data_dir: Path, deps: RunDeps, logger: loggi
     except LockHeld as held:
         logger.info("skipped: another sync holds the pipeline lock (%s)", held.holder)
         holder = held.holder or None
-        return {"action": "skipped", "service_id": manifest.service_id, "reason": "locked",
-                "holder": {k: holder.get(k) for k in ("pid", "started_at", "command")}
-                if holder else None}
+        return {
+            "action": "skipped",
+            "service_id": manifest.service_id,
+            "reason": "locked",
+            "holder": {k: holder.get(k) for k in ("pid", "started_at", "command")}
+            if holder
+            else None,
+        }
     try:
         return _locked_run(manifest, data_dir, deps, logger, ignore_backoff, sync, config_file)
     finally:
         lock.release()
 
 
-def _locked_run(manifest: ServiceManifest, data_dir: Path, deps: RunDeps, logger: logging.Logger,
-                ignore_backoff: bool, sync: SyncFn | None,
-                config_file: Path | None) -> dict[str, Any]:
+def _locked_run(
+    manifest: ServiceManifest,
+    data_dir: Path,
+    deps: RunDeps,
+    logger: logging.Logger,
+    ignore_backoff: bool,
+    sync: SyncFn | None,
+    config_file: Path | None,
+) -> dict[str, Any]:
     from lore.core.paths import config_path, service_log_path
     from lore.service.logs import rotate_if_needed
 
@@ -304,14 +370,18 @@ def _locked_run(manifest: ServiceManifest, data_dir: Path, deps: RunDeps, logger
     # Decide again under the lock: a run that just finished may have changed the picture.
     now_ms = deps.clock.now_ms()
     status = _read_status_for_run(path, now_ms, logger)
-    gate = policy.gate(status, manifest.circuit_breaker_cooldown_seconds, now_ms,
-                       ignore_backoff=ignore_backoff)
+    gate = policy.gate(
+        status, manifest.circuit_breaker_cooldown_seconds, now_ms, ignore_backoff=ignore_backoff
+    )
     skipped = _gate_result(manifest, status, gate, logger)
     if skipped is not None:
         return skipped
     if status.current_run is not None:
-        logger.warning("previous run (pid %s, started %s) did not finish; superseding it",
-                       status.current_run.pid, iso_from_ms(status.current_run.started_at_ms))
+        logger.warning(
+            "previous run (pid %s, started %s) did not finish; superseding it",
+            status.current_run.pid,
+            iso_from_ms(status.current_run.started_at_ms),
+        )
     policy.start_run(status, now_ms, deps.pid, gate.probe)
     _write(path, status, now_ms, logger)
     rotate_if_needed(service_log_path(manifest.service_id, "stdout", data_dir))
@@ -340,16 +410,26 @@ def _locked_run(manifest: ServiceManifest, data_dir: Path, deps: RunDeps, logger
     except LoreError:
         latest = status
     applied = policy.finish_run(
-        latest, outcome=outcome, core_failure=failure,
+        latest,
+        outcome=outcome,
+        core_failure=failure,
         interval_seconds=manifest.interval_seconds,
         max_transient_failures=manifest.max_transient_failures,
-        now_ms=end_ms, rng=deps.rng, pid=deps.pid)
+        now_ms=end_ms,
+        rng=deps.rng,
+        pid=deps.pid,
+    )
     latest.record_run(record)
     _write(path, latest, end_ms, logger)
 
-    logger.info("run finished: outcome=%s duration=%.1fs state=%s failures=%s%s", outcome,
-                duration, latest.state, latest.consecutive_failures,
-                f" error={failure.error_code}: {failure.error}" if failure else "")
+    logger.info(
+        "run finished: outcome=%s duration=%.1fs state=%s failures=%s%s",
+        outcome,
+        duration,
+        latest.state,
+        latest.consecutive_failures,
+        f" error={failure.error_code}: {failure.error}" if failure else "",
+    )
     data: dict[str, Any] = {
         "action": applied.action,
         "service_id": manifest.service_id,
@@ -362,7 +442,8 @@ def _locked_run(manifest: ServiceManifest, data_dir: Path, deps: RunDeps, logger
         "probe": gate.probe,
         "in_run_retry": retry,
         "next_retry_iso": iso_from_ms(latest.next_retry_at_ms)
-        if latest.state == "backoff" and latest.next_retry_at_ms is not None else None,
+        if latest.state == "backoff" and latest.next_retry_at_ms is not None
+        else None,
     }
     if applied.action == "paused":
         data["reason"] = applied.reason
@@ -370,5 +451,6 @@ def _locked_run(manifest: ServiceManifest, data_dir: Path, deps: RunDeps, logger
         data["suggestion"] = (
             "Check network/GitLab availability, then run: lore service resume"
             if applied.reason == policy.CIRCUIT_BREAKER
-            else "Fix the cause (e.g. rotate the token), then run: lore service resume")
+            else "Fix the cause (e.g. rotate the token), then run: lore service resume"
+        )
     return data

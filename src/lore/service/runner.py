@@ -55,8 +55,12 @@ class CommandResult:
             suggestion="Check the scheduler with: lore service doctor; then retry: "
             "lore service install",
             actions=["lore service logs", "lore service doctor", "lore service install"],
-            details={"command": self.command, "exit_code": self.returncode,
-                     "stderr": stderr, "timed_out": self.timed_out},
+            details={
+                "command": self.command,
+                "exit_code": self.returncode,
+                "stderr": stderr,
+                "timed_out": self.timed_out,
+            },
         )
 
 
@@ -64,8 +68,13 @@ def which(program: str) -> str | None:
     return shutil.which(program)
 
 
-def run_command(argv: list[str], *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-                input_text: str | None = None, env: dict[str, str] | None = None) -> CommandResult:
+def run_command(
+    argv: list[str],
+    *,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    input_text: str | None = None,
+    env: dict[str, str] | None = None,
+) -> CommandResult:
     """Run ``argv`` and capture its output; never raises for the command's own failure.
 
     On timeout the process is killed and waited for (reaped) before returning. Output
@@ -108,9 +117,13 @@ def _kill(proc: subprocess.Popen[str]) -> None:
         proc.kill()
 
 
-def run_checked(argv: list[str], *, what: str | None = None,
-                timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-                input_text: str | None = None) -> str:
+def run_checked(
+    argv: list[str],
+    *,
+    what: str | None = None,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    input_text: str | None = None,
+) -> str:
     """Run ``argv``; return stdout, or raise SERVICE_COMMAND_FAILED."""
     result = run_command(argv, timeout_seconds=timeout_seconds, input_text=input_text)
     if not result.ok:

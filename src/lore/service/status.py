@@ -38,8 +38,11 @@ class StageRecord:
     warning: str | None = None  # succeeded, but an enrichment failed (the run is degraded)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"stage": self.stage, "success": self.success,
-                               "items_updated": self.items_updated}
+        out: dict[str, Any] = {
+            "stage": self.stage,
+            "success": self.success,
+            "items_updated": self.items_updated,
+        }
         if self.error is not None:
             out["error"] = self.error
         if self.error_code is not None:
@@ -92,8 +95,14 @@ class RunRecord:
 
     def summary(self) -> RunRecord:
         """The record without per-stage detail, as kept in ``recent_runs``."""
-        return RunRecord(self.timestamp_iso, self.timestamp_ms, self.duration_seconds,
-                         self.outcome, [], self.error_message)
+        return RunRecord(
+            self.timestamp_iso,
+            self.timestamp_ms,
+            self.duration_seconds,
+            self.outcome,
+            [],
+            self.error_message,
+        )
 
     @classmethod
     def from_dict(cls, raw: Any) -> RunRecord:
@@ -126,8 +135,11 @@ class CurrentRun:
     def from_dict(cls, raw: Any) -> CurrentRun:
         if not isinstance(raw, dict):
             raise FieldError("field 'current_run' is not an object")
-        return cls(started_at_ms=get(raw, "started_at_ms", int), pid=get(raw, "pid", int),
-                   probe=get(raw, "probe", bool, False))
+        return cls(
+            started_at_ms=get(raw, "started_at_ms", int),
+            pid=get(raw, "pid", int),
+            probe=get(raw, "probe", bool, False),
+        )
 
 
 @dataclass

@@ -39,9 +39,13 @@ class Target:
     installed_ids: list[str]
 
 
-def resolve(data_dir: Path, selector: str | None,
-            identity: Callable[[], ProjectIdentity | None], *,
-            accept_status_only: bool = False) -> Target:
+def resolve(
+    data_dir: Path,
+    selector: str | None,
+    identity: Callable[[], ProjectIdentity | None],
+    *,
+    accept_status_only: bool = False,
+) -> Target:
     """Resolve ``--service`` (or its absence) to one service; see the module docstring."""
     installed = installed_service_ids(data_dir)
     if selector is not None:
@@ -100,16 +104,17 @@ def require_installed(target: Target) -> str:
     what = f"service {target.service_id}" if target.service_id else "a service"
     raise LoreError(
         ErrorCode.NOT_FOUND,
-        f"{what} is not installed" + (
-            f" (installed: {', '.join(target.installed_ids)})" if target.installed_ids else ""),
+        f"{what} is not installed"
+        + (f" (installed: {', '.join(target.installed_ids)})" if target.installed_ids else ""),
         suggestion="Install it with: lore service install",
         actions=["lore service install", "lore service list"],
     )
 
 
 @contextlib.contextmanager
-def admin_lock(data_dir: Path, service_id: str,
-               wait_seconds: float = ADMIN_LOCK_WAIT_SECONDS) -> Iterator[None]:
+def admin_lock(
+    data_dir: Path, service_id: str, wait_seconds: float = ADMIN_LOCK_WAIT_SECONDS
+) -> Iterator[None]:
     """Hold ``service-admin-{id}`` while reading and writing this service's files."""
     from lore.core.locks import LockHeld, NamedLock
 

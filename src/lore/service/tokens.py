@@ -66,7 +66,7 @@ def read_env_file(path: Path, env_var: str) -> str | None:
     prefix = f"{env_var}="
     for line in text.splitlines():
         if line.startswith(prefix):
-            return line[len(prefix):]
+            return line[len(prefix) :]
     return None
 
 

@@ -69,7 +69,11 @@ def read_versioned(
     try:
         raw = json.loads(raw_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        where = (
+            f" at line {exc.lineno}, column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise corrupt(path, f"not valid JSON ({reason}{where})") from None
     if not isinstance(raw, dict):
@@ -109,7 +113,9 @@ def write_versioned(path: Path, value: dict[str, Any]) -> None:
 _MISSING: Any = object()
 
 
-def field(raw: dict[str, Any], key: str, kind: type[T] | tuple[type, ...], default: Any = _MISSING) -> T:
+def field(
+    raw: dict[str, Any], key: str, kind: type[T] | tuple[type, ...], default: Any = _MISSING
+) -> T:
     """``raw[key]`` checked against ``kind``; ``default`` when absent (or null, if allowed)."""
     if key not in raw or raw[key] is None:
         if default is not _MISSING:
@@ -135,6 +141,12 @@ def str_list(raw: dict[str, Any], key: str) -> list[str]:
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:
-    names = {int: "an integer", str: "a string", float: "a number", bool: "a boolean",
-             list: "a list", dict: "an object"}
+    names = {
+        int: "an integer",
+        str: "a string",
+        float: "a number",
+        bool: "a boolean",
+        list: "a list",
+        dict: "an object",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)

@@ -17,8 +17,9 @@ from lore.sim.versions import DEFAULT_VERSION
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lore.sim",
-                                     description="GitLab simulator for lore.")
+    parser = argparse.ArgumentParser(
+        prog="python -m lore.sim", description="GitLab simulator for lore."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve a generated dataset on loopback")
     serve.add_argument("--preset", choices=("small", "medium", "large"), default="small")
@@ -28,32 +29,65 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency-ms", type=int, default=0)
     serve.add_argument("--token", default=None, help="accepted token (random by default)")
     serve.add_argument("--now", default=None, help="dataset clock, ISO-8601 (default: now)")
-    serve.add_argument("--fault-rate", type=float, default=None,
-                       help="probability of a fault on every API request")
-    serve.add_argument("--fault-kinds", default="500,502,503,429",
-                       help="comma-separated kinds used with --fault-rate")
+    serve.add_argument(
+        "--fault-rate", type=float, default=None, help="probability of a fault on every API request"
+    )
+    serve.add_argument(
+        "--fault-kinds",
+        default="500,502,503,429",
+        help="comma-separated kinds used with --fault-rate",
+    )
     serve.add_argument("--fault-seed", type=int, default=1)
-    for knob, kind in (("projects", int), ("issues", int), ("mrs", int),
-                       ("notes-per-item", float), ("people", int), ("files", int)):
+    for knob, kind in (
+        ("projects", int),
+        ("issues", int),
+        ("mrs", int),
+        ("notes-per-item", float),
+        ("people", int),
+        ("files", int),
+    ):
         serve.add_argument(f"--{knob}", type=kind, default=None)
-    serve.add_argument("--no-work-item-status", action="store_true",
-                       help="answer like an instance without the work-item status widget")
-    serve.add_argument("--complexity-limit", type=int, default=250,
-                       help="GraphQL max complexity (0 disables)")
-    serve.add_argument("--gitlab-version", default=DEFAULT_VERSION,
-                       help="GitLab release to behave as: MAJOR.MINOR[-ee|-ce], e.g. 15.6, "
-                            f"16.11, 17.5-ee, 18.5-ee (default {DEFAULT_VERSION})")
-    serve.add_argument("--mrs-disabled", action="append", default=[], metavar="PROJECT",
-                       help="a project path whose merge requests are disabled (403); "
-                            "repeatable")
-    serve.add_argument("--diff-max-files", type=int, default=1000,
-                       help="GitLab's per-MR diff file limit (default 1000)")
-    serve.add_argument("--tls", action="store_true",
-                       help="serve HTTPS with a certificate from a fresh test CA (its PEM "
-                            "file is printed as ca_bundle; needs the trustme package)")
-    serve.add_argument("--rate-limit", type=_rate_limit, default=None, metavar="N/SECONDS",
-                       help="GitLab's request throttle: N requests per SECONDS window, with "
-                            "RateLimit-* headers on every answer (e.g. 600/60)")
+    serve.add_argument(
+        "--no-work-item-status",
+        action="store_true",
+        help="answer like an instance without the work-item status widget",
+    )
+    serve.add_argument(
+        "--complexity-limit", type=int, default=250, help="GraphQL max complexity (0 disables)"
+    )
+    serve.add_argument(
+        "--gitlab-version",
+        default=DEFAULT_VERSION,
+        help="GitLab release to behave as: MAJOR.MINOR[-ee|-ce], e.g. 15.6, "
+        f"16.11, 17.5-ee, 18.5-ee (default {DEFAULT_VERSION})",
+    )
+    serve.add_argument(
+        "--mrs-disabled",
+        action="append",
+        default=[],
+        metavar="PROJECT",
+        help="a project path whose merge requests are disabled (403); repeatable",
+    )
+    serve.add_argument(
+        "--diff-max-files",
+        type=int,
+        default=1000,
+        help="GitLab's per-MR diff file limit (default 1000)",
+    )
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate from a fresh test CA (its PEM "
+        "file is printed as ca_bundle; needs the trustme package)",
+    )
+    serve.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        metavar="N/SECONDS",
+        help="GitLab's request throttle: N requests per SECONDS window, with "
+        "RateLimit-* headers on every answer (e.g. 600/60)",
+    )
     return parser
 
 
@@ -74,20 +108,34 @@ def serve(args: argparse.Namespace) -> int:
     faults: Any = None
     if args.fault_rate:
         kinds = [k.strip() for k in args.fault_kinds.split(",") if k.strip()]
-        faults = {"rules": [{"route": "*", "kinds": kinds, "rate": args.fault_rate,
-                             "retry_after": 1}], "seed": args.fault_seed}
-    knobs = {k: getattr(args, k) for k in ("projects", "issues", "mrs", "notes_per_item",
-                                           "people", "files")
-             if getattr(args, k) is not None}
+        faults = {
+            "rules": [{"route": "*", "kinds": kinds, "rate": args.fault_rate, "retry_after": 1}],
+            "seed": args.fault_seed,
+        }
+    knobs = {
+        k: getattr(args, k)
+        for k in ("projects", "issues", "mrs", "notes_per_item", "people", "files")
+        if getattr(args, k) is not None
+    }
     try:
         sim = Simulator.start(
-            preset=args.preset, seed=args.seed, port=args.port, host=args.host,
-            latency_ms=args.latency_ms, token=args.token, now=args.now, faults=faults,
+            preset=args.preset,
+            seed=args.seed,
+            port=args.port,
+            host=args.host,
+            latency_ms=args.latency_ms,
+            token=args.token,
+            now=args.now,
+            faults=faults,
             work_item_status=not args.no_work_item_status,
             complexity_limit=args.complexity_limit or None,
-            gitlab_version=args.gitlab_version, mrs_disabled=tuple(args.mrs_disabled),
-            diff_max_files=args.diff_max_files, tls=args.tls, rate_limit=args.rate_limit,
-            **knobs)
+            gitlab_version=args.gitlab_version,
+            mrs_disabled=tuple(args.mrs_disabled),
+            diff_max_files=args.diff_max_files,
+            tls=args.tls,
+            rate_limit=args.rate_limit,
+            **knobs,
+        )
     except ImportError as exc:
         print(f"lore.sim: --tls needs the trustme package ({exc})", file=sys.stderr)
         return 2

@@ -131,8 +131,9 @@ def _label_ref(label: str) -> str:
     return f'~"{label}"' if any(c in label for c in " :") else f"~{label}"
 
 
-def _line_range(position: dict[str, Any]
-                ) -> tuple[tuple[tuple[Any, Any], tuple[Any, Any]] | None, bool]:
+def _line_range(
+    position: dict[str, Any],
+) -> tuple[tuple[tuple[Any, Any], tuple[Any, Any]] | None, bool]:
     """``position.line_range`` of an admin note: (range or None, render as null?). Without
     one, GitLab stores none and renders ``"line_range": null`` (API-created notes)."""
     raw = position.get("line_range")
@@ -196,23 +197,40 @@ class AdminApi:
             r("POST", ("churn",), lambda q: Response.json(self.start_churn(**self._body(q)))),
             r("DELETE", ("churn",), lambda q: Response.json(self.stop_churn())),
             r("GET", ("listing_hook",), lambda q: Response.json(self.listing_hook_status())),
-            r("POST", ("listing_hook",),
-              lambda q: Response.json(self.edit_during_listing(**self._body(q)))),
+            r(
+                "POST",
+                ("listing_hook",),
+                lambda q: Response.json(self.edit_during_listing(**self._body(q))),
+            ),
             r("DELETE", ("listing_hook",), lambda q: Response.json(self.clear_listing_hook())),
-            r("POST", ("projects", ":id", "features"),
-              lambda q: Response.json(self.set_features(q.args["id"], **self._body(q)))),
-            r("POST", ("projects", ":id", "bulk_touch"),
-              lambda q: Response.json(self.bulk_touch(q.args["id"], **self._body(q)))),
+            r(
+                "POST",
+                ("projects", ":id", "features"),
+                lambda q: Response.json(self.set_features(q.args["id"], **self._body(q))),
+            ),
+            r(
+                "POST",
+                ("projects", ":id", "bulk_touch"),
+                lambda q: Response.json(self.bulk_touch(q.args["id"], **self._body(q))),
+            ),
             r("GET", ("users",), lambda q: Response.json(self.users())),
-            r("POST", ("projects", ":id", "issues"),
-              lambda q: Response.json(self.create_issue(q.args["id"], **self._body(q)), 201)),
-            r("POST", ("projects", ":id", "merge_requests"),
-              lambda q: Response.json(self.create_mr(q.args["id"], **self._body(q)), 201)),
+            r(
+                "POST",
+                ("projects", ":id", "issues"),
+                lambda q: Response.json(self.create_issue(q.args["id"], **self._body(q)), 201),
+            ),
+            r(
+                "POST",
+                ("projects", ":id", "merge_requests"),
+                lambda q: Response.json(self.create_mr(q.args["id"], **self._body(q)), 201),
+            ),
         ]
         for kind, path in (("issue", issue), ("mr", mr)):
             edit = self._edit_handler(kind)
             routes += [
-                r("PATCH", path, edit), r("PUT", path, edit), r("POST", path, edit),
+                r("PATCH", path, edit),
+                r("PUT", path, edit),
+                r("POST", path, edit),
                 r("DELETE", path, self._delete_handler(kind)),
                 r("POST", (*path, "notes"), self._note_handler(kind)),
                 r("DELETE", (*path, "notes", ":note_id"), self._delete_note_handler(kind)),
@@ -227,6 +245,7 @@ class AdminApi:
                 return Response.json({"error": exc.message}, exc.status)
             except (ValueError, TypeError) as exc:
                 return Response.json({"error": str(exc)}, 400)
+
         return run
 
     @staticmethod
@@ -262,23 +281,29 @@ class AdminApi:
             if kind == "issue":
                 return Response.json(self.edit_issue(req.args["id"], req.args["iid"], **body))
             return Response.json(self.edit_mr(req.args["id"], req.args["iid"], **body))
+
         return handle
 
     def _delete_handler(self, kind: str) -> Handler:
         def handle(req: Request) -> Response:
             return Response.json(self.delete(req.args["id"], kind, req.args["iid"]))
+
         return handle
 
     def _note_handler(self, kind: str) -> Handler:
         def handle(req: Request) -> Response:
             return Response.json(
-                self.add_note(req.args["id"], kind, req.args["iid"], **self._body(req)), 201)
+                self.add_note(req.args["id"], kind, req.args["iid"], **self._body(req)), 201
+            )
+
         return handle
 
     def _delete_note_handler(self, kind: str) -> Handler:
         def handle(req: Request) -> Response:
-            return Response.json(self.delete_note(req.args["id"], kind, req.args["iid"],
-                                                  req.args["note_id"]))
+            return Response.json(
+                self.delete_note(req.args["id"], kind, req.args["iid"], req.args["note_id"])
+            )
+
         return handle
 
     # --- lookups ------------------------------------------------------------------------
@@ -321,8 +346,9 @@ class AdminApi:
     def clock(self) -> dict[str, str]:
         return {"now": iso_ms(self.ds.now_ms)}
 
-    def set_clock(self, advance_seconds: float | None = None, now: str | None = None
-                  ) -> dict[str, str]:
+    def set_clock(
+        self, advance_seconds: float | None = None, now: str | None = None
+    ) -> dict[str, str]:
         """Move the simulator clock forward by seconds, or set it to an ISO time."""
         with self.ds.lock:
             if now is not None:
@@ -332,14 +358,20 @@ class AdminApi:
             return self.clock()
 
     def config(self) -> dict[str, Any]:
-        return {"latency_ms": self.state.latency_ms,
-                "work_item_status": self.state.work_item_status,
-                "complexity_limit": self.state.complexity_limit,
-                "diff_max_files": self.state.diff_max_files}
+        return {
+            "latency_ms": self.state.latency_ms,
+            "work_item_status": self.state.work_item_status,
+            "complexity_limit": self.state.complexity_limit,
+            "diff_max_files": self.state.diff_max_files,
+        }
 
-    def configure(self, latency_ms: int | None = None, work_item_status: bool | None = None,
-                  complexity_limit: int | str | None = "unchanged",
-                  diff_max_files: int | None = None) -> dict[str, Any]:
+    def configure(
+        self,
+        latency_ms: int | None = None,
+        work_item_status: bool | None = None,
+        complexity_limit: int | str | None = "unchanged",
+        diff_max_files: int | None = None,
+    ) -> dict[str, Any]:
         """Change run-time knobs; returns the resulting configuration."""
         if diff_max_files is not None:
             self.state.diff_max_files = max(1, int(diff_max_files))
@@ -354,11 +386,19 @@ class AdminApi:
 
     def projects(self) -> list[dict[str, Any]]:
         with self.ds.lock:
-            return [{"id": p.id, "path": p.path, "issues": len(p.issues),
-                     "merge_requests": len(p.mrs), "next_issue_iid": p.next_issue_iid,
-                     "next_mr_iid": p.next_mr_iid, "files": list(p.files),
-                     "merge_requests_access_level": p.merge_requests_access_level}
-                    for p in self.ds.projects]
+            return [
+                {
+                    "id": p.id,
+                    "path": p.path,
+                    "issues": len(p.issues),
+                    "merge_requests": len(p.mrs),
+                    "next_issue_iid": p.next_issue_iid,
+                    "next_mr_iid": p.next_mr_iid,
+                    "files": list(p.files),
+                    "merge_requests_access_level": p.merge_requests_access_level,
+                }
+                for p in self.ds.projects
+            ]
 
     def request_log(self) -> list[dict[str, Any]]:
         """The requests seen outside ``/__sim/`` (see ``SimState.request_log``)."""
@@ -370,8 +410,10 @@ class AdminApi:
         return {"cleared": cleared}
 
     def users(self) -> list[dict[str, Any]]:
-        return [{"id": u.id, "username": u.username, "name": u.name, "bot": u.bot,
-                 "state": u.state} for u in self.ds.users.values()]
+        return [
+            {"id": u.id, "username": u.username, "name": u.name, "bot": u.bot, "state": u.state}
+            for u in self.ds.users.values()
+        ]
 
     # --- notes --------------------------------------------------------------------------
 
@@ -383,8 +425,9 @@ class AdminApi:
             return True
         return False
 
-    def delete_note(self, project: str | int, kind: str, iid: str | int,
-                    note_id: str | int) -> dict[str, Any]:
+    def delete_note(
+        self, project: str | int, kind: str, iid: str | int, note_id: str | int
+    ) -> dict[str, Any]:
         """Remove one note (its thread too if it was the last one); never touches the item."""
         with self.ds.lock:
             item = self._item(project, kind, iid)
@@ -398,9 +441,14 @@ class AdminApi:
                         thread.notes.remove(note)
                         if not thread.notes:
                             item.discussions.remove(thread)
-                        return {"deleted": True, "note_id": wanted, "kind": kind,
-                                "iid": item.iid, "discussion_id": thread.id,
-                                "system": note.system}
+                        return {
+                            "deleted": True,
+                            "note_id": wanted,
+                            "kind": kind,
+                            "iid": item.iid,
+                            "discussion_id": thread.id,
+                            "system": note.system,
+                        }
             raise AdminError(404, f"note {wanted} not found on {kind} {item.iid}")
 
     def _new_discussion_id(self) -> str:
@@ -411,10 +459,18 @@ class AdminApi:
         note = Note(self.ds.next_id("note"), actor, body, ms, ms, system=True)
         item.discussions.append(Discussion(self._new_discussion_id(), True, [note]))
 
-    def add_note(self, project: str | int, kind: str, iid: str | int, body: str | None = None,
-                 author: str | None = None, discussion_id: str | None = None,
-                 internal: bool = False, system: bool = False,
-                 position: dict[str, Any] | None = None) -> dict[str, Any]:
+    def add_note(
+        self,
+        project: str | int,
+        kind: str,
+        iid: str | int,
+        body: str | None = None,
+        author: str | None = None,
+        discussion_id: str | None = None,
+        internal: bool = False,
+        system: bool = False,
+        position: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Add a note (optionally a reply, or a diff note on an MR); touches the item only
         when its updated_at is a minute old or more (GitLab's ThrottledTouch)."""
         if not body:
@@ -430,12 +486,25 @@ class AdminApi:
                 new_path = position.get("new_path") or position.get("old_path")
                 if not new_path:
                     raise AdminError(400, "position needs new_path or old_path")
-                pos = Position(item.base_sha, item.start_sha, item.sha,
-                               str(position.get("old_path") or new_path), str(new_path),
-                               position.get("old_line"), position.get("new_line"))
+                pos = Position(
+                    item.base_sha,
+                    item.start_sha,
+                    item.sha,
+                    str(position.get("old_path") or new_path),
+                    str(new_path),
+                    position.get("old_line"),
+                    position.get("new_line"),
+                )
                 pos.line_range, pos.null_line_range = _line_range(position)
-            note = Note(self.ds.next_id("note"), author_id, str(body), ms, ms,
-                        system=bool(system), internal=bool(internal))
+            note = Note(
+                self.ds.next_id("note"),
+                author_id,
+                str(body),
+                ms,
+                ms,
+                system=bool(system),
+                internal=bool(internal),
+            )
             if pos is not None:
                 note.type, note.position, note.resolvable = "DiffNote", pos, True
             if discussion_id:
@@ -458,17 +527,23 @@ class AdminApi:
                 thread = Discussion(self._new_discussion_id(), pos is None, [note])
                 item.discussions.append(thread)
             self._throttled_touch(item, ms)
-            return {"discussion_id": thread.id,
-                    "note": self.state.renderer.note(note, item)}
+            return {"discussion_id": thread.id, "note": self.state.renderer.note(note, item)}
 
     # --- issues -------------------------------------------------------------------------
 
-    def create_issue(self, project: str | int, title: str | None = None,
-                     description: str | None = None, labels: list[str] | None = None,
-                     author: str | None = None, assignees: list[str] | None = None,
-                     status: str | None = "To do", confidential: bool = False,
-                     milestone: str | None = None, due_date: str | None = None
-                     ) -> dict[str, Any]:
+    def create_issue(
+        self,
+        project: str | int,
+        title: str | None = None,
+        description: str | None = None,
+        labels: list[str] | None = None,
+        author: str | None = None,
+        assignees: list[str] | None = None,
+        status: str | None = "To do",
+        confidential: bool = False,
+        milestone: str | None = None,
+        due_date: str | None = None,
+    ) -> dict[str, Any]:
         """Create an issue at the current clock; returns its REST rendering."""
         if not title:
             raise AdminError(400, "title is required")
@@ -476,13 +551,22 @@ class AdminApi:
             p = self._project(project)
             ms = self.ds.stamp()
             issue = Issue(
-                id=self.ds.next_id("issue"), iid=p.next_issue_iid, project_id=p.id,
-                title=str(title), description=description, state="opened",
-                author_id=self._user_id(author), created_ms=ms, updated_ms=ms,
+                id=self.ds.next_id("issue"),
+                iid=p.next_issue_iid,
+                project_id=p.id,
+                title=str(title),
+                description=description,
+                state="opened",
+                author_id=self._user_id(author),
+                created_ms=ms,
+                updated_ms=ms,
                 labels=[str(x) for x in labels or []],
                 assignee_ids=[self._user_id(a) for a in assignees or []],
-                milestone_id=self._milestone_id(p, milestone), due_date=due_date,
-                confidential=bool(confidential), status_index=_status_index(status))
+                milestone_id=self._milestone_id(p, milestone),
+                due_date=due_date,
+                confidential=bool(confidential),
+                status_index=_status_index(status),
+            )
             p.next_issue_iid += 1
             p.issues[issue.iid] = issue
             p.last_activity_ms = ms
@@ -498,11 +582,19 @@ class AdminApi:
 
     # --- merge requests -----------------------------------------------------------------
 
-    def create_mr(self, project: str | int, title: str | None = None,
-                  description: str | None = None, author: str | None = None,
-                  labels: list[str] | None = None, reviewers: list[str] | None = None,
-                  source_branch: str | None = None, target_branch: str | None = None,
-                  files: list[str] | None = None, draft: bool = False) -> dict[str, Any]:
+    def create_mr(
+        self,
+        project: str | int,
+        title: str | None = None,
+        description: str | None = None,
+        author: str | None = None,
+        labels: list[str] | None = None,
+        reviewers: list[str] | None = None,
+        source_branch: str | None = None,
+        target_branch: str | None = None,
+        files: list[str] | None = None,
+        draft: bool = False,
+    ) -> dict[str, Any]:
         """Create an open MR touching ``files`` (diffs are generated); returns its rendering."""
         from lore.sim.text import TextGen
 
@@ -515,28 +607,48 @@ class AdminApi:
             rng = random.Random(f"{self.ds.seed}-mr-{mr_id}")
             text = TextGen(rng)
             author_id = self._user_id(author)
-            area = next((a for a in p.areas if any(f.startswith(a.path) for f in files or [])),
-                        p.areas[0])
+            area = next(
+                (a for a in p.areas if any(f.startswith(a.path) for f in files or [])), p.areas[0]
+            )
             ctx = text.context(V.AREAS[area.vocab], area.files, ["root"])
             diffs = []
             for path in files or [area.files[0]]:
                 exists = path in p.files
                 body, anchors = text.diff(path, p.language, ctx, "modify" if exists else "new")
-                diffs.append(DiffFile(path, path, body, new_file=not exists,
-                                      a_mode="100644" if exists else "0", anchors=anchors))
+                diffs.append(
+                    DiffFile(
+                        path,
+                        path,
+                        body,
+                        new_file=not exists,
+                        a_mode="100644" if exists else "0",
+                        anchors=anchors,
+                    )
+                )
             sha = f"{rng.getrandbits(160):040x}"
             base = f"{rng.getrandbits(160):040x}"
             mr = MergeRequest(
-                id=mr_id, iid=p.next_mr_iid, project_id=p.id,
+                id=mr_id,
+                iid=p.next_mr_iid,
+                project_id=p.id,
                 title=("Draft: " + str(title)) if draft else str(title),
-                description=description, state="opened", author_id=author_id,
-                created_ms=ms, updated_ms=ms,
+                description=description,
+                state="opened",
+                author_id=author_id,
+                created_ms=ms,
+                updated_ms=ms,
                 source_branch=source_branch or f"feature/{p.next_mr_iid}",
-                target_branch=target_branch or p.default_branch, sha=sha, base_sha=base,
-                start_sha=base, labels=[str(x) for x in labels or []],
+                target_branch=target_branch or p.default_branch,
+                sha=sha,
+                base_sha=base,
+                start_sha=base,
+                labels=[str(x) for x in labels or []],
                 assignee_ids=[author_id],
-                reviewer_ids=[self._user_id(r) for r in reviewers or []], draft=bool(draft),
-                area=area.path, diffs=diffs)
+                reviewer_ids=[self._user_id(r) for r in reviewers or []],
+                draft=bool(draft),
+                area=area.path,
+                diffs=diffs,
+            )
             p.next_mr_iid += 1
             p.mrs[mr.iid] = mr
             p.last_activity_ms = ms
@@ -554,9 +666,21 @@ class AdminApi:
 
     def _edit(self, item: Issue | MergeRequest, changes: dict[str, Any]) -> None:
         is_mr = isinstance(item, MergeRequest)
-        allowed = {"title", "description", "labels", "add_labels", "remove_labels",
-                   "assignees", "milestone", "confidential", "due_date", "state_event",
-                   "status", "actor", "system_notes"}
+        allowed = {
+            "title",
+            "description",
+            "labels",
+            "add_labels",
+            "remove_labels",
+            "assignees",
+            "milestone",
+            "confidential",
+            "due_date",
+            "state_event",
+            "status",
+            "actor",
+            "system_notes",
+        }
         allowed |= {"reviewers", "draft"} if is_mr else set()
         unknown = set(changes) - allowed
         if unknown:
@@ -579,8 +703,9 @@ class AdminApi:
         if "labels" in changes:
             labels = [str(x) for x in changes["labels"] or []]
         labels += [str(x) for x in changes.get("add_labels") or [] if str(x) not in labels]
-        labels = [x for x in labels if x not in {str(y) for y in changes.get("remove_labels")
-                                                  or []}]
+        labels = [
+            x for x in labels if x not in {str(y) for y in changes.get("remove_labels") or []}
+        ]
         added = [x for x in labels if x not in item.labels]
         removed = [x for x in item.labels if x not in labels]
         if added:
@@ -612,8 +737,9 @@ class AdminApi:
                 ids = [self._user_id(u) for u in changes["reviewers"] or []]
                 fresh = [self.ds.users[i].username for i in ids if i not in item.reviewer_ids]
                 if fresh:
-                    sys_notes.append("requested review from "
-                                     + " and ".join("@" + n for n in fresh))
+                    sys_notes.append(
+                        "requested review from " + " and ".join("@" + n for n in fresh)
+                    )
                 item.reviewer_ids = ids
             if "draft" in changes and bool(changes["draft"]) != item.draft:
                 item.draft = bool(changes["draft"])
@@ -643,8 +769,9 @@ class AdminApi:
         item.updated_ms = ms
         project.last_activity_ms = ms
 
-    def _state_event(self, item: Issue | MergeRequest, event: str, actor: int, ms: int
-                     ) -> list[str]:
+    def _state_event(
+        self, item: Issue | MergeRequest, event: str, actor: int, ms: int
+    ) -> list[str]:
         is_mr = isinstance(item, MergeRequest)
         events = ("close", "reopen", "merge", "lock") if is_mr else ("close", "reopen")
         if event not in events:
@@ -656,9 +783,10 @@ class AdminApi:
                 raise AdminError(400, f"cannot close an item that is {item.state}")
             item.state, item.closed_ms, item.closed_by_id = "closed", ms, actor
             notes = ["closed"]
-            if isinstance(item, Issue) and (item.status_index is None or
-                                            V.STATUSES[item.status_index][2]
-                                            not in _DONE_CATEGORIES):
+            if isinstance(item, Issue) and (
+                item.status_index is None
+                or V.STATUSES[item.status_index][2] not in _DONE_CATEGORIES
+            ):
                 item.status_index = 2  # GitLab moves the status to Done on close
             return notes
         if event == "reopen":
@@ -684,21 +812,26 @@ class AdminApi:
 
     # --- project features, bulk edits ---------------------------------------------------
 
-    def set_features(self, project: str | int, merge_requests: str | None = None
-                     ) -> dict[str, Any]:
+    def set_features(self, project: str | int, merge_requests: str | None = None) -> dict[str, Any]:
         """Set ``merge_requests_access_level`` ("enabled" | "private" | "disabled")."""
         with self.ds.lock:
             p = self._project(project)
             if merge_requests is not None:
                 level = str(merge_requests)
                 if level not in _ACCESS_LEVELS:
-                    raise AdminError(400, f"merge_requests must be one of "
-                                          f"{', '.join(_ACCESS_LEVELS)}")
+                    raise AdminError(
+                        400, f"merge_requests must be one of {', '.join(_ACCESS_LEVELS)}"
+                    )
                 p.merge_requests_access_level = level
             return {"project": p.path, "merge_requests": p.merge_requests_access_level}
 
-    def bulk_touch(self, project: str | int, kind: str = "issue",
-                   iids: list[int] | None = None, at: str | None = None) -> dict[str, Any]:
+    def bulk_touch(
+        self,
+        project: str | int,
+        kind: str = "issue",
+        iids: list[int] | None = None,
+        at: str | None = None,
+    ) -> dict[str, Any]:
         """Give many items the very same ``updated_at`` (a GitLab bulk edit does this)."""
         if kind not in ("issue", "mr"):
             raise AdminError(400, "kind must be issue or mr")
@@ -716,12 +849,16 @@ class AdminApi:
 
     def snapshot(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Every served issue and MR: project_id, iid, updated_at, user_notes_count, note_ids."""
+
         def entry(item: Issue | MergeRequest) -> dict[str, Any]:
             notes = [n for d in item.discussions for n in d.notes]
-            return {"project_id": item.project_id, "iid": item.iid,
-                    "updated_at": iso_ms(item.updated_ms),
-                    "user_notes_count": sum(1 for n in notes if not n.system),
-                    "note_ids": sorted(n.id for n in notes)}
+            return {
+                "project_id": item.project_id,
+                "iid": item.iid,
+                "updated_at": iso_ms(item.updated_ms),
+                "user_notes_count": sum(1 for n in notes if not n.system),
+                "note_ids": sorted(n.id for n in notes),
+            }
 
         with self.ds.lock:
             issues: dict[str, dict[str, Any]] = {}
@@ -736,16 +873,25 @@ class AdminApi:
 
     # --- churn and listing hooks (lore.sim.churn) ---------------------------------------
 
-    def start_churn(self, edits_per_second: float = 1.0, seed: int = 0,
-                    kinds: tuple[str, ...] | list[str] = ("issue", "mr"),
-                    advance_clock: bool = True) -> dict[str, Any]:
+    def start_churn(
+        self,
+        edits_per_second: float = 1.0,
+        seed: int = 0,
+        kinds: tuple[str, ...] | list[str] = ("issue", "mr"),
+        advance_clock: bool = True,
+    ) -> dict[str, Any]:
         """Start editing random live items in the background (replaces a running churn)."""
         from lore.sim.churn import Churn
 
         if self.state.churn is not None:
             self.stop_churn()
-        churn = Churn(self, float(edits_per_second), int(seed), tuple(kinds),
-                      advance_clock=bool(advance_clock))
+        churn = Churn(
+            self,
+            float(edits_per_second),
+            int(seed),
+            tuple(kinds),
+            advance_clock=bool(advance_clock),
+        )
         self.state.churn = churn
         churn.start()
         return churn.status()
@@ -763,8 +909,9 @@ class AdminApi:
         churn = self.state.churn
         return churn.status() if churn is not None else {"running": False, "edits": 0}
 
-    def edit_during_listing(self, route: str = "issues", every_pages: int = 1,
-                            count: int | None = None) -> dict[str, Any]:
+    def edit_during_listing(
+        self, route: str = "issues", every_pages: int = 1, count: int | None = None
+    ) -> dict[str, Any]:
         """Arm the listing hook (see the module docstring); replaces any previous one."""
         from lore.sim.churn import ListingHook
 
@@ -799,5 +946,10 @@ class AdminApi:
             p = self.ds.projects_by_id[item.project_id]
             table: dict[int, Any] = p.issues if kind == "issue" else p.mrs
             del table[item.iid]
-            return {"deleted": True, "project": p.path, "kind": kind, "iid": item.iid,
-                    "id": item.id}
+            return {
+                "deleted": True,
+                "project": p.path,
+                "kind": kind,
+                "iid": item.iid,
+                "id": item.id,
+            }

@@ -38,8 +38,14 @@ _ROUTES = ("issues", "merge_requests")
 class Churn:
     """Edits random live items at ``edits_per_second`` until stopped."""
 
-    def __init__(self, admin: AdminApi, edits_per_second: float, seed: int = 0,
-                 kinds: tuple[str, ...] = ("issue", "mr"), advance_clock: bool = True) -> None:
+    def __init__(
+        self,
+        admin: AdminApi,
+        edits_per_second: float,
+        seed: int = 0,
+        kinds: tuple[str, ...] = ("issue", "mr"),
+        advance_clock: bool = True,
+    ) -> None:
         if edits_per_second <= 0:
             raise ValueError("edits_per_second must be positive")
         bad = [k for k in kinds if k not in ("issue", "mr")]
@@ -74,13 +80,24 @@ class Churn:
         return self._thread.is_alive() and not self._stop.is_set()
 
     def status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"running": self.running, "edits_per_second": self.rate,
-                               "seed": self.seed, "kinds": list(self.kinds),
-                               "edits": sum(v for k, v in self.counts.items()
-                                            if k not in ("note_touched", "skipped")),
-                               "items_edited": len(self.edited_ids)}
-        for key in ("title", "labels", "note", "note_touched", "status", "note_deleted",
-                    "skipped", "errors"):
+        out: dict[str, Any] = {
+            "running": self.running,
+            "edits_per_second": self.rate,
+            "seed": self.seed,
+            "kinds": list(self.kinds),
+            "edits": sum(v for k, v in self.counts.items() if k not in ("note_touched", "skipped")),
+            "items_edited": len(self.edited_ids),
+        }
+        for key in (
+            "title",
+            "labels",
+            "note",
+            "note_touched",
+            "status",
+            "note_deleted",
+            "skipped",
+            "errors",
+        ):
             out[key] = self.counts.get(key, 0)
         return out
 
@@ -138,8 +155,11 @@ class Churn:
         what: str
         if roll < 0.32:
             title = item.title
-            title = title[: -len(_EDIT_SUFFIX)] if title.endswith(_EDIT_SUFFIX) \
+            title = (
+                title[: -len(_EDIT_SUFFIX)]
+                if title.endswith(_EDIT_SUFFIX)
                 else title + _EDIT_SUFFIX
+            )
             self._edit(kind, project.id, item.iid, title=title)
             what = "title"
         elif roll < 0.55:
@@ -150,8 +170,13 @@ class Churn:
             what = "labels"
         elif roll < 0.85:
             before = item.updated_ms
-            admin.add_note(project.id, kind, item.iid, body=f"churn note {rng.getrandbits(32):08x}",
-                           author=_CHURN_AUTHOR)
+            admin.add_note(
+                project.id,
+                kind,
+                item.iid,
+                body=f"churn note {rng.getrandbits(32):08x}",
+                author=_CHURN_AUTHOR,
+            )
             if item.updated_ms != before:
                 self.counts["note_touched"] += 1
             what = "note"
@@ -181,8 +206,9 @@ class Churn:
 class ListingHook:
     """Bumps one item of a freshly computed list page before the page is answered."""
 
-    def __init__(self, admin: AdminApi, route: str = "issues", every_pages: int = 1,
-                 count: int | None = None) -> None:
+    def __init__(
+        self, admin: AdminApi, route: str = "issues", every_pages: int = 1, count: int | None = None
+    ) -> None:
         if route not in _ROUTES:
             raise ValueError(f"route must be one of {', '.join(_ROUTES)}")
         if every_pages < 1:
@@ -196,9 +222,15 @@ class ListingHook:
         self.edited: list[dict[str, Any]] = []
 
     def status(self) -> dict[str, Any]:
-        return {"armed": True, "route": self.route, "every_pages": self.every_pages,
-                "count": self.count, "pages_seen": self.pages_seen, "edits": self.edits,
-                "edited": list(self.edited)}
+        return {
+            "armed": True,
+            "route": self.route,
+            "every_pages": self.every_pages,
+            "count": self.count,
+            "pages_seen": self.pages_seen,
+            "edits": self.edits,
+            "edited": list(self.edited),
+        }
 
     def after_page(self, route: str, chunk: list[Any]) -> None:
         """Called by the REST list handlers (dataset lock held) with the page's items."""
@@ -215,8 +247,14 @@ class ListingHook:
         project = ds.projects_by_id[item.project_id]
         project.last_activity_ms = item.updated_ms
         self.edits += 1
-        self.edited.append({"id": item.id, "iid": item.iid, "project_id": item.project_id,
-                            "updated_at": iso_ms(item.updated_ms)})
+        self.edited.append(
+            {
+                "id": item.id,
+                "iid": item.iid,
+                "project_id": item.project_id,
+                "updated_at": iso_ms(item.updated_ms),
+            }
+        )
 
 
 class VanishHook:
@@ -230,8 +268,11 @@ class VanishHook:
         self.deleted: list[dict[str, Any]] = []
 
     def status(self) -> dict[str, Any]:
-        return {"armed": bool(self.pending), "vanish": sorted(self.pending),
-                "deleted": list(self.deleted)}
+        return {
+            "armed": bool(self.pending),
+            "vanish": sorted(self.pending),
+            "deleted": list(self.deleted),
+        }
 
     def after_page(self, route: str, chunk: list[Any]) -> None:
         """Called by the REST list handlers (dataset lock held) with the page's items."""

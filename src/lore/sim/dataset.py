@@ -75,12 +75,30 @@ HISTORY_MS = 730 * DAY_MS
 #: ``notes_per_item`` the mean number of notes (system notes included) per issue or MR,
 #: ``people`` the number of humans (bots come on top), ``files`` source files per project.
 PRESETS: dict[str, dict[str, float]] = {
-    "small": {"projects": 2, "issues": 150, "mrs": 80, "notes_per_item": 5.8, "people": 25,
-              "files": 60},
-    "medium": {"projects": 3, "issues": 2000, "mrs": 1000, "notes_per_item": 10, "people": 120,
-               "files": 150},
-    "large": {"projects": 6, "issues": 20000, "mrs": 10000, "notes_per_item": 10,
-              "people": 400, "files": 300},
+    "small": {
+        "projects": 2,
+        "issues": 150,
+        "mrs": 80,
+        "notes_per_item": 5.8,
+        "people": 25,
+        "files": 60,
+    },
+    "medium": {
+        "projects": 3,
+        "issues": 2000,
+        "mrs": 1000,
+        "notes_per_item": 10,
+        "people": 120,
+        "files": 150,
+    },
+    "large": {
+        "projects": 6,
+        "issues": 20000,
+        "mrs": 10000,
+        "notes_per_item": 10,
+        "people": 400,
+        "files": 300,
+    },
 }
 KNOBS = ("projects", "issues", "mrs", "notes_per_item", "people", "files")
 
@@ -121,8 +139,9 @@ def now_to_ms(now: Any) -> int:
     raise TypeError(f"unsupported now: {now!r}")
 
 
-def make_config(preset: str = "small", seed: int = 7, now: Any = None,
-                **knobs: Any) -> DatasetConfig:
+def make_config(
+    preset: str = "small", seed: int = 7, now: Any = None, **knobs: Any
+) -> DatasetConfig:
     """Resolve a preset plus knob overrides into a full configuration."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
@@ -133,10 +152,15 @@ def make_config(preset: str = "small", seed: int = 7, now: Any = None,
         if value is not None:
             values[key] = value
     return DatasetConfig(
-        preset=preset, seed=int(seed), now_ms=now_to_ms(now),
-        projects=max(1, int(values["projects"])), issues=max(0, int(values["issues"])),
-        mrs=max(0, int(values["mrs"])), notes_per_item=max(0.0, float(values["notes_per_item"])),
-        people=max(2, int(values["people"])), files=max(5, int(values["files"])),
+        preset=preset,
+        seed=int(seed),
+        now_ms=now_to_ms(now),
+        projects=max(1, int(values["projects"])),
+        issues=max(0, int(values["issues"])),
+        mrs=max(0, int(values["mrs"])),
+        notes_per_item=max(0.0, float(values["notes_per_item"])),
+        people=max(2, int(values["people"])),
+        files=max(5, int(values["files"])),
     )
 
 
@@ -214,15 +238,26 @@ class _Generator:
         styles = ["{f}.{l}", "{fi}{l}", "{f}_{li}", "{f}{l3}", "{f}"]
         for i in range(self.cfg.people):
             first, last = r.choice(V.FIRST_NAMES), r.choice(V.LAST_NAMES)
-            candidates = [s.format(f=first.lower(), l=last.lower(), fi=first[0].lower(),
-                                   li=last[0].lower(), l3=last[:3].lower())
-                          for s in r.sample(styles, len(styles))]
+            candidates = [
+                s.format(
+                    f=first.lower(),
+                    l=last.lower(),
+                    fi=first[0].lower(),
+                    li=last[0].lower(),
+                    l3=last[:3].lower(),
+                )
+                for s in r.sample(styles, len(styles))
+            ]
             candidates += [f"{first.lower()}{n}" for n in range(2, 2 + self.cfg.people)]
             username = next(c for c in candidates if c not in seen)
             seen.add(username)
-            user = User(id=2 + i, username=username, name=f"{first} {last}",
-                        activity=1.0 / ranks[i] ** 1.1,
-                        created_ms=self.start - self.randint(30, 900) * DAY_MS)
+            user = User(
+                id=2 + i,
+                username=username,
+                name=f"{first} {last}",
+                activity=1.0 / ranks[i] ** 1.1,
+                created_ms=self.start - self.randint(30, 900) * DAY_MS,
+            )
             if r.random() < 0.04:
                 user.state = "blocked"  # someone who left; their history stays
             self.users[user.id] = user
@@ -233,8 +268,14 @@ class _Generator:
         next_id = 2 + self.cfg.people
         for username, name in V.BOT_USERS:
             username = username.format(pid=first_project_id, hex=f"{self.rng.getrandbits(24):06x}")
-            bot = User(next_id, username, name, bot=True, activity=0.0,
-                       created_ms=self.start - 100 * DAY_MS)
+            bot = User(
+                next_id,
+                username,
+                name,
+                bot=True,
+                activity=0.0,
+                created_ms=self.start - 100 * DAY_MS,
+            )
             self.users[bot.id] = bot
             self.bots[name] = bot
             next_id += 1
@@ -262,15 +303,15 @@ class _Generator:
             if existing is None:
                 gid = 10 + len(self.groups)
                 name = parts[depth - 1].replace("-", " ").title()
-                existing = Group(gid, name, parts[depth - 1], path,
-                                 parent.id if parent else None)
+                existing = Group(gid, name, parts[depth - 1], path, parent.id if parent else None)
                 self.groups[gid] = existing
             parent = existing
         assert parent is not None
         return parent
 
-    def _tree(self, tpl: V.ProjectTemplate, n_areas: int
-              ) -> tuple[list[Area], dict[str, list[str]], list[str]]:
+    def _tree(
+        self, tpl: V.ProjectTemplate, n_areas: int
+    ) -> tuple[list[Area], dict[str, list[str]], list[str]]:
         """Areas (with their source files), test files per area, and every file."""
         lang = tpl.language
         ext = V.EXTENSIONS[lang]
@@ -296,8 +337,11 @@ class _Generator:
             area_tests: list[str] = []
             for stem in stems:
                 if lang == "typescript":
-                    fext = ".scss" if spec.vocab == "styles" else (
-                        ".tsx" if stem[:1].isupper() else ".ts")
+                    fext = (
+                        ".scss"
+                        if spec.vocab == "styles"
+                        else (".tsx" if stem[:1].isupper() else ".ts")
+                    )
                     files.append(f"{spec.path}{stem}{fext}")
                     if fext != ".scss" and self.rng.random() < 0.5:
                         area_tests.append(f"{spec.path}__tests__/{stem}.test{fext}")
@@ -331,13 +375,20 @@ class _Generator:
             mid = self.next_milestone_id
             self.next_milestone_id += 1
             ms = Milestone(
-                id=mid, iid=i + 1, title=f"v{1 + i // 4}.{i % 4}",
+                id=mid,
+                iid=i + 1,
+                title=f"v{1 + i // 4}.{i % 4}",
                 description=f"Release {1 + i // 4}.{i % 4} of {project.name}.",
-                state=state, created_ms=created,
-                updated_ms=min(self.now - 60_000, due + 2 * DAY_MS) if state == "closed"
+                state=state,
+                created_ms=created,
+                updated_ms=min(self.now - 60_000, due + 2 * DAY_MS)
+                if state == "closed"
                 else created + DAY_MS,
-                start_date=date_str(start), due_date=date_str(due), project_id=project.id,
-                web_path=f"{project.path}/-/milestones/{i + 1}")
+                start_date=date_str(start),
+                due_date=date_str(due),
+                project_id=project.id,
+                web_path=f"{project.path}/-/milestones/{i + 1}",
+            )
             self.milestones[mid] = ms
             out.append(ms)
         return out
@@ -359,20 +410,27 @@ class _Generator:
             self.next_milestone_id += 1
             created = max(begin_ms - 20 * DAY_MS, self.start - 60 * DAY_MS)
             ms = Milestone(
-                id=mid, iid=iid, title=f"{year}-Q{quarter + 1}",
+                id=mid,
+                iid=iid,
+                title=f"{year}-Q{quarter + 1}",
                 description="" if iid % 2 else f"Company goals for {year} Q{quarter + 1}.",
                 state="closed" if end_ms < self.now - 7 * DAY_MS else "active",
-                created_ms=created, updated_ms=created + DAY_MS,
-                start_date=date_str(begin_ms), due_date=date_str(end_ms), group_id=group.id,
-                web_path=f"groups/{group.full_path}/-/milestones/{iid}")
+                created_ms=created,
+                updated_ms=created + DAY_MS,
+                start_date=date_str(begin_ms),
+                due_date=date_str(end_ms),
+                group_id=group.id,
+                web_path=f"groups/{group.full_path}/-/milestones/{iid}",
+            )
             self.milestones[mid] = ms
             out.append(ms)
             iid += 1
             year, quarter = ny, nq
         return out
 
-    def _milestone_for(self, t: int, project_ms: list[Milestone], group_ms: list[Milestone]
-                       ) -> int | None:
+    def _milestone_for(
+        self, t: int, project_ms: list[Milestone], group_ms: list[Milestone]
+    ) -> int | None:
         r = self.rng
         if r.random() < 0.45:
             return None
@@ -450,9 +508,16 @@ class _Generator:
 
     # --- issues -------------------------------------------------------------------------
 
-    def _issue(self, project: Project, iid: int, t: int, area: Area | None,
-               tests: dict[str, list[str]], project_ms: list[Milestone],
-               group_ms: list[Milestone]) -> Issue:
+    def _issue(
+        self,
+        project: Project,
+        iid: int,
+        t: int,
+        area: Area | None,
+        tests: dict[str, list[str]],
+        project_ms: list[Milestone],
+        group_ms: list[Milestone],
+    ) -> Issue:
         r = self.rng
         vocab = V.AREAS[area.vocab] if area else V.AREAS[r.choice(project.areas).vocab]
         # Stack traces and snippets point at code, never at docs or lock files.
@@ -490,9 +555,17 @@ class _Generator:
         age = self.now - t
         closed = r.random() < (0.25 if age < 60 * DAY_MS else 0.7)
         issue = Issue(
-            id=0, iid=iid, project_id=project.id, title=title, description=desc,
-            state="opened", author_id=author.id, created_ms=t, updated_ms=t,
-            labels=labels, assignee_ids=assignees,
+            id=0,
+            iid=iid,
+            project_id=project.id,
+            title=title,
+            description=desc,
+            state="opened",
+            author_id=author.id,
+            created_ms=t,
+            updated_ms=t,
+            labels=labels,
+            assignee_ids=assignees,
             milestone_id=self._milestone_for(t, project_ms, group_ms),
             confidential=r.random() < 0.04,
             discussion_locked=True if r.random() < 0.02 else None,
@@ -505,7 +578,7 @@ class _Generator:
         if closed:
             issue.state = "closed"
             issue.closed_ms = min(t + int(r.expovariate(1 / (20 * DAY_MS))) + 3_600_000, end)
-            issue.closed_by_id = (assignees[0] if assignees else author.id)
+            issue.closed_by_id = assignees[0] if assignees else author.id
             issue.status_index = r.choices((2, 3, 4), weights=(80, 12, 8))[0]
             end = issue.closed_ms
         else:
@@ -514,8 +587,9 @@ class _Generator:
                 issue.due_date = date_str(self.now + self.randint(-20, 90) * DAY_MS)
         self._issue_notes(issue, ctx, project, vocab, files, end)
         last = max((n.updated_ms for d in issue.discussions for n in d.notes), default=t)
-        issue.updated_ms = min(max(last, issue.closed_ms or t) + self.randint(0, 5000),
-                               self.now - 1000)
+        issue.updated_ms = min(
+            max(last, issue.closed_ms or t) + self.randint(0, 5000), self.now - 1000
+        )
         return issue
 
     def _issue_system_note(self, kind: int, issue: Issue, ctx: dict[str, str], t: int) -> str:
@@ -525,7 +599,7 @@ class _Generator:
         if kind == 1:
             return "changed the description"
         if kind == 2:
-            return f'changed title from **{ctx["thing"]} issue** to **{issue.title}**'
+            return f"changed title from **{ctx['thing']} issue** to **{issue.title}**"
         if kind == 3:
             return f"mentioned in merge request !{self.randint(1, 200)}"
         if kind == 4:
@@ -539,8 +613,10 @@ class _Generator:
     def _mr_system_note(self, kind: int, mr: MergeRequest) -> str:
         if kind == 0:
             n = self.randint(1, 4)
-            return (f"added {n} commit{'s' if n > 1 else ''}\n\n<ul><li>"
-                    f"{_hex40(self.rng)[:8]} - {mr.title.removeprefix('Draft: ')}</li></ul>")
+            return (
+                f"added {n} commit{'s' if n > 1 else ''}\n\n<ul><li>"
+                f"{_hex40(self.rng)[:8]} - {mr.title.removeprefix('Draft: ')}</li></ul>"
+            )
         if kind == 1:
             return "changed the description"
         if kind == 2 and mr.labels:
@@ -551,8 +627,15 @@ class _Generator:
             return f"mentioned in issue #{self.randint(1, 150)}"
         return "resolved all threads"
 
-    def _issue_notes(self, issue: Issue, ctx: dict[str, str], project: Project,
-                     vocab: V.AreaVocab, files: Sequence[str], end: int) -> None:
+    def _issue_notes(
+        self,
+        issue: Issue,
+        ctx: dict[str, str],
+        project: Project,
+        vocab: V.AreaVocab,
+        files: Sequence[str],
+        end: int,
+    ) -> None:
         r = self.rng
         n = self._note_count()
         t0 = issue.created_ms
@@ -581,8 +664,14 @@ class _Generator:
             else:
                 replies = self.randint(1, 3)
                 times = self._times(t, max(end - 1000, t + 1000), replies + 1)
-                notes = [self._note(self.pick_human(), self.text.issue_comment(
-                    ctx, project.language, vocab, files), times[0], type="DiscussionNote")]
+                notes = [
+                    self._note(
+                        self.pick_human(),
+                        self.text.issue_comment(ctx, project.language, vocab, files),
+                        times[0],
+                        type="DiscussionNote",
+                    )
+                ]
                 for tt in times[1:]:
                     who = author if r.random() < 0.4 else self.pick_human()
                     notes.append(self._note(who, self.text.reply(ctx), tt, type="DiscussionNote"))
@@ -597,9 +686,17 @@ class _Generator:
 
     # --- merge requests -----------------------------------------------------------------
 
-    def _mr(self, project: Project, iid: int, t: int, area: Area | None,
-            tests: dict[str, list[str]], issue_index: dict[str, list[tuple[int, int]]],
-            project_ms: list[Milestone], group_ms: list[Milestone]) -> MergeRequest:
+    def _mr(
+        self,
+        project: Project,
+        iid: int,
+        t: int,
+        area: Area | None,
+        tests: dict[str, list[str]],
+        issue_index: dict[str, list[tuple[int, int]]],
+        project_ms: list[Milestone],
+        group_ms: list[Milestone],
+    ) -> MergeRequest:
         r = self.rng
         lang = project.language
         if area is None:
@@ -649,19 +746,34 @@ class _Generator:
         if r.random() < 0.1:
             labels.append(r.choice(V.EXTRA_LABELS))
         mr = MergeRequest(
-            id=0, iid=iid, project_id=project.id, title=title, description=desc, state=state,
-            author_id=author.id, created_ms=t, updated_ms=t,
+            id=0,
+            iid=iid,
+            project_id=project.id,
+            title=title,
+            description=desc,
+            state=state,
+            author_id=author.id,
+            created_ms=t,
+            updated_ms=t,
             source_branch=f"{author.username.split('.')[0]}/{_slugify(title.removeprefix('Draft: '))}",
-            target_branch=project.default_branch, sha=_hex40(r), base_sha=_hex40(r),
-            start_sha="", labels=labels, assignee_ids=[author.id], reviewer_ids=reviewers,
-            milestone_id=self._milestone_for(t, project_ms, group_ms), draft=draft,
-            squash=r.random() < 0.3, area=area.path, diffs=diffs,
+            target_branch=project.default_branch,
+            sha=_hex40(r),
+            base_sha=_hex40(r),
+            start_sha="",
+            labels=labels,
+            assignee_ids=[author.id],
+            reviewer_ids=reviewers,
+            milestone_id=self._milestone_for(t, project_ms, group_ms),
+            draft=draft,
+            squash=r.random() < 0.3,
+            area=area.path,
+            diffs=diffs,
             upvotes=int(r.expovariate(1.5)) if r.random() < 0.3 else 0,
         )
         mr.start_sha = mr.base_sha
         if state == "merged":
             mr.merged_ms = end
-            mr.merged_by_id = (reviewers[0] if reviewers and r.random() < 0.5 else author.id)
+            mr.merged_by_id = reviewers[0] if reviewers and r.random() < 0.5 else author.id
             mr.merge_commit_sha = _hex40(r)
         elif state in ("closed", "locked"):
             mr.closed_ms = end if state == "closed" else None
@@ -670,12 +782,19 @@ class _Generator:
             mr.discussion_locked = True
         self._mr_notes(mr, area, ctx, lang, t, end)
         last = max((n.updated_ms for d in mr.discussions for n in d.notes), default=t)
-        mr.updated_ms = min(max(last, end if state != "opened" else t) + self.randint(0, 5000),
-                            self.now - 1000)
+        mr.updated_ms = min(
+            max(last, end if state != "opened" else t) + self.randint(0, 5000), self.now - 1000
+        )
         return mr
 
-    def _area_diffs(self, project: Project, area: Area, tests: dict[str, list[str]],
-                    ctx: dict[str, str], roll: float) -> list[DiffFile]:
+    def _area_diffs(
+        self,
+        project: Project,
+        area: Area,
+        tests: dict[str, list[str]],
+        ctx: dict[str, str],
+        roll: float,
+    ) -> list[DiffFile]:
         r = self.rng
         lang = project.language
         k = min(len(area.files), 1 + int(r.expovariate(0.7)))
@@ -683,8 +802,9 @@ class _Generator:
         if tests.get(area.path) and r.random() < 0.4:
             paths.append(r.choice(tests[area.path]))
         if r.random() < 0.08:
-            paths.append(r.choice([f for f in project.files if f.startswith("docs/")]
-                                  or ["README.md"]))
+            paths.append(
+                r.choice([f for f in project.files if f.startswith("docs/")] or ["README.md"])
+            )
         if r.random() < 0.05:
             paths.append("CHANGELOG.md")
         diffs: list[DiffFile] = []
@@ -694,8 +814,10 @@ class _Generator:
             if i == 0 and roll < 0.06:
                 mode = "rename"
                 stem, dot, ext = path.rpartition("/")[2].partition(".")
-                old_path = f"{area.path}{r.choice(('legacy_', 'old_', ''))}{stem}" \
+                old_path = (
+                    f"{area.path}{r.choice(('legacy_', 'old_', ''))}{stem}"
                     f"{r.choice(('_old', '_impl', '', 's'))}{dot}{ext}"
+                )
                 if old_path == path:
                     old_path = f"{area.path}legacy_{stem}{dot}{ext}"
             elif i == 0 and roll < 0.16:
@@ -705,15 +827,29 @@ class _Generator:
                 stem, dot, ext = path.rpartition("/")[2].partition(".")
                 path = old_path = f"{area.path}deprecated_{stem}{dot}{ext}"
             body, anchors = self.text.diff(path, lang, ctx, mode)
-            diffs.append(DiffFile(
-                old_path=old_path, new_path=path, diff=body, new_file=mode == "new",
-                renamed_file=mode == "rename", deleted_file=mode == "delete",
-                a_mode="0" if mode == "new" else "100644",
-                b_mode="0" if mode == "delete" else "100644", anchors=anchors))
+            diffs.append(
+                DiffFile(
+                    old_path=old_path,
+                    new_path=path,
+                    diff=body,
+                    new_file=mode == "new",
+                    renamed_file=mode == "rename",
+                    deleted_file=mode == "delete",
+                    a_mode="0" if mode == "new" else "100644",
+                    b_mode="0" if mode == "delete" else "100644",
+                    anchors=anchors,
+                )
+            )
         return diffs
 
-    def _bot_mr(self, project: Project, iid: int, t: int, project_ms: list[Milestone],
-                group_ms: list[Milestone]) -> MergeRequest:
+    def _bot_mr(
+        self,
+        project: Project,
+        iid: int,
+        t: int,
+        project_ms: list[Milestone],
+        group_ms: list[Milestone],
+    ) -> MergeRequest:
         """Dependency bumps by renovate-bot, touching only the dependency files."""
         r = self.rng
         bot = self.bots["Renovate Bot"]
@@ -726,21 +862,35 @@ class _Generator:
             body, anchors = self.text.dependency_diff(path, project.language, dep, old, new)
             diffs.append(DiffFile(path, path, body, anchors=anchors))
         age = self.now - t
-        state = "opened" if age < 10 * DAY_MS and r.random() < 0.6 else r.choices(
-            ("merged", "closed"), weights=(80, 20))[0]
+        state = (
+            "opened"
+            if age < 10 * DAY_MS and r.random() < 0.6
+            else r.choices(("merged", "closed"), weights=(80, 20))[0]
+        )
         end = min(t + self.randint(3_600_000, 5 * DAY_MS), self.now - 120_000)
         human = self.pick_human()
         mr = MergeRequest(
-            id=0, iid=iid, project_id=project.id,
+            id=0,
+            iid=iid,
+            project_id=project.id,
             title=f"Update dependency {dep} to v{new}",
             description=f"This MR contains the following updates:\n\n| Package | Change |\n"
-                        f"|---|---|\n| `{dep}` | `{old}` -> `{new}` |\n\n---\n\n"
-                        "This MR has been generated by Renovate Bot.",
-            state=state, author_id=bot.id, created_ms=t, updated_ms=t,
+            f"|---|---|\n| `{dep}` | `{old}` -> `{new}` |\n\n---\n\n"
+            "This MR has been generated by Renovate Bot.",
+            state=state,
+            author_id=bot.id,
+            created_ms=t,
+            updated_ms=t,
             source_branch=f"renovate/{_slugify(dep)}-{major}.x",
-            target_branch=project.default_branch, sha=_hex40(r), base_sha=_hex40(r),
-            start_sha="", labels=["dependencies"], assignee_ids=[human.id],
-            reviewer_ids=[human.id], milestone_id=None, diffs=diffs,
+            target_branch=project.default_branch,
+            sha=_hex40(r),
+            base_sha=_hex40(r),
+            start_sha="",
+            labels=["dependencies"],
+            assignee_ids=[human.id],
+            reviewer_ids=[human.id],
+            milestone_id=None,
+            diffs=diffs,
         )
         mr.start_sha = mr.base_sha
         if state == "merged":
@@ -755,8 +905,9 @@ class _Generator:
         mr.updated_ms = min(max(end, t) + 1000, self.now - 1000)
         return mr
 
-    def _mr_notes(self, mr: MergeRequest, area: Area, ctx: dict[str, str], lang: str,
-                  t0: int, end: int) -> None:
+    def _mr_notes(
+        self, mr: MergeRequest, area: Area, ctx: dict[str, str], lang: str, t0: int, end: int
+    ) -> None:
         r = self.rng
         n = self._note_count()
         author = self.users[mr.author_id]
@@ -789,18 +940,41 @@ class _Generator:
             elif roll < 0.6 and anchored:
                 diff = r.choice(anchored)
                 old_line, new_line = r.choice(diff.anchors)
-                pos = Position(mr.base_sha, mr.start_sha, mr.sha, diff.old_path, diff.new_path,
-                               old_line, new_line)
+                pos = Position(
+                    mr.base_sha,
+                    mr.start_sha,
+                    mr.sha,
+                    diff.old_path,
+                    diff.new_path,
+                    old_line,
+                    new_line,
+                )
                 first = r.choice(reviewers) if reviewers and r.random() < 0.8 else other(t)
                 replies = r.choice((0, 0, 1, 1, 2))
                 times = self._times(t, max(end - 1000, t + 1000), replies + 1)
                 resolved = r.random() < resolved_p
-                notes = [self._note(first, self.text.review_comment(ctx, lang), times[0],
-                                    type="DiffNote", position=pos, resolvable=True)]
+                notes = [
+                    self._note(
+                        first,
+                        self.text.review_comment(ctx, lang),
+                        times[0],
+                        type="DiffNote",
+                        position=pos,
+                        resolvable=True,
+                    )
+                ]
                 for i, tt in enumerate(times[1:]):
                     who = author if i % 2 == 0 else first
-                    notes.append(self._note(who, self.text.reply(ctx), tt, type="DiffNote",
-                                            position=pos, resolvable=True))
+                    notes.append(
+                        self._note(
+                            who,
+                            self.text.reply(ctx),
+                            tt,
+                            type="DiffNote",
+                            position=pos,
+                            resolvable=True,
+                        )
+                    )
                 if resolved:
                     for note in notes:
                         note.resolved = True
@@ -808,12 +982,17 @@ class _Generator:
                 discussions.append(Discussion(_hex40(r), False, notes))
                 produced += len(notes)
             elif roll < 0.85 or not reviewers:
-                who = r.choice(reviewers) if reviewers and r.random() < 0.5 else (
-                    author if r.random() < 0.4 else other(t))
+                who = (
+                    r.choice(reviewers)
+                    if reviewers and r.random() < 0.5
+                    else (author if r.random() < 0.4 else other(t))
+                )
                 if r.random() < 0.08:
                     who = self.bots["CI Bot"]
-                    body = (f"Pipeline #{self.randint(100000, 999999)} "
-                            f"{r.choice(('passed', 'failed', 'passed'))} for {mr.sha[:8]}.")
+                    body = (
+                        f"Pipeline #{self.randint(100000, 999999)} "
+                        f"{r.choice(('passed', 'failed', 'passed'))} for {mr.sha[:8]}."
+                    )
                 else:
                     body = self.text.mr_comment(ctx)
                 note = self._note(who, body, t)
@@ -824,10 +1003,20 @@ class _Generator:
                 times = self._times(t, max(end - 1000, t + 1000), 2)
                 resolved = r.random() < resolved_p
                 notes = [
-                    self._note(first, self.text.review_comment(ctx, lang), times[0],
-                               type="DiscussionNote", resolvable=True),
-                    self._note(author, self.text.reply(ctx), times[1], type="DiscussionNote",
-                               resolvable=True),
+                    self._note(
+                        first,
+                        self.text.review_comment(ctx, lang),
+                        times[0],
+                        type="DiscussionNote",
+                        resolvable=True,
+                    ),
+                    self._note(
+                        author,
+                        self.text.reply(ctx),
+                        times[1],
+                        type="DiscussionNote",
+                        resolvable=True,
+                    ),
                 ]
                 for note in notes:
                     note.resolved = resolved
@@ -835,8 +1024,9 @@ class _Generator:
                 discussions.append(Discussion(_hex40(r), False, notes))
                 produced += 2
         if mr.state == "merged" and reviewers and n > 0:
-            note = self._note(reviewers[0], "approved this merge request", end - 30_000,
-                              system=True)
+            note = self._note(
+                reviewers[0], "approved this merge request", end - 30_000, system=True
+            )
             discussions.append(Discussion(_hex40(r), True, [note]))
         discussions.sort(key=lambda d: d.notes[0].created_ms)
         mr.discussions = discussions
@@ -866,10 +1056,17 @@ class _Generator:
             areas, tests, files = self._tree(tpl, n_areas)
             tests_by_project[101 + i] = tests
             project = Project(
-                id=101 + i, path=path, name=tpl.name if cycle == 0 else f"{tpl.name} {cycle + 1}",
-                description=tpl.description, language=tpl.language, team=tpl.team,
-                namespace=namespace, created_ms=self.start - self.randint(10, 200) * DAY_MS,
-                areas=areas, files=files)
+                id=101 + i,
+                path=path,
+                name=tpl.name if cycle == 0 else f"{tpl.name} {cycle + 1}",
+                description=tpl.description,
+                language=tpl.language,
+                team=tpl.team,
+                namespace=namespace,
+                created_ms=self.start - self.randint(10, 200) * DAY_MS,
+                areas=areas,
+                files=files,
+            )
             flags = self._assign_owners(areas)
             project_ms = self._milestones(project)
             project.milestone_ids = [m.id for m in project_ms] + [m.id for m in group_ms]
@@ -879,7 +1076,8 @@ class _Generator:
             area_weights = [r.uniform(0.6, 1.6) for _ in areas]
             mr_areas: list[Area | None] = [
                 None if r.random() < 0.06 else r.choices(areas, weights=area_weights)[0]
-                for _ in mr_times]
+                for _ in mr_times
+            ]
             for area in areas:
                 if area.path in flags:
                     times = [t for t, a in zip(mr_times, mr_areas, strict=True) if a is area]
@@ -888,8 +1086,9 @@ class _Generator:
             issue_times = sorted(self._created_time() for _ in range(issue_counts[i]))
             issue_index: dict[str, list[tuple[int, int]]] = {}
             for iid, t in enumerate(issue_times, start=1):
-                issue_area = (r.choices(areas, weights=area_weights)[0] if r.random() < 0.85
-                              else None)
+                issue_area = (
+                    r.choices(areas, weights=area_weights)[0] if r.random() < 0.85 else None
+                )
                 issue = self._issue(project, iid, t, issue_area, tests, project_ms, group_ms)
                 project.issues[iid] = issue
                 self.issues.append(issue)
@@ -903,16 +1102,25 @@ class _Generator:
             project.next_mr_iid = len(mr_times) + 1
             project.last_activity_ms = max(
                 [i.updated_ms for i in project.issues.values()]
-                + [m.updated_ms for m in project.mrs.values()] + [project.created_ms])
+                + [m.updated_ms for m in project.mrs.values()]
+                + [project.created_ms]
+            )
             projects.append(project)
             for area in areas:
-                truth.append(TruthArea(
-                    project=project.path, path=area.path,
-                    current_owner=self.users[area.owner_id].username,
-                    previous_owner=(self.users[area.previous_owner_id].username
-                                    if area.previous_owner_id else None),
-                    handover_at=iso_ms(area.handover_ms) if area.handover_ms else None,
-                    reviewers=[self.users[x].username for x in area.reviewer_ids]))
+                truth.append(
+                    TruthArea(
+                        project=project.path,
+                        path=area.path,
+                        current_owner=self.users[area.owner_id].username,
+                        previous_owner=(
+                            self.users[area.previous_owner_id].username
+                            if area.previous_owner_id
+                            else None
+                        ),
+                        handover_at=iso_ms(area.handover_ms) if area.handover_ms else None,
+                        reviewers=[self.users[x].username for x in area.reviewer_ids],
+                    )
+                )
 
         # Global ids follow creation order across projects, like GitLab's sequences.
         next_ids = {"issue": 1001, "mr": 2001, "note": 100001}
@@ -928,10 +1136,18 @@ class _Generator:
         next_ids["milestone"] = self.next_milestone_id
         _Extras(cfg, self.users, projects, next_ids, tests_by_project).run()
         return Dataset(
-            seed=cfg.seed, preset=cfg.preset, now_ms=self.now, users=self.users,
-            groups=self.groups, projects=projects, milestones=self.milestones,
-            truth_areas=truth, token_user_id=1, next_ids=next_ids,
-            last_stamp_ms=self.now - 1)
+            seed=cfg.seed,
+            preset=cfg.preset,
+            now_ms=self.now,
+            users=self.users,
+            groups=self.groups,
+            projects=projects,
+            milestones=self.milestones,
+            truth_areas=truth,
+            token_user_id=1,
+            next_ids=next_ids,
+            last_stamp_ms=self.now - 1,
+        )
 
     def _created_time(self) -> int:
         # Mild growth over time: more recent activity than two years ago.
@@ -952,8 +1168,14 @@ _NULL_RANGE_SHARE = 0.3
 class _Extras:
     """The second generation pass: each feature draws from its own random stream."""
 
-    def __init__(self, cfg: DatasetConfig, users: dict[int, User], projects: list[Project],
-                 next_ids: dict[str, int], tests: dict[int, dict[str, list[str]]]) -> None:
+    def __init__(
+        self,
+        cfg: DatasetConfig,
+        users: dict[int, User],
+        projects: list[Project],
+        next_ids: dict[str, int],
+        tests: dict[int, dict[str, list[str]]],
+    ) -> None:
         self.cfg = cfg
         self.users = users
         self.projects = projects
@@ -1001,14 +1223,20 @@ class _Extras:
                 if r.random() >= _MOVED_SHARE:
                     continue
                 k = bisect.bisect_left(created, issue.closed_ms)
-                later = [i for i in ordered[k:k + 10] if i is not issue]
+                later = [i for i in ordered[k : k + 10] if i is not issue]
                 if not later:
                     continue
                 target = r.choice(later)
                 issue.moved_to_id = target.id
                 ms = issue.closed_ms
-                note = Note(self.next_ids["note"], issue.closed_by_id or issue.author_id,
-                            f"moved to #{target.iid}", ms, ms, system=True)
+                note = Note(
+                    self.next_ids["note"],
+                    issue.closed_by_id or issue.author_id,
+                    f"moved to #{target.iid}",
+                    ms,
+                    ms,
+                    system=True,
+                )
                 self.next_ids["note"] += 1
                 issue.discussions.append(Discussion(_hex40(r), True, [note]))
                 issue.updated_ms = max(issue.updated_ms, ms)
@@ -1024,8 +1252,9 @@ class _Extras:
                     continue
                 have = {d.new_path for d in mr.diffs} | {d.old_path for d in mr.diffs}
                 text = TextGen(self.rng(f"wide-mr-{mr.id}"))
-                ctx = text.context(V.AREAS[area.vocab], area.files,
-                                   [self.users[mr.author_id].username])
+                ctx = text.context(
+                    V.AREAS[area.vocab], area.files, [self.users[mr.author_id].username]
+                )
                 for path in [*area.files, *tests.get(area.path, [])]:
                     if path in have:
                         continue
@@ -1059,15 +1288,16 @@ class _Extras:
                     diff = by_path.get(pos.new_path)
                     if diff is None:
                         continue
-                    start = _range_start(diff.anchors, (pos.old_line, pos.new_line),
-                                         multi_rng.randint(1, 6))
+                    start = _range_start(
+                        diff.anchors, (pos.old_line, pos.new_line), multi_rng.randint(1, 6)
+                    )
                     if start is not None:
                         pos.line_range = (start, (pos.old_line, pos.new_line))
 
 
-def _range_start(anchors: list[tuple[int | None, int | None]],
-                 end: tuple[int | None, int | None], span: int
-                 ) -> tuple[int | None, int | None] | None:
+def _range_start(
+    anchors: list[tuple[int | None, int | None]], end: tuple[int | None, int | None], span: int
+) -> tuple[int | None, int | None] | None:
     """An anchor up to ``span`` lines before ``end`` in the same hunk (None if none)."""
     try:
         idx = anchors.index(end)

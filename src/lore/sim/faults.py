@@ -34,8 +34,19 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("500", "502", "503", "429", "401", "drop", "slow", "graphql_complexity",
-         "429_bare", "401_expired", "403_scope")
+KINDS = (
+    "500",
+    "502",
+    "503",
+    "429",
+    "401",
+    "drop",
+    "slow",
+    "graphql_complexity",
+    "429_bare",
+    "401_expired",
+    "403_scope",
+)
 
 
 class FaultSpecError(ValueError):
@@ -59,13 +70,25 @@ class FaultRule:
     def from_json(cls, obj: Any) -> FaultRule:
         if not isinstance(obj, dict):
             raise FaultSpecError("each rule must be a JSON object")
-        unknown = set(obj) - {"route", "kind", "kinds", "count", "rate", "after", "method",
-                              "retry_after", "delay_ms"}
+        unknown = set(obj) - {
+            "route",
+            "kind",
+            "kinds",
+            "count",
+            "rate",
+            "after",
+            "method",
+            "retry_after",
+            "delay_ms",
+        }
         if unknown:
             raise FaultSpecError(f"unknown rule keys: {', '.join(sorted(unknown))}")
         raw = obj.get("kinds", obj.get("kind", "500"))
-        kinds = tuple(str(k).strip() for k in (raw if isinstance(raw, list) else
-                                               str(raw).split(",")) if str(k).strip())
+        kinds = tuple(
+            str(k).strip()
+            for k in (raw if isinstance(raw, list) else str(raw).split(","))
+            if str(k).strip()
+        )
         bad = [k for k in kinds if k not in KINDS]
         if bad or not kinds:
             raise FaultSpecError(f"unknown fault kind(s) {bad or raw!r}; known: {', '.join(KINDS)}")
@@ -73,7 +96,10 @@ class FaultRule:
             count = None if obj.get("count") is None else int(obj["count"])
             rate = None if obj.get("rate") is None else float(obj["rate"])
             rule = cls(
-                route=str(obj.get("route") or "*"), kinds=kinds, count=count, rate=rate,
+                route=str(obj.get("route") or "*"),
+                kinds=kinds,
+                count=count,
+                rate=rate,
                 after=int(obj.get("after", 0)),
                 method=str(obj["method"]).upper() if obj.get("method") else None,
                 retry_after=int(obj.get("retry_after", 1)),
@@ -87,10 +113,16 @@ class FaultRule:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "route": self.route, "kinds": list(self.kinds), "count": self.count,
-            "rate": self.rate, "after": self.after, "method": self.method,
-            "retry_after": self.retry_after, "delay_ms": self.delay_ms,
-            "seen": self.seen, "fired": self.fired,
+            "route": self.route,
+            "kinds": list(self.kinds),
+            "count": self.count,
+            "rate": self.rate,
+            "after": self.after,
+            "method": self.method,
+            "retry_after": self.retry_after,
+            "delay_ms": self.delay_ms,
+            "seen": self.seen,
+            "fired": self.fired,
             "remaining": None if self.count is None else max(0, self.count - self.fired),
         }
 
@@ -129,7 +161,7 @@ class FaultInjector:
             seed = spec.get("seed")
             append = bool(spec.get("append", append))
         else:
-            raise FaultSpecError("faults must be a list of rules or {\"rules\": [...]}")
+            raise FaultSpecError('faults must be a list of rules or {"rules": [...]}')
         rules = [FaultRule.from_json(r) for r in rules_json]
         with self._lock:
             if seed is not None:
@@ -143,8 +175,11 @@ class FaultInjector:
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
-            return {"rules": [r.as_json() for r in self._rules], "seed": self._seed,
-                    "fired": self.total_fired}
+            return {
+                "rules": [r.as_json() for r in self._rules],
+                "seed": self._seed,
+                "fired": self.total_fired,
+            }
 
     def pick(self, names: frozenset[str], method: str, is_graphql: bool) -> Fault | None:
         """The fault to inject for a request to a route with these names, if any."""

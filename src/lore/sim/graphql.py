@@ -60,13 +60,25 @@ MAX_PAGE_SIZE = 100
 
 def complexity_error(complexity: int, limit: int) -> dict[str, Any]:
     """GitLab's answer to a query above the complexity limit."""
-    return {"errors": [{"message": f"Query has complexity of {complexity}, "
-                                   f"which exceeds max complexity of {limit}"}]}
+    return {
+        "errors": [
+            {
+                "message": f"Query has complexity of {complexity}, "
+                f"which exceeds max complexity of {limit}"
+            }
+        ]
+    }
 
 
 class GraphQLError(Exception):
-    def __init__(self, message: str, line: int | None = None, column: int | None = None,
-                 path: list[str] | None = None, **extensions: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        line: int | None = None,
+        column: int | None = None,
+        path: list[str] | None = None,
+        **extensions: Any,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
@@ -87,7 +99,8 @@ class GraphQLError(Exception):
 
 # --- parsing ----------------------------------------------------------------------------
 
-_TOKEN = re.compile(r'''
+_TOKEN = re.compile(
+    r'''
     (?P<ignored>[\s,\ufeff]+|\#[^\n\r]*)
   | (?P<spread>\.\.\.)
   | (?P<punct>[!$&()\:=@\[\]{}|])
@@ -95,7 +108,9 @@ _TOKEN = re.compile(r'''
   | (?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
   | (?P<block>"""(?:\\"""|[^"]|"(?!""))*""")
   | (?P<string>"(?:\\.|[^"\\\n])*")
-''', re.VERBOSE)
+''',
+    re.VERBOSE,
+)
 
 
 @dataclass(slots=True)
@@ -113,8 +128,11 @@ def _tokenize(source: str) -> list[_Tok]:
     while pos < len(source):
         m = _TOKEN.match(source, pos)
         if m is None:
-            raise GraphQLError(f"Parse error on \"{source[pos]}\" at [{line}, "
-                               f"{pos - line_start + 1}]", line, pos - line_start + 1)
+            raise GraphQLError(
+                f'Parse error on "{source[pos]}" at [{line}, {pos - line_start + 1}]',
+                line,
+                pos - line_start + 1,
+            )
         kind = m.lastgroup or ""
         text = m.group()
         if kind != "ignored":
@@ -205,8 +223,11 @@ class _Parser:
     def _fail(self, tok: _Tok | None = None) -> GraphQLError:
         tok = tok or self.tok
         shown = tok.value or "end of file"
-        return GraphQLError(f'Parse error on "{shown}" ({tok.kind.upper()}) at '
-                            f"[{tok.line}, {tok.column}]", tok.line, tok.column)
+        return GraphQLError(
+            f'Parse error on "{shown}" ({tok.kind.upper()}) at [{tok.line}, {tok.column}]',
+            tok.line,
+            tok.column,
+        )
 
     def _peek(self, value: str) -> bool:
         return self.tok.kind in ("punct", "spread") and self.tok.value == value
@@ -232,8 +253,11 @@ class _Parser:
         while self.tok.kind != "eof":
             if self._peek("{"):
                 doc.operations.append(Operation("query", None, {}, self._selection_set()))
-            elif self.tok.kind == "name" and self.tok.value in ("query", "mutation",
-                                                                 "subscription"):
+            elif self.tok.kind == "name" and self.tok.value in (
+                "query",
+                "mutation",
+                "subscription",
+            ):
                 kind = self._name()
                 name = self._name() if self.tok.kind == "name" else None
                 variables = self._variable_defs() if self._peek("(") else {}
@@ -247,8 +271,9 @@ class _Parser:
                     raise self._fail(self.toks[self.i - 1])
                 cond = self._name()
                 self._directives()
-                doc.fragments[name] = Fragment(name, cond, self._selection_set(), tok.line,
-                                               tok.column)
+                doc.fragments[name] = Fragment(
+                    name, cond, self._selection_set(), tok.line, tok.column
+                )
             else:
                 raise self._fail()
         return doc
@@ -357,13 +382,15 @@ class _Parser:
             if self.tok.kind == "name" and self.tok.value == "on":
                 self.i += 1
                 cond = self._name()
-                return InlineFragment(cond, self._directives(), self._selection_set(),
-                                      tok.line, tok.column)
+                return InlineFragment(
+                    cond, self._directives(), self._selection_set(), tok.line, tok.column
+                )
             if self.tok.kind == "name":
                 name = self._name()
                 return FragmentSpread(name, self._directives(), tok.line, tok.column)
-            return InlineFragment(None, self._directives(), self._selection_set(), tok.line,
-                                  tok.column)
+            return InlineFragment(
+                None, self._directives(), self._selection_set(), tok.line, tok.column
+            )
         name = self._name()
         alias = None
         if self._peek(":"):
@@ -404,115 +431,183 @@ _SCHEMA: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
         "currentUser": ("UserCore", frozenset()),
     },
     "Project": {
-        "id": ("ID", frozenset()), "fullPath": ("ID", frozenset()),
-        "name": ("String", frozenset()), "webUrl": ("String", frozenset()),
-        "workItems": ("WorkItemConnection", frozenset({
-            "iids", "first", "after", "last", "before", "state", "sort", "types"})),
-        "issues": ("IssueConnection", frozenset({
-            "iid", "iids", "first", "after", "last", "before", "state", "sort", "types"})),
-        "mergeRequests": ("MergeRequestConnection", frozenset({
-            "iids", "first", "after", "last", "before", "state", "sort"})),
+        "id": ("ID", frozenset()),
+        "fullPath": ("ID", frozenset()),
+        "name": ("String", frozenset()),
+        "webUrl": ("String", frozenset()),
+        "workItems": (
+            "WorkItemConnection",
+            frozenset({"iids", "first", "after", "last", "before", "state", "sort", "types"}),
+        ),
+        "issues": (
+            "IssueConnection",
+            frozenset(
+                {"iid", "iids", "first", "after", "last", "before", "state", "sort", "types"}
+            ),
+        ),
+        "mergeRequests": (
+            "MergeRequestConnection",
+            frozenset({"iids", "first", "after", "last", "before", "state", "sort"}),
+        ),
     },
     "IssueConnection": {
-        "nodes": ("[Issue]", frozenset()), "pageInfo": ("PageInfo", frozenset()),
+        "nodes": ("[Issue]", frozenset()),
+        "pageInfo": ("PageInfo", frozenset()),
         "count": ("Int", frozenset()),
     },
     "Issue": {
-        "id": ("ID", frozenset()), "iid": ("String", frozenset()),
-        "title": ("String", frozenset()), "state": ("String", frozenset()),
-        "type": ("String", frozenset()), "createdAt": ("Time", frozenset()),
-        "updatedAt": ("Time", frozenset()), "userNotesCount": ("Int", frozenset()),
+        "id": ("ID", frozenset()),
+        "iid": ("String", frozenset()),
+        "title": ("String", frozenset()),
+        "state": ("String", frozenset()),
+        "type": ("String", frozenset()),
+        "createdAt": ("Time", frozenset()),
+        "updatedAt": ("Time", frozenset()),
+        "userNotesCount": ("Int", frozenset()),
         "discussions": ("DiscussionConnection", _PAGE_ARGS),
     },
     "MergeRequestConnection": {
-        "nodes": ("[MergeRequest]", frozenset()), "pageInfo": ("PageInfo", frozenset()),
+        "nodes": ("[MergeRequest]", frozenset()),
+        "pageInfo": ("PageInfo", frozenset()),
         "count": ("Int", frozenset()),
     },
     "MergeRequest": {
-        "id": ("ID", frozenset()), "iid": ("String", frozenset()),
-        "title": ("String", frozenset()), "state": ("String", frozenset()),
-        "createdAt": ("Time", frozenset()), "updatedAt": ("Time", frozenset()),
+        "id": ("ID", frozenset()),
+        "iid": ("String", frozenset()),
+        "title": ("String", frozenset()),
+        "state": ("String", frozenset()),
+        "createdAt": ("Time", frozenset()),
+        "updatedAt": ("Time", frozenset()),
         "userNotesCount": ("Int", frozenset()),
         "discussions": ("DiscussionConnection", _PAGE_ARGS),
         "diffStats": ("[DiffStats]", frozenset({"path"})),
     },
-    "UserCore": {"id": ("ID", frozenset()), "username": ("String", frozenset()),
-                 "name": ("String", frozenset()), "webUrl": ("String", frozenset()),
-                 "avatarUrl": ("String", frozenset()), "state": ("String", frozenset())},
+    "UserCore": {
+        "id": ("ID", frozenset()),
+        "username": ("String", frozenset()),
+        "name": ("String", frozenset()),
+        "webUrl": ("String", frozenset()),
+        "avatarUrl": ("String", frozenset()),
+        "state": ("String", frozenset()),
+    },
     "DiscussionConnection": {
-        "nodes": ("[Discussion]", frozenset()), "edges": ("[DiscussionEdge]", frozenset()),
+        "nodes": ("[Discussion]", frozenset()),
+        "edges": ("[DiscussionEdge]", frozenset()),
         "pageInfo": ("PageInfo", frozenset()),
     },
     "DiscussionEdge": {"cursor": ("String", frozenset()), "node": ("Discussion", frozenset())},
     "NoteEdge": {"cursor": ("String", frozenset()), "node": ("Note", frozenset())},
     "Discussion": {
-        "id": ("ID", frozenset()), "replyId": ("ID", frozenset()),
-        "createdAt": ("Time", frozenset()), "resolvable": ("Boolean", frozenset()),
-        "resolved": ("Boolean", frozenset()), "resolvedAt": ("Time", frozenset()),
+        "id": ("ID", frozenset()),
+        "replyId": ("ID", frozenset()),
+        "createdAt": ("Time", frozenset()),
+        "resolvable": ("Boolean", frozenset()),
+        "resolved": ("Boolean", frozenset()),
+        "resolvedAt": ("Time", frozenset()),
         "notes": ("NoteConnection", _PAGE_ARGS),
     },
     "NoteConnection": {
-        "nodes": ("[Note]", frozenset()), "edges": ("[NoteEdge]", frozenset()),
+        "nodes": ("[Note]", frozenset()),
+        "edges": ("[NoteEdge]", frozenset()),
         "pageInfo": ("PageInfo", frozenset()),
         "count": ("Int", frozenset()),
     },
     "Note": {
-        "id": ("ID", frozenset()), "body": ("String", frozenset()),
-        "system": ("Boolean", frozenset()), "internal": ("Boolean", frozenset()),
+        "id": ("ID", frozenset()),
+        "body": ("String", frozenset()),
+        "system": ("Boolean", frozenset()),
+        "internal": ("Boolean", frozenset()),
         "confidential": ("Boolean", frozenset()),
-        "resolvable": ("Boolean", frozenset()), "resolved": ("Boolean", frozenset()),
-        "resolvedAt": ("Time", frozenset()), "author": ("UserCore", frozenset()),
-        "createdAt": ("Time", frozenset()), "updatedAt": ("Time", frozenset()),
-        "url": ("String", frozenset()), "position": ("DiffPosition", frozenset()),
+        "resolvable": ("Boolean", frozenset()),
+        "resolved": ("Boolean", frozenset()),
+        "resolvedAt": ("Time", frozenset()),
+        "author": ("UserCore", frozenset()),
+        "createdAt": ("Time", frozenset()),
+        "updatedAt": ("Time", frozenset()),
+        "url": ("String", frozenset()),
+        "position": ("DiffPosition", frozenset()),
     },
     "DiffPosition": {
-        "diffRefs": ("DiffRefs", frozenset()), "filePath": ("String", frozenset()),
-        "oldPath": ("String", frozenset()), "newPath": ("String", frozenset()),
-        "positionType": ("String", frozenset()), "oldLine": ("Int", frozenset()),
-        "newLine": ("Int", frozenset()), "x": ("Int", frozenset()), "y": ("Int", frozenset()),
-        "width": ("Int", frozenset()), "height": ("Int", frozenset()),
+        "diffRefs": ("DiffRefs", frozenset()),
+        "filePath": ("String", frozenset()),
+        "oldPath": ("String", frozenset()),
+        "newPath": ("String", frozenset()),
+        "positionType": ("String", frozenset()),
+        "oldLine": ("Int", frozenset()),
+        "newLine": ("Int", frozenset()),
+        "x": ("Int", frozenset()),
+        "y": ("Int", frozenset()),
+        "width": ("Int", frozenset()),
+        "height": ("Int", frozenset()),
     },
-    "DiffRefs": {"baseSha": ("String", frozenset()), "headSha": ("String", frozenset()),
-                 "startSha": ("String", frozenset())},
-    "DiffStats": {"path": ("String", frozenset()), "additions": ("Int", frozenset()),
-                  "deletions": ("Int", frozenset())},
+    "DiffRefs": {
+        "baseSha": ("String", frozenset()),
+        "headSha": ("String", frozenset()),
+        "startSha": ("String", frozenset()),
+    },
+    "DiffStats": {
+        "path": ("String", frozenset()),
+        "additions": ("Int", frozenset()),
+        "deletions": ("Int", frozenset()),
+    },
     "WorkItemConnection": {
-        "nodes": ("[WorkItem]", frozenset()), "edges": ("[WorkItemEdge]", frozenset()),
-        "pageInfo": ("PageInfo", frozenset()), "count": ("Int", frozenset()),
+        "nodes": ("[WorkItem]", frozenset()),
+        "edges": ("[WorkItemEdge]", frozenset()),
+        "pageInfo": ("PageInfo", frozenset()),
+        "count": ("Int", frozenset()),
     },
     "WorkItemEdge": {"cursor": ("String", frozenset()), "node": ("WorkItem", frozenset())},
     "PageInfo": {
-        "hasNextPage": ("Boolean", frozenset()), "hasPreviousPage": ("Boolean", frozenset()),
-        "startCursor": ("String", frozenset()), "endCursor": ("String", frozenset()),
+        "hasNextPage": ("Boolean", frozenset()),
+        "hasPreviousPage": ("Boolean", frozenset()),
+        "startCursor": ("String", frozenset()),
+        "endCursor": ("String", frozenset()),
     },
     "WorkItem": {
-        "id": ("ID", frozenset()), "iid": ("String", frozenset()),
-        "title": ("String", frozenset()), "state": ("String", frozenset()),
-        "createdAt": ("Time", frozenset()), "updatedAt": ("Time", frozenset()),
-        "closedAt": ("Time", frozenset()), "webUrl": ("String", frozenset()),
+        "id": ("ID", frozenset()),
+        "iid": ("String", frozenset()),
+        "title": ("String", frozenset()),
+        "state": ("String", frozenset()),
+        "createdAt": ("Time", frozenset()),
+        "updatedAt": ("Time", frozenset()),
+        "closedAt": ("Time", frozenset()),
+        "webUrl": ("String", frozenset()),
         "confidential": ("Boolean", frozenset()),
         "workItemType": ("WorkItemType", frozenset()),
         "widgets": ("[WorkItemWidget]", frozenset({"onlyTypes"})),
     },
-    "WorkItemType": {"id": ("ID", frozenset()), "name": ("String", frozenset()),
-                     "iconName": ("String", frozenset())},
+    "WorkItemType": {
+        "id": ("ID", frozenset()),
+        "name": ("String", frozenset()),
+        "iconName": ("String", frozenset()),
+    },
     "WorkItemWidget": {"type": ("String", frozenset())},
     "WorkItemWidgetAssignees": {"type": ("String", frozenset())},
-    "WorkItemWidgetDescription": {"type": ("String", frozenset()),
-                                  "description": ("String", frozenset())},
+    "WorkItemWidgetDescription": {
+        "type": ("String", frozenset()),
+        "description": ("String", frozenset()),
+    },
     "WorkItemWidgetHierarchy": {"type": ("String", frozenset())},
     "WorkItemWidgetLabels": {"type": ("String", frozenset())},
     "WorkItemWidgetMilestone": {"type": ("String", frozenset())},
     "WorkItemWidgetNotes": {"type": ("String", frozenset())},
-    "WorkItemWidgetStartAndDueDate": {"type": ("String", frozenset()),
-                                      "dueDate": ("String", frozenset())},
-    "__Type": {"name": ("String", frozenset()), "kind": ("String", frozenset()),
-               "description": ("String", frozenset()),
-               "fields": ("[__Field]", frozenset({"includeDeprecated"})),
-               "possibleTypes": ("[__Type]", frozenset()),
-               "ofType": ("__Type", frozenset())},
-    "__Field": {"name": ("String", frozenset()), "description": ("String", frozenset()),
-                "type": ("__Type", frozenset())},
+    "WorkItemWidgetStartAndDueDate": {
+        "type": ("String", frozenset()),
+        "dueDate": ("String", frozenset()),
+    },
+    "__Type": {
+        "name": ("String", frozenset()),
+        "kind": ("String", frozenset()),
+        "description": ("String", frozenset()),
+        "fields": ("[__Field]", frozenset({"includeDeprecated"})),
+        "possibleTypes": ("[__Type]", frozenset()),
+        "ofType": ("__Type", frozenset()),
+    },
+    "__Field": {
+        "name": ("String", frozenset()),
+        "description": ("String", frozenset()),
+        "type": ("__Type", frozenset()),
+    },
 }
 #: Fields whose resolver GitLab gives a per-item complexity (connections).
 _CONNECTIONS = {"workItems", "issues", "mergeRequests"}
@@ -525,10 +620,18 @@ MAX_IIDS = 100
 #: GitLab's complexity limits (``GitlabSchema``): unauthenticated, authenticated, admin.
 COMPLEXITY_LIMITS = {"unauthenticated": 200, "authenticated": 250, "admin": 300}
 #: Work item type names per ``Issue.issue_type`` and the ``IssueType`` enum values.
-_WORK_ITEM_TYPE_NAMES = {"issue": "Issue", "incident": "Incident", "task": "Task",
-                         "test_case": "Test Case"}
-_ISSUE_TYPE_ENUM = {"issue": "ISSUE", "incident": "INCIDENT", "task": "TASK",
-                    "test_case": "TEST_CASE"}
+_WORK_ITEM_TYPE_NAMES = {
+    "issue": "Issue",
+    "incident": "Incident",
+    "task": "Task",
+    "test_case": "Test Case",
+}
+_ISSUE_TYPE_ENUM = {
+    "issue": "ISSUE",
+    "incident": "INCIDENT",
+    "task": "TASK",
+    "test_case": "TEST_CASE",
+}
 
 
 def status_fields_for(version: Any, enabled: bool) -> dict[str, dict[str, str]] | None:
@@ -549,12 +652,20 @@ def status_fields_for(version: Any, enabled: bool) -> dict[str, dict[str, str]] 
         if version.at_least(17, 10):
             flat |= {"color": "String", "position": "Int"}
         return {"WorkItemWidgetStatus": flat}
-    status = {"id": "ID", "name": "String", "color": "String", "iconName": "String",
-              "description": "String", "position": "Int"}
+    status = {
+        "id": "ID",
+        "name": "String",
+        "color": "String",
+        "iconName": "String",
+        "description": "String",
+        "position": "Int",
+    }
     if version.at_least(18, 1):
         status["category"] = "String"
-    return {"WorkItemWidgetStatus": {"type": "String", "status": "WorkItemStatus"},
-            "WorkItemStatus": status}
+    return {
+        "WorkItemWidgetStatus": {"type": "String", "status": "WorkItemStatus"},
+        "WorkItemStatus": status,
+    }
 
 
 class FieldError(Exception):
@@ -563,6 +674,8 @@ class FieldError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
 _SCALARS = {"ID", "String", "Int", "Boolean", "Time", "Float"}
 _INTERFACES = {"WorkItemWidget": set(_WIDGET_TYPES.values())}
 
@@ -662,8 +775,12 @@ class GraphqlApi:
         try:
             doc = parse(body["query"])
             op = self._pick_operation(doc, body.get("operationName"))
-            ctx = _Ctx(self.state, self._coerce_variables(op, variables), doc.fragments,
-                       schema_for(self.state))
+            ctx = _Ctx(
+                self.state,
+                self._coerce_variables(op, variables),
+                doc.fragments,
+                schema_for(self.state),
+            )
             self._check_types(doc, ctx)
             if op.kind != "query":
                 raise GraphQLError(f"Schema is not configured for {op.kind}s")
@@ -706,12 +823,14 @@ class GraphqlApi:
                 if type_str.endswith("!"):
                     raise GraphQLError(
                         f"Variable ${name} of type {type_str} was provided invalid value",
-                        code="variableMismatch")
+                        code="variableMismatch",
+                    )
             problem = self._type_problem(type_str, value)
             if problem:
                 raise GraphQLError(
-                    f"Variable ${name} of type {type_str} was provided invalid value"
-                    f" ({problem})", code="variableMismatch")
+                    f"Variable ${name} of type {type_str} was provided invalid value ({problem})",
+                    code="variableMismatch",
+                )
             out[name] = value
         return out
 
@@ -763,61 +882,103 @@ class GraphqlApi:
     @staticmethod
     def _check_condition(cond: str, line: int, column: int, ctx: _Ctx) -> None:
         if not ctx.known_type(cond):
-            raise GraphQLError(f"No such type {cond}, so it can't be a fragment condition",
-                               line, column, code="undefinedType", typeName=cond)
+            raise GraphQLError(
+                f"No such type {cond}, so it can't be a fragment condition",
+                line,
+                column,
+                code="undefinedType",
+                typeName=cond,
+            )
 
-    def _check_selections(self, type_name: str, selections: list[Any], doc: Document,
-                          ctx: _Ctx, seen_fragments: set[str], path: list[str]) -> None:
+    def _check_selections(
+        self,
+        type_name: str,
+        selections: list[Any],
+        doc: Document,
+        ctx: _Ctx,
+        seen_fragments: set[str],
+        path: list[str],
+    ) -> None:
         fields = ctx.schema.get(type_name, {})
         for sel in selections:
             if isinstance(sel, FragmentSpread):
                 frag = doc.fragments.get(sel.name)
                 if frag is None:
-                    raise GraphQLError(f"Fragment {sel.name} was used, but not defined",
-                                       sel.line, sel.column)
+                    raise GraphQLError(
+                        f"Fragment {sel.name} was used, but not defined", sel.line, sel.column
+                    )
                 if sel.name in seen_fragments:
                     raise GraphQLError(f"Fragment {sel.name} contains an infinite loop")
-                self._check_selections(frag.type_condition, frag.selections, doc, ctx,
-                                       seen_fragments | {sel.name}, [f"fragment {sel.name}"])
+                self._check_selections(
+                    frag.type_condition,
+                    frag.selections,
+                    doc,
+                    ctx,
+                    seen_fragments | {sel.name},
+                    [f"fragment {sel.name}"],
+                )
                 continue
             if isinstance(sel, InlineFragment):
                 cond = sel.type_condition or type_name
                 self._check_condition(cond, sel.line, sel.column, ctx)
-                self._check_selections(cond, sel.selections, doc, ctx, seen_fragments,
-                                       [*path, f"... on {cond}"])
+                self._check_selections(
+                    cond, sel.selections, doc, ctx, seen_fragments, [*path, f"... on {cond}"]
+                )
                 continue
             if sel.name == "__typename":
                 continue
             spec = fields.get(sel.name)
             if spec is None:
-                raise GraphQLError(f"Field '{sel.name}' doesn't exist on type '{type_name}'",
-                                   sel.line, sel.column, [*path, sel.key],
-                                   code="undefinedField",
-                                   typeName=type_name, fieldName=sel.name)
+                raise GraphQLError(
+                    f"Field '{sel.name}' doesn't exist on type '{type_name}'",
+                    sel.line,
+                    sel.column,
+                    [*path, sel.key],
+                    code="undefinedField",
+                    typeName=type_name,
+                    fieldName=sel.name,
+                )
             result_type, allowed_args = spec
             for arg in sel.args:
                 if arg not in allowed_args:
-                    raise GraphQLError(f"Field '{sel.name}' doesn't accept argument '{arg}'",
-                                       sel.line, sel.column, [*path, sel.key, arg],
-                                       code="argumentNotAccepted",
-                                       name=sel.name, typeName="Field", argumentName=arg)
+                    raise GraphQLError(
+                        f"Field '{sel.name}' doesn't accept argument '{arg}'",
+                        sel.line,
+                        sel.column,
+                        [*path, sel.key, arg],
+                        code="argumentNotAccepted",
+                        name=sel.name,
+                        typeName="Field",
+                        argumentName=arg,
+                    )
             base, _ = _unwrap(result_type)
             if base in _SCALARS:
                 if sel.selections:
                     raise GraphQLError(
                         f"Selections can't be made on scalars (field '{sel.name}' returns "
                         f"{base} but has selections [{', '.join(self._names(sel.selections))}])",
-                        sel.line, sel.column, [*path, sel.key], code="selectionMismatch",
-                        nodeName=f"field '{sel.name}'", typeName=base)
+                        sel.line,
+                        sel.column,
+                        [*path, sel.key],
+                        code="selectionMismatch",
+                        nodeName=f"field '{sel.name}'",
+                        typeName=base,
+                    )
             elif not sel.selections:
                 raise GraphQLError(
                     f"Field must have selections (field '{sel.name}' returns {base} but has "
                     "no selections. Did you mean '" + sel.name + " { ... }'?)",
-                    sel.line, sel.column, [*path, sel.key], code="selectionMismatch",
-                    nodeName=f"field '{sel.name}'", typeName=base)
+                    sel.line,
+                    sel.column,
+                    [*path, sel.key],
+                    code="selectionMismatch",
+                    nodeName=f"field '{sel.name}'",
+                    typeName=base,
+                )
             else:
-                self._check_selections(base, sel.selections, doc, ctx, seen_fragments,
-                                       [*path, sel.key])
+                self._check_selections(
+                    base, sel.selections, doc, ctx, seen_fragments, [*path, sel.key]
+                )
 
     @staticmethod
     def _names(selections: list[Any]) -> list[str]:
@@ -825,8 +986,11 @@ class GraphqlApi:
         out = []
         for sel in selections:
             if isinstance(sel, InlineFragment):
-                out.append(f'"... on {sel.type_condition} {{ ... }}"' if sel.type_condition
-                           else '"... { ... }"')
+                out.append(
+                    f'"... on {sel.type_condition} {{ ... }}"'
+                    if sel.type_condition
+                    else '"... { ... }"'
+                )
             else:
                 out.append(f'"{sel.name}"')
         return out
@@ -843,8 +1007,14 @@ class GraphqlApi:
 
     def _cost(self, type_name: str, selections: list[Any], ctx: _Ctx) -> int:
         if type_name in _INTERFACES:
-            return max((self._cost(t, selections, ctx) for t in _INTERFACES[type_name]
-                        if ctx.known_type(t)), default=0)
+            return max(
+                (
+                    self._cost(t, selections, ctx)
+                    for t in _INTERFACES[type_name]
+                    if ctx.known_type(t)
+                ),
+                default=0,
+            )
         total = 0
         fields = ctx.schema.get(type_name, {})
         for f in self._collect(type_name, selections, ctx):
@@ -859,15 +1029,17 @@ class GraphqlApi:
                 continue
             args = {k: self._value(v, ctx) for k, v in f.args.items()}
             cost = float(child + 1 + (1 if args.get("sort") is not None else 0))
-            limit = min(x for x in (args.get("first"), args.get("last"), MAX_PAGE_SIZE)
-                        if isinstance(x, int))
+            limit = min(
+                x
+                for x in (args.get("first"), args.get("last"), MAX_PAGE_SIZE)
+                if isinstance(x, int)
+            )
             by_iid = args.get("iid") is not None or args.get("iids") is not None
             cost += cost * limit * (0.0 if by_iid else 0.01)
             total += int(cost)
         return total
 
-    def _query_complexity(self, doc: Document, op: Operation, variables: dict[str, Any]
-                          ) -> int:
+    def _query_complexity(self, doc: Document, op: Operation, variables: dict[str, Any]) -> int:
         ctx = _Ctx(self.state, variables, doc.fragments, schema_for(self.state))
         return self.complexity(op.selections, ctx)
 
@@ -897,8 +1069,14 @@ class GraphqlApi:
                 out.extend(self._collect(type_name, inner, ctx))
         return out
 
-    def _select(self, type_name: str, obj: Any, selections: list[Any], ctx: _Ctx,
-                path: tuple[str | int, ...] = ()) -> dict[str, Any]:
+    def _select(
+        self,
+        type_name: str,
+        obj: Any,
+        selections: list[Any],
+        ctx: _Ctx,
+        path: tuple[str | int, ...] = (),
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         fields = ctx.schema.get(type_name, {})
         for f in self._collect(type_name, selections, ctx):
@@ -911,16 +1089,21 @@ class GraphqlApi:
                 value = self._resolve(type_name, obj, f.name, args, ctx)
             except FieldError as exc:
                 # Like graphql-ruby: the field is null and the error says where.
-                ctx.errors.append({"message": exc.message,
-                                   "locations": [{"line": f.line, "column": f.column}],
-                                   "path": [*path, f.key]})
+                ctx.errors.append(
+                    {
+                        "message": exc.message,
+                        "locations": [{"line": f.line, "column": f.column}],
+                        "path": [*path, f.key],
+                    }
+                )
                 out[f.key] = None
                 continue
             out[f.key] = self._complete(result_type, value, f, ctx, (*path, f.key))
         return out
 
-    def _complete(self, type_str: str, value: Any, f: Field, ctx: _Ctx,
-                  path: tuple[str | int, ...]) -> Any:
+    def _complete(
+        self, type_str: str, value: Any, f: Field, ctx: _Ctx, path: tuple[str | int, ...]
+    ) -> Any:
         base, is_list = _unwrap(type_str)
         if value is None:
             return None
@@ -931,13 +1114,15 @@ class GraphqlApi:
         concrete = value["__typename"] if base in _INTERFACES else base
         return self._select(concrete, value, f.selections, ctx, path)
 
-    def _resolve(self, type_name: str, obj: Any, name: str, args: dict[str, Any],
-                 ctx: _Ctx) -> Any:
+    def _resolve(self, type_name: str, obj: Any, name: str, args: dict[str, Any], ctx: _Ctx) -> Any:
         ds = self.state.dataset
         if type_name == "Query":
             if name == "project":
-                return ds.find_project(str(args.get("fullPath") or "")) \
-                    if not str(args.get("fullPath") or "").isdigit() else None
+                return (
+                    ds.find_project(str(args.get("fullPath") or ""))
+                    if not str(args.get("fullPath") or "").isdigit()
+                    else None
+                )
             if name == "currentUser":
                 return ds.users[ds.token_user_id]
             if name == "__type":
@@ -952,8 +1137,12 @@ class GraphqlApi:
                 if getattr(obj, "merge_requests_access_level", "enabled") == "disabled":
                     return None
                 return self._listing(obj, list(obj.mrs.values()), args, "MergeRequest")
-            return {"id": f"gid://gitlab/Project/{obj.id}", "fullPath": obj.path,
-                    "name": obj.name, "webUrl": f"{self.state.base_url}/{obj.path}"}[name]
+            return {
+                "id": f"gid://gitlab/Project/{obj.id}",
+                "fullPath": obj.path,
+                "name": obj.name,
+                "webUrl": f"{self.state.base_url}/{obj.path}",
+            }[name]
         if type_name == "UserCore":
             return self._user_field(obj, name)
         if type_name == "Discussion":
@@ -997,12 +1186,13 @@ class GraphqlApi:
         def cursor(index: int) -> str:
             return base64.b64encode(str(index).encode()).decode()
 
-        nodes = items[start:start + first]
+        nodes = items[start : start + first]
         end = start + len(nodes)
         return {
             "nodes": nodes,
-            "edges": [{"cursor": cursor(start + n + 1), "node": node}
-                      for n, node in enumerate(nodes)],
+            "edges": [
+                {"cursor": cursor(start + n + 1), "node": node} for n, node in enumerate(nodes)
+            ],
             "pageInfo": {
                 "hasNextPage": end < len(items),
                 "hasPreviousPage": start > 0,
@@ -1014,9 +1204,14 @@ class GraphqlApi:
 
     def _user_field(self, user: Any, name: str) -> Any:
         rendered = self.state.renderer.user(user.id)
-        return {"id": f"gid://gitlab/User/{user.id}", "username": user.username,
-                "name": user.name, "webUrl": rendered["web_url"],
-                "avatarUrl": rendered["avatar_url"], "state": user.state}[name]
+        return {
+            "id": f"gid://gitlab/User/{user.id}",
+            "username": user.username,
+            "name": user.name,
+            "webUrl": rendered["web_url"],
+            "avatarUrl": rendered["avatar_url"],
+            "state": user.state,
+        }[name]
 
     def _discussion_field(self, obj: tuple[Any, Any], name: str, args: dict[str, Any]) -> Any:
         disc, item = obj
@@ -1031,8 +1226,7 @@ class GraphqlApi:
             return bool(resolvable) and all(n.resolved for n in resolvable)
         if name == "resolvedAt":
             done = [n.resolved_ms for n in resolvable if n.resolved and n.resolved_ms]
-            return self._time(max(done)) if resolvable and len(done) == len(resolvable) \
-                else None
+            return self._time(max(done)) if resolvable and len(done) == len(resolvable) else None
         if name == "notes":
             return self._array_page([(n, item) for n in disc.notes], args)
         return None
@@ -1068,12 +1262,23 @@ class GraphqlApi:
             if pos is None:
                 return None
             # GitLab's DiffPosition: no line_range (REST has it), no line codes.
-            return {"diffRefs": {"baseSha": pos.base_sha, "headSha": pos.head_sha,
-                                 "startSha": pos.start_sha},
-                    "filePath": pos.new_path or pos.old_path, "oldPath": pos.old_path,
-                    "newPath": pos.new_path, "positionType": "text",
-                    "oldLine": pos.old_line, "newLine": pos.new_line,
-                    "x": None, "y": None, "width": None, "height": None}
+            return {
+                "diffRefs": {
+                    "baseSha": pos.base_sha,
+                    "headSha": pos.head_sha,
+                    "startSha": pos.start_sha,
+                },
+                "filePath": pos.new_path or pos.old_path,
+                "oldPath": pos.old_path,
+                "newPath": pos.new_path,
+                "positionType": "text",
+                "oldLine": pos.old_line,
+                "newLine": pos.new_line,
+                "x": None,
+                "y": None,
+                "width": None,
+                "height": None,
+            }
         return None
 
     @staticmethod
@@ -1088,41 +1293,74 @@ class GraphqlApi:
             if wanted is not None and path != wanted:
                 continue
             lines = f.diff.splitlines()
-            out.append({"path": path,
-                        "additions": sum(1 for x in lines
-                                         if x.startswith("+") and not x.startswith("+++")),
-                        "deletions": sum(1 for x in lines
-                                         if x.startswith("-") and not x.startswith("---"))})
+            out.append(
+                {
+                    "path": path,
+                    "additions": sum(
+                        1 for x in lines if x.startswith("+") and not x.startswith("+++")
+                    ),
+                    "deletions": sum(
+                        1 for x in lines if x.startswith("-") and not x.startswith("---")
+                    ),
+                }
+            )
         return out
 
     def _type_ref(self, type_str: str, ctx: _Ctx) -> dict[str, Any]:
         """``__Field.type`` of a field declared as ``type_str`` (lists become LIST)."""
         base, is_list = _unwrap(type_str)
-        kind = ("SCALAR" if base in _SCALARS else "INTERFACE" if base in _INTERFACES
-                else "OBJECT")
-        named = {"name": base, "kind": kind, "ofType": None, "description": None,
-                 "fields": None, "possibleTypes": None}
+        kind = "SCALAR" if base in _SCALARS else "INTERFACE" if base in _INTERFACES else "OBJECT"
+        named = {
+            "name": base,
+            "kind": kind,
+            "ofType": None,
+            "description": None,
+            "fields": None,
+            "possibleTypes": None,
+        }
         if not is_list:
             return named
-        return {"name": None, "kind": "LIST", "ofType": named, "description": None,
-                "fields": None, "possibleTypes": None}
+        return {
+            "name": None,
+            "kind": "LIST",
+            "ofType": named,
+            "description": None,
+            "fields": None,
+            "possibleTypes": None,
+        }
 
     def _introspect(self, name: str, ctx: _Ctx) -> dict[str, Any] | None:
         if not ctx.known_type(name) and name not in _SCALARS:
             return None
-        kind = ("SCALAR" if name in _SCALARS else "INTERFACE" if name in _INTERFACES
-                else "OBJECT")
+        kind = "SCALAR" if name in _SCALARS else "INTERFACE" if name in _INTERFACES else "OBJECT"
         fields = None
         if name in ctx.schema:
-            fields = [{"name": f, "description": None, "type": self._type_ref(t, ctx)}
-                      for f, (t, _args) in ctx.schema[name].items()]
+            fields = [
+                {"name": f, "description": None, "type": self._type_ref(t, ctx)}
+                for f, (t, _args) in ctx.schema[name].items()
+            ]
         possible = None
         if name in _INTERFACES:
-            possible = [{"name": t, "kind": "OBJECT", "description": None, "fields": None,
-                         "possibleTypes": None, "ofType": None}
-                        for t in sorted(_INTERFACES[name]) if ctx.known_type(t)]
-        return {"name": name, "kind": kind, "description": None, "fields": fields,
-                "possibleTypes": possible, "ofType": None}
+            possible = [
+                {
+                    "name": t,
+                    "kind": "OBJECT",
+                    "description": None,
+                    "fields": None,
+                    "possibleTypes": None,
+                    "ofType": None,
+                }
+                for t in sorted(_INTERFACES[name])
+                if ctx.known_type(t)
+            ]
+        return {
+            "name": name,
+            "kind": kind,
+            "description": None,
+            "fields": fields,
+            "possibleTypes": possible,
+            "ofType": None,
+        }
 
     # --- work items ---------------------------------------------------------------------
 
@@ -1137,8 +1375,10 @@ class GraphqlApi:
     def _sort_of(args: dict[str, Any], field_name: str, type_name: str) -> str:
         sort = str(args.get("sort") or "CREATED_DESC").upper()
         if sort not in ("CREATED_DESC", "CREATED_ASC", "UPDATED_DESC", "UPDATED_ASC"):
-            raise GraphQLError(f"Argument 'sort' on Field '{field_name}' has an invalid value "
-                               f"({sort}). Expected type '{type_name}'.")
+            raise GraphQLError(
+                f"Argument 'sort' on Field '{field_name}' has an invalid value "
+                f"({sort}). Expected type '{type_name}'."
+            )
         return sort
 
     @staticmethod
@@ -1166,9 +1406,11 @@ class GraphqlApi:
                 pivot = (parse_iso_ms(decoded[key_name]), int(decoded["id"]))
             except (ValueError, KeyError, TypeError):
                 raise GraphQLError("Please provide a valid cursor") from None
-            items = [i for i in items
-                     if ((getattr(i, attr), i.id) < pivot if desc
-                         else (getattr(i, attr), i.id) > pivot)]
+            items = [
+                i
+                for i in items
+                if ((getattr(i, attr), i.id) < pivot if desc else (getattr(i, attr), i.id) > pivot)
+            ]
         nodes = items[:first]
         return {
             "nodes": nodes,
@@ -1209,18 +1451,24 @@ class GraphqlApi:
         types = args.get("types")
         if types is not None:
             wanted = {str(t).upper() for t in (types if isinstance(types, list) else [types])}
-            items = [i for i in items
-                     if _ISSUE_TYPE_ENUM.get(getattr(i, "issue_type", "issue"), "ISSUE")
-                     in wanted]
+            items = [
+                i
+                for i in items
+                if _ISSUE_TYPE_ENUM.get(getattr(i, "issue_type", "issue"), "ISSUE") in wanted
+            ]
         page = self._page(items, args, sort)
         page["count"] = len(items)
         return page
 
-    def _listing(self, project: Any, items: list[Any], args: dict[str, Any], kind: str
-                 ) -> dict[str, Any]:
+    def _listing(
+        self, project: Any, items: list[Any], args: dict[str, Any], kind: str
+    ) -> dict[str, Any]:
         """``Project.issues`` / ``Project.mergeRequests``: keyset-paginated listings."""
-        sort = self._sort_of(args, "issues" if kind == "Issue" else "mergeRequests",
-                             "IssueSort" if kind == "Issue" else "MergeRequestSort")
+        sort = self._sort_of(
+            args,
+            "issues" if kind == "Issue" else "mergeRequests",
+            "IssueSort" if kind == "Issue" else "MergeRequestSort",
+        )
         items = self._filter_iids(items, args)
         state = args.get("state")
         if state is not None and str(state).lower() != "all":
@@ -1228,9 +1476,11 @@ class GraphqlApi:
         types = args.get("types")
         if kind == "Issue" and types is not None:
             wanted = {str(t).upper() for t in (types if isinstance(types, list) else [types])}
-            items = [i for i in items
-                     if _ISSUE_TYPE_ENUM.get(getattr(i, "issue_type", "issue"), "ISSUE")
-                     in wanted]
+            items = [
+                i
+                for i in items
+                if _ISSUE_TYPE_ENUM.get(getattr(i, "issue_type", "issue"), "ISSUE") in wanted
+            ]
         page = self._page(items, args, sort)
         page["count"] = len(items)
         return page
@@ -1256,8 +1506,7 @@ class GraphqlApi:
             return Renderer.user_notes_count(item.discussions)
         return None
 
-    def _work_item_field(self, issue: Issue, name: str, args: dict[str, Any], ctx: _Ctx
-                         ) -> Any:
+    def _work_item_field(self, issue: Issue, name: str, args: dict[str, Any], ctx: _Ctx) -> Any:
         if name == "id":
             return f"gid://gitlab/WorkItem/{issue.id}"
         if name == "iid":
@@ -1280,10 +1529,16 @@ class GraphqlApi:
         if name == "workItemType":
             issue_type = getattr(issue, "issue_type", "issue")
             type_name = _WORK_ITEM_TYPE_NAMES.get(issue_type, "Issue")
-            number = list(_WORK_ITEM_TYPE_NAMES).index(issue_type) + 1 \
-                if issue_type in _WORK_ITEM_TYPE_NAMES else 1
-            return {"id": f"gid://gitlab/WorkItems::Type/{number}", "name": type_name,
-                    "iconName": f"issue-type-{issue_type.replace('_', '-')}"}
+            number = (
+                list(_WORK_ITEM_TYPE_NAMES).index(issue_type) + 1
+                if issue_type in _WORK_ITEM_TYPE_NAMES
+                else 1
+            )
+            return {
+                "id": f"gid://gitlab/WorkItems::Type/{number}",
+                "name": type_name,
+                "iconName": f"issue-type-{issue_type.replace('_', '-')}",
+            }
         if name == "widgets":
             return self._widgets(issue, args.get("onlyTypes"), ctx)
         return None
@@ -1301,8 +1556,9 @@ class GraphqlApi:
                 continue
             widget: dict[str, Any] = {"__typename": typename, "type": wtype}
             if wtype == "STATUS":
-                status = (Renderer.status(issue.status_index)
-                          if issue.status_index is not None else None)
+                status = (
+                    Renderer.status(issue.status_index) if issue.status_index is not None else None
+                )
                 assert status_shape is not None
                 status_type = status_shape["status"][0] if "status" in status_shape else None
                 if status_type == "String":

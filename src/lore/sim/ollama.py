@@ -33,7 +33,9 @@ FAILURE_MODES = ("down", "500", "unknown-model")
 
 _WORD_RE = re.compile(r"\w+")
 # Task prefixes that models like nomic-embed-text take; they are instructions, not content.
-_PREFIX_RE = re.compile(r"^\s*(search_document|search_query|clustering|classification)\s*:\s*", re.I)
+_PREFIX_RE = re.compile(
+    r"^\s*(search_document|search_query|clustering|classification)\s*:\s*", re.I
+)
 
 
 def _stem(word: str) -> str:
@@ -44,7 +46,9 @@ def _stem(word: str) -> str:
 
 
 def _bucket(feature: str, dim: int) -> tuple[int, float]:
-    digest = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
+    digest = int.from_bytes(
+        hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little"
+    )
     return digest % dim, (1.0 if (digest >> 40) & 1 else -1.0)
 
 
@@ -104,8 +108,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if self.path == "/api/tags":
-            self._send(200, {"models": [{"name": f"{fake.model}:latest", "model": f"{fake.model}:latest",
-                                         "size": 274302450, "details": {"family": "nomic-bert"}}]})
+            self._send(
+                200,
+                {
+                    "models": [
+                        {
+                            "name": f"{fake.model}:latest",
+                            "model": f"{fake.model}:latest",
+                            "size": 274302450,
+                            "details": {"family": "nomic-bert"},
+                        }
+                    ]
+                },
+            )
         elif self.path == "/api/version":
             self._send(200, {"version": "0.0.0-fake"})
         elif self.path == "/":
@@ -151,19 +166,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": "input must be a string or a list of strings"})
             return
         fake._count_texts(len(texts))
-        self._send(200, {
-            "model": model,
-            "embeddings": [fake_embedding(t, fake.dim) for t in texts],
-            "total_duration": 1000, "load_duration": 0,
-            "prompt_eval_count": sum(len(t.split()) for t in texts),
-        })
+        self._send(
+            200,
+            {
+                "model": model,
+                "embeddings": [fake_embedding(t, fake.dim) for t in texts],
+                "total_duration": 1000,
+                "load_duration": 0,
+                "prompt_eval_count": sum(len(t.split()) for t in texts),
+            },
+        )
 
 
 class FakeOllama:
     """A running fake Ollama server (use :meth:`start`)."""
 
-    def __init__(self, server: _Server, thread: threading.Thread, *, dim: int, model: str,
-                 delay_s: float, failure: str | None) -> None:
+    def __init__(
+        self,
+        server: _Server,
+        thread: threading.Thread,
+        *,
+        dim: int,
+        model: str,
+        delay_s: float,
+        failure: str | None,
+    ) -> None:
         self._server = server
         self._thread = thread
         self.dim = dim
@@ -175,13 +202,26 @@ class FakeOllama:
         self._texts = 0
 
     @classmethod
-    def start(cls, dim: int = 256, model: str = "nomic-embed-text", *, host: str = "127.0.0.1",
-              port: int = 0, delay_ms: float = 0, failure: str | None = None) -> FakeOllama:
+    def start(
+        cls,
+        dim: int = 256,
+        model: str = "nomic-embed-text",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        delay_ms: float = 0,
+        failure: str | None = None,
+    ) -> FakeOllama:
         """Serve on ``host:port`` (0 = an ephemeral port) in a background thread."""
         if failure is not None and failure not in FAILURE_MODES:
             raise ValueError(f"unknown failure mode {failure!r}; one of {FAILURE_MODES}")
         server = _Server((host, port), _Handler)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-ollama", daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-ollama",
+            daemon=True,
+        )
         fake = cls(server, thread, dim=dim, model=model, delay_s=delay_ms / 1000, failure=failure)
         server.fake = fake
         thread.start()
@@ -238,8 +278,9 @@ class FakeOllama:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lore.sim.ollama",
-                                     description="A fake Ollama embedding server on loopback.")
+    parser = argparse.ArgumentParser(
+        prog="python -m lore.sim.ollama", description="A fake Ollama embedding server on loopback."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--dim", type=int, default=256)
@@ -247,8 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=float, default=0.0, help="sleep before every answer")
     parser.add_argument("--fail", choices=FAILURE_MODES, default=None)
     args = parser.parse_args(argv)
-    fake = FakeOllama.start(args.dim, args.model, host=args.host, port=args.port,
-                            delay_ms=args.delay_ms, failure=args.fail)
+    fake = FakeOllama.start(
+        args.dim,
+        args.model,
+        host=args.host,
+        port=args.port,
+        delay_ms=args.delay_ms,
+        failure=args.fail,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sys.stdout.write(json.dumps({"url": fake.url, "model": fake.model, "dim": fake.dim}) + "\n")

@@ -35,8 +35,9 @@ class Decision:
 class RateLimiter:
     """``limit`` requests per ``period_seconds`` fixed window; thread-safe."""
 
-    def __init__(self, limit: int, period_seconds: int,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, limit: int, period_seconds: int, clock: Callable[[], float] = time.time
+    ) -> None:
         if limit < 1 or period_seconds < 1:
             raise ValueError("rate_limit needs limit >= 1 and period_seconds >= 1")
         self.limit = int(limit)
@@ -61,17 +62,25 @@ class RateLimiter:
                 self.throttled_total += 1
         retry_after = self.period - now % self.period
         reset = now + retry_after
-        headers = [("RateLimit-Name", THROTTLE_NAME),
-                   ("RateLimit-Limit", str(math.ceil(self.limit * 60 / self.period))),
-                   ("RateLimit-Observed", str(observed)),
-                   ("RateLimit-Remaining", str(max(0, self.limit - observed))),
-                   ("RateLimit-Reset", str(reset))]
+        headers = [
+            ("RateLimit-Name", THROTTLE_NAME),
+            ("RateLimit-Limit", str(math.ceil(self.limit * 60 / self.period))),
+            ("RateLimit-Observed", str(observed)),
+            ("RateLimit-Remaining", str(max(0, self.limit - observed))),
+            ("RateLimit-Reset", str(reset)),
+        ]
         if throttled:
-            headers += [("Retry-After", str(retry_after)),
-                        ("RateLimit-ResetTime", email.utils.formatdate(reset, usegmt=True))]
+            headers += [
+                ("Retry-After", str(retry_after)),
+                ("RateLimit-ResetTime", email.utils.formatdate(reset, usegmt=True)),
+            ]
         return Decision(throttled, headers)
 
     def describe(self) -> dict[str, int]:
         with self._lock:
-            return {"limit": self.limit, "period_seconds": self.period,
-                    "observed": self._observed, "throttled": self.throttled_total}
+            return {
+                "limit": self.limit,
+                "period_seconds": self.period,
+                "observed": self._observed,
+                "throttled": self.throttled_total,
+            }

@@ -27,8 +27,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-_REASONS = {301: "Moved Permanently", 302: "Found", 303: "See Other",
-            307: "Temporary Redirect", 308: "Permanent Redirect"}
+_REASONS = {
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +69,22 @@ class _Handler(BaseHTTPRequestHandler):
         pairs = parse_qsl(split.query, keep_blank_values=True)
         secret = {"private_token", "access_token"}
         shown = urlencode([(k, "[REDACTED]" if k in secret else v) for k, v in pairs])
-        self.server.record(RedirectedRequest(
-            method=self.command, path=split.path, query=shown, auth=auth,
-            token_param=any(k in secret for k, _ in pairs)))
+        self.server.record(
+            RedirectedRequest(
+                method=self.command,
+                path=split.path,
+                query=shown,
+                auth=auth,
+                token_param=any(k in secret for k, _ in pairs),
+            )
+        )
         location = self.server.target + split.path + (f"?{split.query}" if split.query else "")
         status = self.server.status
-        body = (f"<html>\r\n<head><title>{status} {_REASONS.get(status, '')}</title></head>\r\n"
-                f"<body>\r\n<center><h1>{status} {_REASONS.get(status, '')}</h1></center>\r\n"
-                "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n").encode()
+        body = (
+            f"<html>\r\n<head><title>{status} {_REASONS.get(status, '')}</title></head>\r\n"
+            f"<body>\r\n<center><h1>{status} {_REASONS.get(status, '')}</h1></center>\r\n"
+            "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        ).encode()
         self.send_response(status, _REASONS.get(status))
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
@@ -111,15 +124,19 @@ class Redirector:
         self.url = f"http://{self.host}:{self.port}"
 
     @classmethod
-    def start(cls, target_url: str, status: int = 301, host: str = "127.0.0.1",
-              port: int = 0) -> Redirector:
+    def start(
+        cls, target_url: str, status: int = 301, host: str = "127.0.0.1", port: int = 0
+    ) -> Redirector:
         """Answer every request with ``status`` and ``Location: target_url + path + query``."""
         if status not in _REASONS:
             raise ValueError(f"status must be one of {sorted(_REASONS)}")
         server = _Server((host, port), target_url.rstrip("/"), status)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                  name=f"lore-sim-redirect-{server.server_address[1]}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"lore-sim-redirect-{server.server_address[1]}",
+            daemon=True,
+        )
         thread.start()
         return cls(server, thread)
 

@@ -38,11 +38,19 @@ Json = dict[str, Any]
 #: GitLab's default maximum number of files in one MR diff (``diff_max_files``).
 DEFAULT_DIFF_MAX_FILES = 1000
 #: REST ``type`` per ``issue_type`` (work item type names as GitLab renders them).
-ISSUE_TYPE_NAMES = {"issue": "ISSUE", "incident": "INCIDENT", "task": "TASK",
-                    "test_case": "TEST_CASE"}
+ISSUE_TYPE_NAMES = {
+    "issue": "ISSUE",
+    "incident": "INCIDENT",
+    "task": "TASK",
+    "test_case": "TEST_CASE",
+}
 
-_TIME_STATS: Json = {"time_estimate": 0, "total_time_spent": 0, "human_time_estimate": None,
-                     "human_total_time_spent": None}
+_TIME_STATS: Json = {
+    "time_estimate": 0,
+    "total_time_spent": 0,
+    "human_time_estimate": None,
+    "human_total_time_spent": None,
+}
 
 
 class Renderer:
@@ -81,20 +89,42 @@ class Renderer:
         """``GET /user``: the full self view of the token's user."""
         out = dict(self.user(user.id))
         created = iso_ms(user.created_ms)
-        out.update({
-            "created_at": created, "bio": "", "location": None, "public_email": None,
-            "skype": "", "linkedin": "", "twitter": "", "discord": "", "website_url": "",
-            "organization": "Acme", "job_title": "", "pronouns": None, "bot": user.bot,
-            "work_information": None, "local_time": None,
-            "last_sign_in_at": iso_ms(self.ds.now_ms - 3_600_000), "confirmed_at": created,
-            "last_activity_on": date_str(self.ds.now_ms), "email": f"{user.username}@acme.example",
-            "theme_id": 1, "color_scheme_id": 1, "projects_limit": 100000,
-            "current_sign_in_at": iso_ms(self.ds.now_ms - 3_600_000), "identities": [],
-            "can_create_group": True, "can_create_project": True, "two_factor_enabled": False,
-            "external": False, "private_profile": False,
-            "commit_email": f"{user.username}@acme.example", "is_admin": user.username == "root",
-            "note": None,
-        })
+        out.update(
+            {
+                "created_at": created,
+                "bio": "",
+                "location": None,
+                "public_email": None,
+                "skype": "",
+                "linkedin": "",
+                "twitter": "",
+                "discord": "",
+                "website_url": "",
+                "organization": "Acme",
+                "job_title": "",
+                "pronouns": None,
+                "bot": user.bot,
+                "work_information": None,
+                "local_time": None,
+                "last_sign_in_at": iso_ms(self.ds.now_ms - 3_600_000),
+                "confirmed_at": created,
+                "last_activity_on": date_str(self.ds.now_ms),
+                "email": f"{user.username}@acme.example",
+                "theme_id": 1,
+                "color_scheme_id": 1,
+                "projects_limit": 100000,
+                "current_sign_in_at": iso_ms(self.ds.now_ms - 3_600_000),
+                "identities": [],
+                "can_create_group": True,
+                "can_create_project": True,
+                "two_factor_enabled": False,
+                "external": False,
+                "private_profile": False,
+                "commit_email": f"{user.username}@acme.example",
+                "is_admin": user.username == "root",
+                "note": None,
+            }
+        )
         return out
 
     # --- projects -----------------------------------------------------------------------
@@ -109,7 +139,8 @@ class Renderer:
             "description": p.description,
             "name": p.name,
             "name_with_namespace": " / ".join(
-                [g.name for g in self._group_chain(ns.id)] + [p.name]),
+                [g.name for g in self._group_chain(ns.id)] + [p.name]
+            ),
             "path": p.slug,
             "path_with_namespace": p.path,
             "created_at": iso_ms(p.created_ms),
@@ -125,8 +156,13 @@ class Renderer:
             "star_count": 3,
             "last_activity_at": iso_ms(p.last_activity_ms),
             "namespace": {
-                "id": ns.id, "name": ns.name, "path": ns.path, "kind": "group",
-                "full_path": ns.full_path, "parent_id": ns.parent_id, "avatar_url": None,
+                "id": ns.id,
+                "name": ns.name,
+                "path": ns.path,
+                "kind": "group",
+                "full_path": ns.full_path,
+                "parent_id": ns.parent_id,
+                "avatar_url": None,
                 "web_url": f"{self.base}/groups/{ns.full_path}",
             },
             "visibility": "private",
@@ -139,11 +175,14 @@ class Renderer:
             "merge_requests_access_level": p.merge_requests_access_level,
             "open_issues_count": sum(1 for i in p.issues.values() if i.state == "opened"),
             "_links": {
-                "self": api, "issues": f"{api}/issues",
+                "self": api,
+                "issues": f"{api}/issues",
                 # GitLab leaves the link out when MRs are not available to the token's user.
                 **({"merge_requests": f"{api}/merge_requests"} if mrs_available else {}),
-                "repo_branches": f"{api}/repository/branches", "labels": f"{api}/labels",
-                "events": f"{api}/events", "members": f"{api}/members",
+                "repo_branches": f"{api}/repository/branches",
+                "labels": f"{api}/labels",
+                "events": f"{api}/events",
+                "members": f"{api}/members",
                 "cluster_agents": f"{api}/cluster_agents",
             },
         }
@@ -173,17 +212,19 @@ class Renderer:
             out["group_id"] = m.group_id
         else:
             out["project_id"] = m.project_id
-        out.update({
-            "title": m.title,
-            "description": m.description,
-            "state": m.state,
-            "created_at": iso_ms(m.created_ms),
-            "updated_at": iso_ms(m.updated_ms),
-            "due_date": m.due_date,
-            "start_date": m.start_date,
-            "expired": m.due_date < today,
-            "web_url": f"{self.base}/{m.web_path}",
-        })
+        out.update(
+            {
+                "title": m.title,
+                "description": m.description,
+                "state": m.state,
+                "created_at": iso_ms(m.created_ms),
+                "updated_at": iso_ms(m.updated_ms),
+                "due_date": m.due_date,
+                "start_date": m.start_date,
+                "expired": m.due_date < today,
+                "web_url": f"{self.base}/{m.web_path}",
+            }
+        )
         return out
 
     # --- issues and merge requests ------------------------------------------------------
@@ -220,8 +261,11 @@ class Renderer:
             "closed_at": iso_ms(i.closed_ms) if i.closed_ms is not None else None,
             "closed_by": self.user(i.closed_by_id) if i.closed_by_id is not None else None,
             "labels": list(i.labels),
-            "milestone": (self.milestone(self.ds.milestones[i.milestone_id])
-                          if i.milestone_id is not None else None),
+            "milestone": (
+                self.milestone(self.ds.milestones[i.milestone_id])
+                if i.milestone_id is not None
+                else None
+            ),
             "assignees": assignees,
             "author": self.user(i.author_id),
             "type": ISSUE_TYPE_NAMES.get(i.issue_type, "ISSUE"),
@@ -241,7 +285,8 @@ class Renderer:
             "blocking_issues_count": 0,
             "has_tasks": tasks["count"] > 0,
             "task_status": f"{tasks['completed_count']} of {tasks['count']} checklist items completed"
-            if tasks["count"] else "",
+            if tasks["count"]
+            else "",
             "_links": {
                 "self": f"{api}/issues/{i.iid}",
                 "notes": f"{api}/issues/{i.iid}/notes",
@@ -287,65 +332,75 @@ class Renderer:
         out["merged_at"] = iso_ms(m.merged_ms) if m.merged_ms is not None else None
         if m.closed_by_id is not None:
             out["closed_by"] = self.user(m.closed_by_id)
-        out.update({
-            "closed_at": iso_ms(m.closed_ms) if m.closed_ms is not None else None,
-            "target_branch": m.target_branch,
-            "source_branch": m.source_branch,
-            "user_notes_count": self.user_notes_count(m.discussions),
-            "upvotes": m.upvotes,
-            "downvotes": m.downvotes,
-            "author": self.user(m.author_id),
-            "assignees": assignees,
-            "assignee": assignees[0] if assignees else self.user(m.author_id),
-            "reviewers": [self.user(r) for r in m.reviewer_ids],
-            "source_project_id": m.project_id,
-            "target_project_id": m.project_id,
-            "labels": list(m.labels),
-            "draft": m.draft,
-            "imported": False,
-            "imported_from": "none",
-            "work_in_progress": m.draft,
-            "milestone": (self.milestone(self.ds.milestones[m.milestone_id])
-                          if m.milestone_id is not None else None),
-            "merge_when_pipeline_succeeds": False,
-            "merge_status": "can_be_merged",
-            "detailed_merge_status": detailed,
-            "merge_after": None,
-            "sha": m.sha,
-            "merge_commit_sha": m.merge_commit_sha,
-            "squash_commit_sha": None,
-            "discussion_locked": m.discussion_locked,
-            "should_remove_source_branch": None,
-            "force_remove_source_branch": True,
-            "prepared_at": iso_ms(m.created_ms + 5000),
-            "reference": f"!{m.iid}",
-            "references": self._refs(p, "!", m.iid),
-            "web_url": f"{self.base}/{p.path}/-/merge_requests/{m.iid}",
-            "time_stats": dict(_TIME_STATS),
-            "squash": m.squash,
-            "squash_on_merge": m.squash,
-            "task_completion_status": self._tasks(m.description),
-            "has_conflicts": False,
-            "blocking_discussions_resolved": not unresolved,
-            "approvals_before_merge": None,
-        })
+        out.update(
+            {
+                "closed_at": iso_ms(m.closed_ms) if m.closed_ms is not None else None,
+                "target_branch": m.target_branch,
+                "source_branch": m.source_branch,
+                "user_notes_count": self.user_notes_count(m.discussions),
+                "upvotes": m.upvotes,
+                "downvotes": m.downvotes,
+                "author": self.user(m.author_id),
+                "assignees": assignees,
+                "assignee": assignees[0] if assignees else self.user(m.author_id),
+                "reviewers": [self.user(r) for r in m.reviewer_ids],
+                "source_project_id": m.project_id,
+                "target_project_id": m.project_id,
+                "labels": list(m.labels),
+                "draft": m.draft,
+                "imported": False,
+                "imported_from": "none",
+                "work_in_progress": m.draft,
+                "milestone": (
+                    self.milestone(self.ds.milestones[m.milestone_id])
+                    if m.milestone_id is not None
+                    else None
+                ),
+                "merge_when_pipeline_succeeds": False,
+                "merge_status": "can_be_merged",
+                "detailed_merge_status": detailed,
+                "merge_after": None,
+                "sha": m.sha,
+                "merge_commit_sha": m.merge_commit_sha,
+                "squash_commit_sha": None,
+                "discussion_locked": m.discussion_locked,
+                "should_remove_source_branch": None,
+                "force_remove_source_branch": True,
+                "prepared_at": iso_ms(m.created_ms + 5000),
+                "reference": f"!{m.iid}",
+                "references": self._refs(p, "!", m.iid),
+                "web_url": f"{self.base}/{p.path}/-/merge_requests/{m.iid}",
+                "time_stats": dict(_TIME_STATS),
+                "squash": m.squash,
+                "squash_on_merge": m.squash,
+                "task_completion_status": self._tasks(m.description),
+                "has_conflicts": False,
+                "blocking_discussions_resolved": not unresolved,
+                "approvals_before_merge": None,
+            }
+        )
         if single:
-            out.update({
-                "subscribed": False,
-                "changes_count": self.changes_count(m),
-                "latest_build_started_at": None,
-                "latest_build_finished_at": None,
-                "first_deployed_to_production_at": None,
-                "pipeline": None,
-                "head_pipeline": None,
-                "diff_refs": {"base_sha": m.base_sha, "head_sha": m.sha,
-                              "start_sha": m.start_sha},
-                "merge_error": None,
-                "first_contribution": False,
-                "user": {"can_merge": True},
-                "diverged_commits_count": 0,
-                "rebase_in_progress": False,
-            })
+            out.update(
+                {
+                    "subscribed": False,
+                    "changes_count": self.changes_count(m),
+                    "latest_build_started_at": None,
+                    "latest_build_finished_at": None,
+                    "first_deployed_to_production_at": None,
+                    "pipeline": None,
+                    "head_pipeline": None,
+                    "diff_refs": {
+                        "base_sha": m.base_sha,
+                        "head_sha": m.sha,
+                        "start_sha": m.start_sha,
+                    },
+                    "merge_error": None,
+                    "first_contribution": False,
+                    "user": {"can_merge": True},
+                    "diverged_commits_count": 0,
+                    "rebase_in_progress": False,
+                }
+            )
         return out
 
     def changes_count(self, m: MergeRequest) -> str:
@@ -371,8 +426,12 @@ class Renderer:
 
     def _anchor(self, path: str, old: int | None, new: int | None) -> Json:
         kind_of = "new" if old is None else "old" if new is None else None
-        return {"line_code": self._line_code(path, old, new), "type": kind_of,
-                "old_line": old, "new_line": new}
+        return {
+            "line_code": self._line_code(path, old, new),
+            "type": kind_of,
+            "old_line": old,
+            "new_line": new,
+        }
 
     def note(self, n: Note, item: Issue | MergeRequest) -> Json:
         is_mr = isinstance(item, MergeRequest)
@@ -403,8 +462,10 @@ class Renderer:
             anchor = self._anchor(pos.new_path, pos.old_line, pos.new_line)
             if pos.line_range is not None:
                 (s_old, s_new), (e_old, e_new) = pos.line_range
-                line_range = {"start": self._anchor(pos.new_path, s_old, s_new),
-                              "end": self._anchor(pos.new_path, e_old, e_new)}
+                line_range = {
+                    "start": self._anchor(pos.new_path, s_old, s_new),
+                    "end": self._anchor(pos.new_path, e_old, e_new),
+                }
             elif pos.null_line_range:
                 line_range = None
             else:
@@ -424,8 +485,11 @@ class Renderer:
         return out
 
     def discussion(self, d: Discussion, item: Issue | MergeRequest) -> Json:
-        return {"id": d.id, "individual_note": d.individual_note,
-                "notes": [self.note(n, item) for n in d.notes]}
+        return {
+            "id": d.id,
+            "individual_note": d.individual_note,
+            "notes": [self.note(n, item) for n in d.notes],
+        }
 
     @staticmethod
     def diff(f: DiffFile) -> Json:
@@ -446,6 +510,12 @@ class Renderer:
     @staticmethod
     def status(index: int) -> Json:
         gid, name, category, color = V.STATUSES[index]
-        return {"id": f"gid://gitlab/{gid}", "name": name, "category": category,
-                "color": color, "iconName": f"status-{category.replace('_', '-')}",
-                "description": None, "position": index}
+        return {
+            "id": f"gid://gitlab/{gid}",
+            "name": name,
+            "category": category,
+            "color": color,
+            "iconName": f"status-{category.replace('_', '-')}",
+            "description": None,
+            "position": index,
+        }

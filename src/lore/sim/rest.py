@@ -141,8 +141,9 @@ def decode_cursor(order_by: str, cursor: str) -> tuple[Any, int]:
         raise bad_param("cursor") from None
 
 
-def paginate_keyset(req: Request, items: Sequence[Any], order_by: str, sort: str,
-                    base_url: str) -> tuple[list[Any], list[tuple[str, str]]]:
+def paginate_keyset(
+    req: Request, items: Sequence[Any], order_by: str, sort: str, base_url: str
+) -> tuple[list[Any], list[tuple[str, str]]]:
     """One keyset page of ``items`` (already sorted by (key, id) in ``sort`` order) after
     the request's ``cursor``, and the Link header to the next page if there is one."""
     per_page = _per_page(req)
@@ -158,24 +159,27 @@ def paginate_keyset(req: Request, items: Sequence[Any], order_by: str, sort: str
                 break
         else:
             start = len(items)
-    chunk = list(items[start: start + per_page])
+    chunk = list(items[start : start + per_page])
     headers: list[tuple[str, str]] = [("x-per-page", str(per_page))]
     if start + per_page < len(items) and chunk:
         kept = [(k, v) for k, v in req.query if k not in ("cursor", "per_page")]
-        query = urlencode([*kept, ("per_page", str(per_page)),
-                           ("cursor", encode_cursor(order_by, chunk[-1]))])
+        query = urlencode(
+            [*kept, ("per_page", str(per_page)), ("cursor", encode_cursor(order_by, chunk[-1]))]
+        )
         headers.append(("Link", f'<{base_url}{req.path}?{query}>; rel="next"'))
     return chunk, headers
 
 
-def paginate(req: Request, items: Sequence[T], base_url: str) -> tuple[list[T], list[tuple[str, str]]]:
+def paginate(
+    req: Request, items: Sequence[T], base_url: str
+) -> tuple[list[T], list[tuple[str, str]]]:
     """Slice ``items`` for the request's page and build GitLab's pagination headers."""
     page = _int_param(req, "page") or 1
     page = max(page, 1)
     per_page = _per_page(req)
     total = len(items)
     total_pages = max(1, math.ceil(total / per_page))
-    chunk = list(items[(page - 1) * per_page: page * per_page])
+    chunk = list(items[(page - 1) * per_page : page * per_page])
     next_page = page + 1 if page < total_pages else None
     prev_page = page - 1 if 1 < page <= total_pages + 1 else None
 
@@ -269,10 +273,13 @@ class RestApi:
             raise not_found()
         return mr
 
-    def _filter_and_sort(self, req: Request, items: list[Any], kind: str,
-                         ignore_state: bool = False) -> list[Any]:
-        states = {"issues": ("opened", "closed", "all"),
-                  "mrs": ("opened", "closed", "locked", "merged", "all")}[kind]
+    def _filter_and_sort(
+        self, req: Request, items: list[Any], kind: str, ignore_state: bool = False
+    ) -> list[Any]:
+        states = {
+            "issues": ("opened", "closed", "all"),
+            "mrs": ("opened", "closed", "locked", "merged", "all"),
+        }[kind]
         state = req.param("state") or "all"
         if state not in states:
             raise bad_param("state", "does not have a valid value")
@@ -297,8 +304,9 @@ class RestApi:
             except ValueError:
                 raise bad_param("iids") from None
         labels_raw = req.param("labels")
-        wanted_labels = [x.strip() for x in labels_raw.split(",") if x.strip()] \
-            if labels_raw else []
+        wanted_labels = (
+            [x.strip() for x in labels_raw.split(",") if x.strip()] if labels_raw else []
+        )
         author = req.param("author_username")
         search = (req.param("search") or "").lower()
         issue_type = req.param("issue_type") if kind == "issues" else None
@@ -332,23 +340,36 @@ class RestApi:
                 continue
             if issue_type is not None and it.issue_type != issue_type:
                 continue
-            if search and search not in it.title.lower() and \
-                    search not in (it.description or "").lower():
+            if (
+                search
+                and search not in it.title.lower()
+                and search not in (it.description or "").lower()
+            ):
                 continue
             out.append(it)
         key = _ORDER_KEYS[order_by]
         out.sort(key=lambda it: (key(it), it.id), reverse=(sort == "desc"))
         return out
 
-    def _page(self, req: Request, items: Sequence[Any],
-              render: Callable[[Any], Any], route: str | None = None) -> Response:
+    def _page(
+        self,
+        req: Request,
+        items: Sequence[Any],
+        render: Callable[[Any], Any],
+        route: str | None = None,
+    ) -> Response:
         if keyset_requested(req):
             raise keyset_unavailable()
         chunk, headers = paginate(req, items, self.state.base_url)
         return self._answer(chunk, headers, render, route)
 
-    def _answer(self, chunk: list[Any], headers: list[tuple[str, str]],
-                render: Callable[[Any], Any], route: str | None) -> Response:
+    def _answer(
+        self,
+        chunk: list[Any],
+        headers: list[tuple[str, str]],
+        render: Callable[[Any], Any],
+        route: str | None,
+    ) -> Response:
         # Render first: the answer shows the data as it was when the page was computed.
         response = Response.json([render(x) for x in chunk], headers=headers)
         hook = getattr(self.state, "listing_hook", None)
@@ -360,10 +381,19 @@ class RestApi:
 
     def version(self, req: Request) -> Response:
         version = self.state.gitlab_version
-        return Response.json({"version": version.version_string, "revision": "9a6c1e3f2b4",
-                              "kas": {"enabled": False, "externalUrl": None,
-                                      "externalK8sProxyUrl": None, "version": None},
-                              "enterprise": version.ee})
+        return Response.json(
+            {
+                "version": version.version_string,
+                "revision": "9a6c1e3f2b4",
+                "kas": {
+                    "enabled": False,
+                    "externalUrl": None,
+                    "externalK8sProxyUrl": None,
+                    "version": None,
+                },
+                "enterprise": version.ee,
+            }
+        )
 
     def user(self, req: Request) -> Response:
         user = self.ds.users[self.ds.token_user_id]
@@ -375,10 +405,21 @@ class RestApi:
         if user is None:
             raise not_found("User Not Found")
         out = dict(self.state.renderer.user(user.id))
-        out.update({"created_at": iso_ms(user.created_ms), "bio": "", "location": None,
-                    "public_email": None, "website_url": "", "organization": "Acme",
-                    "job_title": "", "pronouns": None, "bot": user.bot,
-                    "work_information": None, "local_time": None})
+        out.update(
+            {
+                "created_at": iso_ms(user.created_ms),
+                "bio": "",
+                "location": None,
+                "public_email": None,
+                "website_url": "",
+                "organization": "Acme",
+                "job_title": "",
+                "pronouns": None,
+                "bot": user.bot,
+                "work_information": None,
+                "local_time": None,
+            }
+        )
         return Response.json(out)
 
     def projects(self, req: Request) -> Response:
@@ -408,11 +449,17 @@ class RestApi:
     def issues_statistics(self, req: Request) -> Response:
         """Counts per state for the list filters (like the issues list, ``state`` aside)."""
         project = self._project(req)
-        items = self._filter_and_sort(req, list(project.issues.values()), "issues",
-                                      ignore_state=True)
+        items = self._filter_and_sort(
+            req, list(project.issues.values()), "issues", ignore_state=True
+        )
         opened = sum(1 for it in items if it.state == "opened")
-        return Response.json({"statistics": {"counts": {
-            "all": len(items), "closed": len(items) - opened, "opened": opened}}})
+        return Response.json(
+            {
+                "statistics": {
+                    "counts": {"all": len(items), "closed": len(items) - opened, "opened": opened}
+                }
+            }
+        )
 
     def issue(self, req: Request) -> Response:
         return Response.json(self.state.renderer.issue(self._issue(req)))
@@ -469,5 +516,3 @@ class RestApi:
         body["changes"] = [self.state.renderer.diff(f) for f in files]
         body["overflow"] = overflow
         return Response.json(body)
-
-

@@ -46,18 +46,36 @@ from lore.sim.versions import DEFAULT_VERSION, GitLabVersion
 from lore.sim.wire import Request, Response, Route
 
 _UNAUTHORIZED = {"message": "401 Unauthorized"}
-_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
-            401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-            409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
-            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 class SimState:
     """Everything the request handlers share: data, token, knobs, faults and stats."""
 
-    def __init__(self, dataset: Dataset, token: str, latency_ms: int = 0,
-                 work_item_status: bool = True, complexity_limit: int | None = 250,
-                 gitlab_version: GitLabVersion | None = None) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        token: str,
+        latency_ms: int = 0,
+        work_item_status: bool = True,
+        complexity_limit: int | None = 250,
+        gitlab_version: GitLabVersion | None = None,
+    ) -> None:
         self.dataset = dataset
         self.gitlab_version = gitlab_version or GitLabVersion.parse(DEFAULT_VERSION)
         self.token = token
@@ -142,30 +160,65 @@ def build_routes(state: SimState) -> list[Route]:
     routes = [
         Route("GET", ("api", "v4", "version"), "version", rest.version),
         Route("GET", ("api", "v4", "user"), "user", rest.user),
-        Route("GET", ("api", "v4", "users", ":user_id"), "user", rest.user_by_id,
-              frozenset({"users"})),
+        Route(
+            "GET", ("api", "v4", "users", ":user_id"), "user", rest.user_by_id, frozenset({"users"})
+        ),
         Route("GET", ("api", "v4", "projects"), "project", rest.projects, frozenset({"projects"})),
         Route("GET", P, "project", rest.project),
         Route("GET", (*P, "issues"), "issues", rest.issues),
         Route("GET", (*P, "issues_statistics"), "issues_statistics", rest.issues_statistics),
         Route("GET", (*P, "issues", ":iid"), "issues", rest.issue, frozenset({"issue"})),
-        Route("GET", (*P, "issues", ":iid", "discussions"), "discussions",
-              rest.issue_discussions, frozenset({"issue_discussions"})),
-        Route("GET", (*P, "issues", ":iid", "notes"), "notes", rest.issue_notes,
-              frozenset({"issue_notes"})),
-        Route("GET", (*P, "merge_requests"), "merge_requests", rest.merge_requests,
-              frozenset({"mrs"})),
-        Route("GET", (*P, "merge_requests", ":iid"), "merge_requests", rest.merge_request,
-              frozenset({"mrs", "merge_request"})),
-        Route("GET", (*P, "merge_requests", ":iid", "discussions"), "discussions",
-              rest.mr_discussions, frozenset({"mr_discussions"})),
-        Route("GET", (*P, "merge_requests", ":iid", "notes"), "notes", rest.mr_notes,
-              frozenset({"mr_notes"})),
+        Route(
+            "GET",
+            (*P, "issues", ":iid", "discussions"),
+            "discussions",
+            rest.issue_discussions,
+            frozenset({"issue_discussions"}),
+        ),
+        Route(
+            "GET",
+            (*P, "issues", ":iid", "notes"),
+            "notes",
+            rest.issue_notes,
+            frozenset({"issue_notes"}),
+        ),
+        Route(
+            "GET", (*P, "merge_requests"), "merge_requests", rest.merge_requests, frozenset({"mrs"})
+        ),
+        Route(
+            "GET",
+            (*P, "merge_requests", ":iid"),
+            "merge_requests",
+            rest.merge_request,
+            frozenset({"mrs", "merge_request"}),
+        ),
+        Route(
+            "GET",
+            (*P, "merge_requests", ":iid", "discussions"),
+            "discussions",
+            rest.mr_discussions,
+            frozenset({"mr_discussions"}),
+        ),
+        Route(
+            "GET",
+            (*P, "merge_requests", ":iid", "notes"),
+            "notes",
+            rest.mr_notes,
+            frozenset({"mr_notes"}),
+        ),
         # /diffs arrived in GitLab 15.7: before, it is an unknown route (plain 404).
-        *([Route("GET", (*P, "merge_requests", ":iid", "diffs"), "diffs", rest.mr_diffs)]
-          if state.gitlab_version.at_least(15, 7) else []),
-        Route("GET", (*P, "merge_requests", ":iid", "changes"), "diffs", rest.mr_changes,
-              frozenset({"changes"})),
+        *(
+            [Route("GET", (*P, "merge_requests", ":iid", "diffs"), "diffs", rest.mr_diffs)]
+            if state.gitlab_version.at_least(15, 7)
+            else []
+        ),
+        Route(
+            "GET",
+            (*P, "merge_requests", ":iid", "changes"),
+            "diffs",
+            rest.mr_changes,
+            frozenset({"changes"}),
+        ),
         Route("POST", ("api", "graphql"), "graphql", gql.handle),
     ]
     routes.extend(admin.routes())
@@ -182,8 +235,13 @@ def _log_request(state: SimState, req: Request, query: str) -> dict[str, Any] | 
         auth = "bearer"
     else:
         auth = "none"
-    entry: dict[str, Any] = {"method": req.method, "path": req.path,
-                             "query": query, "auth": auth, "status": None}
+    entry: dict[str, Any] = {
+        "method": req.method,
+        "path": req.path,
+        "query": query,
+        "auth": auth,
+        "status": None,
+    }
     state.request_log.append(entry)
     return entry
 
@@ -245,7 +303,9 @@ class _Handler(BaseHTTPRequestHandler):
         # Split before decoding so "acme%2Ftools%2Fcli" stays one segment.
         segments = [unquote(s) for s in raw_segments]
         req = Request(
-            method=self.command, path=split.path, segments=segments,
+            method=self.command,
+            path=split.path,
+            segments=segments,
             query=parse_qsl(split.query, keep_blank_values=True),
             headers={k.lower(): v for k, v in self.headers.items()},
             body=self._read_body(),
@@ -284,8 +344,10 @@ class _Handler(BaseHTTPRequestHandler):
                     return
             if not state.authorized(req):
                 denied: dict[str, Any] = (
-                    {"errors": [{"message": "Invalid token"}]} if route.name == "graphql"
-                    else _UNAUTHORIZED)
+                    {"errors": [{"message": "Invalid token"}]}
+                    if route.name == "graphql"
+                    else _UNAUTHORIZED
+                )
                 state.count_status(401)
                 self._send(Response.json(denied, 401))
                 return
@@ -295,15 +357,21 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as exc:
             response = exc.response()
         except Exception as exc:  # a simulator bug must still answer like a server would
-            response = Response.json({"message": "500 Internal Server Error",
-                                      "sim_error": f"{type(exc).__name__}: {exc}"}, 500)
+            response = Response.json(
+                {
+                    "message": "500 Internal Server Error",
+                    "sim_error": f"{type(exc).__name__}: {exc}",
+                },
+                500,
+            )
         if route.api:
             state.count_status(response.status)
         self._send(response)
 
     @staticmethod
-    def _match(routes: list[Route], req: Request
-               ) -> tuple[Route | None, dict[str, str], bool | None]:
+    def _match(
+        routes: list[Route], req: Request
+    ) -> tuple[Route | None, dict[str, str], bool | None]:
         path_matched = None
         for route in routes:
             args = route.match(req.segments)
@@ -327,34 +395,50 @@ class _Handler(BaseHTTPRequestHandler):
             return Response.json({"message": "500 Internal Server Error"}, 500)
         if kind in ("502", "503"):
             title = "502 Bad Gateway" if kind == "502" else "503 Service Unavailable"
-            html = f"<html><head><title>{title}</title></head><body><h1>{title}</h1>" \
-                   "<p>GitLab is not responding.</p></body></html>\n"
+            html = (
+                f"<html><head><title>{title}</title></head><body><h1>{title}</h1>"
+                "<p>GitLab is not responding.</p></body></html>\n"
+            )
             return Response.text(html, int(kind), "text/html; charset=utf-8")
         if kind == "429":
             reset = int(time.time()) + fault.retry_after
-            headers = [("Retry-After", str(fault.retry_after)),
-                       ("RateLimit-Name", "throttle_authenticated_api"),
-                       ("RateLimit-Limit", "600"), ("RateLimit-Observed", "601"),
-                       ("RateLimit-Remaining", "0"), ("RateLimit-Reset", str(reset))]
+            headers = [
+                ("Retry-After", str(fault.retry_after)),
+                ("RateLimit-Name", "throttle_authenticated_api"),
+                ("RateLimit-Limit", "600"),
+                ("RateLimit-Observed", "601"),
+                ("RateLimit-Remaining", "0"),
+                ("RateLimit-Reset", str(reset)),
+            ]
             return Response.text("Retry later\n", 429, headers=headers)
         if kind == "429_bare":
             # What GitLab's GraphQL endpoint (or a proxy) sometimes sends: HTML, no hint.
-            html = "<html><head><title>429 Too Many Requests</title></head><body>" \
-                   "<h1>429 Too Many Requests</h1></body></html>\n"
+            html = (
+                "<html><head><title>429 Too Many Requests</title></head><body>"
+                "<h1>429 Too Many Requests</h1></body></html>\n"
+            )
             return Response.text(html, 429, "text/html; charset=utf-8")
         if kind == "401_expired":
             # rack-oauth2's Bearer::Unauthorized, as GitLab's API guard raises it.
             desc = "Token is expired. You can either do re-authorization or token refresh."
             challenge = f'Bearer realm="The API", error="invalid_token", error_description="{desc}"'
-            return Response.json({"error": "invalid_token", "error_description": desc}, 401,
-                                 headers=[("WWW-Authenticate", challenge)])
+            return Response.json(
+                {"error": "invalid_token", "error_description": desc},
+                401,
+                headers=[("WWW-Authenticate", challenge)],
+            )
         if kind == "403_scope":
             # Bearer::Forbidden: GitLab sends no WWW-Authenticate here; the body names the
             # scopes the endpoint accepts.
-            return Response.json({"error": "insufficient_scope",
-                                  "error_description": "The request requires higher privileges "
-                                  "than provided by the access token.",
-                                  "scope": "api read_api"}, 403)
+            return Response.json(
+                {
+                    "error": "insufficient_scope",
+                    "error_description": "The request requires higher privileges "
+                    "than provided by the access token.",
+                    "scope": "api read_api",
+                },
+                403,
+            )
         if kind == "graphql_complexity" and self.server.state.graphql is not None:
             return self.server.state.graphql.forced_complexity_error(req)
         return None
@@ -370,12 +454,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         reason = _REASONS.get(response.status, "")
-        lines = [f"HTTP/1.1 {response.status} {reason}",
-                 f"Content-Type: {response.content_type}",
-                 f"Content-Length: {len(response.body)}",
-                 "Cache-Control: no-cache",
-                 # GitLab's clock is the simulator clock (lore compares it with updated_at).
-                 f"Date: {email.utils.formatdate(self.server.state.dataset.now_ms / 1000, usegmt=True)}"]
+        lines = [
+            f"HTTP/1.1 {response.status} {reason}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(response.body)}",
+            "Cache-Control: no-cache",
+            # GitLab's clock is the simulator clock (lore compares it with updated_at).
+            f"Date: {email.utils.formatdate(self.server.state.dataset.now_ms / 1000, usegmt=True)}",
+        ]
         for name, value in response.headers:
             lines.append(f"{name}: {value}")
         rate_headers, self._rate_headers = self._rate_headers, None
@@ -399,8 +485,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], state: SimState,
-                 tls_context: Any = None) -> None:
+    def __init__(self, address: tuple[str, int], state: SimState, tls_context: Any = None) -> None:
         self.state = state
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
@@ -438,8 +523,9 @@ class _Server(ThreadingHTTPServer):
 class Simulator:
     """A running simulator. Create with :meth:`start`; always :meth:`stop` it."""
 
-    def __init__(self, state: SimState, server: _Server, thread: threading.Thread,
-                 preset: str) -> None:
+    def __init__(
+        self, state: SimState, server: _Server, thread: threading.Thread, preset: str
+    ) -> None:
         self._state = state
         self._server = server
         self._thread = thread
@@ -450,14 +536,25 @@ class Simulator:
         self.certificates: Any = None  # lore.sim.tls.TestCertificates when tls=True
 
     @classmethod
-    def start(cls, preset: str = "small", seed: int = 7, port: int = 0, latency_ms: int = 0,
-              token: str | None = None, now: Any = None, faults: Any = None,
-              host: str = "127.0.0.1", work_item_status: bool = True,
-              complexity_limit: int | None = 250, gitlab_version: str = DEFAULT_VERSION,
-              mrs_disabled: tuple[str, ...] | list[str] = (),
-              diff_max_files: int = DEFAULT_DIFF_MAX_FILES,
-              tls: bool = False, rate_limit: tuple[int, int] | None = None,
-              **knobs: Any) -> Simulator:
+    def start(
+        cls,
+        preset: str = "small",
+        seed: int = 7,
+        port: int = 0,
+        latency_ms: int = 0,
+        token: str | None = None,
+        now: Any = None,
+        faults: Any = None,
+        host: str = "127.0.0.1",
+        work_item_status: bool = True,
+        complexity_limit: int | None = 250,
+        gitlab_version: str = DEFAULT_VERSION,
+        mrs_disabled: tuple[str, ...] | list[str] = (),
+        diff_max_files: int = DEFAULT_DIFF_MAX_FILES,
+        tls: bool = False,
+        rate_limit: tuple[int, int] | None = None,
+        **knobs: Any,
+    ) -> Simulator:
         """Generate the dataset, bind ``host:port`` and serve in a background thread.
 
         ``knobs`` are dataset size overrides (``projects``, ``issues``, ``mrs``,
@@ -475,9 +572,14 @@ class Simulator:
 
         version = GitLabVersion.parse(gitlab_version)
         dataset = generate(preset, seed, now, **knobs)
-        state = SimState(dataset, token or f"glpat-{secrets.token_urlsafe(15)}",
-                         latency_ms=int(latency_ms), work_item_status=work_item_status,
-                         complexity_limit=complexity_limit or None, gitlab_version=version)
+        state = SimState(
+            dataset,
+            token or f"glpat-{secrets.token_urlsafe(15)}",
+            latency_ms=int(latency_ms),
+            work_item_status=work_item_status,
+            complexity_limit=complexity_limit or None,
+            gitlab_version=version,
+        )
         state.diff_max_files = max(1, int(diff_max_files))
         for path in mrs_disabled:
             project = dataset.find_project(path)
@@ -496,12 +598,17 @@ class Simulator:
             from lore.sim.tls import TestCertificates
 
             certificates = TestCertificates()
-        server = _Server((host, port), state,
-                         certificates.server_context() if certificates else None)
+        server = _Server(
+            (host, port), state, certificates.server_context() if certificates else None
+        )
         bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
         state.set_base_url(f"{'https' if tls else 'http'}://{bound_host}:{bound_port}")
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                  name=f"lore-sim-{bound_port}", daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"lore-sim-{bound_port}",
+            daemon=True,
+        )
         thread.start()
         sim = cls(state, server, thread, preset)
         sim.certificates = certificates
@@ -540,8 +647,12 @@ class Simulator:
 
     def summary(self) -> dict[str, Any]:
         """The line ``python -m lore.sim serve`` prints: url, token, preset, counts."""
-        return {"url": self.url, "token": self.token, "preset": self.preset,
-                "counts": self.dataset.counts()}
+        return {
+            "url": self.url,
+            "token": self.token,
+            "preset": self.preset,
+            "counts": self.dataset.counts(),
+        }
 
     def stop(self) -> None:
         """Stop serving, close connections and join the server thread."""

@@ -11,13 +11,33 @@ from collections.abc import Sequence
 
 from lore.sim import vocab as V
 
-_VARS = ("result", "session", "payload", "rows", "user", "token", "response", "items", "cfg",
-         "page", "entry", "batch")
+_VARS = (
+    "result",
+    "session",
+    "payload",
+    "rows",
+    "user",
+    "token",
+    "response",
+    "items",
+    "cfg",
+    "page",
+    "entry",
+    "batch",
+)
 _ARGS = ("user_id", "request", "options", "limit", "payload", "project_id", "timeout", "key")
 _ATTRS = ("id", "name", "status", "created_at", "owner", "expires_at", "count", "label")
 _ERRS = ("ValueError", "PermissionError", "TimeoutError", "ConflictError", "NotFoundError")
-_MSGS = ("invalid state", "request timed out", "missing field", "retry budget exhausted",
-         "permission denied", "unexpected response", "stale cursor", "duplicate key")
+_MSGS = (
+    "invalid state",
+    "request timed out",
+    "missing field",
+    "retry budget exhausted",
+    "permission denied",
+    "unexpected response",
+    "stale cursor",
+    "duplicate key",
+)
 _TYPES = ("Client", "Service", "Store", "Handler", "Options", "Config")
 
 _CODE: dict[str, tuple[str, ...]] = {
@@ -25,15 +45,15 @@ _CODE: dict[str, tuple[str, ...]] = {
         "def {func}(self, {arg}):",
         "    {var} = self.{func}({arg})",
         "    if {var} is None:",
-        "        raise {err}(\"{msg}\")",
+        '        raise {err}("{msg}")',
         "    return {var}",
-        "    logger.info(\"{msg}\", extra={{\"{arg}\": {arg}}})",
+        '    logger.info("{msg}", extra={{"{arg}": {arg}}})',
         "    for entry in {var}:",
         "        {var}.append(entry.{attr})",
         "@retry(attempts=3, backoff={n}.0)",
         "    timeout_seconds = {n}",
         "from .{stem} import {func}",
-        "    assert {var} is not None, \"{msg}\"",
+        '    assert {var} is not None, "{msg}"',
         "    with db.transaction():",
         "        {var} = await {func}({arg}={arg})",
         "    # {msg}: keep in sync with {stem}",
@@ -57,11 +77,11 @@ _CODE: dict[str, tuple[str, ...]] = {
         "func (c *{typ}) {Func}(ctx context.Context, {arg} string) error {{",
         "\t{var}, err := c.{func}(ctx, {arg})",
         "\tif err != nil {{",
-        "\t\treturn fmt.Errorf(\"{msg}: %w\", err)",
+        '\t\treturn fmt.Errorf("{msg}: %w", err)',
         "\t}}",
         "\treturn nil",
         "\ttimeout := {n} * time.Second",
-        "\tlog.Debug().Str(\"{arg}\", {arg}).Msg(\"{msg}\")",
+        '\tlog.Debug().Str("{arg}", {arg}).Msg("{msg}")',
         "\t// {msg}",
         "\t{var}.{Attr} = {arg}",
     ),
@@ -86,8 +106,9 @@ _CODE: dict[str, tuple[str, ...]] = {
 def _lang_of(path: str, default: str) -> str:
     if path.endswith(".md"):
         return "markdown"
-    if path.endswith((".yml", ".yaml", ".toml", ".lock", ".json", ".sum", ".mod", "Makefile",
-                      "Dockerfile")):
+    if path.endswith(
+        (".yml", ".yaml", ".toml", ".lock", ".json", ".sum", ".mod", "Makefile", "Dockerfile")
+    ):
         return "yaml"
     if path.endswith(".py"):
         return "python"
@@ -118,8 +139,9 @@ class TextGen:
 
     # --- slots --------------------------------------------------------------------------
 
-    def context(self, vocab: V.AreaVocab, files: Sequence[str], usernames: Sequence[str]
-                ) -> dict[str, str]:
+    def context(
+        self, vocab: V.AreaVocab, files: Sequence[str], usernames: Sequence[str]
+    ) -> dict[str, str]:
         """Slot values for one item: the thing it is about, a file, a function..."""
         thing = self.pick(vocab.things)
         return {
@@ -138,8 +160,13 @@ class TextGen:
     # --- titles and prose ---------------------------------------------------------------
 
     def issue_title(self, kind: str, ctx: dict[str, str]) -> str:
-        pool = (V.BUG_TITLES if kind in ("bug", "support") else
-                V.FEATURE_TITLES if kind in ("feature", "enhancement") else V.CHORE_TITLES)
+        pool = (
+            V.BUG_TITLES
+            if kind in ("bug", "support")
+            else V.FEATURE_TITLES
+            if kind in ("feature", "enhancement")
+            else V.CHORE_TITLES
+        )
         return self.pick(pool).format(**ctx)
 
     def mr_title(self, ctx: dict[str, str]) -> str:
@@ -148,8 +175,9 @@ class TextGen:
     def sentences(self, ctx: dict[str, str], count: int) -> str:
         return " ".join(self.pick(V.SENTENCES).format(**ctx) for _ in range(count))
 
-    def stack_trace(self, language: str, ctx: dict[str, str], vocab: V.AreaVocab,
-                    files: Sequence[str]) -> str:
+    def stack_trace(
+        self, language: str, ctx: dict[str, str], vocab: V.AreaVocab, files: Sequence[str]
+    ) -> str:
         """A plausible stack trace pointing into the project's own files."""
         frames = [self.pick(files) if files else ctx["file"] for _ in range(self.randint(2, 4))]
         funcs = [self.pick(vocab.funcs) for _ in frames]
@@ -161,13 +189,18 @@ class TextGen:
             lines.append(f"{self.pick(_ERRS)}: {self.pick(_MSGS)}")
             return "\n".join(lines)
         if language == "go":
-            lines = ["panic: runtime error: invalid memory address or nil pointer dereference",
-                     "[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x6d1f2a]",
-                     "", "goroutine 1 [running]:"]
+            lines = [
+                "panic: runtime error: invalid memory address or nil pointer dereference",
+                "[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x6d1f2a]",
+                "",
+                "goroutine 1 [running]:",
+            ]
             for path, func in zip(frames, funcs, strict=True):
                 pkg = path.rsplit("/", 2)[-2] if "/" in path else "main"
                 lines.append(f"acme/{pkg}.(*{self.pick(_TYPES)}).{func}(...)")
-                lines.append(f"\t/build/{path}:{self.randint(12, 480)} +0x{self.randint(16, 4095):x}")
+                lines.append(
+                    f"\t/build/{path}:{self.randint(12, 480)} +0x{self.randint(16, 4095):x}"
+                )
             return "\n".join(lines)
         lines = [f"TypeError: Cannot read properties of undefined (reading '{self.pick(_ATTRS)}')"]
         for path, func in zip(frames, funcs, strict=True):
@@ -194,37 +227,67 @@ class TextGen:
         stem = ctx["file"].rsplit("/", 1)[-1].split(".", 1)[0]
         attr = self.pick(_ATTRS)
         return self.pick(_CODE.get(language, _CODE["python"])).format(
-            func=func, Func=func[:1].upper() + func[1:], var=self.pick(_VARS),
-            arg=self.pick(_ARGS), attr=attr, Attr=attr.title().replace("_", ""),
-            err=self.pick(_ERRS), msg=self.pick(_MSGS), n=self.randint(2, 60), n2=self.randint(0, 9),
-            stem=stem, typ=self.pick(_TYPES), thing=ctx["thing"], Thing=ctx["Thing"],
+            func=func,
+            Func=func[:1].upper() + func[1:],
+            var=self.pick(_VARS),
+            arg=self.pick(_ARGS),
+            attr=attr,
+            Attr=attr.title().replace("_", ""),
+            err=self.pick(_ERRS),
+            msg=self.pick(_MSGS),
+            n=self.randint(2, 60),
+            n2=self.randint(0, 9),
+            stem=stem,
+            typ=self.pick(_TYPES),
+            thing=ctx["thing"],
+            Thing=ctx["Thing"],
             condition=ctx["condition"],
         )
 
-    def issue_description(self, kind: str, language: str, ctx: dict[str, str],
-                          vocab: V.AreaVocab, files: Sequence[str]) -> str:
+    def issue_description(
+        self,
+        kind: str,
+        language: str,
+        ctx: dict[str, str],
+        vocab: V.AreaVocab,
+        files: Sequence[str],
+    ) -> str:
         r = self.rng
         parts: list[str] = []
         if kind in ("bug", "support"):
             parts.append("## Summary\n\n" + self.sentences(ctx, self.randint(1, 3)))
-            parts.append("## Steps to reproduce\n\n1. Sign in as a regular user\n"
-                         f"2. Open the {ctx['thing']} page\n3. Wait until {ctx['condition']}")
-            parts.append("## What is the current *bug* behavior?\n\n"
-                         f"`{ctx['func']}()` raises instead of returning an empty result.")
+            parts.append(
+                "## Steps to reproduce\n\n1. Sign in as a regular user\n"
+                f"2. Open the {ctx['thing']} page\n3. Wait until {ctx['condition']}"
+            )
+            parts.append(
+                "## What is the current *bug* behavior?\n\n"
+                f"`{ctx['func']}()` raises instead of returning an empty result."
+            )
             if r.random() < 0.7:
-                parts.append("## Relevant logs and/or screenshots\n\n```\n"
-                             + self.stack_trace(language, ctx, vocab, files) + "\n```")
-            parts.append("## Possible fixes\n\n" + self.sentences(ctx, 1)
-                         + f"\n\nProbably in `{ctx['file']}`.")
+                parts.append(
+                    "## Relevant logs and/or screenshots\n\n```\n"
+                    + self.stack_trace(language, ctx, vocab, files)
+                    + "\n```"
+                )
+            parts.append(
+                "## Possible fixes\n\n"
+                + self.sentences(ctx, 1)
+                + f"\n\nProbably in `{ctx['file']}`."
+            )
         elif kind in ("feature", "enhancement"):
             parts.append("### Problem to solve\n\n" + self.sentences(ctx, self.randint(1, 3)))
-            parts.append(f"### Proposal\n\nAdd {ctx['feature']} to {ctx['thing']}. "
-                         + self.sentences(ctx, 1))
+            parts.append(
+                f"### Proposal\n\nAdd {ctx['feature']} to {ctx['thing']}. " + self.sentences(ctx, 1)
+            )
             if r.random() < 0.5:
-                parts.append("Something like:\n\n" + self.code_snippet(language, ctx,
-                                                                        self.randint(3, 7)))
-            parts.append("### Acceptance criteria\n\n- [ ] documented\n- [x] behind a flag\n"
-                         "- [ ] covered by tests")
+                parts.append(
+                    "Something like:\n\n" + self.code_snippet(language, ctx, self.randint(3, 7))
+                )
+            parts.append(
+                "### Acceptance criteria\n\n- [ ] documented\n- [x] behind a flag\n"
+                "- [ ] covered by tests"
+            )
         else:
             parts.append(self.sentences(ctx, self.randint(2, 4)))
             if r.random() < 0.4:
@@ -235,8 +298,10 @@ class TextGen:
         parts = ["## What does this MR do and why?\n\n" + self.sentences(ctx, self.randint(1, 2))]
         if closes_iid is not None:
             parts.append(f"Closes #{closes_iid}")
-        parts.append("## How to set up and validate locally\n\n1. Run `make test`\n"
-                     f"2. Exercise the {ctx['thing']} flow")
+        parts.append(
+            "## How to set up and validate locally\n\n1. Run `make test`\n"
+            f"2. Exercise the {ctx['thing']} flow"
+        )
         parts.append("## MR acceptance checklist\n\n- [x] Tests added\n- [ ] Docs updated")
         return "\n\n".join(parts)
 
@@ -253,8 +318,9 @@ class TextGen:
     def mr_comment(self, ctx: dict[str, str]) -> str:
         return self.pick(V.GENERAL_MR_COMMENTS).format(**ctx)
 
-    def issue_comment(self, ctx: dict[str, str], language: str, vocab: V.AreaVocab,
-                      files: Sequence[str]) -> str:
+    def issue_comment(
+        self, ctx: dict[str, str], language: str, vocab: V.AreaVocab, files: Sequence[str]
+    ) -> str:
         r = self.rng
         text = self.pick(V.ISSUE_COMMENTS).format(**ctx)
         roll = r.random()
@@ -268,8 +334,9 @@ class TextGen:
 
     # --- diffs --------------------------------------------------------------------------
 
-    def diff(self, path: str, language: str, ctx: dict[str, str], mode: str
-             ) -> tuple[str, list[tuple[int | None, int | None]]]:
+    def diff(
+        self, path: str, language: str, ctx: dict[str, str], mode: str
+    ) -> tuple[str, list[tuple[int | None, int | None]]]:
         """A unified diff body for one file and the (old_line, new_line) anchors in it.
 
         ``mode`` is "modify", "new", "delete" or "rename".
@@ -332,8 +399,9 @@ class TextGen:
             old_line = o + self.randint(5, 60)
         return "\n".join(out) + "\n", anchors
 
-    def dependency_diff(self, path: str, language: str, dep: str, old: str, new: str
-                        ) -> tuple[str, list[tuple[int | None, int | None]]]:
+    def dependency_diff(
+        self, path: str, language: str, dep: str, old: str, new: str
+    ) -> tuple[str, list[tuple[int | None, int | None]]]:
         line = self.randint(5, 60)
         if language == "python":
             before, after = f'    "{dep}>={old}",', f'    "{dep}>={new}",'
@@ -341,5 +409,5 @@ class TextGen:
             before, after = f'    "{dep}": "^{old}",', f'    "{dep}": "^{new}",'
         else:
             before, after = f"\t{dep} v{old}", f"\t{dep} v{new}"
-        text = (f"@@ -{line},3 +{line},3 @@\n {before[:4]}\n-{before}\n+{after}\n {after[:4]}\n")
+        text = f"@@ -{line},3 +{line},3 @@\n {before[:4]}\n-{before}\n+{after}\n {after[:4]}\n"
         return text, [(line, line), (line + 1, None), (None, line + 1), (line + 2, line + 2)]

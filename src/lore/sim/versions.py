@@ -31,8 +31,10 @@ class GitLabVersion:
         """``"17.10-ee"`` → GitLabVersion(17, 10, 0, ee=True). ValueError names the problem."""
         match = _VERSION_RE.match(str(text).strip())
         if match is None:
-            raise ValueError(f"gitlab version {text!r} is not MAJOR.MINOR[-ee|-ce] "
-                             f"(known: {', '.join(KNOWN_VERSIONS)})")
+            raise ValueError(
+                f"gitlab version {text!r} is not MAJOR.MINOR[-ee|-ce] "
+                f"(known: {', '.join(KNOWN_VERSIONS)})"
+            )
         major, minor = int(match.group(1)), int(match.group(2))
         if not 15 <= major <= 18:
             raise ValueError(f"gitlab version {text!r}: the simulator models 15.x to 18.x")

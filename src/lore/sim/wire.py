@@ -46,14 +46,20 @@ class Response:
     drop: bool = False  # close the connection without answering (fault injection)
 
     @classmethod
-    def json(cls, obj: Any, status: int = 200,
-             headers: list[tuple[str, str]] | None = None) -> Response:
+    def json(
+        cls, obj: Any, status: int = 200, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
         body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         return cls(status, body, list(headers or []))
 
     @classmethod
-    def text(cls, text: str, status: int, content_type: str = "text/plain; charset=utf-8",
-             headers: list[tuple[str, str]] | None = None) -> Response:
+    def text(
+        cls,
+        text: str,
+        status: int,
+        content_type: str = "text/plain; charset=utf-8",
+        headers: list[tuple[str, str]] | None = None,
+    ) -> Response:
         return cls(status, text.encode("utf-8"), list(headers or []), content_type)
 
 

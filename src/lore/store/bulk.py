@@ -21,7 +21,11 @@ from lore.store.db import transaction
 KV_KEY = "bulk_load:dropped_indexes"
 #: Indexes nothing reads while an empty mirror is first filled.
 DEFERRED_INDEXES: tuple[str, ...] = (
-    "notes_author", "notes_new_path", "who_notes_mr", "query_notes_project", "notes_discussion",
+    "notes_author",
+    "notes_new_path",
+    "who_notes_mr",
+    "query_notes_project",
+    "notes_discussion",
     "query_discussions_project",
 )
 
@@ -36,8 +40,9 @@ def begin(conn: sqlite3.Connection) -> bool:
             return True
         sqls: list[str] = []
         for name in DEFERRED_INDEXES:
-            row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
-                               (name,)).fetchone()
+            row = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+            ).fetchone()
             if row is not None and row[0]:
                 sqls.append(str(row[0]))
                 conn.execute(f"DROP INDEX {name}")

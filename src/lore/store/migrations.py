@@ -285,8 +285,10 @@ def m006_real_gitlab(conn: sqlite3.Connection) -> None:
 
 def _count_triggers(table: str) -> list[str]:
     """Triggers keeping ``row_counts`` (project_id, table) exact for ``table``."""
-    bump = ("INSERT INTO row_counts(project_id, name, n) VALUES ({p}, '{t}', {d}) "
-            "ON CONFLICT(project_id, name) DO UPDATE SET n = n + {d}")
+    bump = (
+        "INSERT INTO row_counts(project_id, name, n) VALUES ({p}, '{t}', {d}) "
+        "ON CONFLICT(project_id, name) DO UPDATE SET n = n + {d}"
+    )
     plus = bump.format(p="new.project_id", t=table, d=1)
     minus = bump.format(p="old.project_id", t=table, d=-1)
     return [
@@ -302,8 +304,10 @@ def _item_triggers(kind: str, table: str) -> list[str]:
     document goes) and it forgets the hash of its children."""
     # ON CONFLICT DO NOTHING, not OR IGNORE: a trigger's OR clause yields to the policy
     # of the statement that fired it (an upsert's is ABORT).
-    queue = (f"INSERT INTO docs_dirty(item_kind, item_id) VALUES ('{kind}', {{}}.id)"
-             " ON CONFLICT DO NOTHING")
+    queue = (
+        f"INSERT INTO docs_dirty(item_kind, item_id) VALUES ('{kind}', {{}}.id)"
+        " ON CONFLICT DO NOTHING"
+    )
     return [
         f"CREATE TRIGGER dirty_{table}_insert AFTER INSERT ON {table}"
         f" BEGIN {queue.format('new')}; END",
@@ -323,16 +327,24 @@ def _notes_in_arrival_order(conn: sqlite3.Connection) -> None:
     and follow creation time across every project, so a table keyed by them takes each
     sync's notes all over its pages (every transaction rewrote most of the table); in
     arrival order they are appended. Same columns, same order, same indexes."""
-    table_sql = str(conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' "
-                                 "AND name = 'notes'").fetchone()[0])
+    table_sql = str(
+        conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'notes'"
+        ).fetchone()[0]
+    )
     head = re.compile(r"CREATE TABLE notes \(\s*id INTEGER PRIMARY KEY,")
     if not head.match(table_sql):
         raise RuntimeError("notes is not the table migration 1 created")
-    new_sql = head.sub("CREATE TABLE notes_rebuilt (\n    id INTEGER NOT NULL UNIQUE,", table_sql,
-                       count=1)
-    indexes = [str(r[0]) for r in conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notes' "
-        "AND sql IS NOT NULL ORDER BY name")]
+    new_sql = head.sub(
+        "CREATE TABLE notes_rebuilt (\n    id INTEGER NOT NULL UNIQUE,", table_sql, count=1
+    )
+    indexes = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notes' "
+            "AND sql IS NOT NULL ORDER BY name"
+        )
+    ]
     conn.execute(new_sql)
     conn.execute("INSERT INTO notes_rebuilt SELECT * FROM notes ORDER BY id")
     conn.execute("DROP TABLE notes")
@@ -429,7 +441,8 @@ def m008_mr_diffstats(conn: sqlite3.Connection) -> None:
     conn.execute(
         "UPDATE merge_requests SET diffstats_fingerprint = (SELECT value FROM kv"
         " WHERE kv.key = 'mr_diffstats:' || merge_requests.id)"
-        " WHERE EXISTS (SELECT 1 FROM kv WHERE kv.key = 'mr_diffstats:' || merge_requests.id)")
+        " WHERE EXISTS (SELECT 1 FROM kv WHERE kv.key = 'mr_diffstats:' || merge_requests.id)"
+    )
     conn.execute("DELETE FROM kv WHERE key LIKE 'mr\\_diffstats:%' ESCAPE '\\'")
 
 
@@ -455,7 +468,9 @@ def current_version(conn: sqlite3.Connection) -> int:
     return int(row[0] or 0)
 
 
-def migrate(conn: sqlite3.Connection, migrations: list[tuple[int, str, Migration]] | None = None) -> int:
+def migrate(
+    conn: sqlite3.Connection, migrations: list[tuple[int, str, Migration]] | None = None
+) -> int:
     """Apply every pending migration; return the resulting schema version."""
     todo = MIGRATIONS if migrations is None else migrations
     version = current_version(conn)

@@ -123,9 +123,11 @@ class BulkSettings:
 
     @classmethod
     def from_sync_config(cls, sync: Any) -> BulkSettings:
-        return cls(mode=str(getattr(sync, "graphql_children", "auto")),
-                   note_detail=str(getattr(sync, "note_detail", "exact")),
-                   mr_file_detail=str(getattr(sync, "mr_file_detail", "full")))
+        return cls(
+            mode=str(getattr(sync, "graphql_children", "auto")),
+            note_detail=str(getattr(sync, "note_detail", "exact")),
+            mr_file_detail=str(getattr(sync, "mr_file_detail", "full")),
+        )
 
 
 # -- capability ------------------------------------------------------------------------------
@@ -141,8 +143,17 @@ query LoreChildrenProbe {
 """.strip()
 
 _NEEDED = {
-    "note": {"id", "body", "system", "resolvable", "resolved", "author", "createdAt",
-             "updatedAt", "position"},
+    "note": {
+        "id",
+        "body",
+        "system",
+        "resolvable",
+        "resolved",
+        "author",
+        "createdAt",
+        "updatedAt",
+        "position",
+    },
     "issue": {"discussions"},
     "mr": {"discussions", "diffStats"},
     "position": {"oldPath", "newPath", "oldLine", "newLine"},
@@ -174,15 +185,17 @@ def read_capability(conn: sqlite3.Connection, instance_url: str) -> ChildrenCapa
         return None
     try:
         return ChildrenCapability(
-            available=bool(raw["available"]), reason=raw.get("reason"),
-            gitlab_version=raw.get("gitlab_version"), internal_field=raw.get("internal_field"),
-            batch_size=max(1, min(MAX_BATCH, int(raw.get("batch_size") or MAX_BATCH))))
+            available=bool(raw["available"]),
+            reason=raw.get("reason"),
+            gitlab_version=raw.get("gitlab_version"),
+            internal_field=raw.get("internal_field"),
+            batch_size=max(1, min(MAX_BATCH, int(raw.get("batch_size") or MAX_BATCH))),
+        )
     except (ValueError, KeyError, TypeError):
         return None
 
 
-def write_capability(conn: sqlite3.Connection, instance_url: str,
-                     cap: ChildrenCapability) -> None:
+def write_capability(conn: sqlite3.Connection, instance_url: str, cap: ChildrenCapability) -> None:
     """Store the capability; inside the writer's open transaction when there is one
     (an initial sync holds several pages in one), else in its own."""
     _write_kv(conn, capability_key(instance_url), cap.to_json())
@@ -196,10 +209,18 @@ def probe(gql: GraphQLClient, version: str | None) -> ChildrenCapability:
         node = response.data.get(alias)
         fields = node.get("fields") if isinstance(node, dict) else None
         found[alias] = {str(f.get("name")) for f in fields or [] if isinstance(f, dict)}
-    missing = [f"{alias}.{name}" for alias, names in _NEEDED.items()
-               for name in sorted(names - found[alias])]
-    internal = ("internal" if "internal" in found["note"]
-                else "confidential" if "confidential" in found["note"] else None)
+    missing = [
+        f"{alias}.{name}"
+        for alias, names in _NEEDED.items()
+        for name in sorted(names - found[alias])
+    ]
+    internal = (
+        "internal"
+        if "internal" in found["note"]
+        else "confidential"
+        if "confidential" in found["note"]
+        else None
+    )
     if internal is None:
         missing.append("note.internal")
     if missing:
@@ -235,11 +256,30 @@ def _second(iso: str | None) -> int | None:
         return None
 
 
-def _key(note_id: int, body: str, system: bool, internal: bool, resolvable: bool,
-         resolved: bool, author_id: int | None, created: str | None, updated: str | None,
-         position: tuple[Any, ...] | None) -> NoteKey:
-    return (note_id, body, bool(system), bool(internal), bool(resolvable), bool(resolved),
-            author_id, _second(created), _second(updated), position)
+def _key(
+    note_id: int,
+    body: str,
+    system: bool,
+    internal: bool,
+    resolvable: bool,
+    resolved: bool,
+    author_id: int | None,
+    created: str | None,
+    updated: str | None,
+    position: tuple[Any, ...] | None,
+) -> NoteKey:
+    return (
+        note_id,
+        body,
+        bool(system),
+        bool(internal),
+        bool(resolvable),
+        bool(resolved),
+        author_id,
+        _second(created),
+        _second(updated),
+        position,
+    )
 
 
 def read_stored(conn: sqlite3.Connection, kind: str, item_ids: list[int]) -> dict[int, StoredItem]:
@@ -249,16 +289,21 @@ def read_stored(conn: sqlite3.Connection, kind: str, item_ids: list[int]) -> dic
         return out
     table = ingest.item_table(kind)
     for start in range(0, len(item_ids), 500):
-        chunk = item_ids[start:start + 500]
+        chunk = item_ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for (item_id,) in conn.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", chunk):
             out[int(item_id)] = StoredItem()
         for disc_id, item_id, individual in conn.execute(
-                f"SELECT id, item_id, individual_note FROM discussions WHERE item_kind = ? "
-                f"AND item_id IN ({marks})", [kind, *chunk]):
+            f"SELECT id, item_id, individual_note FROM discussions WHERE item_kind = ? "
+            f"AND item_id IN ({marks})",
+            [kind, *chunk],
+        ):
             if int(item_id) in out:
                 out[int(item_id)].discussions[str(disc_id)] = {
-                    "id": str(disc_id), "individual_note": bool(individual), "notes": []}
+                    "id": str(disc_id),
+                    "individual_note": bool(individual),
+                    "notes": [],
+                }
         rows = conn.execute(
             f"""SELECT n.id, n.discussion_id, n.item_id, n.body, n.note_type, n.system,
                        n.resolvable, n.resolved, n.created_at, n.updated_at,
@@ -267,7 +312,9 @@ def read_stored(conn: sqlite3.Connection, kind: str, item_ids: list[int]) -> dic
                        p.username, p.name, p.web_url, p.avatar_url
                   FROM notes n LEFT JOIN people p ON p.id = n.author_id
                  WHERE n.item_kind = ? AND n.item_id IN ({marks})
-                 ORDER BY n.created_at, n.id""", [kind, *chunk])
+                 ORDER BY n.created_at, n.id""",
+            [kind, *chunk],
+        )
         for row in rows:
             item = out.get(int(row[2]))
             disc = item.discussions.get(str(row[1])) if item is not None else None
@@ -278,20 +325,39 @@ def read_stored(conn: sqlite3.Connection, kind: str, item_ids: list[int]) -> dic
             item.notes_by_id[int(row[0])] = note
             pos = note.get("position")
             item.note_keys[int(row[0])] = _key(
-                int(row[0]), str(row[3]), bool(row[5]), bool(row[14]), bool(row[6]),
-                bool(row[7]), row[16], row[8], row[9], _pos_tuple(pos))
+                int(row[0]),
+                str(row[3]),
+                bool(row[5]),
+                bool(row[14]),
+                bool(row[6]),
+                bool(row[7]),
+                row[16],
+                row[8],
+                row[9],
+                _pos_tuple(pos),
+            )
         if kind == "mr":
             for mr_id, new_path, old_path, new_file, renamed, deleted in conn.execute(
-                    f"SELECT mr_id, new_path, old_path, new_file, renamed_file, deleted_file "
-                    f"FROM mr_paths WHERE source = 'diff' AND mr_id IN ({marks}) "
-                    f"ORDER BY rowid", chunk):
+                f"SELECT mr_id, new_path, old_path, new_file, renamed_file, deleted_file "
+                f"FROM mr_paths WHERE source = 'diff' AND mr_id IN ({marks}) "
+                f"ORDER BY rowid",
+                chunk,
+            ):
                 if int(mr_id) in out:
-                    out[int(mr_id)].diffs.append({
-                        "old_path": old_path, "new_path": new_path, "new_file": bool(new_file),
-                        "renamed_file": bool(renamed), "deleted_file": bool(deleted)})
+                    out[int(mr_id)].diffs.append(
+                        {
+                            "old_path": old_path,
+                            "new_path": new_path,
+                            "new_file": bool(new_file),
+                            "renamed_file": bool(renamed),
+                            "deleted_file": bool(deleted),
+                        }
+                    )
             for mr_id, overflow, count, fingerprint in conn.execute(
-                    f"SELECT id, diffs_overflow, changes_count, diffstats_fingerprint "
-                    f"FROM merge_requests WHERE id IN ({marks})", chunk):
+                f"SELECT id, diffs_overflow, changes_count, diffstats_fingerprint "
+                f"FROM merge_requests WHERE id IN ({marks})",
+                chunk,
+            ):
                 if int(mr_id) in out:
                     out[int(mr_id)].overflow = bool(overflow)
                     out[int(mr_id)].changes_count = count
@@ -301,16 +367,51 @@ def read_stored(conn: sqlite3.Connection, kind: str, item_ids: list[int]) -> dic
 
 
 def _rest_note_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
-    (note_id, _disc, _item, body, note_type, system, resolvable, resolved, created, updated,
-     old_path, new_path, old_line, new_line, internal, line_range, author_id, username, name,
-     web_url, avatar_url) = row
+    (
+        note_id,
+        _disc,
+        _item,
+        body,
+        note_type,
+        system,
+        resolvable,
+        resolved,
+        created,
+        updated,
+        old_path,
+        new_path,
+        old_line,
+        new_line,
+        internal,
+        line_range,
+        author_id,
+        username,
+        name,
+        web_url,
+        avatar_url,
+    ) = row
     note: dict[str, Any] = {
-        "id": int(note_id), "type": note_type, "body": body,
-        "author": ({"id": author_id, "username": username, "name": name, "web_url": web_url,
-                    "avatar_url": avatar_url} if author_id is not None else None),
-        "created_at": created, "updated_at": updated, "system": bool(system),
-        "resolvable": bool(resolvable), "resolved": bool(resolved),
-        "internal": bool(internal), "confidential": bool(internal),
+        "id": int(note_id),
+        "type": note_type,
+        "body": body,
+        "author": (
+            {
+                "id": author_id,
+                "username": username,
+                "name": name,
+                "web_url": web_url,
+                "avatar_url": avatar_url,
+            }
+            if author_id is not None
+            else None
+        ),
+        "created_at": created,
+        "updated_at": updated,
+        "system": bool(system),
+        "resolvable": bool(resolvable),
+        "resolved": bool(resolved),
+        "internal": bool(internal),
+        "confidential": bool(internal),
     }
     if old_path is not None or new_path is not None:
         rng = None
@@ -319,8 +420,13 @@ def _rest_note_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
                 rng = json.loads(line_range)
             except ValueError:
                 rng = None
-        note["position"] = {"old_path": old_path, "new_path": new_path, "old_line": old_line,
-                            "new_line": new_line, "line_range": rng}
+        note["position"] = {
+            "old_path": old_path,
+            "new_path": new_path,
+            "old_line": old_line,
+            "new_line": new_line,
+            "line_range": rng,
+        }
     return note
 
 
@@ -333,8 +439,9 @@ def _pos_tuple(pos: Any) -> tuple[Any, ...] | None:
 def record_diffstats(conn: sqlite3.Connection, mr_id: int, fingerprint: str | None) -> None:
     """Remember (or forget, with None) the diffStats fingerprint of the MR's stored file
     list; only a list read from REST is recorded (the caller owns the transaction)."""
-    conn.execute("UPDATE merge_requests SET diffstats_fingerprint = ? WHERE id = ?",
-                 (fingerprint, mr_id))
+    conn.execute(
+        "UPDATE merge_requests SET diffstats_fingerprint = ? WHERE id = ?", (fingerprint, mr_id)
+    )
 
 
 LOSSY_KV_PREFIX = "graphql_children_lossy:"
@@ -347,8 +454,10 @@ def _lossy_key(project_id: int, kind: str) -> str:
 def is_lossy(conn: sqlite3.Connection, project_id: int, kind: str) -> bool:
     """Did ``sync.noteDetail: "graphql"`` write notes of this project and kind since the
     last exact ``--full``? Then its stored notes are not REST's and never reused as such."""
-    return conn.execute("SELECT 1 FROM kv WHERE key = ?",
-                        (_lossy_key(project_id, kind),)).fetchone() is not None
+    return (
+        conn.execute("SELECT 1 FROM kv WHERE key = ?", (_lossy_key(project_id, kind),)).fetchone()
+        is not None
+    )
 
 
 def mark_lossy(conn: sqlite3.Connection, project_id: int, kind: str, lossy: bool) -> None:
@@ -374,8 +483,10 @@ def _write_kv(conn: sqlite3.Connection, key: str, value: str) -> None:
 
 
 def diffstats_fingerprint(stats: Iterable[dict[str, Any]]) -> str:
-    rows = sorted((str(s.get("path")), int(s.get("additions") or 0),
-                   int(s.get("deletions") or 0)) for s in stats)
+    rows = sorted(
+        (str(s.get("path")), int(s.get("additions") or 0), int(s.get("deletions") or 0))
+        for s in stats
+    )
     return hashlib.sha1(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -413,54 +524,67 @@ class BulkStats:
 
     def to_details(self) -> dict[str, int]:
         with self._lock:  # (asdict would deep-copy the lock)
-            return {f.name: int(getattr(self, f.name)) for f in fields(self)
-                    if not f.name.startswith("_")}
+            return {
+                f.name: int(getattr(self, f.name))
+                for f in fields(self)
+                if not f.name.startswith("_")
+            }
 
 
 # -- queries ---------------------------------------------------------------------------------
 
 
 def _note_fields(internal_field: str) -> str:
-    return (f"id body system {internal_field} resolvable resolved createdAt updatedAt "
-            "author { id username name webUrl avatarUrl } "
-            "position { oldPath newPath oldLine newLine }")
+    return (
+        f"id body system {internal_field} resolvable resolved createdAt updatedAt "
+        "author { id username name webUrl avatarUrl } "
+        "position { oldPath newPath oldLine newLine }"
+    )
 
 
 def _discussions_selection(internal_field: str, disc_args: str) -> str:
-    return (f"discussions({disc_args}) {{ pageInfo {{ hasNextPage endCursor }} "
-            f"edges {{ cursor node {{ id notes(first: {PAGE}) {{ "
-            f"pageInfo {{ hasNextPage endCursor }} nodes {{ {_note_fields(internal_field)} }} "
-            f"}} }} }} }}")
+    return (
+        f"discussions({disc_args}) {{ pageInfo {{ hasNextPage endCursor }} "
+        f"edges {{ cursor node {{ id notes(first: {PAGE}) {{ "
+        f"pageInfo {{ hasNextPage endCursor }} nodes {{ {_note_fields(internal_field)} }} "
+        f"}} }} }} }}"
+    )
 
 
 def batch_query(kind: str, internal_field: str, with_stats: bool) -> str:
     connection = "issues" if kind == "issue" else "mergeRequests"
     stats = "diffStats { path additions deletions } " if with_stats else ""
-    return (f"query LoreChildren($fullPath: ID!, $iids: [String!]) {{ "
-            f"project(fullPath: $fullPath) {{ items: {connection}(iids: $iids, first: {PAGE}) "
-            f"{{ nodes {{ iid {stats}"
-            f"{_discussions_selection(internal_field, f'first: {PAGE}')} }} }} }} }}")
+    return (
+        f"query LoreChildren($fullPath: ID!, $iids: [String!]) {{ "
+        f"project(fullPath: $fullPath) {{ items: {connection}(iids: $iids, first: {PAGE}) "
+        f"{{ nodes {{ iid {stats}"
+        f"{_discussions_selection(internal_field, f'first: {PAGE}')} }} }} }} }}"
+    )
 
 
 def follow_query(kind: str, internal_field: str) -> str:
     """The next discussions of one item (after ``$after``)."""
     connection = "issues" if kind == "issue" else "mergeRequests"
-    return (f"query LoreMoreDiscussions($fullPath: ID!, $iids: [String!], $after: String, "
-            f"$first: Int!) {{ project(fullPath: $fullPath) {{ items: {connection}(iids: $iids) "
-            f"{{ nodes {{ iid "
-            f"{_discussions_selection(internal_field, 'first: $first, after: $after')} "
-            f"}} }} }} }}")
+    return (
+        f"query LoreMoreDiscussions($fullPath: ID!, $iids: [String!], $after: String, "
+        f"$first: Int!) {{ project(fullPath: $fullPath) {{ items: {connection}(iids: $iids) "
+        f"{{ nodes {{ iid "
+        f"{_discussions_selection(internal_field, 'first: $first, after: $after')} "
+        f"}} }} }} }}"
+    )
 
 
 def notes_query(kind: str, internal_field: str) -> str:
     """The next notes of one discussion: the discussion after ``$after`` (the cursor of
     the one before it), its notes after ``$notesAfter``."""
     connection = "issues" if kind == "issue" else "mergeRequests"
-    return (f"query LoreMoreNotes($fullPath: ID!, $iids: [String!], $after: String, "
-            f"$notesAfter: String) {{ project(fullPath: $fullPath) {{ items: {connection}"
-            f"(iids: $iids) {{ nodes {{ iid discussions(first: 1, after: $after) {{ edges {{ "
-            f"node {{ id notes(first: {PAGE}, after: $notesAfter) {{ pageInfo {{ hasNextPage "
-            f"endCursor }} nodes {{ {_note_fields(internal_field)} }} }} }} }} }} }} }} }} }}")
+    return (
+        f"query LoreMoreNotes($fullPath: ID!, $iids: [String!], $after: String, "
+        f"$notesAfter: String) {{ project(fullPath: $fullPath) {{ items: {connection}"
+        f"(iids: $iids) {{ nodes {{ iid discussions(first: 1, after: $after) {{ edges {{ "
+        f"node {{ id notes(first: {PAGE}, after: $notesAfter) {{ pageInfo {{ hasNextPage "
+        f"endCursor }} nodes {{ {_note_fields(internal_field)} }} }} }} }} }} }} }} }} }}"
+    )
 
 
 # -- converting --------------------------------------------------------------------------------
@@ -483,8 +607,13 @@ def _rest_author(author: Any) -> dict[str, Any] | None:
     if user_id is None:
         return None
     # REST's UserBasic has no "bot": leave it out so people.is_bot is decided alike.
-    return {"id": user_id, "username": author.get("username"), "name": author.get("name"),
-            "web_url": author.get("webUrl"), "avatar_url": author.get("avatarUrl")}
+    return {
+        "id": user_id,
+        "username": author.get("username"),
+        "name": author.get("name"),
+        "web_url": author.get("webUrl"),
+        "avatar_url": author.get("avatarUrl"),
+    }
 
 
 @dataclass
@@ -517,10 +646,14 @@ def _read_discussions(item: _GqlItem, conn_obj: Any, before: str | None) -> None
         raw_notes = node.get("notes")
         notes_obj: dict[str, Any] = raw_notes if isinstance(raw_notes, dict) else {}
         info = notes_obj.get("pageInfo") or {}
-        item.discussions.append(_GqlDiscussion(
-            _gid_tail(node.get("id")), previous,
-            [n for n in notes_obj.get("nodes") or [] if isinstance(n, dict)],
-            str(info.get("endCursor")) if info.get("hasNextPage") else None))
+        item.discussions.append(
+            _GqlDiscussion(
+                _gid_tail(node.get("id")),
+                previous,
+                [n for n in notes_obj.get("nodes") or [] if isinstance(n, dict)],
+                str(info.get("endCursor")) if info.get("hasNextPage") else None,
+            )
+        )
         previous = edge.get("cursor")
     info = conn_obj.get("pageInfo") or {}
     item.disc_cursor = str(info.get("endCursor")) if info.get("hasNextPage") else None
@@ -552,10 +685,17 @@ class BulkFetcher:
     """Bulk children of one resource of one project (thread-safe: batches run in the
     sync pool)."""
 
-    def __init__(self, client: GitLabClient, project_path: str, kind: str,
-                 settings: BulkSettings, capability: ChildrenCapability,
-                 sizes: AdaptivePageSize, stats: BulkStats,
-                 breaker: Breaker | None = None) -> None:
+    def __init__(
+        self,
+        client: GitLabClient,
+        project_path: str,
+        kind: str,
+        settings: BulkSettings,
+        capability: ChildrenCapability,
+        sizes: AdaptivePageSize,
+        stats: BulkStats,
+        breaker: Breaker | None = None,
+    ) -> None:
         self.gql = GraphQLClient(client)
         self.project_path = project_path
         self.kind = kind
@@ -572,8 +712,9 @@ class BulkFetcher:
 
     # -- the batch -------------------------------------------------------------------------
 
-    def fetch(self, raws: list[dict[str, Any]], stored: dict[int, StoredItem]
-              ) -> dict[int, BulkResult | None]:
+    def fetch(
+        self, raws: list[dict[str, Any]], stored: dict[int, StoredItem]
+    ) -> dict[int, BulkResult | None]:
         """Item id → result (None: fall back to REST for the whole item). Never raises
         for GitLab failures: a batch that cannot be answered is all None."""
         out: dict[int, BulkResult | None] = {}
@@ -603,8 +744,13 @@ class BulkFetcher:
                     continue
                 else:
                     self.breaker.failed()
-                log.info("children batch of %d %ss of %s failed (%s): REST instead",
-                         len(chunk), self.kind, self.project_path, exc.message)
+                log.info(
+                    "children batch of %d %ss of %s failed (%s): REST instead",
+                    len(chunk),
+                    self.kind,
+                    self.project_path,
+                    exc.message,
+                )
                 self._give_up(chunk, out)
                 continue
             except LoreError as exc:
@@ -648,8 +794,9 @@ class BulkFetcher:
             _read_discussions(item, node.get("discussions"), None)
             if self.kind == "mr":
                 stats = node.get("diffStats")
-                item.diff_stats = [s for s in stats if isinstance(s, dict)] \
-                    if isinstance(stats, list) else None
+                item.diff_stats = (
+                    [s for s in stats if isinstance(s, dict)] if isinstance(stats, list) else None
+                )
                 if item.diff_stats is None:
                     item.failed = True
             items[item.iid] = item
@@ -667,9 +814,15 @@ class BulkFetcher:
         try:
             while item.disc_cursor is not None:
                 self.stats.add(follow_ups=1)
-                response = self._execute(follow_query(self.kind, self.internal_field), {
-                    "fullPath": self.project_path, "iids": [str(item.iid)],
-                    "after": item.disc_cursor, "first": PAGE})
+                response = self._execute(
+                    follow_query(self.kind, self.internal_field),
+                    {
+                        "fullPath": self.project_path,
+                        "iids": [str(item.iid)],
+                        "after": item.disc_cursor,
+                        "first": PAGE,
+                    },
+                )
                 nodes = response.require("project", "items", "nodes") or []
                 if response.errors or not nodes:
                     item.failed = True
@@ -680,26 +833,39 @@ class BulkFetcher:
             for disc in item.discussions:
                 while disc.notes_cut is not None:
                     self.stats.add(follow_ups=1)
-                    response = self._execute(notes_query(self.kind, self.internal_field), {
-                        "fullPath": self.project_path, "iids": [str(item.iid)],
-                        "after": disc.cursor, "notesAfter": disc.notes_cut})
+                    response = self._execute(
+                        notes_query(self.kind, self.internal_field),
+                        {
+                            "fullPath": self.project_path,
+                            "iids": [str(item.iid)],
+                            "after": disc.cursor,
+                            "notesAfter": disc.notes_cut,
+                        },
+                    )
                     nodes = response.require("project", "items", "nodes") or []
-                    edges = ((nodes[0].get("discussions") or {}).get("edges") or []) \
-                        if nodes and isinstance(nodes[0], dict) else []
+                    edges = (
+                        ((nodes[0].get("discussions") or {}).get("edges") or [])
+                        if nodes and isinstance(nodes[0], dict)
+                        else []
+                    )
                     node = edges[0].get("node") if edges and isinstance(edges[0], dict) else None
-                    if response.errors or not isinstance(node, dict) \
-                            or _gid_tail(node.get("id")) != disc.id:
+                    if (
+                        response.errors
+                        or not isinstance(node, dict)
+                        or _gid_tail(node.get("id")) != disc.id
+                    ):
                         item.failed = True  # the list shifted under us: REST reads it whole
                         return
                     notes_obj = node.get("notes") or {}
-                    disc.notes.extend(n for n in notes_obj.get("nodes") or []
-                                      if isinstance(n, dict))
+                    disc.notes.extend(
+                        n for n in notes_obj.get("nodes") or [] if isinstance(n, dict)
+                    )
                     info = notes_obj.get("pageInfo") or {}
-                    disc.notes_cut = str(info.get("endCursor")) if info.get("hasNextPage") \
-                        else None
+                    disc.notes_cut = str(info.get("endCursor")) if info.get("hasNextPage") else None
         except LoreError as exc:
-            log.info("follow-up for %s %s failed (%s): REST instead", self.kind, item.iid,
-                     exc.message)
+            log.info(
+                "follow-up for %s %s failed (%s): REST instead", self.kind, item.iid, exc.message
+            )
             item.failed = True
 
     # -- deciding --------------------------------------------------------------------------
@@ -707,9 +873,12 @@ class BulkFetcher:
     def _settle(self, item: _GqlItem, stored: StoredItem | None) -> BulkResult:
         result = BulkResult()
         discussions, all_known = self._convert(item, stored)
-        if all_known and stored is not None and len(stored.note_keys) == sum(
-                len(d["notes"]) for d in discussions) and set(stored.discussions) == {
-                d["id"] for d in discussions}:
+        if (
+            all_known
+            and stored is not None
+            and len(stored.note_keys) == sum(len(d["notes"]) for d in discussions)
+            and set(stored.discussions) == {d["id"] for d in discussions}
+        ):
             result.discussions, result.reused = discussions, True
         elif not item.discussions:
             result.discussions = []  # none at all: REST would send [] too
@@ -722,9 +891,16 @@ class BulkFetcher:
             if len(stats) >= OVERFLOW_MIN_FILES:
                 pass  # GitLab may cut the REST list: only REST says whether it did
             elif self.settings.mr_file_detail == "paths":
-                result.diffs = [{"old_path": s.get("path"), "new_path": s.get("path"),
-                                 "new_file": False, "renamed_file": False,
-                                 "deleted_file": False} for s in stats]
+                result.diffs = [
+                    {
+                        "old_path": s.get("path"),
+                        "new_path": s.get("path"),
+                        "new_file": False,
+                        "renamed_file": False,
+                        "deleted_file": False,
+                    }
+                    for s in stats
+                ]
                 result.diffstats_fp = None  # a list not from REST is never trusted as one
             elif stored is not None and stored.diffstats_fp == fingerprint:
                 result.diffs = list(stored.diffs)
@@ -735,8 +911,9 @@ class BulkFetcher:
             self.stats.add(rest_diffs=1)
         return result
 
-    def _convert(self, item: _GqlItem, stored: StoredItem | None
-                 ) -> tuple[list[dict[str, Any]], bool]:
+    def _convert(
+        self, item: _GqlItem, stored: StoredItem | None
+    ) -> tuple[list[dict[str, Any]], bool]:
         """REST-shaped discussions from GraphQL; stored notes that GraphQL shows unchanged
         keep their stored (exact) values. Returns (discussions, every note was stored)."""
         all_known = True
@@ -751,29 +928,55 @@ class BulkFetcher:
                 pos = node.get("position")
                 position = None
                 if isinstance(pos, dict):
-                    position = {"old_path": pos.get("oldPath"), "new_path": pos.get("newPath"),
-                                "old_line": pos.get("oldLine"), "new_line": pos.get("newLine"),
-                                "line_range": None}
+                    position = {
+                        "old_path": pos.get("oldPath"),
+                        "new_path": pos.get("newPath"),
+                        "old_line": pos.get("oldLine"),
+                        "new_line": pos.get("newLine"),
+                        "line_range": None,
+                    }
                 internal = bool(node.get(self.internal_field))
-                key = _key(note_id, str(node.get("body") or ""), bool(node.get("system")),
-                           internal, bool(node.get("resolvable")), bool(node.get("resolved")),
-                           author["id"] if author else None, node.get("createdAt"),
-                           node.get("updatedAt"), _pos_tuple(position))
-                known = stored.notes_by_id.get(note_id) \
-                    if stored is not None and self.trust_stored else None
-                if known is not None and stored is not None and stored.note_keys.get(note_id) == key:
+                key = _key(
+                    note_id,
+                    str(node.get("body") or ""),
+                    bool(node.get("system")),
+                    internal,
+                    bool(node.get("resolvable")),
+                    bool(node.get("resolved")),
+                    author["id"] if author else None,
+                    node.get("createdAt"),
+                    node.get("updatedAt"),
+                    _pos_tuple(position),
+                )
+                known = (
+                    stored.notes_by_id.get(note_id)
+                    if stored is not None and self.trust_stored
+                    else None
+                )
+                if (
+                    known is not None
+                    and stored is not None
+                    and stored.note_keys.get(note_id) == key
+                ):
                     note = dict(known)
                     if author is not None:
                         note["author"] = author  # GitLab's current name and avatar
                     notes.append(note)
                     continue
                 all_known = False
-                note = {"id": note_id, "type": None, "body": str(node.get("body") or ""),
-                        "author": author, "created_at": node.get("createdAt"),
-                        "updated_at": node.get("updatedAt"), "system": bool(node.get("system")),
-                        "resolvable": bool(node.get("resolvable")),
-                        "resolved": bool(node.get("resolved")), "internal": internal,
-                        "confidential": internal}
+                note = {
+                    "id": note_id,
+                    "type": None,
+                    "body": str(node.get("body") or ""),
+                    "author": author,
+                    "created_at": node.get("createdAt"),
+                    "updated_at": node.get("updatedAt"),
+                    "system": bool(node.get("system")),
+                    "resolvable": bool(node.get("resolvable")),
+                    "resolved": bool(node.get("resolved")),
+                    "internal": internal,
+                    "confidential": internal,
+                }
                 if position is not None:
                     note["position"] = position
                 notes.append(note)
@@ -785,8 +988,9 @@ class BulkFetcher:
         return out, all_known
 
 
-def _individual(disc: _GqlDiscussion, notes: list[dict[str, Any]],
-                stored: StoredItem | None) -> bool:
+def _individual(
+    disc: _GqlDiscussion, notes: list[dict[str, Any]], stored: StoredItem | None
+) -> bool:
     """REST's ``individual_note``, which GraphQL does not have: the stored value while
     the discussion's notes are the stored ones, else derived (a lone, unpositioned,
     unresolvable note is an individual note)."""
@@ -804,8 +1008,11 @@ def _broken_nodes(response: GraphQLResponse) -> set[int]:
     out: set[int] = set()
     for entry in response.errors:
         path = list(entry.path)
-        if len(path) >= 4 and path[:3] == ["project", "items", "nodes"] \
-                and isinstance(path[3], int):
+        if (
+            len(path) >= 4
+            and path[:3] == ["project", "items", "nodes"]
+            and isinstance(path[3], int)
+        ):
             out.add(path[3])
     return out
 
@@ -817,8 +1024,9 @@ class BulkChildren:
     """The bulk path of one sync run: capability, batch size and counters, shared by the
     resources and projects of the run. Create it on the thread that owns ``conn``."""
 
-    def __init__(self, client: GitLabClient, settings: BulkSettings,
-                 gitlab_version: str | None) -> None:
+    def __init__(
+        self, client: GitLabClient, settings: BulkSettings, gitlab_version: str | None
+    ) -> None:
         self.client = client
         self.settings = settings
         self.gitlab_version = gitlab_version
@@ -837,16 +1045,18 @@ class BulkChildren:
         if not self._checked:
             self._checked = True
             cached = read_capability(conn, self.instance_url)
-            if cached is not None and cached.gitlab_version == self.gitlab_version \
-                    and self.gitlab_version is not None:
+            if (
+                cached is not None
+                and cached.gitlab_version == self.gitlab_version
+                and self.gitlab_version is not None
+            ):
                 self.capability = cached
             else:
                 try:
                     self.stats.add(requests=1)
                     self.capability = probe(GraphQLClient(self.client), self.gitlab_version)
                 except LoreError as exc:
-                    log.info("GraphQL children probe failed (%s): REST only this run",
-                             exc.message)
+                    log.info("GraphQL children probe failed (%s): REST only this run", exc.message)
                     self.capability = None
                     return False
             self.sizes = AdaptivePageSize(self.capability.batch_size)
@@ -857,8 +1067,16 @@ class BulkChildren:
     def fetcher(self, project_path: str, kind: str) -> BulkFetcher:
         assert self.capability is not None and self.sizes is not None
         # Counters of its own (the resource's report); capability and batch size shared.
-        return BulkFetcher(self.client, project_path, kind, self.settings, self.capability,
-                           self.sizes, BulkStats(), self.breaker)
+        return BulkFetcher(
+            self.client,
+            project_path,
+            kind,
+            self.settings,
+            self.capability,
+            self.sizes,
+            BulkStats(),
+            self.breaker,
+        )
 
     def save(self, conn: sqlite3.Connection) -> None:
         """Persist the capability and the batch size that works (main thread)."""
@@ -887,18 +1105,26 @@ class ItemsStage(Protocol):
 
     def rest_discussions(self, raw: dict[str, Any]) -> list[Any] | None: ...
 
-    def rest_diffs(self, raw: dict[str, Any], discussions: list[Any],
-                   diffstats_fp: str | None) -> Any: ...
+    def rest_diffs(
+        self, raw: dict[str, Any], discussions: list[Any], diffstats_fp: str | None
+    ) -> Any: ...
 
-    def make_children(self, raw: dict[str, Any], discussions: list[Any],
-                      diffs: list[Any], overflow: bool, changes_count: str | None,
-                      diffstats_fp: str | None) -> Any: ...
+    def make_children(
+        self,
+        raw: dict[str, Any],
+        discussions: list[Any],
+        diffs: list[Any],
+        overflow: bool,
+        changes_count: str | None,
+        diffstats_fp: str | None,
+    ) -> Any: ...
 
     def vanished_children(self) -> Any: ...
 
 
-def submit(stage: ItemsStage, fetcher: BulkFetcher, kind: str,
-           changed: list[dict[str, Any]]) -> dict[int, Future[Any]]:
+def submit(
+    stage: ItemsStage, fetcher: BulkFetcher, kind: str, changed: list[dict[str, Any]]
+) -> dict[int, Future[Any]]:
     """Futures of the children of ``changed`` (item id → the stage's children object),
     fetched in GraphQL batches; REST per item where GraphQL cannot settle them. Runs on
     the writer's thread (it reads the stored rows); nothing here blocks a pool worker on
@@ -909,8 +1135,11 @@ def submit(stage: ItemsStage, fetcher: BulkFetcher, kind: str,
     batched: list[dict[str, Any]] = []
     for raw in changed:
         item_id = int(raw["id"])
-        if item_id not in stored and fetcher.settings.exact and (
-                kind == "issue" or fetcher.settings.mr_file_detail == "full"):
+        if (
+            item_id not in stored
+            and fetcher.settings.exact
+            and (kind == "issue" or fetcher.settings.mr_file_detail == "full")
+        ):
             # Nothing stored to compare with, and REST's rows are wanted: REST at once
             # (waiting for a GraphQL batch first would only delay it). Such an MR gets its
             # diffStats fingerprint the next time it changes.
@@ -919,7 +1148,7 @@ def submit(stage: ItemsStage, fetcher: BulkFetcher, kind: str,
             batched.append(raw)
     size = max(1, fetcher.sizes.size)
     for start in range(0, len(batched), size):
-        chunk = batched[start:start + size]
+        chunk = batched[start : start + size]
         own: dict[int, Future[Any]] = {int(raw["id"]): Future() for raw in chunk}
         futures.update(own)
         batch = stage.pool.submit(fetcher.fetch, chunk, {i: stored[i] for i in own if i in stored})
@@ -927,9 +1156,13 @@ def submit(stage: ItemsStage, fetcher: BulkFetcher, kind: str,
     return futures
 
 
-def _settle_batch(stage: ItemsStage, kind: str, chunk: list[dict[str, Any]],
-                  own: dict[int, Future[Any]], done: Future[dict[int, BulkResult | None]]
-                  ) -> None:
+def _settle_batch(
+    stage: ItemsStage,
+    kind: str,
+    chunk: list[dict[str, Any]],
+    own: dict[int, Future[Any]],
+    done: Future[dict[int, BulkResult | None]],
+) -> None:
     try:
         results = done.result()
     except BaseException as exc:  # fetch never raises for GitLab failures; a bug does
@@ -943,9 +1176,16 @@ def _settle_batch(stage: ItemsStage, kind: str, chunk: list[dict[str, Any]],
             if result is None:
                 _chain(stage.pool.submit(stage.fetch_children, raw), target)
             elif result.discussions is not None and (kind != "mr" or result.diffs is not None):
-                target.set_result(stage.make_children(
-                    raw, result.discussions, result.diffs or [], result.overflow,
-                    result.changes_count, result.diffstats_fp))
+                target.set_result(
+                    stage.make_children(
+                        raw,
+                        result.discussions,
+                        result.diffs or [],
+                        result.overflow,
+                        result.changes_count,
+                        result.diffstats_fp,
+                    )
+                )
             else:
                 _chain(stage.pool.submit(_rest_rest, stage, kind, raw, result), target)
         except BaseException as exc:  # e.g. the pool is shutting down
@@ -963,8 +1203,14 @@ def _rest_rest(stage: ItemsStage, kind: str, raw: dict[str, Any], result: BulkRe
     if kind == "mr" and result.diffs is None:
         # The REST file list, with the diffStats fingerprint it now belongs to.
         return stage.rest_diffs(raw, discussions, result.diffstats_fp)
-    return stage.make_children(raw, discussions, result.diffs or [], result.overflow,
-                               result.changes_count, result.diffstats_fp)
+    return stage.make_children(
+        raw,
+        discussions,
+        result.diffs or [],
+        result.overflow,
+        result.changes_count,
+        result.diffstats_fp,
+    )
 
 
 def _chain(source: Future[Any], target: Future[Any]) -> None:
@@ -976,4 +1222,5 @@ def _chain(source: Future[Any], target: Future[Any]) -> None:
             target.set_exception(exc)
         else:
             target.set_result(done.result())
+
     source.add_done_callback(copy)

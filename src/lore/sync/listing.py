@@ -76,10 +76,12 @@ def _decode_list(response: Any, path: str) -> list[dict[str, Any]]:
     except ValueError:
         body = None
     if not isinstance(body, list):
-        raise LoreError(ErrorCode.NETWORK_ERROR,
-                        f"GitLab sent something other than a JSON list for {path}",
-                        suggestion="Check that gitlab.baseUrl points at GitLab and not at a "
-                        "proxy or login page")
+        raise LoreError(
+            ErrorCode.NETWORK_ERROR,
+            f"GitLab sent something other than a JSON list for {path}",
+            suggestion="Check that gitlab.baseUrl points at GitLab and not at a "
+            "proxy or login page",
+        )
     return [x for x in body if isinstance(x, dict) and x.get("id") is not None]
 
 
@@ -105,15 +107,27 @@ class ItemWalk:
     Iterate to get :class:`ListedPage` objects; ``seen`` ends up holding every id met.
     """
 
-    def __init__(self, client: Any, base: str, *, since: str | None, what: str,
-                 keyset: bool = False, extra_params: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        base: str,
+        *,
+        since: str | None,
+        what: str,
+        keyset: bool = False,
+        extra_params: dict[str, Any] | None = None,
+    ) -> None:
         self.client = client
         self.base = base
         self.since = since
         self.what = what
         self.keyset = keyset
-        self.params: dict[str, Any] = {"order_by": "updated_at", "sort": "asc", "state": "all",
-                                       **(extra_params or {})}
+        self.params: dict[str, Any] = {
+            "order_by": "updated_at",
+            "sort": "asc",
+            "state": "all",
+            **(extra_params or {}),
+        }
         self.seen: set[int] = set()
         self.stats = WalkStats()
         self._first = True
@@ -149,8 +163,11 @@ class ItemWalk:
                 first = next(keyset)
             except _KeysetUnavailable as exc:
                 self.stats.keyset_fallback = str(exc)
-                log.info("keyset pagination unavailable for %s (%s); using the moving window",
-                         self.what, exc)
+                log.info(
+                    "keyset pagination unavailable for %s (%s); using the moving window",
+                    self.what,
+                    exc,
+                )
             except StopIteration:
                 return
             else:
@@ -194,9 +211,11 @@ class ItemWalk:
                 return
             newest = normalize_iso(items[-1].get("updated_at"))
             if not newest:
-                raise LoreError(ErrorCode.NETWORK_ERROR,
-                                f"GitLab listed {self.what} without updated_at",
-                                suggestion="Retry with LORE_DEBUG=1 and report the response")
+                raise LoreError(
+                    ErrorCode.NETWORK_ERROR,
+                    f"GitLab listed {self.what} without updated_at",
+                    suggestion="Retry with LORE_DEBUG=1 and report the response",
+                )
             if since is not None and newest == normalize_iso(since):
                 # Every item of the page carries `since`: walk that run on its own.
                 self.stats.runs += 1
@@ -210,8 +229,15 @@ class ItemWalk:
         created_after: str | None = None
         offset_page = 1
         while True:
-            params = dict(self.params, order_by="created_at", sort="asc", updated_after=stamp,
-                          updated_before=stamp, page=offset_page, per_page=PER_PAGE)
+            params = dict(
+                self.params,
+                order_by="created_at",
+                sort="asc",
+                updated_after=stamp,
+                updated_before=stamp,
+                page=offset_page,
+                per_page=PER_PAGE,
+            )
             if created_after:
                 params["created_after"] = created_after
             response = self._get(self.base, params)

@@ -48,8 +48,14 @@ def _now_iso() -> str:
 
 
 def _failed(stage: str, err: LoreError, **details: Any) -> StageResult:
-    return StageResult(stage=stage, success=False, error=err.message, error_code=err.code.value,
-                       retry_after_ms=err.retry_after_ms, details=dict(details))
+    return StageResult(
+        stage=stage,
+        success=False,
+        error=err.message,
+        error_code=err.code.value,
+        retry_after_ms=err.retry_after_ms,
+        details=dict(details),
+    )
 
 
 def select_projects(config: Config, wanted: list[str] | None) -> list[str]:
@@ -73,8 +79,10 @@ def select_projects(config: Config, wanted: list[str] | None) -> list[str]:
 
 def _record_run_start(conn: sqlite3.Connection, full: bool) -> int:
     with transaction(conn):
-        cur = conn.execute("INSERT INTO sync_runs(started_at, full, outcome) VALUES (?, ?, 'running')",
-                           (_now_iso(), int(full)))
+        cur = conn.execute(
+            "INSERT INTO sync_runs(started_at, full, outcome) VALUES (?, ?, 'running')",
+            (_now_iso(), int(full)),
+        )
     return int(cur.lastrowid or 0)
 
 
@@ -83,8 +91,13 @@ def _record_run_end(conn: sqlite3.Connection, run_id: int, report: SyncReport) -
         conn.execute(
             "UPDATE sync_runs SET finished_at = ?, outcome = ?, requests = ?, stage_results = ? "
             "WHERE id = ?",
-            (report.finished_at, report.outcome, report.requests,
-             json.dumps([s.to_dict() for s in report.stages]), run_id),
+            (
+                report.finished_at,
+                report.outcome,
+                report.requests,
+                json.dumps([s.to_dict() for s in report.stages]),
+                run_id,
+            ),
         )
 
 
@@ -125,8 +138,9 @@ def run_pipeline(
     conn.execute(f"PRAGMA wal_autocheckpoint = {SYNC_WAL_AUTOCHECKPOINT_PAGES}")
     try:
         run_id = _record_run_start(conn, options.full)
-        core, project_ids, requests = _run_core_stages(config, conn, projects, options, progress,
-                                                      client_factory)
+        core, project_ids, requests = _run_core_stages(
+            config, conn, projects, options, progress, client_factory
+        )
         report.stages.extend(core)
         report.requests = requests
         report.stages.append(_run_docs(conn, config, project_ids, options, progress))
@@ -155,8 +169,9 @@ def _run_core_stages(
 
     results: list[StageResult] = []
     try:
-        with ThreadPoolExecutor(max_workers=config.sync.concurrency,
-                                thread_name_prefix="lore-sync") as pool:
+        with ThreadPoolExecutor(
+            max_workers=config.sync.concurrency, thread_name_prefix="lore-sync"
+        ) as pool:
             refs, resolve_errors = _resolve_projects(client, conn, projects)
             caps = Capabilities()
             if refs:
@@ -167,9 +182,20 @@ def _run_core_stages(
                 bulk.begin(conn)
             try:
                 for resource in (ISSUES, MRS):
-                    results.append(_run_resource_stage(client, conn, pool, config, refs,
-                                                       resolve_errors, resource, options,
-                                                       progress, caps))
+                    results.append(
+                        _run_resource_stage(
+                            client,
+                            conn,
+                            pool,
+                            config,
+                            refs,
+                            resolve_errors,
+                            resource,
+                            options,
+                            progress,
+                            caps,
+                        )
+                    )
             finally:
                 bulk.restore(conn)
         project_ids = [r.id for r in refs] if options.projects else None
@@ -196,8 +222,9 @@ def _make_client(config: Config) -> Any:
     return GitLabClient.from_config(config)
 
 
-def _resolve_projects(client: Any, conn: sqlite3.Connection,
-                      projects: list[str]) -> tuple[list[ProjectRef], dict[str, LoreError]]:
+def _resolve_projects(
+    client: Any, conn: sqlite3.Connection, projects: list[str]
+) -> tuple[list[ProjectRef], dict[str, LoreError]]:
     refs: list[ProjectRef] = []
     errors: dict[str, LoreError] = {}
     for path in projects:
@@ -215,15 +242,19 @@ def remember_current_user(client: Any, conn: sqlite3.Connection, *, refresh: boo
     """Record who the token belongs to (kv ``gitlab.current_user``), so that offline
     commands can answer ``@me``. One request on the first sync and on ``--full``; a
     failure here never fails the sync."""
-    if not refresh and conn.execute("SELECT 1 FROM kv WHERE key = ?",
-                                    (CURRENT_USER_KEY,)).fetchone() is not None:
+    if (
+        not refresh
+        and conn.execute("SELECT 1 FROM kv WHERE key = ?", (CURRENT_USER_KEY,)).fetchone()
+        is not None
+    ):
         return
     try:
         user = client.current_user()
         username = str(user["username"])
         with transaction(conn):
-            ingest.set_kv(conn, CURRENT_USER_KEY,
-                          json.dumps({"id": user.get("id"), "username": username}))
+            ingest.set_kv(
+                conn, CURRENT_USER_KEY, json.dumps({"id": user.get("id"), "username": username})
+            )
     except Exception as exc:  # @me stays unknown; the mirror is what matters
         log.warning("could not record the token's user: %s", as_lore_error(exc, "sync").message)
 
@@ -251,9 +282,16 @@ def _run_resource_stage(
         try:
             try:
                 outcome: ResourceOutcome = sync_resource(
-                    client, conn, pool, ref, resource, full=options.full,
-                    overlap_seconds=config.sync.cursor_overlap_seconds, progress=progress,
-                    caps=caps)
+                    client,
+                    conn,
+                    pool,
+                    ref,
+                    resource,
+                    full=options.full,
+                    overlap_seconds=config.sync.cursor_overlap_seconds,
+                    progress=progress,
+                    caps=caps,
+                )
             except LoreError as exc:
                 if not _is_unavailable(exc):
                     raise
@@ -264,8 +302,10 @@ def _run_resource_stage(
                 progress.finish(f"{resource.stage}:{ref.path}", "not available")
                 per_project[ref.path] = {"skipped": True, "reason": reason, "http_status": 403}
                 what = "merge requests" if resource is MRS else "issues"
-                warnings.append(f"{ref.path}: {what} not available for this project "
-                                f"(GitLab answered 403 Forbidden: {reason})")
+                warnings.append(
+                    f"{ref.path}: {what} not available for this project "
+                    f"(GitLab answered 403 Forbidden: {reason})"
+                )
                 continue
             _remember_unavailable(conn, ref, resource, None)
             entry: dict[str, Any] = outcome.to_details()
@@ -273,22 +313,25 @@ def _run_resource_stage(
             if not options.full:
                 from lore.sync.reconcile import reconcile_resource
 
-                recon = reconcile_resource(client, conn, pool, ref, resource, caps,
-                                           walked_all=outcome.from_scratch)
+                recon = reconcile_resource(
+                    client, conn, pool, ref, resource, caps, walked_all=outcome.from_scratch
+                )
                 entry["reconcile"] = recon.to_details()
                 result.items_updated += recon.updated
                 if recon.warning:
                     warnings.append(f"{ref.path}: {recon.warning}")
                 if resource is ISSUES:
                     outcome.changed_iids.extend(recon.changed_iids)
-            warning = _after_resource(client, conn, config, ref, resource, outcome, options,
-                                      entry, caps)
+            warning = _after_resource(
+                client, conn, config, ref, resource, outcome, options, entry, caps
+            )
             if warning is not None:
                 warnings.append(f"{ref.path}: {warning}")
             per_project[ref.path] = entry
             with transaction(conn):
-                conn.execute("UPDATE projects SET last_synced_at = ? WHERE id = ?",
-                             (_now_iso(), ref.id))
+                conn.execute(
+                    "UPDATE projects SET last_synced_at = ? WHERE id = ?", (_now_iso(), ref.id)
+                )
         except Exception as exc:
             err = as_lore_error(exc, "sync")
             log.warning("%s stage failed for %s: %s", resource.stage, ref.path, err.message)
@@ -307,23 +350,40 @@ def _run_resource_stage(
     return result
 
 
-def _after_resource(client: Any, conn: sqlite3.Connection, config: Config, ref: ProjectRef,
-                    resource: Resource, outcome: ResourceOutcome, options: SyncOptions,
-                    entry: dict[str, Any], caps: Capabilities) -> str | None:
+def _after_resource(
+    client: Any,
+    conn: sqlite3.Connection,
+    config: Config,
+    ref: ProjectRef,
+    resource: Resource,
+    outcome: ResourceOutcome,
+    options: SyncOptions,
+    entry: dict[str, Any],
+    caps: Capabilities,
+) -> str | None:
     """Per-project follow-ups: work-item status for issues. Status is enrichment: its
     failure is a warning (the run is degraded), never a failed issues stage; the issues
     whose status could not be read stay pending for the next run."""
     if resource is ISSUES:
         from lore.sync.work_item_status import enrich_statuses
 
-        status = enrich_statuses(client, conn, instance_url=config.base_url, project_path=ref.path,
-                                 project_id=ref.id, iids=outcome.changed_iids,
-                                 page_size=config.sync.work_item_page_size, full=options.full,
-                                 gitlab_version=caps.version)
+        status = enrich_statuses(
+            client,
+            conn,
+            instance_url=config.base_url,
+            project_path=ref.path,
+            project_id=ref.id,
+            iids=outcome.changed_iids,
+            page_size=config.sync.work_item_page_size,
+            full=options.full,
+            gitlab_version=caps.version,
+        )
         entry["work_item_status"] = status.to_details()
         if status.error_code:
-            return (f"work-item status not updated ({status.error_code}: "
-                    f"{status.error or 'unknown error'}); it is retried on the next run")
+            return (
+                f"work-item status not updated ({status.error_code}: "
+                f"{status.error or 'unknown error'}); it is retried on the next run"
+            )
     return None
 
 
@@ -342,46 +402,76 @@ def _unavailable_reason(resource: Resource, exc: LoreError) -> str:
     return f"{what} are disabled, limited to members, or beyond the token's role in this project"
 
 
-def _remember_unavailable(conn: sqlite3.Connection, ref: ProjectRef, resource: Resource,
-                          reason: str | None) -> None:
+def _remember_unavailable(
+    conn: sqlite3.Connection, ref: ProjectRef, resource: Resource, reason: str | None
+) -> None:
     """kv ``resource_unavailable:{project_id}:{stage}`` for `lore status` (None clears it)."""
     key = f"{UNAVAILABLE_KV_PREFIX}{ref.id}:{resource.stage}"
     with transaction(conn):
         if reason is None:
             conn.execute("DELETE FROM kv WHERE key = ?", (key,))
         else:
-            ingest.set_kv(conn, key, json.dumps({"reason": reason, "http_status": 403,
-                                                 "checked_at": _now_iso()}))
+            ingest.set_kv(
+                conn,
+                key,
+                json.dumps({"reason": reason, "http_status": 403, "checked_at": _now_iso()}),
+            )
 
 
-def _run_docs(conn: sqlite3.Connection, config: Config, project_ids: list[int] | None,
-              options: SyncOptions, progress: Progress) -> StageResult:
+def _run_docs(
+    conn: sqlite3.Connection,
+    config: Config,
+    project_ids: list[int] | None,
+    options: SyncOptions,
+    progress: Progress,
+) -> StageResult:
     if not options.docs:
         return StageResult(stage="docs", success=True, skipped=True)
     try:
         from lore.sync.stage_docs import run_docs_stage
 
-        return _with_progress(progress, "docs", "docs", lambda cb: run_docs_stage(
-            conn, config, project_ids=project_ids, full=options.full, progress=cb))
+        return _with_progress(
+            progress,
+            "docs",
+            "docs",
+            lambda cb: run_docs_stage(
+                conn, config, project_ids=project_ids, full=options.full, progress=cb
+            ),
+        )
     except Exception as exc:
         return _failed("docs", as_lore_error(exc, "sync"))
 
 
-def _run_embeddings(conn: sqlite3.Connection, config: Config, project_ids: list[int] | None,
-                    options: SyncOptions, progress: Progress) -> StageResult:
+def _run_embeddings(
+    conn: sqlite3.Connection,
+    config: Config,
+    project_ids: list[int] | None,
+    options: SyncOptions,
+    progress: Progress,
+) -> StageResult:
     if not options.embed or config.embedding.provider == "none":
         return StageResult(stage="embeddings", success=True, skipped=True)
     try:
         from lore.sync.stage_embeddings import run_embeddings_stage
 
-        return _with_progress(progress, "embeddings", "embed", lambda cb: run_embeddings_stage(
-            conn, config, project_ids=project_ids, full=options.full, progress=cb))
+        return _with_progress(
+            progress,
+            "embeddings",
+            "embed",
+            lambda cb: run_embeddings_stage(
+                conn, config, project_ids=project_ids, full=options.full, progress=cb
+            ),
+        )
     except Exception as exc:
         return _failed("embeddings", as_lore_error(exc, "sync"))
 
 
-def _with_progress(progress: Progress, key: str, label: str,
-                   run: Callable[[Callable[[int, int], None]], StageResult]) -> StageResult:
+def _with_progress(
+    progress: Progress,
+    key: str,
+    label: str,
+    run: Callable[[Callable[[int, int], None]], StageResult],
+) -> StageResult:
     started = False
 
     def callback(done: int, total: int) -> None:

@@ -55,10 +55,18 @@ class ReconcileOutcome:
     changed_iids: list[int] = field(default_factory=list)
 
     def to_details(self) -> dict[str, Any]:
-        return {"checked": self.checked, "why": self.why, "upstream_count": self.upstream_count,
-                "mirrored_count": self.mirrored_count, "listed": self.listed,
-                "missing": self.missing, "refetched": self.refetched, "deleted": self.deleted,
-                "warning": self.warning, "skipped": self.skipped}
+        return {
+            "checked": self.checked,
+            "why": self.why,
+            "upstream_count": self.upstream_count,
+            "mirrored_count": self.mirrored_count,
+            "listed": self.listed,
+            "missing": self.missing,
+            "refetched": self.refetched,
+            "deleted": self.deleted,
+            "warning": self.warning,
+            "skipped": self.skipped,
+        }
 
 
 def _kv_key(ref: ProjectRef, resource: Resource) -> str:
@@ -75,20 +83,26 @@ def _last_reconciled_ms(conn: sqlite3.Connection, key: str) -> int | None:
         return None
 
 
-def _mirrored(conn: sqlite3.Connection, resource: Resource,
-              project_id: int) -> dict[int, tuple[int, str, int]]:
+def _mirrored(
+    conn: sqlite3.Connection, resource: Resource, project_id: int
+) -> dict[int, tuple[int, str, int]]:
     table = ingest.item_table(resource.kind)
-    return {int(r[0]): (int(r[1]), str(r[2]), int(r[3] or 0)) for r in conn.execute(
-        f"SELECT id, iid, updated_at, user_notes_count FROM {table} WHERE project_id = ?",
-        (project_id,))}
+    return {
+        int(r[0]): (int(r[1]), str(r[2]), int(r[3] or 0))
+        for r in conn.execute(
+            f"SELECT id, iid, updated_at, user_notes_count FROM {table} WHERE project_id = ?",
+            (project_id,),
+        )
+    }
 
 
 def _seconds(iso: str) -> int:
     return ms_from_iso(iso) // 1000
 
 
-def project_counts(client: Any, caps: Capabilities, ref: ProjectRef
-                   ) -> tuple[int | None, int | None]:
+def project_counts(
+    client: Any, caps: Capabilities, ref: ProjectRef
+) -> tuple[int | None, int | None]:
     """(issues, MRs) upstream, asked once per run and project (cached on ``caps``)."""
     cached = caps.counts.get(ref.id)
     if cached is not None:
@@ -105,10 +119,18 @@ def project_counts(client: Any, caps: Capabilities, ref: ProjectRef
     return counts
 
 
-def reconcile_resource(client: Any, conn: sqlite3.Connection, pool: ThreadPoolExecutor,
-                       ref: ProjectRef, resource: Resource, caps: Capabilities, *,
-                       force: bool = False, now_ms: int | None = None,
-                       walked_all: bool = False) -> ReconcileOutcome:
+def reconcile_resource(
+    client: Any,
+    conn: sqlite3.Connection,
+    pool: ThreadPoolExecutor,
+    ref: ProjectRef,
+    resource: Resource,
+    caps: Capabilities,
+    *,
+    force: bool = False,
+    now_ms: int | None = None,
+    walked_all: bool = False,
+) -> ReconcileOutcome:
     """Compare one resource of one project with GitLab and repair the difference.
 
     ``walked_all``: this run's listing started from nothing (no cursor), so it has just
@@ -126,9 +148,12 @@ def reconcile_resource(client: Any, conn: sqlite3.Connection, pool: ThreadPoolEx
             out.skipped = "GitLab's GraphQL API gave no count for this project"
             return out
         # A count (from a covering index), not every row: most runs stop here.
-        out.mirrored_count = int(conn.execute(
-            f"SELECT COUNT(*) FROM {ingest.item_table(resource.kind)} WHERE project_id = ?",
-            (ref.id,)).fetchone()[0])
+        out.mirrored_count = int(
+            conn.execute(
+                f"SELECT COUNT(*) FROM {ingest.item_table(resource.kind)} WHERE project_id = ?",
+                (ref.id,),
+            ).fetchone()[0]
+        )
         last = _last_reconciled_ms(conn, key)
         if force:
             out.why = "forced"
@@ -145,9 +170,19 @@ def reconcile_resource(client: Any, conn: sqlite3.Connection, pool: ThreadPoolEx
             mirrored = _mirrored(conn, resource, ref.id)
             _walk_and_repair(client, conn, pool, ref, resource, caps, mirrored, out)
         with transaction(conn):
-            ingest.set_kv(conn, key, json.dumps({
-                "at": iso_from_ms(now_ms), "listed": out.listed, "deleted": out.deleted,
-                "missing": out.missing, "refetched": out.refetched}))
+            ingest.set_kv(
+                conn,
+                key,
+                json.dumps(
+                    {
+                        "at": iso_from_ms(now_ms),
+                        "listed": out.listed,
+                        "deleted": out.deleted,
+                        "missing": out.missing,
+                        "refetched": out.refetched,
+                    }
+                ),
+            )
     except Exception as exc:  # a safety net must never fail the stage
         err = as_lore_error(exc, "sync")
         out.warning = f"reconciliation skipped ({err.code.value}: {err.message})"
@@ -155,9 +190,16 @@ def reconcile_resource(client: Any, conn: sqlite3.Connection, pool: ThreadPoolEx
     return out
 
 
-def _walk_and_repair(client: Any, conn: sqlite3.Connection, pool: ThreadPoolExecutor,
-                     ref: ProjectRef, resource: Resource, caps: Capabilities,
-                     mirrored: dict[int, tuple[int, str, int]], out: ReconcileOutcome) -> None:
+def _walk_and_repair(
+    client: Any,
+    conn: sqlite3.Connection,
+    pool: ThreadPoolExecutor,
+    ref: ProjectRef,
+    resource: Resource,
+    caps: Capabilities,
+    mirrored: dict[int, tuple[int, str, int]],
+    out: ReconcileOutcome,
+) -> None:
     from lore.gitlab.graphql import GraphQLClient
     from lore.gitlab.listing import iter_item_ids
 

@@ -84,10 +84,13 @@ def _load_batch(conn: sqlite3.Connection, kind: str, ids: Sequence[int]) -> list
     if not ids:
         return []
     table = _TABLES[kind]
-    extra = ("i.source_branch, i.target_branch, i.draft, mb.name AS merged_by_name, "
-             "mb.username AS merged_by_username, NULL AS issue_type" if kind == "mr"
-             else "NULL AS source_branch, NULL AS target_branch, 0 AS draft, "
-             "NULL AS merged_by_name, NULL AS merged_by_username, i.issue_type")
+    extra = (
+        "i.source_branch, i.target_branch, i.draft, mb.name AS merged_by_name, "
+        "mb.username AS merged_by_username, NULL AS issue_type"
+        if kind == "mr"
+        else "NULL AS source_branch, NULL AS target_branch, 0 AS draft, "
+        "NULL AS merged_by_name, NULL AS merged_by_username, i.issue_type"
+    )
     merged_join = "LEFT JOIN people mb ON mb.id = i.merged_by_id" if kind == "mr" else ""
     items = conn.execute(
         f"""SELECT i.id, i.project_id, i.iid, i.title, i.description, i.state, i.milestone,
@@ -135,7 +138,9 @@ def _load_batch(conn: sqlite3.Connection, kind: str, ids: Sequence[int]) -> list
         where = row[3] or row[4]
         head = _person(row[5], row[6]) + (f" on {where}" if where else "")
         date = str(row[2] or "")[:10]
-        notes.setdefault(int(row[0]), []).append(f"{head}, {date}:\n{body}" if date else f"{head}:\n{body}")
+        notes.setdefault(int(row[0]), []).append(
+            f"{head}, {date}:\n{body}" if date else f"{head}:\n{body}"
+        )
 
     paths: dict[int, list[str]] = {}
     if kind == "mr":
@@ -148,28 +153,49 @@ def _load_batch(conn: sqlite3.Connection, kind: str, ids: Sequence[int]) -> list
     out: list[RenderedDocument] = []
     for item in items:
         item_id = int(item["id"])
-        out.append(_render(kind, item, labels.get(item_id, []),
-                           people.get((item_id, "assignee"), []),
-                           people.get((item_id, "reviewer"), []),
-                           notes.get(item_id, []), paths.get(item_id, [])))
+        out.append(
+            _render(
+                kind,
+                item,
+                labels.get(item_id, []),
+                people.get((item_id, "assignee"), []),
+                people.get((item_id, "reviewer"), []),
+                notes.get(item_id, []),
+                paths.get(item_id, []),
+            )
+        )
     return out
 
 
-def _render(kind: str, item: sqlite3.Row, labels: list[str], assignees: list[str],
-            reviewers: list[str], notes: list[str], paths: list[str]) -> RenderedDocument:
+def _render(
+    kind: str,
+    item: sqlite3.Row,
+    labels: list[str],
+    assignees: list[str],
+    reviewers: list[str],
+    notes: list[str],
+    paths: list[str],
+) -> RenderedDocument:
     ref = format_ref(kind, int(item["iid"]), item["project_path"])
     state = str(item["state"])
     if kind == "mr" and item["draft"]:
         state += " (draft)"
     # An incident, task or test case says so ("Incident group/app#3"), so searching for the
     # word finds it; a plain issue renders as before (its document hash does not change).
-    noun = "Merge request" if kind == "mr" else (
-        str(item["issue_type"] or "issue").replace("_", " ").capitalize())
-    head = [f"{noun} {ref} · {state}",
-            f"Author: {_person(item['author_name'], item['author_username'])}"]
+    noun = (
+        "Merge request"
+        if kind == "mr"
+        else (str(item["issue_type"] or "issue").replace("_", " ").capitalize())
+    )
+    head = [
+        f"{noun} {ref} · {state}",
+        f"Author: {_person(item['author_name'], item['author_username'])}",
+    ]
     if kind == "mr":
         if item["source_branch"] or item["target_branch"]:
-            head.append(f"Branches: {item['source_branch'] or '?'} → {item['target_branch'] or '?'}")
+            head.append(
+                f"Branches: {item['source_branch'] or '?'} → {item['target_branch'] or '?'}"
+            )
         if item["merged_by_username"]:
             head.append(f"Merged by: {_person(item['merged_by_name'], item['merged_by_username'])}")
     if assignees:
@@ -219,54 +245,81 @@ def _project_filter(project_ids: list[int] | None, column: str) -> tuple[str, li
     return f" AND {column} IN ({_marks(project_ids)})", list(project_ids)
 
 
-def _candidates(conn: sqlite3.Connection, kind: str, project_ids: list[int] | None,
-                full: bool) -> list[int]:
+def _candidates(
+    conn: sqlite3.Connection, kind: str, project_ids: list[int] | None, full: bool
+) -> list[int]:
     """Queued items of ``kind`` that exist (every item with ``full``), in id order."""
     table = _TABLES[kind]
     where, params = _project_filter(project_ids, "i.project_id")
     if full:
         sql = f"SELECT i.id FROM {table} i WHERE 1{where} ORDER BY i.id"
         return [int(r[0]) for r in conn.execute(sql, params)]
-    sql = (f"SELECT q.item_id FROM docs_dirty q JOIN {table} i ON i.id = q.item_id "
-           f"WHERE q.item_kind = ?{where} ORDER BY q.item_id")
+    sql = (
+        f"SELECT q.item_id FROM docs_dirty q JOIN {table} i ON i.id = q.item_id "
+        f"WHERE q.item_kind = ?{where} ORDER BY q.item_id"
+    )
     return [int(r[0]) for r in conn.execute(sql, [kind, *params])]
 
 
-def _write_batch(conn: sqlite3.Connection, docs: Iterable[RenderedDocument], now_iso: str) -> tuple[int, int]:
+def _write_batch(
+    conn: sqlite3.Connection, docs: Iterable[RenderedDocument], now_iso: str
+) -> tuple[int, int]:
     """Insert or update documents (their FTS rows follow by trigger); returns (changed,
     unchanged)."""
     changed = unchanged = 0
     for doc in docs:
         digest = doc.content_hash
-        row = conn.execute("SELECT id, content_hash FROM documents WHERE item_kind = ? AND item_id = ?",
-                           (doc.item_kind, doc.item_id)).fetchone()
+        row = conn.execute(
+            "SELECT id, content_hash FROM documents WHERE item_kind = ? AND item_id = ?",
+            (doc.item_kind, doc.item_id),
+        ).fetchone()
         if row is not None and row[1] == digest:
             # Same text: remember we checked it, touch nothing else (FTS, embeddings).
-            conn.execute("UPDATE documents SET item_updated_at = ?, rendered_at = ?, project_id = ? "
-                         "WHERE id = ?", (doc.item_updated_at, now_iso, doc.project_id, row[0]))
+            conn.execute(
+                "UPDATE documents SET item_updated_at = ?, rendered_at = ?, project_id = ? "
+                "WHERE id = ?",
+                (doc.item_updated_at, now_iso, doc.project_id, row[0]),
+            )
             unchanged += 1
             continue
         if row is None:
             conn.execute(
                 "INSERT INTO documents(item_kind, item_id, project_id, title, body, content_hash, "
                 "item_updated_at, rendered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (doc.item_kind, doc.item_id, doc.project_id, doc.title, doc.body, digest,
-                 doc.item_updated_at, now_iso),
+                (
+                    doc.item_kind,
+                    doc.item_id,
+                    doc.project_id,
+                    doc.title,
+                    doc.body,
+                    digest,
+                    doc.item_updated_at,
+                    now_iso,
+                ),
             )
         else:
             conn.execute(
                 "UPDATE documents SET project_id = ?, title = ?, body = ?, content_hash = ?, "
                 "item_updated_at = ?, rendered_at = ? WHERE id = ?",
-                (doc.project_id, doc.title, doc.body, digest, doc.item_updated_at, now_iso,
-                 int(row[0])),
+                (
+                    doc.project_id,
+                    doc.title,
+                    doc.body,
+                    digest,
+                    doc.item_updated_at,
+                    now_iso,
+                    int(row[0]),
+                ),
             )
         changed += 1
     return changed, unchanged
 
 
 def _dequeue(conn: sqlite3.Connection, kind: str, ids: Sequence[int]) -> None:
-    conn.executemany("DELETE FROM docs_dirty WHERE item_kind = ? AND item_id = ?",
-                     [(kind, item_id) for item_id in ids])
+    conn.executemany(
+        "DELETE FROM docs_dirty WHERE item_kind = ? AND item_id = ?",
+        [(kind, item_id) for item_id in ids],
+    )
 
 
 def _remove_orphans(conn: sqlite3.Connection) -> int:
@@ -275,16 +328,27 @@ def _remove_orphans(conn: sqlite3.Connection) -> int:
     removed = 0
     with transaction(conn):
         for kind, table in _TABLES.items():
-            gone = [int(r[0]) for r in conn.execute(
-                f"SELECT q.item_id FROM docs_dirty q WHERE q.item_kind = ? AND NOT EXISTS "
-                f"(SELECT 1 FROM {table} i WHERE i.id = q.item_id)", (kind,))]
+            gone = [
+                int(r[0])
+                for r in conn.execute(
+                    f"SELECT q.item_id FROM docs_dirty q WHERE q.item_kind = ? AND NOT EXISTS "
+                    f"(SELECT 1 FROM {table} i WHERE i.id = q.item_id)",
+                    (kind,),
+                )
+            ]
             for start in range(0, len(gone), 500):
-                chunk = gone[start:start + 500]
-                ids = [int(r[0]) for r in conn.execute(
-                    f"SELECT id FROM documents WHERE item_kind = ? AND item_id IN ({_marks(chunk)})",
-                    [kind, *chunk])]
+                chunk = gone[start : start + 500]
+                ids = [
+                    int(r[0])
+                    for r in conn.execute(
+                        f"SELECT id FROM documents WHERE item_kind = ? AND item_id IN ({_marks(chunk)})",
+                        [kind, *chunk],
+                    )
+                ]
                 if ids:
-                    conn.execute(f"DELETE FROM embeddings WHERE document_id IN ({_marks(ids)})", ids)
+                    conn.execute(
+                        f"DELETE FROM embeddings WHERE document_id IN ({_marks(ids)})", ids
+                    )
                     conn.execute(f"DELETE FROM documents WHERE id IN ({_marks(ids)})", ids)
                 removed += len(ids)
                 _dequeue(conn, kind, chunk)
@@ -309,13 +373,16 @@ def run_docs_stage(
     checked = unchanged = 0
     try:
         removed = _remove_orphans(conn)
-        work = [(kind, item_id) for kind in ("issue", "mr")
-                for item_id in _candidates(conn, kind, project_ids, full)]
+        work = [
+            (kind, item_id)
+            for kind in ("issue", "mr")
+            for item_id in _candidates(conn, kind, project_ids, full)
+        ]
         total = len(work)
         if progress is not None:
             progress(0, total)
         for start in range(0, total, BATCH_SIZE):
-            batch = work[start:start + BATCH_SIZE]
+            batch = work[start : start + BATCH_SIZE]
             with transaction(conn):
                 now = _now_iso()
                 for kind in ("issue", "mr"):
@@ -335,4 +402,3 @@ def run_docs_stage(
         result.error_code = err.code.value
         result.details = {"checked": checked, "unchanged": unchanged}
     return result
-

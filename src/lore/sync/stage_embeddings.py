@@ -61,12 +61,21 @@ def _now_iso() -> str:
     return iso_from_ms(time.time_ns() // 1_000_000)
 
 
-def _candidates(conn: sqlite3.Connection, model: str, chunk_chars: int,
-                project_ids: list[int] | None, full: bool) -> list[int]:
+def _candidates(
+    conn: sqlite3.Connection,
+    model: str,
+    chunk_chars: int,
+    project_ids: list[int] | None,
+    full: bool,
+) -> list[int]:
     where = ""
     params: list[Any] = [int(full), model, chunk_chars]
     if project_ids is not None:
-        where = f" AND d.project_id IN ({','.join('?' * len(project_ids))})" if project_ids else " AND 0"
+        where = (
+            f" AND d.project_id IN ({','.join('?' * len(project_ids))})"
+            if project_ids
+            else " AND 0"
+        )
         params.extend(project_ids)
     # A document's rows are always written together, so chunk 0 speaks for all of them.
     sql = (
@@ -77,11 +86,14 @@ def _candidates(conn: sqlite3.Connection, model: str, chunk_chars: int,
     return [int(r[0]) for r in conn.execute(sql, params)]
 
 
-def _plan(conn: sqlite3.Connection, document_id: int, model: str, chunk_chars: int) -> _DocPlan | None:
+def _plan(
+    conn: sqlite3.Connection, document_id: int, model: str, chunk_chars: int
+) -> _DocPlan | None:
     from lore.embed.chunking import chunk_hash, chunk_text, document_text
 
-    row = conn.execute("SELECT title, body, content_hash FROM documents WHERE id = ?",
-                       (document_id,)).fetchone()
+    row = conn.execute(
+        "SELECT title, body, content_hash FROM documents WHERE id = ?", (document_id,)
+    ).fetchone()
     if row is None:
         return None
     chunks = chunk_text(document_text(row[0], row[1]), chunk_chars) or [str(row[0])]
@@ -97,17 +109,28 @@ def _plan(conn: sqlite3.Connection, document_id: int, model: str, chunk_chars: i
         if s[1] == model:
             reuse.setdefault(str(s[3]), bytes(s[4]))
             dims.setdefault(str(s[3]), int(s[2]))
-    touch_only = (
-        len(stored) == len(hashes)
-        and all(s[1] == model and int(s[0]) == i and s[3] == h
-                for i, (s, h) in enumerate(zip(stored, hashes, strict=True)))
+    touch_only = len(stored) == len(hashes) and all(
+        s[1] == model and int(s[0]) == i and s[3] == h
+        for i, (s, h) in enumerate(zip(stored, hashes, strict=True))
     )
-    return _DocPlan(document_id, str(row[2]), hashes, dict(zip(hashes, chunks, strict=True)),
-                    reuse, dims, touch_only)
+    return _DocPlan(
+        document_id,
+        str(row[2]),
+        hashes,
+        dict(zip(hashes, chunks, strict=True)),
+        reuse,
+        dims,
+        touch_only,
+    )
 
 
-def _flush(conn: sqlite3.Connection, provider: EmbeddingProvider, group: _Group, chunk_chars: int,
-           counters: _Counters) -> None:
+def _flush(
+    conn: sqlite3.Connection,
+    provider: EmbeddingProvider,
+    group: _Group,
+    chunk_chars: int,
+    counters: _Counters,
+) -> None:
     """Embed the group's new chunks, then write every planned document in one transaction."""
     prefix = document_prefix(provider.model)
     new_vectors: dict[str, bytes] = {}
@@ -121,10 +144,13 @@ def _flush(conn: sqlite3.Connection, provider: EmbeddingProvider, group: _Group,
     dimension = provider.dimension
     # A stored vector of another length (the model was swapped under the same name)
     # cannot be mixed with fresh ones: embed those chunks again.
-    stale = {h: plan.chunk_texts[h]
-             for plan in group.docs if not plan.touch_only
-             for h in plan.chunk_hashes
-             if h not in new_vectors and dimension is not None and plan.reuse_dims.get(h) != dimension}
+    stale = {
+        h: plan.chunk_texts[h]
+        for plan in group.docs
+        if not plan.touch_only
+        for h in plan.chunk_hashes
+        if h not in new_vectors and dimension is not None and plan.reuse_dims.get(h) != dimension
+    }
     if stale:
         from lore.embed.vectors import pack
 
@@ -136,14 +162,18 @@ def _flush(conn: sqlite3.Connection, provider: EmbeddingProvider, group: _Group,
     with transaction(conn):
         now = _now_iso()
         for plan in group.docs:
-            current = conn.execute("SELECT content_hash FROM documents WHERE id = ?",
-                                   (plan.document_id,)).fetchone()
+            current = conn.execute(
+                "SELECT content_hash FROM documents WHERE id = ?", (plan.document_id,)
+            ).fetchone()
             if current is None or current[0] != plan.content_hash:
                 continue  # changed or removed since planning: the next run handles it
             if plan.touch_only:
                 # Same chunks, same vectors: only record which rendering they belong to.
-                conn.execute("UPDATE embeddings SET document_hash = ?, chunk_chars = ? "
-                             "WHERE document_id = ?", (plan.content_hash, chunk_chars, plan.document_id))
+                conn.execute(
+                    "UPDATE embeddings SET document_hash = ?, chunk_chars = ? "
+                    "WHERE document_id = ?",
+                    (plan.content_hash, chunk_chars, plan.document_id),
+                )
                 continue
             rows = []
             for index, digest in enumerate(plan.chunk_hashes):
@@ -151,8 +181,19 @@ def _flush(conn: sqlite3.Connection, provider: EmbeddingProvider, group: _Group,
                 if blob is None:
                     blob = plan.reuse[digest]
                     counters.chunks_reused += 1
-                rows.append((plan.document_id, index, provider.model, len(blob) // 4, digest, blob,
-                             now, plan.content_hash, chunk_chars))
+                rows.append(
+                    (
+                        plan.document_id,
+                        index,
+                        provider.model,
+                        len(blob) // 4,
+                        digest,
+                        blob,
+                        now,
+                        plan.content_hash,
+                        chunk_chars,
+                    )
+                )
             conn.execute("DELETE FROM embeddings WHERE document_id = ?", (plan.document_id,))
             counters.changed.add(plan.document_id)
             conn.executemany(
@@ -164,8 +205,9 @@ def _flush(conn: sqlite3.Connection, provider: EmbeddingProvider, group: _Group,
         bump_generation(conn)
 
 
-def _refresh_ann(conn: sqlite3.Connection, model: str, changed: set[int],
-                 before: list[int]) -> dict[str, Any] | None:
+def _refresh_ann(
+    conn: sqlite3.Connection, model: str, changed: set[int], before: list[int]
+) -> dict[str, Any] | None:
     """Bring the approximate-search index beside the database up to date (only for large
     stores; see :mod:`lore.search.ann`). Also after a failed stage: what was committed is
     indexed. A problem here never fails the stage: search falls back to exact."""
@@ -200,15 +242,21 @@ def run_embeddings_stage(
     if provider is None:
         provider = make_provider(config.embedding)
         if provider is None:
-            return StageResult(stage="embeddings", success=True, skipped=True,
-                               details={"reason": "embedding.provider is \"none\""})
+            return StageResult(
+                stage="embeddings",
+                success=True,
+                skipped=True,
+                details={"reason": 'embedding.provider is "none"'},
+            )
     counters = _Counters()
     batch_size = max(1, config.embedding.batch_size)
     fingerprint_before = list(vectors_fingerprint(conn))
     try:
         if full:
             with transaction(conn):
-                conn.execute("DELETE FROM embeddings WHERE document_id NOT IN (SELECT id FROM documents)")
+                conn.execute(
+                    "DELETE FROM embeddings WHERE document_id NOT IN (SELECT id FROM documents)"
+                )
         work = _candidates(conn, provider.model, config.embedding.chunk_chars, project_ids, full)
         total = len(work)
         if progress is not None:
@@ -250,13 +298,15 @@ def run_embeddings_stage(
     if ann is not None:
         result.details["ann"] = ann
     result.items_updated = counters.documents_updated
-    result.details.update({
-        "model": provider.model,
-        "dimension": provider.dimension,
-        "documents_checked": counters.documents_checked,
-        "chunks_embedded": counters.chunks_embedded,
-        "chunks_reused": counters.chunks_reused,
-    })
+    result.details.update(
+        {
+            "model": provider.model,
+            "dimension": provider.dimension,
+            "documents_checked": counters.documents_checked,
+            "chunks_embedded": counters.chunks_embedded,
+            "chunks_reused": counters.chunks_reused,
+        }
+    )
     requests = getattr(provider, "requests", None)
     if isinstance(requests, int):
         result.details["requests"] = requests

@@ -102,8 +102,9 @@ class Capabilities:
         numbers = _version_numbers(version)
         if numbers is None:
             return cls(version=version)
-        return cls(version=version, diffs_endpoint=numbers >= (15, 7),
-                   keyset_issues=numbers >= (18, 3))
+        return cls(
+            version=version, diffs_endpoint=numbers >= (15, 7), keyset_issues=numbers >= (18, 3)
+        )
 
     def no_diffs_endpoint(self) -> None:
         with self._lock:
@@ -139,11 +140,18 @@ class ResourceOutcome:
     graphql: dict[str, int] = field(default_factory=dict)
 
     def to_details(self) -> dict[str, Any]:
-        return {"updated": self.items_updated, "seen": self.items_seen, "notes": self.notes,
-                "deleted": self.deleted, "rechecked": self.rechecked,
-                "vanished": self.vanished, "overflowed": self.overflowed,
-                "list_requests": self.list_requests, "walk": self.walk_mode,
-                **({"graphql_children": self.graphql} if self.graphql else {})}
+        return {
+            "updated": self.items_updated,
+            "seen": self.items_seen,
+            "notes": self.notes,
+            "deleted": self.deleted,
+            "rechecked": self.rechecked,
+            "vanished": self.vanished,
+            "overflowed": self.overflowed,
+            "list_requests": self.list_requests,
+            "walk": self.walk_mode,
+            **({"graphql_children": self.graphql} if self.graphql else {}),
+        }
 
 
 @dataclass
@@ -163,14 +171,19 @@ class _Children:
     diffstats_fp: str | None = None
 
 
-def prepare_children(children: _Children, project_id: int, kind: str,
-                     item_id: int) -> _Children:
+def prepare_children(children: _Children, project_id: int, kind: str, item_id: int) -> _Children:
     """Parse and normalise REST-shaped children into store rows (no connection needed: a
     fetch worker runs this, so the writer only executes SQL). Idempotent."""
     if not children.vanished and children.prepared is None:
         children.prepared = ingest.prepare_children(
-            project_id, kind, item_id, children.discussions, children.diffs,
-            overflow=children.overflow, changes_count=children.changes_count)
+            project_id,
+            kind,
+            item_id,
+            children.discussions,
+            children.diffs,
+            overflow=children.overflow,
+            changes_count=children.changes_count,
+        )
         children.discussions, children.diffs = [], []
     return children
 
@@ -190,8 +203,15 @@ def _now_iso() -> str:
 class ItemSync:
     """Fetching and committing items of one resource of one project."""
 
-    def __init__(self, client: GitLabClient, conn: sqlite3.Connection, pool: ThreadPoolExecutor,
-                 project: ProjectRef, resource: Resource, caps: Capabilities) -> None:
+    def __init__(
+        self,
+        client: GitLabClient,
+        conn: sqlite3.Connection,
+        pool: ThreadPoolExecutor,
+        project: ProjectRef,
+        resource: Resource,
+        caps: Capabilities,
+    ) -> None:
         self.client = client
         self.conn = conn
         self.pool = pool
@@ -215,8 +235,9 @@ class ItemSync:
 
     def fetch_children(self, raw: dict[str, Any]) -> _Children:
         """Fetch and prepare one item's children (runs in a fetch worker)."""
-        return prepare_children(self.children(raw), self.project.id, self.resource.kind,
-                                int(raw["id"]))
+        return prepare_children(
+            self.children(raw), self.project.id, self.resource.kind, int(raw["id"])
+        )
 
     # The bulk path's hooks (lore.sync.bulk_children.ItemsStage); they run in workers.
 
@@ -224,27 +245,35 @@ class ItemSync:
         """REST ``/discussions`` of one item; None when it is gone (404)."""
         iid = int(raw["iid"])
         try:
-            found: list[Any] = self.client.get_all(f"{self.base}/{iid}/discussions",
-                                                   per_page=100,
-                                                   what=f"discussions of {self._ref(iid)}")
+            found: list[Any] = self.client.get_all(
+                f"{self.base}/{iid}/discussions",
+                per_page=100,
+                what=f"discussions of {self._ref(iid)}",
+            )
             return found
         except LoreError as exc:
             if exc.code is ErrorCode.NOT_FOUND:
                 return None
             raise
 
-    def rest_diffs(self, raw: dict[str, Any], discussions: list[Any],
-                   diffstats_fp: str | None) -> _Children:
+    def rest_diffs(
+        self, raw: dict[str, Any], discussions: list[Any], diffstats_fp: str | None
+    ) -> _Children:
         children = self._mr_diffs(int(raw["iid"]), discussions)
         if not children.vanished:
             children.diffstats_fp = diffstats_fp
         return prepare_children(children, self.project.id, self.resource.kind, int(raw["id"]))
 
-    def make_children(self, raw: dict[str, Any], discussions: list[Any], diffs: list[Any],
-                      overflow: bool, changes_count: str | None,
-                      diffstats_fp: str | None) -> _Children:
-        children = _Children(discussions, diffs, overflow, changes_count,
-                             diffstats_fp=diffstats_fp)
+    def make_children(
+        self,
+        raw: dict[str, Any],
+        discussions: list[Any],
+        diffs: list[Any],
+        overflow: bool,
+        changes_count: str | None,
+        diffstats_fp: str | None,
+    ) -> _Children:
+        children = _Children(discussions, diffs, overflow, changes_count, diffstats_fp=diffstats_fp)
         return prepare_children(children, self.project.id, self.resource.kind, int(raw["id"]))
 
     def vanished_children(self) -> _Children:
@@ -258,22 +287,26 @@ class ItemSync:
             if bulk is not None and bulk.usable(self.conn):
                 self._bulk = bulk.fetcher(self.project.path, self.resource.kind)
                 # Notes a noteDetail "graphql" run wrote are not REST's: never reused as such.
-                self._bulk.trust_stored = not (bulk.settings.exact and bulk_children.is_lossy(
-                    self.conn, self.project.id, self.resource.kind))
+                self._bulk.trust_stored = not (
+                    bulk.settings.exact
+                    and bulk_children.is_lossy(self.conn, self.project.id, self.resource.kind)
+                )
         return self._bulk
 
     def _submit(self, changed: list[dict[str, Any]]) -> dict[int, Future[_Children]]:
         fetcher = self._bulk_fetcher() if changed else None
         if fetcher is None or not fetcher.capability.available:
-            return {int(raw["id"]): self.pool.submit(self.fetch_children, raw)
-                    for raw in changed}
+            return {int(raw["id"]): self.pool.submit(self.fetch_children, raw) for raw in changed}
         return bulk_children.submit(self, fetcher, self.resource.kind, changed)
 
     def children(self, raw: dict[str, Any]) -> _Children:
         iid = int(raw["iid"])
         try:
-            discussions = self.client.get_all(f"{self.base}/{iid}/discussions", per_page=100,
-                                              what=f"discussions of {self._ref(iid)}")
+            discussions = self.client.get_all(
+                f"{self.base}/{iid}/discussions",
+                per_page=100,
+                what=f"discussions of {self._ref(iid)}",
+            )
         except LoreError as exc:
             if exc.code is ErrorCode.NOT_FOUND:
                 return _Children([], [], vanished=True)  # deleted since it was listed
@@ -285,8 +318,9 @@ class ItemSync:
     def _mr_diffs(self, iid: int, discussions: list[Any]) -> _Children:
         if self.caps.diffs_endpoint:
             try:
-                diffs = self.client.get_all(f"{self.base}/{iid}/diffs", per_page=100,
-                                            what=f"diffs of {self._ref(iid)}")
+                diffs = self.client.get_all(
+                    f"{self.base}/{iid}/diffs", per_page=100, what=f"diffs of {self._ref(iid)}"
+                )
             except LoreError as exc:
                 if exc.code is not ErrorCode.NOT_FOUND:
                     raise
@@ -302,8 +336,9 @@ class ItemSync:
                     out.overflow = bool(out.changes_count and out.changes_count.endswith("+"))
                 return out
         try:
-            body = self.client.get_json(f"{self.base}/{iid}/changes",
-                                        what=f"changes of {self._ref(iid)}")
+            body = self.client.get_json(
+                f"{self.base}/{iid}/changes", what=f"changes of {self._ref(iid)}"
+            )
         except LoreError as exc:
             if exc.code is ErrorCode.NOT_FOUND:
                 return _Children([], [], vanished=True)
@@ -334,8 +369,15 @@ class ItemSync:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def commit(self, pending: _PendingPage, progress: Progress | None = None,
-               key: str = "", advance_cursor: bool = True, *, hold: bool = False) -> None:
+    def commit(
+        self,
+        pending: _PendingPage,
+        progress: Progress | None = None,
+        key: str = "",
+        advance_cursor: bool = True,
+        *,
+        hold: bool = False,
+    ) -> None:
         """Write one page (and the cursor) and commit; with ``hold`` the transaction stays
         open for the next page (:meth:`flush` commits it). A failure while writing rolls
         back every page held."""
@@ -343,8 +385,9 @@ class ItemSync:
         synced_at = _now_iso()
         fetched_at = iso_from_ms(pending.listed.server_ms or int(time.time() * 1000))
         stored_rows = [raw for raw in pending.changed if not results[int(raw["id"])].vanished]
-        newest = max((normalize_iso(raw.get("updated_at")) or "" for raw in pending.listed.items),
-                     default="")
+        newest = max(
+            (normalize_iso(raw.get("updated_at")) or "" for raw in pending.listed.items), default=""
+        )
         if self.held_pages == 0:
             self.conn.execute("BEGIN IMMEDIATE")
             self.txn_started = time.monotonic()
@@ -352,8 +395,9 @@ class ItemSync:
         try:
             notes = self._write(stored_rows, results, synced_at, fetched_at)
             if newest and advance_cursor:
-                ingest.set_cursor(self.conn, self.project.id, self.resource.stage, newest,
-                                  synced_at)
+                ingest.set_cursor(
+                    self.conn, self.project.id, self.resource.stage, newest, synced_at
+                )
         except BaseException:
             self.held_pages = 0
             self.conn.execute("ROLLBACK")
@@ -379,15 +423,19 @@ class ItemSync:
             self.held_pages = 0
             self.conn.execute("COMMIT")
 
-    def _write(self, stored_rows: list[dict[str, Any]], results: dict[int, _Children],
-               synced_at: str, fetched_at: str) -> int:
+    def _write(
+        self,
+        stored_rows: list[dict[str, Any]],
+        results: dict[int, _Children],
+        synced_at: str,
+        fetched_at: str,
+    ) -> int:
         kind = self.resource.kind
         conn, people = self.conn, self._people
         hashes = ingest.children_hashes(conn, kind, [int(raw["id"]) for raw in stored_rows])
         notes = 0
         for raw in stored_rows:
-            child = prepare_children(results[int(raw["id"])], self.project.id, kind,
-                                     int(raw["id"]))
+            child = prepare_children(results[int(raw["id"])], self.project.id, kind, int(raw["id"]))
             if kind == "issue":
                 item_id = ingest.upsert_issue(conn, self.project.id, raw, synced_at, people)
             else:
@@ -398,28 +446,35 @@ class ItemSync:
                 bulk_children.record_diffstats(conn, item_id, child.diffstats_fp)
             notes += child.prepared.note_count
         if stored_rows:
-            conn.executemany(f"UPDATE {ingest.item_table(kind)} SET children_fetched_at = ? "
-                             "WHERE id = ?", [(fetched_at, int(raw["id"])) for raw in stored_rows])
+            conn.executemany(
+                f"UPDATE {ingest.item_table(kind)} SET children_fetched_at = ? WHERE id = ?",
+                [(fetched_at, int(raw["id"])) for raw in stored_rows],
+            )
         return notes
 
     def fetch_and_commit(self, raws: list[dict[str, Any]], server_ms: int | None) -> None:
         """Read and store items found outside the walk (reconciliation, confirmations);
         the cursor does not move for them."""
         for start in range(0, len(raws), PER_PAGE):
-            chunk = raws[start:start + PER_PAGE]
-            self.commit(self.prepare(ListedPage(chunk, server_ms), full=True),
-                        advance_cursor=False)
+            chunk = raws[start : start + PER_PAGE]
+            self.commit(self.prepare(ListedPage(chunk, server_ms), full=True), advance_cursor=False)
 
     def fetch_by_iids(self, iids: list[int]) -> list[dict[str, Any]]:
         """The list entries of the given iids (REST ``iids[]``, 100 per request)."""
         out: list[dict[str, Any]] = []
         for start in range(0, len(iids), PER_PAGE):
-            chunk = iids[start:start + PER_PAGE]
+            chunk = iids[start : start + PER_PAGE]
             params: dict[str, Any] = {"iids[]": chunk, "state": "all", "per_page": PER_PAGE}
-            out.extend(x for x in self.client.get_all(self.base, params, per_page=PER_PAGE,
-                                                      what=f"{self.resource.api} of "
-                                                      f"{self.project.path}")
-                       if isinstance(x, dict))
+            out.extend(
+                x
+                for x in self.client.get_all(
+                    self.base,
+                    params,
+                    per_page=PER_PAGE,
+                    what=f"{self.resource.api} of {self.project.path}",
+                )
+                if isinstance(x, dict)
+            )
         return out
 
     def confirm_and_delete(self, candidates: dict[int, int]) -> int:
@@ -427,8 +482,9 @@ class ItemSync:
         an item that answers is live after all, so it is stored instead."""
         gone: list[int] = []
         alive: list[dict[str, Any]] = []
-        futures = {item_id: self.pool.submit(self._probe, iid)
-                   for item_id, iid in candidates.items()}
+        futures = {
+            item_id: self.pool.submit(self._probe, iid) for item_id, iid in candidates.items()
+        }
         for item_id, fut in futures.items():
             raw = fut.result()
             if raw is None:
@@ -486,8 +542,8 @@ def sync_resource(
     caps = caps or Capabilities()
     if caps.bulk is None:
         caps.bulk = bulk_children.BulkChildren(
-            client, caps.bulk_settings or bulk_children.BulkSettings(),
-            caps.version)
+            client, caps.bulk_settings or bulk_children.BulkSettings(), caps.version
+        )
     sync = ItemSync(client, conn, pool, project, resource, caps)
     since: str | None = None
     cursor = None if full else ingest.get_cursor(conn, project.id, resource.stage)
@@ -496,8 +552,9 @@ def sync_resource(
         since = iso_from_ms(max(ms_from_iso(cursor) - back, 0))
     key = f"{resource.stage}:{project.path}"
     what = f"{resource.api.replace('_', ' ')} of {project.path}"
-    walk = ItemWalk(client, sync.base, since=since, what=what,
-                    keyset=resource is ISSUES and caps.keyset_issues)
+    walk = ItemWalk(
+        client, sync.base, since=since, what=what, keyset=resource is ISSUES and caps.keyset_issues
+    )
     pages = iter(walk)
     first = next(pages, None)
     progress.start(key, f"{resource.stage:<6} {project.path}", first.total if first else 0)
@@ -510,8 +567,11 @@ def sync_resource(
         while in_flight is not None:
             upcoming = next(pages, None)
             prepared = sync.prepare(upcoming, full=full) if upcoming is not None else None
-            hold = (prepared is not None and sync.held_pages + 1 < per_txn
-                    and time.monotonic() - sync.txn_started < HOLD_SECONDS)
+            hold = (
+                prepared is not None
+                and sync.held_pages + 1 < per_txn
+                and time.monotonic() - sync.txn_started < HOLD_SECONDS
+            )
             sync.commit(in_flight, progress, key, hold=hold)
             if not hold and on_page_committed is not None:
                 on_page_committed()

@@ -152,13 +152,15 @@ def read_capability(conn: sqlite3.Connection, instance_url: str) -> Capability |
             checked_at=str(raw.get("checked_at") or ""),
             final_page_size=raw.get("final_page_size"),
             shrinks=int(raw.get("shrinks") or 0),
-            complexity_page_size=(int(raw["complexity_page_size"])
-                                  if raw.get("complexity_page_size") else None),
+            complexity_page_size=(
+                int(raw["complexity_page_size"]) if raw.get("complexity_page_size") else None
+            ),
             gitlab_version=raw.get("gitlab_version"),
             mode=raw.get("mode"),
             fields=[str(f) for f in raw.get("fields") or []],
             errors={str(k): dict(v) for k, v in errors.items() if isinstance(v, dict)}
-            if isinstance(errors, dict) else {},
+            if isinstance(errors, dict)
+            else {},
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None  # a damaged cache entry just means "check again"
@@ -287,7 +289,8 @@ def enrich_statuses(
     stale = cached is not None and (
         cached.available is None  # never probed successfully
         or (gitlab_version is not None and cached.gitlab_version != gitlab_version)
-        or (cached.available and cached.mode is None))  # a cache from before shapes
+        or (cached.available and cached.mode is None)
+    )  # a cache from before shapes
     if cached is not None and not stale:
         result.available, result.reason = bool(cached.available), cached.reason
         result.mode, result.fields = cached.mode, list(cached.fields)
@@ -313,16 +316,16 @@ def enrich_statuses(
             checked_at = iso_from_ms(clock.now_ms())
             probed = True
         if result.available:
-            query = build_query(result.mode or "object",
-                                result.fields or list(DEFAULT_FIELDS))
-            _fetch_all(gql, conn, query, project_path, project_id, wanted, pages, result,
-                       resolved)
+            query = build_query(result.mode or "object", result.fields or list(DEFAULT_FIELDS))
+            _fetch_all(gql, conn, query, project_path, project_id, wanted, pages, result, resolved)
     except GraphQLError as exc:
         if exc.kind is FailureKind.SCHEMA:
             # The schema rejected the status query (a validation error): not here.
             result.available = False
-            result.reason = ("work-item status not available on this instance: the GraphQL "
-                             f"schema rejected the status query ({exc.message})")
+            result.reason = (
+                "work-item status not available on this instance: the GraphQL "
+                f"schema rejected the status query ({exc.message})"
+            )
         else:
             _failed(result, exc)
     except LoreError as exc:
@@ -344,33 +347,40 @@ def enrich_statuses(
             _clear_statuses(conn, project_id)
         errors = dict(cached.errors) if cached is not None else {}
         if result.error_code:
-            errors[project_path] = {"message": result.error, "code": result.error_code,
-                                    "at": now}
+            errors[project_path] = {"message": result.error, "code": result.error_code, "at": now}
         else:
             errors.pop(project_path, None)
         changed_errors = cached is None or errors != cached.errors
         if checked_at is not None or changed_errors:
             # Never probed (the probe itself failed): availability stays unknown, the
             # error is kept for `lore status`, and the next run probes again.
-            write_capability(conn, instance_url, Capability(
-                available=result.available if probed else None, reason=result.reason,
-                checked_at=checked_at or now,
-                final_page_size=result.final_page_size if result.available else None,
-                shrinks=result.shrinks,
-                complexity_page_size=_complexity_size(pages, cached, stale or full, result),
-                gitlab_version=gitlab_version if gitlab_version is not None
-                else (cached.gitlab_version if cached is not None else None),
-                mode=result.mode if result.available else None,
-                fields=result.fields if result.available else [],
-                errors=errors))
+            write_capability(
+                conn,
+                instance_url,
+                Capability(
+                    available=result.available if probed else None,
+                    reason=result.reason,
+                    checked_at=checked_at or now,
+                    final_page_size=result.final_page_size if result.available else None,
+                    shrinks=result.shrinks,
+                    complexity_page_size=_complexity_size(pages, cached, stale or full, result),
+                    gitlab_version=gitlab_version
+                    if gitlab_version is not None
+                    else (cached.gitlab_version if cached is not None else None),
+                    mode=result.mode if result.available else None,
+                    fields=result.fields if result.available else [],
+                    errors=errors,
+                ),
+            )
     except sqlite3.Error as exc:
         _failed(result, _db_error(exc))
     _log_summary(project_path, result)
     return result
 
 
-def _complexity_size(pages: AdaptivePageSize, cached: Capability | None, forget: bool,
-                     result: StatusEnrichment) -> int | None:
+def _complexity_size(
+    pages: AdaptivePageSize, cached: Capability | None, forget: bool, result: StatusEnrichment
+) -> int | None:
     """What to remember as the size that fits the complexity limit: this run's when the
     limit rejected a page (``ceiling``), else the one already remembered (unless
     ``forget``: a new version or ``--full`` finds out again)."""
@@ -396,8 +406,11 @@ class StatusShape:
 
 def _named_type(ref: Any) -> tuple[str | None, str | None]:
     """(kind, name) of an introspected field type, through NON_NULL/LIST wrappers."""
-    while isinstance(ref, dict) and ref.get("kind") in ("NON_NULL", "LIST") \
-            and isinstance(ref.get("ofType"), dict):
+    while (
+        isinstance(ref, dict)
+        and ref.get("kind") in ("NON_NULL", "LIST")
+        and isinstance(ref.get("ofType"), dict)
+    ):
         ref = ref["ofType"]
     if not isinstance(ref, dict):
         return None, None
@@ -418,14 +431,20 @@ def shape_from_introspection(data: dict[str, Any]) -> StatusShape:
     """The status shape from the answer to :data:`PROBE_QUERY`."""
     widget = _field_types(data.get("widget"))
     if widget is None:
-        return StatusShape(False, f"the GraphQL schema has no {STATUS_WIDGET_TYPE} type "
-                                  "(a CE build, or GitLab before 15.5)")
+        return StatusShape(
+            False,
+            f"the GraphQL schema has no {STATUS_WIDGET_TYPE} type "
+            "(a CE build, or GitLab before 15.5)",
+        )
     if "status" in widget:
         kind, type_name = widget["status"]
         if kind == "SCALAR":
-            return StatusShape(False, f"{STATUS_WIDGET_TYPE}.status is a {type_name} here "
-                                      "(requirements verification only): work-item status "
-                                      "not available on this instance")
+            return StatusShape(
+                False,
+                f"{STATUS_WIDGET_TYPE}.status is a {type_name} here "
+                "(requirements verification only): work-item status "
+                "not available on this instance",
+            )
         status = _field_types(data.get("status"))
         available = set(status) if status is not None else set(DEFAULT_FIELDS)
         fields = [f for f in WANTED_FIELDS if f in available]
@@ -433,8 +452,9 @@ def shape_from_introspection(data: dict[str, Any]) -> StatusShape:
             return StatusShape(False, "the status object has no name field")
         return StatusShape(True, None, "object", fields)
     if "name" in widget:  # 17.8–17.10: the status's fields sit on the widget
-        return StatusShape(True, None, "flat",
-                           [f for f in WANTED_FIELDS if f in widget and f != "category"])
+        return StatusShape(
+            True, None, "flat", [f for f in WANTED_FIELDS if f in widget and f != "category"]
+        )
     return StatusShape(False, f"{STATUS_WIDGET_TYPE} has no status fields on this instance")
 
 
@@ -456,9 +476,17 @@ def _probe(gql: GraphQLClient) -> StatusShape:
     return shape_from_introspection(response.data)
 
 
-def _fetch_all(gql: GraphQLClient, conn: sqlite3.Connection, query: str, project_path: str,
-               project_id: int, iids: list[int], pages: AdaptivePageSize,
-               result: StatusEnrichment, resolved: set[int]) -> None:
+def _fetch_all(
+    gql: GraphQLClient,
+    conn: sqlite3.Connection,
+    query: str,
+    project_path: str,
+    project_id: int,
+    iids: list[int],
+    pages: AdaptivePageSize,
+    result: StatusEnrichment,
+    resolved: set[int],
+) -> None:
     """Fetch ``iids`` in batches of :data:`IID_BATCH`; add every iid whose status is now
     known (stored, known empty, or absent upstream from a clean batch) to ``resolved``."""
     seen_status = False  # any status at all: the widget demonstrably works here
@@ -468,21 +496,31 @@ def _fetch_all(gql: GraphQLClient, conn: sqlite3.Connection, query: str, project
         returned: set[int] = set()
         clean = True  # no partial errors in this batch
         while True:
-            variables = {"fullPath": project_path, "iids": [str(i) for i in batch],
-                         "first": pages.size, "after": cursor}
+            variables = {
+                "fullPath": project_path,
+                "iids": [str(i) for i in batch],
+                "first": pages.size,
+                "after": cursor,
+            }
             try:
                 response = gql.execute(query, variables)
                 work_items = response.require("project", "workItems")
             except GraphQLError as exc:
                 if exc.kind.shrinkable and pages.on_failure(exc.kind):
-                    log.info("work items page of %d failed (%s); retrying with %d",
-                             variables["first"], exc.kind.value, pages.size)
+                    log.info(
+                        "work items page of %d failed (%s); retrying with %d",
+                        variables["first"],
+                        exc.kind.value,
+                        pages.size,
+                    )
                     continue
                 if exc.kind is FailureKind.COMPLEXITY and not seen_status:
                     # Deterministic and unfixable from here: the instance cannot serve it.
                     result.available = False
-                    result.reason = ("even one work item per page exceeds the instance's "
-                                     f"GraphQL complexity limit ({exc.message})")
+                    result.reason = (
+                        "even one work item per page exceeds the instance's "
+                        f"GraphQL complexity limit ({exc.message})"
+                    )
                     return
                 raise
             if not isinstance(work_items, dict):
@@ -490,7 +528,8 @@ def _fetch_all(gql: GraphQLClient, conn: sqlite3.Connection, query: str, project
                     ErrorCode.NOT_FOUND,
                     f"GitLab's GraphQL API cannot see project {project_path}",
                     kind=FailureKind.NOT_FOUND,
-                    suggestion="Check that the token can read the project (scope read_api)")
+                    suggestion="Check that the token can read the project (scope read_api)",
+                )
             page = _read_page(work_items, response, flat)
             if page.field_failure is not None:
                 kind, message = page.field_failure
@@ -532,8 +571,7 @@ class _Page:
     returned: set[int] = field(default_factory=set)  # iids of the nodes on this page
 
 
-def _read_page(work_items: dict[str, Any], response: GraphQLResponse,
-               flat: bool = False) -> _Page:
+def _read_page(work_items: dict[str, Any], response: GraphQLResponse, flat: bool = False) -> _Page:
     nodes = work_items.get("nodes") or []
     info = work_items.get("pageInfo") or {}
     # Errors that point into one node (path …, "nodes", i, …) leave that node's status
@@ -567,18 +605,24 @@ def _read_page(work_items: dict[str, Any], response: GraphQLResponse,
     field_failure: tuple[FailureKind, str] | None = None
     if nodes and response.errors and not any_status and unresolved == len(nodes):
         first = response.errors[0]
-        kind = next((e.kind for e in response.errors if e.kind is not FailureKind.OTHER),
-                    first.kind)
+        kind = next(
+            (e.kind for e in response.errors if e.kind is not FailureKind.OTHER), first.kind
+        )
         field_failure = (kind, first.message)
-    return _Page(statuses=statuses, unresolved=unresolved, any_status=any_status,
-                 has_next=bool(info.get("hasNextPage")),
-                 end_cursor=info.get("endCursor") if isinstance(info.get("endCursor"), str)
-                 else None,
-                 field_failure=field_failure, returned=returned)
+    return _Page(
+        statuses=statuses,
+        unresolved=unresolved,
+        any_status=any_status,
+        has_next=bool(info.get("hasNextPage")),
+        end_cursor=info.get("endCursor") if isinstance(info.get("endCursor"), str) else None,
+        field_failure=field_failure,
+        returned=returned,
+    )
 
 
-def _status_of(node: dict[str, Any], flat: bool = False
-               ) -> tuple[tuple[str | None, str | None, str | None] | None, bool]:
+def _status_of(
+    node: dict[str, Any], flat: bool = False
+) -> tuple[tuple[str | None, str | None, str | None] | None, bool]:
     """(status, known): status triple or None; known=False when the widgets errored."""
     widgets = node.get("widgets")
     if not isinstance(widgets, list):
@@ -598,15 +642,20 @@ def _status_of(node: dict[str, Any], flat: bool = False
             continue
         if isinstance(status, dict) and status.get("name"):
             category = status.get("category")
-            return (str(status["name"]),
-                    str(category).lower() if category else None,
-                    str(status["color"]) if status.get("color") else None), True
+            return (
+                str(status["name"]),
+                str(category).lower() if category else None,
+                str(status["color"]) if status.get("color") else None,
+            ), True
         return None, True
     return None, True
 
 
-def _store_page(conn: sqlite3.Connection, project_id: int,
-                statuses: dict[int, tuple[str | None, str | None, str | None]]) -> int:
+def _store_page(
+    conn: sqlite3.Connection,
+    project_id: int,
+    statuses: dict[int, tuple[str | None, str | None, str | None]],
+) -> int:
     """Write one page in one transaction; return how many rows actually changed."""
     if not statuses:
         return 0
@@ -617,7 +666,8 @@ def _store_page(conn: sqlite3.Connection, project_id: int,
                 "UPDATE issues SET status_name = ?, status_category = ?, status_color = ? "
                 "WHERE project_id = ? AND iid = ? AND (status_name IS NOT ? OR "
                 "status_category IS NOT ? OR status_color IS NOT ?)",
-                (name, category, color, project_id, iid, name, category, color))
+                (name, category, color, project_id, iid, name, category, color),
+            )
             changed += cur.rowcount
     return changed
 
@@ -625,22 +675,27 @@ def _store_page(conn: sqlite3.Connection, project_id: int,
 def _clear_statuses(conn: sqlite3.Connection, project_id: int) -> None:
     # The instance lost the widget (downgrade, tier change): stale statuses would mislead.
     with transaction(conn):
-        conn.execute("UPDATE issues SET status_name = NULL, status_category = NULL, "
-                     "status_color = NULL WHERE project_id = ? AND status_name IS NOT NULL",
-                     (project_id,))
+        conn.execute(
+            "UPDATE issues SET status_name = NULL, status_category = NULL, "
+            "status_color = NULL WHERE project_id = ? AND status_name IS NOT NULL",
+            (project_id,),
+        )
 
 
 def _has_pending_column(conn: sqlite3.Connection) -> bool:
-    return any(row[1] == "status_pending"
-               for row in conn.execute("PRAGMA table_info(issues)"))
+    return any(row[1] == "status_pending" for row in conn.execute("PRAGMA table_info(issues)"))
 
 
 def _pending_iids(conn: sqlite3.Connection, project_id: int) -> list[int]:
     """Issues of the project whose status a run has not resolved yet."""
     if not _has_pending_column(conn):
         return []
-    return [int(r[0]) for r in conn.execute(
-        "SELECT iid FROM issues WHERE project_id = ? AND status_pending = 1", (project_id,))]
+    return [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT iid FROM issues WHERE project_id = ? AND status_pending = 1", (project_id,)
+        )
+    ]
 
 
 def _clear_pending(conn: sqlite3.Connection, project_id: int, iids: set[int]) -> int:
@@ -652,7 +707,9 @@ def _clear_pending(conn: sqlite3.Connection, project_id: int, iids: set[int]) ->
             marks = ",".join("?" * len(batch))
             cur = conn.execute(
                 f"UPDATE issues SET status_pending = 0 WHERE project_id = ? "
-                f"AND status_pending = 1 AND iid IN ({marks})", (project_id, *batch))
+                f"AND status_pending = 1 AND iid IN ({marks})",
+                (project_id, *batch),
+            )
             cleared += cur.rowcount
     return cleared
 
@@ -662,7 +719,7 @@ def _clear_pending(conn: sqlite3.Connection, project_id: int, iids: set[int]) ->
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _node_index(entry: GraphQLErrorEntry) -> int | None:
@@ -683,8 +740,10 @@ def _as_int(value: Any) -> int | None:
 
 def _remember_errors(result: StatusEnrichment, errors: list[GraphQLErrorEntry]) -> None:
     for entry in errors:
-        if entry.message not in result.partial_errors \
-                and len(result.partial_errors) < MAX_REPORTED_ERRORS:
+        if (
+            entry.message not in result.partial_errors
+            and len(result.partial_errors) < MAX_REPORTED_ERRORS
+        ):
             result.partial_errors.append(entry.message)
 
 
@@ -705,6 +764,11 @@ def _log_summary(project_path: str, result: StatusEnrichment) -> None:
     elif not result.available:
         log.info("work-item status unavailable: %s", result.reason)
     else:
-        log.info("work-item status for %s: %d updated, %d requests, page size %d, %d shrinks",
-                 project_path, result.updated, result.requests, result.final_page_size,
-                 result.shrinks)
+        log.info(
+            "work-item status for %s: %d updated, %d requests, page size %d, %d shrinks",
+            project_path,
+            result.updated,
+            result.requests,
+            result.final_page_size,
+            result.shrinks,
+        )

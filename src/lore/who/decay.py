@@ -12,7 +12,9 @@ def age_days(now_ms: int, at_ms: int) -> float:
     return max(0.0, (now_ms - at_ms) / MS_PER_DAY)
 
 
-def decay_function(curve: str, half_life_days: float, window_days: float) -> Callable[[float], float]:
+def decay_function(
+    curve: str, half_life_days: float, window_days: float
+) -> Callable[[float], float]:
     """The curve as a function of age in days (hot loop: no per-call dispatch)."""
     if curve == "exponential":
         return lambda age: float(0.5 ** (age / half_life_days))

@@ -201,4 +201,3 @@ def apply_overrides(
         hide_stale=hide_stale if hide_stale is not None else base.hide_stale,
         depth=depth if depth is not None else base.depth,
     )
-

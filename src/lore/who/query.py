@@ -76,7 +76,9 @@ class _Mr:
     at_ms: int  # merged_at, else updated_at, else created_at
 
 
-def _load_mrs(conn: sqlite3.Connection, ids: Iterable[int], project_id: int | None) -> dict[int, _Mr]:
+def _load_mrs(
+    conn: sqlite3.Connection, ids: Iterable[int], project_id: int | None
+) -> dict[int, _Mr]:
     sql = (
         "SELECT id, project_id, author_id, state = 'merged', "
         + _ms("COALESCE(CASE WHEN state = 'merged' THEN merged_at END, updated_at, created_at)")
@@ -109,8 +111,9 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
 APPROVAL_NOTE = "approved this merge request"
 
 
-def _approvals(conn: sqlite3.Connection, mrs: dict[int, _Mr],
-               only: int | None = None) -> list[tuple[int, int, str, int]]:
+def _approvals(
+    conn: sqlite3.Connection, mrs: dict[int, _Mr], only: int | None = None
+) -> list[tuple[int, int, str, int]]:
     """(person, mr, 'approved', ms) from approval system notes and, when a sync fills it,
     the ``mr_approvals`` table; one per person and MR, the newest."""
     if not mrs:
@@ -119,12 +122,14 @@ def _approvals(conn: sqlite3.Connection, mrs: dict[int, _Mr],
     who_filter = "" if only is None else " AND author_id = ?"
     extra: list[Any] = [] if only is None else [only]
     newest: dict[tuple[int, int], int] = {}
-    sources = [(
-        f"SELECT item_id, author_id, {_ms('MAX(created_at)')} FROM notes "
-        "WHERE item_kind = 'mr' AND item_id IN (SELECT value FROM json_each(?)) "
-        f"AND system = 1 AND body = '{APPROVAL_NOTE}' AND author_id IS NOT NULL{who_filter} "
-        "GROUP BY item_id, author_id"
-    )]
+    sources = [
+        (
+            f"SELECT item_id, author_id, {_ms('MAX(created_at)')} FROM notes "
+            "WHERE item_kind = 'mr' AND item_id IN (SELECT value FROM json_each(?)) "
+            f"AND system = 1 AND body = '{APPROVAL_NOTE}' AND author_id IS NOT NULL{who_filter} "
+            "GROUP BY item_id, author_id"
+        )
+    ]
     if _has_table(conn, "mr_approvals"):
         sources.append(
             f"SELECT mr_id, person_id, {_ms('approved_at')} FROM mr_approvals "
@@ -256,8 +261,12 @@ def _mr_meta(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, dict[str
     }
 
 
-def _rank(conn: sqlite3.Connection, tallies: dict[Any, _Tally], params: WhoParams,
-          describe: dict[Any, dict[str, Any]]) -> tuple[list[dict[str, Any]], int, int, float]:
+def _rank(
+    conn: sqlite3.Connection,
+    tallies: dict[Any, _Tally],
+    params: WhoParams,
+    describe: dict[Any, dict[str, Any]],
+) -> tuple[list[dict[str, Any]], int, int, float]:
     """Rows sorted by score, stale ones hidden if asked, limited, with evidence.
 
     Returns (visible rows, rows before hiding, hidden stale, total score)."""
@@ -266,18 +275,27 @@ def _rank(conn: sqlite3.Connection, tallies: dict[Any, _Tally], params: WhoParam
     for key, t in tallies.items():
         age = age_days(params.now_ms, t.last_at_ms)
         row: dict[str, Any] = {"rank": 0, **describe[key]}
-        row.update({
-            "score": t.score,
-            "share": (t.score / total) if total > 0 else 0.0,
-            "last_activity_at": iso_from_ms(t.last_at_ms),
-            "last_activity_age_days": int(age),
-            "stale": age > params.stale_days,
-            "breakdown": {k: {"score": v[0], "count": int(v[1])} for k, v in t.kinds.items()},
-            "evidence": [],
-        })
+        row.update(
+            {
+                "score": t.score,
+                "share": (t.score / total) if total > 0 else 0.0,
+                "last_activity_at": iso_from_ms(t.last_at_ms),
+                "last_activity_age_days": int(age),
+                "stale": age > params.stale_days,
+                "breakdown": {k: {"score": v[0], "count": int(v[1])} for k, v in t.kinds.items()},
+                "evidence": [],
+            }
+        )
         rows.append((key, t, row))
-    rows.sort(key=lambda r: (-r[1].score, -r[1].last_at_ms, r[2].get("username", ""),
-                             r[2].get("project", ""), r[2].get("path", "")))
+    rows.sort(
+        key=lambda r: (
+            -r[1].score,
+            -r[1].last_at_ms,
+            r[2].get("username", ""),
+            r[2].get("project", ""),
+            r[2].get("path", ""),
+        )
+    )
     visible = [r for r in rows if not (params.hide_stale and r[2]["stale"])]
     shown = visible[: params.limit]
     top = {key: _top_mrs(t) for key, t, _ in shown}
@@ -286,8 +304,12 @@ def _rank(conn: sqlite3.Connection, tallies: dict[Any, _Tally], params: WhoParam
     for i, (key, _t, row) in enumerate(shown, 1):
         row["rank"] = i
         row["evidence"] = [
-            {**meta[mr_id], "date": iso_from_ms(at_ms), "kinds": [k for k in KINDS if k in kinds],
-             "score": score}
+            {
+                **meta[mr_id],
+                "date": iso_from_ms(at_ms),
+                "kinds": [k for k in KINDS if k in kinds],
+                "score": score,
+            }
             for mr_id, score, kinds, at_ms in top[key]
         ]
         out.append(row)
@@ -305,12 +327,14 @@ def _freshest(tallies: dict[Any, _Tally], params: WhoParams) -> tuple[str | None
 
 
 #: A note positioned on a diff (GitLab's DiffNote; its replies carry the same position).
-_IS_DIFF_NOTE = ("(note_type = 'DiffNote' OR position_new_path IS NOT NULL"
-                 " OR position_old_path IS NOT NULL)")
+_IS_DIFF_NOTE = (
+    "(note_type = 'DiffNote' OR position_new_path IS NOT NULL OR position_old_path IS NOT NULL)"
+)
 
 
-def _path_note_rows(conn: sqlite3.Connection, mrs: dict[int, _Mr], scope: PathScope,
-                    params: WhoParams) -> list[ContributionRow]:
+def _path_note_rows(
+    conn: sqlite3.Connection, mrs: dict[int, _Mr], scope: PathScope, params: WhoParams
+) -> list[ContributionRow]:
     """Reviews (diff notes on the scope's paths) and discussion (notes not on a diff) of
     the MRs; diff notes on the MR's other paths are neither."""
     if not mrs:
@@ -338,7 +362,8 @@ def _path_note_rows(conn: sqlite3.Connection, mrs: dict[int, _Mr], scope: PathSc
 def _excluded_ids(people: dict[int, Person], params: WhoParams) -> set[int]:
     wanted = {u.lower() for u in params.excluded_users}
     return {
-        pid for pid, p in people.items()
+        pid
+        for pid, p in people.items()
         if p.username.lower() in wanted or (params.exclude_bots and is_bot(p, params.bot_patterns))
     }
 
@@ -359,8 +384,12 @@ def who_path(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
     describe = {}
     for pid in tallies:
         person = people.get(pid) or Person(pid, f"user-{pid}", None, False)
-        describe[pid] = {"username": person.username, "name": person.name, "person_id": pid,
-                         "is_bot": is_bot(person, params.bot_patterns)}
+        describe[pid] = {
+            "username": person.username,
+            "name": person.name,
+            "person_id": pid,
+            "is_bot": is_bot(person, params.bot_patterns),
+        }
     experts, total_people, hidden, total = _rank(conn, tallies, params, describe)
     last_at, last_age = _freshest(tallies, params)
     data: dict[str, Any] = {
@@ -379,7 +408,8 @@ def who_path(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
         "excluded_people": len(excluded),
         "mrs_considered": len(mrs),
         "total_score": total,
-        "all_stale": bool(tallies) and all(
+        "all_stale": bool(tallies)
+        and all(
             age_days(params.now_ms, t.last_at_ms) > params.stale_days for t in tallies.values()
         ),
         "last_activity_at": last_at,
@@ -390,8 +420,9 @@ def who_path(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
     return data
 
 
-def _path_note(conn: sqlite3.Connection, scope: PathScope, data: dict[str, Any],
-               params: WhoParams) -> str | None:
+def _path_note(
+    conn: sqlite3.Connection, scope: PathScope, data: dict[str, Any], params: WhoParams
+) -> str | None:
     if scope.match == "none":
         if conn.execute("SELECT 1 FROM merge_requests LIMIT 1").fetchone() is None:
             return NOTHING_SYNCED
@@ -403,10 +434,15 @@ def _path_note(conn: sqlite3.Connection, scope: PathScope, data: dict[str, Any],
             return "every contributor to this path was excluded by --exclude/--exclude-bots"
         return "no contributions to this path match the filters"
     if data["all_stale"]:
-        hidden = (f" ({data['hidden_stale']} stale hidden by --hide-stale)"
-                  if data["hidden_stale"] else "")
-        return (f"no one active on this path for {data['last_activity_age_days']} days"
-                f"{hidden}: every expert is stale (threshold {params.stale_days:g} days)")
+        hidden = (
+            f" ({data['hidden_stale']} stale hidden by --hide-stale)"
+            if data["hidden_stale"]
+            else ""
+        )
+        return (
+            f"no one active on this path for {data['last_activity_age_days']} days"
+            f"{hidden}: every expert is stale (threshold {params.stale_days:g} days)"
+        )
     return None
 
 
@@ -414,16 +450,17 @@ def _cut_lists(conn: sqlite3.Connection) -> str:
     """A warning that some diff lists are incomplete (GitLab cut them at its limits), so a
     path that is not found may still have been touched; empty when none was cut."""
     try:
-        row = conn.execute("SELECT COUNT(*) FROM merge_requests WHERE diffs_overflow = 1"
-                           " OR changes_count LIKE '%+'").fetchone()
+        row = conn.execute(
+            "SELECT COUNT(*) FROM merge_requests WHERE diffs_overflow = 1"
+            " OR changes_count LIKE '%+'"
+        ).fetchone()
     except sqlite3.OperationalError:  # a store from before migration 6
         return ""
     cut = int(row[0]) if row else 0
     if not cut:
         return ""
     noun = "merge request's diff list was" if cut == 1 else "merge requests' diff lists were"
-    return (f" (but {cut} {noun} cut at GitLab's limits, so paths beyond them are not"
-            " known)")
+    return f" (but {cut} {noun} cut at GitLab's limits, so paths beyond them are not known)"
 
 
 # -- who @USER --------------------------------------------------------------------------------
@@ -460,9 +497,14 @@ def who_user(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
     person = _find_person(conn, username) if username else None
     data: dict[str, Any] = {
         "mode": "user",
-        "query": {"target": target, "username": username, "found": person is not None,
-                  "person_id": person.id if person else None,
-                  "name": person.name if person else None, "project": params.project},
+        "query": {
+            "target": target,
+            "username": username,
+            "found": person is not None,
+            "person_id": person.id if person else None,
+            "name": person.name if person else None,
+            "project": params.project,
+        },
         "params": params.to_dict(),
         "areas": [],
         "total_areas": 0,
@@ -488,12 +530,18 @@ def who_user(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
     ).fetchall()
     ids = {r[0] for r in conn.execute("SELECT id FROM merge_requests WHERE author_id = ?", (pid,))}
     ids.update(r[0] for r in note_rows)
-    ids.update(r[0] for r in conn.execute(
-        "SELECT item_id FROM notes WHERE author_id = ? AND item_kind = 'mr' AND system = 1 "
-        f"AND body = '{APPROVAL_NOTE}'", (pid,)))
+    ids.update(
+        r[0]
+        for r in conn.execute(
+            "SELECT item_id FROM notes WHERE author_id = ? AND item_kind = 'mr' AND system = 1 "
+            f"AND body = '{APPROVAL_NOTE}'",
+            (pid,),
+        )
+    )
     if _has_table(conn, "mr_approvals"):
-        ids.update(r[0] for r in conn.execute(
-            "SELECT mr_id FROM mr_approvals WHERE person_id = ?", (pid,)))
+        ids.update(
+            r[0] for r in conn.execute("SELECT mr_id FROM mr_approvals WHERE person_id = ?", (pid,))
+        )
     mrs = _load_mrs(conn, ids, project_id)
     areas_of_mr: dict[int, set[str]] = {}
     for mr_id, new_path, old_path in conn.execute(
@@ -502,7 +550,8 @@ def who_user(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
         (_json_ids(mrs),),
     ):
         areas_of_mr.setdefault(mr_id, set()).update(
-            (area_of(new_path, params.depth), area_of(old_path, params.depth)))
+            (area_of(new_path, params.depth), area_of(old_path, params.depth))
+        )
 
     # Authorship, discussion and approval count for every area the MR touched (its diff
     # list and its diff notes' paths); a diff note is a review of the areas of its own
@@ -529,28 +578,35 @@ def who_user(conn: sqlite3.Connection, target: str, params: WhoParams) -> dict[s
             add(area, mr_id, "discussed", at_ms)
     tallies = _tally(((k[0], k[1], k[2], at) for k, at in newest.items()), params)
     project_paths = dict(conn.execute("SELECT id, path FROM projects").fetchall())
-    describe = {key: {"project": project_paths.get(key[0], str(key[0])), "path": key[1]}
-                for key in tallies}
+    describe = {
+        key: {"project": project_paths.get(key[0], str(key[0])), "path": key[1]} for key in tallies
+    }
     areas, total_areas, hidden, total = _rank(conn, tallies, params, describe)
     last_at, last_age = _freshest(tallies, params)
     all_stale = bool(tallies) and all(
         age_days(params.now_ms, t.last_at_ms) > params.stale_days for t in tallies.values()
     )
-    data.update({
-        "areas": areas,
-        "total_areas": total_areas,
-        "hidden_stale": hidden,
-        "mrs_considered": len(mrs),
-        "total_score": total,
-        "all_stale": all_stale,
-        "last_activity_at": last_at,
-        "last_activity_age_days": last_age,
-    })
+    data.update(
+        {
+            "areas": areas,
+            "total_areas": total_areas,
+            "hidden_stale": hidden,
+            "mrs_considered": len(mrs),
+            "total_score": total,
+            "all_stale": all_stale,
+            "last_activity_at": last_at,
+            "last_activity_age_days": last_age,
+        }
+    )
     if not tallies:
-        data["note"] = f"@{person.username} has no contributions to merge requests that match the filters"
+        data["note"] = (
+            f"@{person.username} has no contributions to merge requests that match the filters"
+        )
     elif all_stale:
-        data["note"] = (f"@{person.username} has not been active on any path for {last_age} days "
-                        f"(threshold {params.stale_days:g} days)")
+        data["note"] = (
+            f"@{person.username} has not been active on any path for {last_age} days "
+            f"(threshold {params.stale_days:g} days)"
+        )
     return data
 
 

@@ -65,8 +65,9 @@ class PathScope:
         if self.aliases:
             # Aliases are per project: match "project_id<US>path" keys.
             keys = sorted(f"{pid}\x1f{p}" for pid, paths in self.aliases.items() for p in paths)
-            parts.append(f"({project_column} || char(31) || {column}) IN "
-                         "(SELECT value FROM json_each(?))")
+            parts.append(
+                f"({project_column} || char(31) || {column}) IN (SELECT value FROM json_each(?))"
+            )
             args.append(json.dumps(keys))
         return ("(" + " OR ".join(parts) + ")" if parts else "0"), args
 

@@ -31,21 +31,32 @@ DEMO_SCHEMA = obj(
         "data_dir": STR,
         "simulator_url": STR,
         "sync": {"type": "object"},
-        "tour": arr(obj({"command": STR, "ok": {"type": "boolean"}, "data": {},
-                         "error": OPT_STR})),
+        "tour": arr(obj({"command": STR, "ok": {"type": "boolean"}, "data": {}, "error": OPT_STR})),
         "next_commands": arr(STR),
         "env": {"type": "object", "additionalProperties": STR},
     }
 )
 
 
-@robot(DEMO_SCHEMA, exit_codes=[ErrorCode.NETWORK_ERROR, ErrorCode.DB_ERROR],
-       examples=["lore demo", "lore demo --dir ./lore-demo", "lore --robot demo --preset small"])
+@robot(
+    DEMO_SCHEMA,
+    exit_codes=[ErrorCode.NETWORK_ERROR, ErrorCode.DB_ERROR],
+    examples=["lore demo", "lore demo --dir ./lore-demo", "lore --robot demo --preset small"],
+)
 @click.command("demo")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to put the demo config and data (default: a new temp dir).")
-@click.option("--preset", type=click.Choice(["small", "medium"]), default="small",
-              show_default=True, help="Size of the sample dataset.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to put the demo config and data (default: a new temp dir).",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(["small", "medium"]),
+    default="small",
+    show_default=True,
+    help="Size of the sample dataset.",
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Dataset seed.")
 @click.pass_obj
 def demo_cmd(app: AppContext, directory: Path | None, preset: str, seed: int) -> int:
@@ -60,17 +71,29 @@ def demo_cmd(app: AppContext, directory: Path | None, preset: str, seed: int) ->
 
     root = (directory or Path(tempfile.mkdtemp(prefix="lore-demo-"))).resolve()
     if root.exists() and any(root.iterdir()) and not (root / "config.json").exists():
-        raise LoreError(ErrorCode.USAGE_ERROR, f"{root} is not empty and is not a lore demo dir",
-                        suggestion="Pick an empty or new directory with --dir")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            f"{root} is not empty and is not a lore demo dir",
+            suggestion="Pick an empty or new directory with --dir",
+        )
     config_path = root / "config.json"
     data_dir = root / "data"
     app.info(f"[bold]lore demo[/bold] — starting a GitLab simulator ({preset} preset) on loopback")
     sim = Simulator.start(preset=preset, seed=seed)
     embedder = FakeOllama.start()
     try:
-        cfg = config_mod.build(sim.url, [p.path for p in sim.dataset.projects], DEMO_TOKEN_VAR, extra={
-            "embedding": {"provider": "ollama", "baseUrl": embedder.url,
-                          "model": "nomic-embed-text"}})
+        cfg = config_mod.build(
+            sim.url,
+            [p.path for p in sim.dataset.projects],
+            DEMO_TOKEN_VAR,
+            extra={
+                "embedding": {
+                    "provider": "ollama",
+                    "baseUrl": embedder.url,
+                    "model": "nomic-embed-text",
+                }
+            },
+        )
         write_atomic(config_path, config_mod.dumps(cfg), mode=0o644)
         os.environ[DEMO_TOKEN_VAR] = sim.token
         os.environ["LORE_CONFIG_PATH"] = str(config_path)
@@ -86,10 +109,13 @@ def demo_cmd(app: AppContext, directory: Path | None, preset: str, seed: int) ->
                     report = run_pipeline(cfg, data_dir, SyncOptions(), progress=progress)
         if report.outcome == "failed":
             failure = report.first_core_failure()
-            raise LoreError(ErrorCode(failure.error_code or "INTERNAL_ERROR") if failure else
-                            ErrorCode.INTERNAL_ERROR,
-                            f"demo sync failed: {failure.error if failure else 'unknown'}",
-                            suggestion="Re-run with LORE_DEBUG=1 and report the problem")
+            raise LoreError(
+                ErrorCode(failure.error_code or "INTERNAL_ERROR")
+                if failure
+                else ErrorCode.INTERNAL_ERROR,
+                f"demo sync failed: {failure.error if failure else 'unknown'}",
+                suggestion="Re-run with LORE_DEBUG=1 and report the problem",
+            )
         if not app.robot:
             from lore.cli.commands.sync import _render as render_sync
             from lore.cli.output import stdout_console
@@ -110,9 +136,14 @@ def demo_cmd(app: AppContext, directory: Path | None, preset: str, seed: int) ->
         f"{exe} issues --state all --limit 20",
     ]
     data = {
-        "dir": str(root), "config_path": str(config_path), "data_dir": str(data_dir),
-        "simulator_url": sim.url, "sync": report.to_dict(), "tour": tour,
-        "next_commands": next_commands, "env": env,
+        "dir": str(root),
+        "config_path": str(config_path),
+        "data_dir": str(data_dir),
+        "simulator_url": sim.url,
+        "sync": report.to_dict(),
+        "tour": tour,
+        "next_commands": next_commands,
+        "env": env,
     }
     return app.emit(data, _render)
 
@@ -148,7 +179,8 @@ def _pick_examples(data_dir: Path, sim: Any) -> list[list[str]]:
     try:
         row = conn.execute(
             "SELECT p.path, i.iid, i.title FROM issues i JOIN projects p ON p.id = i.project_id "
-            "ORDER BY i.user_notes_count DESC, i.id LIMIT 1").fetchone()
+            "ORDER BY i.user_notes_count DESC, i.id LIMIT 1"
+        ).fetchone()
         words = [w for w in str(row[2]).split() if len(w) > 4 and w.isalpha()][:2] if row else []
         query = " ".join(words) or "timeout"
         show_ref = f"{row[0]}#{row[1]}" if row else "#1"
@@ -157,13 +189,18 @@ def _pick_examples(data_dir: Path, sim: Any) -> list[list[str]]:
         handed_over = [a for a in truth if a.get("previous_owner")]
         area = str((handed_over or truth)[0]["path"]) if truth else None
         if area is None:
-            top = conn.execute("SELECT new_path FROM mr_paths GROUP BY new_path "
-                               "ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
+            top = conn.execute(
+                "SELECT new_path FROM mr_paths GROUP BY new_path ORDER BY COUNT(*) DESC LIMIT 1"
+            ).fetchone()
             area = str(Path(top[0]).parent) + "/" if top else "src/"
     finally:
         conn.close()
-    return [["search", query, "--limit", "5"], ["show", show_ref], ["who", area, "--limit", "5"],
-            ["status"]]
+    return [
+        ["search", query, "--limit", "5"],
+        ["show", show_ref],
+        ["who", area, "--limit", "5"],
+        ["status"],
+    ]
 
 
 def _run_step(app: AppContext, args: list[str]) -> dict[str, Any]:
@@ -194,8 +231,10 @@ def _run_step(app: AppContext, args: list[str]) -> dict[str, Any]:
 
 def _render(data: dict[str, Any], console: Console) -> None:
     console.rule("[bold green]Your turn")
-    console.print(f"The demo mirror lives in [bold]{data['dir']}[/bold]. "
-                  "It works offline; the simulator has stopped.")
+    console.print(
+        f"The demo mirror lives in [bold]{data['dir']}[/bold]. "
+        "It works offline; the simulator has stopped."
+    )
     console.print("Explore it with:")
     for line in data["next_commands"]:
         console.print(f"  [bold]{line}[/bold]")

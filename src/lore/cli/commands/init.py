@@ -29,25 +29,50 @@ INIT_SCHEMA = obj(
 @robot(
     INIT_SCHEMA,
     exit_codes=[ErrorCode.CONFIG_INVALID, *GITLAB_CODES],
-    examples=["lore init --url https://gitlab.example.com --project group/repo",
-              "lore --robot init --url http://127.0.0.1:8080 --project a/b --project a/c --force"],
+    examples=[
+        "lore init --url https://gitlab.example.com --project group/repo",
+        "lore --robot init --url http://127.0.0.1:8080 --project a/b --project a/c --force",
+    ],
 )
 @click.command("init")
 @click.option("--url", help="GitLab base URL, e.g. https://gitlab.example.com")
-@click.option("--project", "projects", multiple=True, metavar="PATH",
-              help="Project path like group/sub/repo (repeatable).")
-@click.option("--token-env-var", default=None, metavar="NAME",
-              help="Environment variable holding the token  [default: GITLAB_TOKEN]")
-@click.option("--ca-bundle", default=None, metavar="PATH",
-              help="PEM file of the CA that signed GitLab's certificate (gitlab.caBundle).")
-@click.option("--no-tls-verify", is_flag=True,
-              help="Do not check GitLab's certificate (gitlab.tlsVerify: false; unsafe).")
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    metavar="PATH",
+    help="Project path like group/sub/repo (repeatable).",
+)
+@click.option(
+    "--token-env-var",
+    default=None,
+    metavar="NAME",
+    help="Environment variable holding the token  [default: GITLAB_TOKEN]",
+)
+@click.option(
+    "--ca-bundle",
+    default=None,
+    metavar="PATH",
+    help="PEM file of the CA that signed GitLab's certificate (gitlab.caBundle).",
+)
+@click.option(
+    "--no-tls-verify",
+    is_flag=True,
+    help="Do not check GitLab's certificate (gitlab.tlsVerify: false; unsafe).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing config.")
 @click.option("--skip-checks", is_flag=True, help="Write the config without contacting GitLab.")
 @click.pass_obj
-def init_cmd(app: AppContext, url: str | None, projects: tuple[str, ...],
-             token_env_var: str | None, ca_bundle: str | None, no_tls_verify: bool,
-             force: bool, skip_checks: bool) -> int:
+def init_cmd(
+    app: AppContext,
+    url: str | None,
+    projects: tuple[str, ...],
+    token_env_var: str | None,
+    ca_bundle: str | None,
+    no_tls_verify: bool,
+    force: bool,
+    skip_checks: bool,
+) -> int:
     """Write a config (asks on a TTY) and check the URL, token and projects against GitLab.
 
     When GitLab redirects the URL (e.g. http:// to https:// on the same host) the final
@@ -68,30 +93,49 @@ def init_cmd(app: AppContext, url: str | None, projects: tuple[str, ...],
             answer = click.prompt("Projects (comma-separated paths like group/repo)", err=True)
             projects = tuple(p.strip() for p in answer.split(",") if p.strip())
         token_env_var = token_env_var or click.prompt(
-            "Environment variable holding the token", default="GITLAB_TOKEN", err=True)
+            "Environment variable holding the token", default="GITLAB_TOKEN", err=True
+        )
     if not url:
-        raise LoreError(ErrorCode.USAGE_ERROR, "missing --url",
-                        suggestion="lore init --url https://gitlab.example.com --project group/repo")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "missing --url",
+            suggestion="lore init --url https://gitlab.example.com --project group/repo",
+        )
     if not projects:
-        raise LoreError(ErrorCode.USAGE_ERROR, "missing --project (give at least one)",
-                        suggestion="lore init --url URL --project group/repo")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "missing --project (give at least one)",
+            suggestion="lore init --url URL --project group/repo",
+        )
     try:
-        cfg = config_mod.build(url, list(projects), token_env_var or "GITLAB_TOKEN",
-                               ca_bundle=ca_bundle, tls_verify=not no_tls_verify)
+        cfg = config_mod.build(
+            url,
+            list(projects),
+            token_env_var or "GITLAB_TOKEN",
+            ca_bundle=ca_bundle,
+            tls_verify=not no_tls_verify,
+        )
     except LoreError as err:
         # Flags, not a file: report the flag that was wrong.
-        flag = {"gitlab.baseUrl": "--url", "gitlab.tokenEnvVar": "--token-env-var",
-                "gitlab.caBundle": "--ca-bundle"}.get(
-            str((err.details or {}).get("key")), "--project")
-        raise LoreError(ErrorCode.USAGE_ERROR, f"{flag}: {err.message}",
-                        suggestion=f"Check the value given to {flag}") from None
+        flag = {
+            "gitlab.baseUrl": "--url",
+            "gitlab.tokenEnvVar": "--token-env-var",
+            "gitlab.caBundle": "--ca-bundle",
+        }.get(str((err.details or {}).get("key")), "--project")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            f"{flag}: {err.message}",
+            suggestion=f"Check the value given to {flag}",
+        ) from None
 
     checks: list[dict[str, Any]] = []
     if not skip_checks:
         final_url = _check_server(cfg, checks)
         if final_url != cfg.base_url:
-            app.info(f"[yellow]warning:[/yellow] {cfg.base_url} redirects to {final_url}; "
-                     f"writing {final_url} as gitlab.baseUrl")
+            app.info(
+                f"[yellow]warning:[/yellow] {cfg.base_url} redirects to {final_url}; "
+                f"writing {final_url} as gitlab.baseUrl"
+            )
             cfg.gitlab.base_url = final_url
     from lore.core.atomic import write_atomic
 
@@ -115,8 +159,9 @@ def _check_server(cfg: Config, checks: list[dict[str, Any]]) -> str:
         checks.append({"check": "token", "ok": False, "detail": err.message})
         raise fail(err) from None
     try:
-        client = GitLabClient.from_config(cfg, concurrency=2, timeout_seconds=15,
-                                          retry=RetryPolicy(max_retries=1))
+        client = GitLabClient.from_config(
+            cfg, concurrency=2, timeout_seconds=15, retry=RetryPolicy(max_retries=1)
+        )
     except LoreError as err:
         checks.append({"check": "tls", "ok": False, "detail": err.message})
         raise fail(err) from None
@@ -130,7 +175,9 @@ def _check_server(cfg: Config, checks: list[dict[str, Any]]) -> str:
             ("token", lambda: f"authenticated as @{client.current_user().get('username', '?')}"),
         ]
         for project in cfg.project_paths:
-            steps.append((f"project {project}", lambda p=project: _project_detail(client.project(p))))
+            steps.append(
+                (f"project {project}", lambda p=project: _project_detail(client.project(p)))
+            )
         for name, run in steps:
             try:
                 detail = run()
@@ -140,9 +187,14 @@ def _check_server(cfg: Config, checks: list[dict[str, Any]]) -> str:
             checks.append({"check": name, "ok": True, "detail": detail})
             if name == "url" and client.base_url != cfg.base_url:
                 # Same-host redirect (http→https): the client moved; so does the config.
-                checks.append({"check": "redirect", "ok": True,
-                               "detail": f"{cfg.base_url} redirects to {client.base_url}; "
-                               f"writing {client.base_url}"})
+                checks.append(
+                    {
+                        "check": "redirect",
+                        "ok": True,
+                        "detail": f"{cfg.base_url} redirects to {client.base_url}; "
+                        f"writing {client.base_url}",
+                    }
+                )
         return client.base_url
 
 

@@ -102,15 +102,25 @@ _COMMON_FILTERS: dict[str, Any] = {
 def _list_schema(kind: str) -> dict[str, Any]:
     if kind == "issue":
         filters = obj(
-            {"state": enum(*STATES["issue"]), **_COMMON_FILTERS, "status": OPT_STR,
-             "status_category": OPT_STR, "types": arr(STR), "all_types": BOOL,
-             "hidden_types": arr(STR)}
+            {
+                "state": enum(*STATES["issue"]),
+                **_COMMON_FILTERS,
+                "status": OPT_STR,
+                "status_category": OPT_STR,
+                "types": arr(STR),
+                "all_types": BOOL,
+                "hidden_types": arr(STR),
+            }
         )
         item = ISSUE_SUMMARY
     else:
         filters = obj(
-            {"state": enum(*STATES["mr"]), **_COMMON_FILTERS, "reviewer": OPT_STR,
-             "draft": nullable(BOOL)}
+            {
+                "state": enum(*STATES["mr"]),
+                **_COMMON_FILTERS,
+                "reviewer": OPT_STR,
+                "draft": nullable(BOOL),
+            }
         )
         item = MR_SUMMARY
     fields: dict[str, Any] = {
@@ -131,9 +141,16 @@ LINE_ANCHOR_SCHEMA = obj(
     {"line_code": OPT_STR, "type": OPT_STR, "old_line": OPT_INT, "new_line": OPT_INT}
 )
 POSITION_SCHEMA = nullable(
-    obj({"old_path": OPT_STR, "new_path": OPT_STR, "old_line": OPT_INT, "new_line": OPT_INT,
-         # multi-line diff notes: the first and last line commented on (None: one line)
-         "line_range": nullable(obj({"start": LINE_ANCHOR_SCHEMA, "end": LINE_ANCHOR_SCHEMA}))})
+    obj(
+        {
+            "old_path": OPT_STR,
+            "new_path": OPT_STR,
+            "old_line": OPT_INT,
+            "new_line": OPT_INT,
+            # multi-line diff notes: the first and last line commented on (None: one line)
+            "line_range": nullable(obj({"start": LINE_ANCHOR_SCHEMA, "end": LINE_ANCHOR_SCHEMA})),
+        }
+    )
 )
 NOTE_SCHEMA = obj(
     {
@@ -175,22 +192,33 @@ _SHOW_EXTRA: dict[str, Any] = {
     ),
 }
 CHANGE_SCHEMA = obj(
-    {"new_path": STR, "old_path": STR, "new_file": BOOL, "renamed_file": BOOL, "deleted_file": BOOL,
-     # diff: in the MR's diff list; diff_note: only known because a diff note points at it
-     # (a file dropped by a later push, or beyond a truncated diff list)
-     "source": enum("diff", "diff_note")}
+    {
+        "new_path": STR,
+        "old_path": STR,
+        "new_file": BOOL,
+        "renamed_file": BOOL,
+        "deleted_file": BOOL,
+        # diff: in the MR's diff list; diff_note: only known because a diff note points at it
+        # (a file dropped by a later push, or beyond a truncated diff list)
+        "source": enum("diff", "diff_note"),
+    }
 )
-MOVED_TO_SCHEMA = nullable(
-    obj({"id": INT, "ref": OPT_STR, "web_url": OPT_STR, "mirrored": BOOL})
-)
+MOVED_TO_SCHEMA = nullable(obj({"id": INT, "ref": OPT_STR, "web_url": OPT_STR, "mirrored": BOOL}))
 SHOW_SCHEMA: dict[str, Any] = {
     "type": "object",
     "oneOf": [
         obj({**_ISSUE_FIELDS, **_SHOW_EXTRA, "moved_to": MOVED_TO_SCHEMA}),
-        obj({**_MR_FIELDS, **_SHOW_EXTRA, "changes": arr(CHANGE_SCHEMA),
-             # GitLab cut the diff list at its limits: `changes` is incomplete
-             "diffs_overflow": BOOL, "changes_count": OPT_STR}),
-    ]
+        obj(
+            {
+                **_MR_FIELDS,
+                **_SHOW_EXTRA,
+                "changes": arr(CHANGE_SCHEMA),
+                # GitLab cut the diff list at its limits: `changes` is incomplete
+                "diffs_overflow": BOOL,
+                "changes_count": OPT_STR,
+            }
+        ),
+    ],
 }
 
 _READ_CODES = [c for c in DB_CODES if c is not ErrorCode.MIGRATION_FAILED]
@@ -229,51 +257,112 @@ def _list_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any
     def deco(func: Callable[..., Any]) -> Callable[..., Any]:
         options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
             click.option(
-                "--state", "-s", type=StateChoice(list(STATES[kind])), default="opened",
-                show_default=True, help=f"Which {noun}, by state ('open' works too; open ones by default, like gh).",
+                "--state",
+                "-s",
+                type=StateChoice(list(STATES[kind])),
+                default="opened",
+                show_default=True,
+                help=f"Which {noun}, by state ('open' works too; open ones by default, like gh).",
             ),
-            click.option("--label", "-l", "labels", multiple=True, metavar="LABEL",
-                         help="Only items with this label; repeat (or comma-separate) to require all."),
+            click.option(
+                "--label",
+                "-l",
+                "labels",
+                multiple=True,
+                metavar="LABEL",
+                help="Only items with this label; repeat (or comma-separate) to require all.",
+            ),
             click.option("--author", "-a", metavar="USER", help="Only items by this username."),
-            click.option("--assignee", metavar="USER", help="Only items assigned to this username."),
+            click.option(
+                "--assignee", metavar="USER", help="Only items assigned to this username."
+            ),
         ]
         if kind == "mr":
             options += [
-                click.option("--reviewer", "-r", metavar="USER",
-                             help="Only merge requests this username reviews."),
-                click.option("--draft/--ready", "draft", default=None,
-                             help="Only drafts, or only merge requests ready for review."),
+                click.option(
+                    "--reviewer",
+                    "-r",
+                    metavar="USER",
+                    help="Only merge requests this username reviews.",
+                ),
+                click.option(
+                    "--draft/--ready",
+                    "draft",
+                    default=None,
+                    help="Only drafts, or only merge requests ready for review.",
+                ),
             ]
         options += [
-            click.option("--milestone", "-m", metavar="TITLE", help="Only items in this milestone."),
-            click.option("--since", metavar="WHEN",
-                         help=f"Only items updated since WHEN: {SINCE_HELP}."),
+            click.option(
+                "--milestone", "-m", metavar="TITLE", help="Only items in this milestone."
+            ),
+            click.option(
+                "--since", metavar="WHEN", help=f"Only items updated since WHEN: {SINCE_HELP}."
+            ),
         ]
         if kind == "issue":
             options += [
-                click.option("--type", "-t", "types", multiple=True, metavar="TYPE",
-                             help=f"Only issues of this GitLab type ({', '.join(ISSUE_TYPES[:4])}, "
-                             "...); repeat or comma-separate for several. Tasks are hidden "
-                             "unless asked for, as in GitLab's issue list."),
-                click.option("--all-types", is_flag=True, default=False,
-                             help="Every issue type, tasks included."),
-                click.option("--status", metavar="NAME",
-                             help="Only issues with this work-item status (e.g. 'In progress')."),
-                click.option("--status-category", metavar="CAT",
-                             help="Only issues whose status is in this category "
-                             "(triage, to_do, in_progress, done, canceled)."),
+                click.option(
+                    "--type",
+                    "-t",
+                    "types",
+                    multiple=True,
+                    metavar="TYPE",
+                    help=f"Only issues of this GitLab type ({', '.join(ISSUE_TYPES[:4])}, "
+                    "...); repeat or comma-separate for several. Tasks are hidden "
+                    "unless asked for, as in GitLab's issue list.",
+                ),
+                click.option(
+                    "--all-types",
+                    is_flag=True,
+                    default=False,
+                    help="Every issue type, tasks included.",
+                ),
+                click.option(
+                    "--status",
+                    metavar="NAME",
+                    help="Only issues with this work-item status (e.g. 'In progress').",
+                ),
+                click.option(
+                    "--status-category",
+                    metavar="CAT",
+                    help="Only issues whose status is in this category "
+                    "(triage, to_do, in_progress, done, canceled).",
+                ),
             ]
         options += [
-            click.option("--project", "-p", "projects", multiple=True, metavar="PATH",
-                         help="Only this project (path or its last segment); repeatable."),
-            click.option("--search", "-S", metavar="TEXT",
-                         help="Only items whose title contains TEXT (case-insensitive)."),
-            click.option("--sort", type=click.Choice(list(SORTS)), default="updated",
-                         show_default=True, help="Sort by last update, creation or number."),
-            click.option("--asc/--desc", "ascending", default=False,
-                         help="Sort order  [default: desc]"),
-            click.option("--limit", "-L", type=click.IntRange(min=1), default=DEFAULT_LIMIT,
-                         show_default=True, help="At most this many items."),
+            click.option(
+                "--project",
+                "-p",
+                "projects",
+                multiple=True,
+                metavar="PATH",
+                help="Only this project (path or its last segment); repeatable.",
+            ),
+            click.option(
+                "--search",
+                "-S",
+                metavar="TEXT",
+                help="Only items whose title contains TEXT (case-insensitive).",
+            ),
+            click.option(
+                "--sort",
+                type=click.Choice(list(SORTS)),
+                default="updated",
+                show_default=True,
+                help="Sort by last update, creation or number.",
+            ),
+            click.option(
+                "--asc/--desc", "ascending", default=False, help="Sort order  [default: desc]"
+            ),
+            click.option(
+                "--limit",
+                "-L",
+                type=click.IntRange(min=1),
+                default=DEFAULT_LIMIT,
+                show_default=True,
+                help="At most this many items.",
+            ),
         ]
         for option in reversed(options):
             func = option(func)
@@ -368,8 +457,13 @@ def mrs_cmd(app: AppContext, **params: Any) -> int:
 )
 @click.command("show")
 @click.argument("ref", metavar="REF")
-@click.option("--system/--no-system", "include_system", default=True, show_default=True,
-              help="Include system notes (label changes, mentions, pushes).")
+@click.option(
+    "--system/--no-system",
+    "include_system",
+    default=True,
+    show_default=True,
+    help="Include system notes (label changes, mentions, pushes).",
+)
 @click.pass_obj
 def show_cmd(app: AppContext, ref: str, include_system: bool) -> int:
     """Show one issue or merge request with its discussions.
@@ -416,15 +510,18 @@ def _fit_columns(cells: dict[str, list[Any]], width: int) -> list[Column]:
     from lore.cli.render import Column
 
     def natural(name: str) -> int:
-        longest = max((c.cell_len if hasattr(c, "cell_len") else cell_len(str(c)))
-                      for c in cells[name])
+        longest = max(
+            (c.cell_len if hasattr(c, "cell_len") else cell_len(str(c))) for c in cells[name]
+        )
         cap = _LIST_COLUMNS[name][0]
         wanted = max(cell_len(name), longest)
         return min(wanted, cap) if cap else wanted
 
     names = list(cells)
-    droppable = sorted((n for n in names if _LIST_COLUMNS[n][1] is not None),
-                       key=lambda n: _LIST_COLUMNS[n][1] or 0)
+    droppable = sorted(
+        (n for n in names if _LIST_COLUMNS[n][1] is not None),
+        key=lambda n: _LIST_COLUMNS[n][1] or 0,
+    )
     title_need = min(natural("Title"), _TITLE_MIN)
     while True:
         others = sum(natural(n) for n in names if n != "Title")
@@ -433,9 +530,13 @@ def _fit_columns(cells: dict[str, list[Any]], width: int) -> list[Column]:
             break
         names.remove(droppable.pop(0))
     return [
-        Column(name, style="cyan" if name == "Ref" else None,
-               no_wrap=name != "Title", max_width=_LIST_COLUMNS[name][0],
-               justify="right" if name == "Updated" else "left")
+        Column(
+            name,
+            style="cyan" if name == "Ref" else None,
+            no_wrap=name != "Title",
+            max_width=_LIST_COLUMNS[name][0],
+            justify="right" if name == "Updated" else "left",
+        )
         for name in names
     ]
 
@@ -468,8 +569,19 @@ def _render_list(data: dict[str, Any], console: Console) -> None:
     # Short refs only when one project is in scope, so every ref shown is unambiguous.
     one_project = filters["projects"][0] if len(filters["projects"]) == 1 else None
     people_header = "Assignees" if kind == "issue" else "Reviewers"
-    cells: dict[str, list[Any]] = {name: [] for name in (
-        "Ref", "Title", "State", "Status", "Author", people_header, "Labels", "Updated")}
+    cells: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "Ref",
+            "Title",
+            "State",
+            "Status",
+            "Author",
+            people_header,
+            "Labels",
+            "Updated",
+        )
+    }
     for item in items:
         cells["Ref"].append(
             item["ref"] if one_project is None else item["ref"][len(item["project"]) :]
@@ -520,8 +632,10 @@ def _line_span(line_range: dict[str, Any] | None) -> str | None:
     ends = [line_range.get("start") or {}, line_range.get("end") or {}]
     # A removed line only has an old number; every other line is numbered in the new file.
     sides = ["old" if a.get("new_line") is None else "new" for a in ends]
-    numbers = [a.get("old_line") if side == "old" else a.get("new_line")
-               for a, side in zip(ends, sides, strict=True)]
+    numbers = [
+        a.get("old_line") if side == "old" else a.get("new_line")
+        for a, side in zip(ends, sides, strict=True)
+    ]
     if None in numbers or (numbers[0] == numbers[1] and sides[0] == sides[1]):
         return None
     if sides[0] == sides[1]:
@@ -566,8 +680,10 @@ def _render_discussions(item: dict[str, Any], console: Console) -> None:
     from lore.cli.render import person, plural, relative_time
 
     counts = item["counts"]
-    heading = Text(f"Discussion ({plural(counts['discussions'], 'thread')}, "
-                   f"{plural(counts['notes'], 'note')}", style="bold")
+    heading = Text(
+        f"Discussion ({plural(counts['discussions'], 'thread')}, {plural(counts['notes'], 'note')}",
+        style="bold",
+    )
     if counts["unresolved_threads"]:
         heading.append(f", {counts['unresolved_threads']} unresolved", style="bold yellow")
     heading.append(")")
@@ -583,15 +699,19 @@ def _render_discussions(item: dict[str, Any], console: Console) -> None:
         for index, note in enumerate(thread["notes"]):
             indent = 2 if index else 0
             if note["system"]:
-                line = Text(f"· {person(note['author'])} {note['body']} · "
-                            f"{relative_time(note['created_at'])}", style="dim")
+                line = Text(
+                    f"· {person(note['author'])} {note['body']} · "
+                    f"{relative_time(note['created_at'])}",
+                    style="dim",
+                )
                 console.print(Padding(line, (0, 0, 0, indent), expand=False))
                 continue
             header = _note_header(note, reply=index > 0)
             if index == 0 and thread["resolvable"]:
                 header.append(" · ")
-                header.append(*(("resolved", "green") if thread["resolved"]
-                                else ("unresolved", "yellow")))
+                header.append(
+                    *(("resolved", "green") if thread["resolved"] else ("unresolved", "yellow"))
+                )
             console.print(Padding(header, (0, 0, 0, indent), expand=False))
             console.print(Padding(Text(note["body"].rstrip()), (0, 0, 0, indent + 2), expand=False))
 
@@ -618,8 +738,10 @@ def _render_item(item: dict[str, Any], console: Console) -> None:
     if item.get("status"):
         line.append(" · ")
         line.append_text(status_text(item["status"]))
-    line.append(f" · {person(item['author'])} opened {relative_time(item['created_at'])}"
-                f" · updated {relative_time(item['updated_at'])}")
+    line.append(
+        f" · {person(item['author'])} opened {relative_time(item['created_at'])}"
+        f" · updated {relative_time(item['updated_at'])}"
+    )
     if kind == "mr" and item["merged_at"]:
         line.append(f" · merged by {person(item['merged_by'])} {relative_time(item['merged_at'])}")
     elif item["closed_at"]:
@@ -633,7 +755,9 @@ def _render_item(item: dict[str, Any], console: Console) -> None:
     if kind == "mr":
         if item["reviewers"]:
             facts.append(("Reviewers", people(item["reviewers"])))
-        facts.append(("Branches", f"{item['source_branch'] or '?'} → {item['target_branch'] or '?'}"))
+        facts.append(
+            ("Branches", f"{item['source_branch'] or '?'} → {item['target_branch'] or '?'}")
+        )
     if item["milestone"]:
         facts.append(("Milestone", item["milestone"]))
     if kind == "issue" and item.get("due_date"):
@@ -685,8 +809,12 @@ def _render_changes(item: dict[str, Any], console: Console) -> None:
     if item.get("diffs_overflow"):
         count = item.get("changes_count")
         size = f" ({count} changes)" if count else ""
-        console.print(Text(f"  ! GitLab cut this diff list at its limits{size}: files are "
-                           "missing", style="yellow"))
+        console.print(
+            Text(
+                f"  ! GitLab cut this diff list at its limits{size}: files are missing",
+                style="yellow",
+            )
+        )
     for change in changes:
         if change["new_file"]:
             console.print(Text(f"  + {change['new_path']}", style="green"))

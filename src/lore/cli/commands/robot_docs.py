@@ -59,7 +59,9 @@ def _param_doc(param: click.Parameter) -> dict[str, Any]:
         "type": _type_name(param),
         "required": bool(param.required),
         "multiple": bool(getattr(param, "multiple", False)) or param.nargs == -1,
-        "default": default if isinstance(default, str | int | float | bool | list | type(None)) else str(default),
+        "default": default
+        if isinstance(default, str | int | float | bool | list | type(None))
+        else str(default),
     }
     if isinstance(param.type, click.Choice):
         doc["choices"] = [str(c) for c in param.type.choices]
@@ -68,7 +70,9 @@ def _param_doc(param: click.Parameter) -> dict[str, Any]:
     return doc
 
 
-def _walk(cmd: click.Command, ctx: click.Context, path: list[str], out: list[dict[str, Any]]) -> None:
+def _walk(
+    cmd: click.Command, ctx: click.Context, path: list[str], out: list[dict[str, Any]]
+) -> None:
     meta: dict[str, Any] = getattr(cmd, "lore_meta", {}) or {}
     params = [p for p in cmd.params if not getattr(p, "hidden", False) and p.name != "help"]
     entry: dict[str, Any] = {
@@ -100,8 +104,17 @@ def build_manifest(root: click.Group) -> dict[str, Any]:
         "name": "lore",
         "version": __version__,
         "global_flags": [_param_doc(p) for p in root.params if p.name != "help"]
-        + [{"name": "robot_env", "kind": "env", "flags": ["LORE_ROBOT=1"], "type": "flag",
-            "required": False, "multiple": False, "default": None}],
+        + [
+            {
+                "name": "robot_env",
+                "kind": "env",
+                "flags": ["LORE_ROBOT=1"],
+                "type": "flag",
+                "required": False,
+                "multiple": False,
+                "default": None,
+            }
+        ],
         "envelopes": envelope_schemas(),
         "error_codes": [
             {"code": c.value, "exit": EXIT_CODES[c], "meaning": c.meaning} for c in ErrorCode
@@ -124,7 +137,12 @@ MANIFEST_SCHEMA = obj(
                     "summary": STR,
                     "hidden": BOOL,
                     "group": BOOL,
-                    "params": arr(obj({"name": STR, "flags": arr(STR), "type": STR}, required=["name", "flags", "type"])),
+                    "params": arr(
+                        obj(
+                            {"name": STR, "flags": arr(STR), "type": STR},
+                            required=["name", "flags", "type"],
+                        )
+                    ),
                     "exit_codes": arr(obj({"code": STR, "exit": INT})),
                     "response_schema": {"type": ["object", "null"]},
                     "examples": arr(STR),

@@ -106,8 +106,13 @@ class _StateChoice(click.Choice):
 
 @robot(
     SEARCH_SCHEMA,
-    exit_codes=[ErrorCode.CONFIG_INVALID, *_READ_CODES, ErrorCode.NOT_FOUND, ErrorCode.AMBIGUOUS,
-                ErrorCode.EMBEDDING_UNAVAILABLE],
+    exit_codes=[
+        ErrorCode.CONFIG_INVALID,
+        *_READ_CODES,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.AMBIGUOUS,
+        ErrorCode.EMBEDDING_UNAVAILABLE,
+    ],
     examples=[
         'lore search "login timeout"',
         'lore --robot search "token refresh" --type mr --state merged --limit 5',
@@ -119,39 +124,106 @@ class _StateChoice(click.Choice):
 )
 @click.command("search")
 @click.argument("query", nargs=-1)
-@click.option("--mode", type=click.Choice(MODES), default=None,
-              help="lexical (FTS5), semantic (vectors) or hybrid (both, fused). "
-              "Default: hybrid when embeddings exist, else lexical.")
-@click.option("--type", "types", multiple=True, metavar="TYPE",
-              help="Only issues (issue) or only merge requests (mr); or only issues of GitLab "
-              "issue types (incident, task, test_case...; next to those, issue is the plain "
-              "issue type). Repeat or comma-separate.")
-@click.option("--project", "projects", multiple=True, metavar="PATH",
-              help="Only this project (repeatable; a full path or its last part).")
-@click.option("--state", type=_StateChoice(STATES), default=None,
-              help="Only items in this state (default: any).")
-@click.option("--label", "labels", multiple=True, metavar="LABEL",
-              help="Only items with this label (repeatable; all must match).")
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default=None,
+    help="lexical (FTS5), semantic (vectors) or hybrid (both, fused). "
+    "Default: hybrid when embeddings exist, else lexical.",
+)
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    metavar="TYPE",
+    help="Only issues (issue) or only merge requests (mr); or only issues of GitLab "
+    "issue types (incident, task, test_case...; next to those, issue is the plain "
+    "issue type). Repeat or comma-separate.",
+)
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    metavar="PATH",
+    help="Only this project (repeatable; a full path or its last part).",
+)
+@click.option(
+    "--state",
+    type=_StateChoice(STATES),
+    default=None,
+    help="Only items in this state (default: any).",
+)
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="LABEL",
+    help="Only items with this label (repeatable; all must match).",
+)
 @click.option("--author", default=None, metavar="USER", help="Only items authored by USER.")
 @click.option("--assignee", default=None, metavar="USER", help="Only items assigned to USER.")
-@click.option("--reviewer", default=None, metavar="USER",
-              help="Only merge requests with USER as a reviewer.")
-@click.option("--since", default=None, metavar="WHEN",
-              help="Only items updated since an ISO date or an age (30d, 2w, 6m, 1y).")
-@click.option("--status", default=None, metavar="NAME",
-              help="Only issues with this work-item status (case-insensitive).")
-@click.option("--status-category", default=None, metavar="CATEGORY",
-              help="Only issues whose status is in this category (to do, in progress, done…).")
-@click.option("--limit", "-n", type=click.IntRange(*LIMIT_RANGE), default=20, show_default=True,
-              help="Return at most N hits.")
+@click.option(
+    "--reviewer", default=None, metavar="USER", help="Only merge requests with USER as a reviewer."
+)
+@click.option(
+    "--since",
+    default=None,
+    metavar="WHEN",
+    help="Only items updated since an ISO date or an age (30d, 2w, 6m, 1y).",
+)
+@click.option(
+    "--status",
+    default=None,
+    metavar="NAME",
+    help="Only issues with this work-item status (case-insensitive).",
+)
+@click.option(
+    "--status-category",
+    default=None,
+    metavar="CATEGORY",
+    help="Only issues whose status is in this category (to do, in progress, done…).",
+)
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(*LIMIT_RANGE),
+    default=20,
+    show_default=True,
+    help="Return at most N hits.",
+)
 @click.pass_obj
-def search_cmd(app: AppContext, query: tuple[str, ...], mode: str | None, types: tuple[str, ...],
-               projects: tuple[str, ...], state: str | None, labels: tuple[str, ...],
-               author: str | None, assignee: str | None, reviewer: str | None,
-               since: str | None, status: str | None,
-               status_category: str | None, limit: int) -> int:
+def search_cmd(
+    app: AppContext,
+    query: tuple[str, ...],
+    mode: str | None,
+    types: tuple[str, ...],
+    projects: tuple[str, ...],
+    state: str | None,
+    labels: tuple[str, ...],
+    author: str | None,
+    assignee: str | None,
+    reviewer: str | None,
+    since: str | None,
+    status: str | None,
+    status_category: str | None,
+    limit: int,
+) -> int:
     """Search issues and merge requests: full-text, semantic, or both."""
     from lore.search.command import run
 
-    return run(app, query, mode, types, projects, state, labels, author, assignee, reviewer,
-               since, status, status_category, limit)
+    return run(
+        app,
+        query,
+        mode,
+        types,
+        projects,
+        state,
+        labels,
+        author,
+        assignee,
+        reviewer,
+        since,
+        status,
+        status_category,
+        limit,
+    )

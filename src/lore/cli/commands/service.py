@@ -38,19 +38,42 @@ if TYPE_CHECKING:
 
 # -- robot schemas ---------------------------------------------------------------------------
 
-STATES = ("idle", "running", "running_stale", "success", "degraded", "backoff", "half_open",
-          "paused", "not_installed")
+STATES = (
+    "idle",
+    "running",
+    "running_stale",
+    "success",
+    "degraded",
+    "backoff",
+    "half_open",
+    "paused",
+    "not_installed",
+)
 PLATFORMS = ("systemd", "launchd", "schtasks", "cron")
 PLATFORM_STATES = ("loaded", "running", "not_loaded", "unknown")
 
 STAGE = obj(
-    {"stage": enum("issues", "mrs", "docs", "embeddings"), "success": BOOL, "items_updated": INT,
-     "error": STR, "error_code": STR, "retry_after_ms": INT, "retried": BOOL, "warning": STR},
+    {
+        "stage": enum("issues", "mrs", "docs", "embeddings"),
+        "success": BOOL,
+        "items_updated": INT,
+        "error": STR,
+        "error_code": STR,
+        "retry_after_ms": INT,
+        "retried": BOOL,
+        "warning": STR,
+    },
     required=["stage", "success", "items_updated"],
 )
-RUN_SUMMARY = obj({"timestamp_iso": STR, "outcome": enum("success", "degraded", "failed"),
-                   "duration_seconds": NUM, "error_message": STR},
-                  required=["timestamp_iso", "outcome", "duration_seconds"])
+RUN_SUMMARY = obj(
+    {
+        "timestamp_iso": STR,
+        "outcome": enum("success", "degraded", "failed"),
+        "duration_seconds": NUM,
+        "error_message": STR,
+    },
+    required=["timestamp_iso", "outcome", "duration_seconds"],
+)
 DRIFT = obj({"platform_drift": BOOL, "spec_drift": BOOL, "command_drift": BOOL})
 CHANGE = obj({"field": STR, "old": {}, "new": {}})
 RENDERED_FILE = obj({"path": STR, "mode": STR, "content": STR, "contains_token": BOOL})
@@ -76,97 +99,240 @@ INSTALL_SCHEMA = obj(
         "rendered_files": arr(RENDERED_FILE),
         "planned_commands": arr(STR),
     },
-    required=["platform", "service_id", "interval_seconds", "profile", "binary_path",
-              "config_path", "service_files", "sync_command", "token_env_var", "token_source",
-              "env_file", "sandboxed", "no_change", "changes", "dry_run", "warnings"],
+    required=[
+        "platform",
+        "service_id",
+        "interval_seconds",
+        "profile",
+        "binary_path",
+        "config_path",
+        "service_files",
+        "sync_command",
+        "token_env_var",
+        "token_source",
+        "env_file",
+        "sandboxed",
+        "no_change",
+        "changes",
+        "dry_run",
+        "warnings",
+    ],
 )
-UNINSTALL_ONE = obj({"was_installed": BOOL, "service_id": OPT_STR, "platform": STR,
-                     "removed_files": arr(STR), "kept_files": arr(STR), "warnings": arr(STR)})
+UNINSTALL_ONE = obj(
+    {
+        "was_installed": BOOL,
+        "service_id": OPT_STR,
+        "platform": STR,
+        "removed_files": arr(STR),
+        "kept_files": arr(STR),
+        "warnings": arr(STR),
+    }
+)
 UNINSTALL_SCHEMA = {
     "type": "object",
-    "anyOf": [UNINSTALL_ONE,
-              obj({"all": {"const": True}, "was_installed": BOOL, "services": arr(UNINSTALL_ONE)})],
+    "anyOf": [
+        UNINSTALL_ONE,
+        obj({"all": {"const": True}, "was_installed": BOOL, "services": arr(UNINSTALL_ONE)}),
+    ],
 }
-LIST_SCHEMA = obj({
-    "services": arr(obj({"service_id": STR, "platform": STR, "interval_seconds": INT,
-                         "profile": STR, "installed_at_iso": STR,
-                         "platform_state": enum(*PLATFORM_STATES), "drift": BOOL})),
-    "unreadable": arr(obj({"service_id": STR, "path": STR, "error": STR})),
-})
-STATUS_SCHEMA = obj({
-    "installed": BOOL,
-    "service_id": OPT_STR,
-    "platform": OPT_STR,
-    "interval_seconds": OPT_INT,
-    "profile": OPT_STR,
-    "service_state": nullable(enum(*PLATFORM_STATES)),
-    "scheduler_state": enum(*STATES),
-    "last_sync": nullable(obj({"timestamp_iso": STR, "duration_seconds": NUM,
-                               "outcome": enum("success", "degraded", "failed"),
-                               "stage_results": arr(STAGE), "consecutive_failures": INT,
-                               "error_message": OPT_STR})),
-    "recent_runs": arr(RUN_SUMMARY),
-    "backoff": nullable(obj({"consecutive_failures": INT, "next_retry_iso": STR,
-                             "remaining_seconds": INT, "reason": enum("computed", "server_hint"),
-                             "circuit_breaker_cooldown_expired": BOOL,
-                             "cooldown_remaining_seconds": INT, "message": STR},
-                            required=["consecutive_failures"])),
-    "paused_reason": OPT_STR,
-    "paused_code": OPT_STR,
-    "paused_message": OPT_STR,
-    "current_run": nullable(obj({"pid": INT, "started_at_iso": STR, "probe": BOOL,
-                                 "stale": BOOL})),
-    "next_run_iso": OPT_STR,
-    "drift": nullable(DRIFT),
-})
-LOGS_SCHEMA = obj({"service_id": STR, "stream": enum("stderr", "stdout"), "log_path": STR,
-                   "exists": BOOL, "size_bytes": INT, "last_lines": nullable(arr(STR))})
-DOCTOR_SCHEMA = obj({
-    "checks": arr(obj({"name": STR, "status": enum("pass", "warn", "fail", "fixed"),
-                       "message": STR, "action": STR}, required=["name", "status"])),
-    "overall": enum("pass", "warn", "fail"),
-    "platform": enum(*PLATFORMS),
-    "fixes_applied": arr(STR),
-    "offline": BOOL,
-})
-PAUSE_SCHEMA = obj({"service_id": STR, "paused": {"const": True}, "reason": STR,
-                    "already_paused": BOOL})
-RESUME_SCHEMA = obj({"service_id": OPT_STR, "installed": BOOL, "was_paused": BOOL,
-                     "previous_reason": OPT_STR, "previous_message": OPT_STR,
-                     "consecutive_failures_cleared": INT, "message": STR})
-REPAIR_SCHEMA = obj({
-    "service_id": STR, "repaired": BOOL, "needs_reinstall": BOOL, "message": STR,
-    "actions": arr(obj({"file": STR, "action": enum("reinitialized", "backed_up"),
-                        "backup": STR, "reason": STR}, required=["file", "action", "backup"])),
-})
+LIST_SCHEMA = obj(
+    {
+        "services": arr(
+            obj(
+                {
+                    "service_id": STR,
+                    "platform": STR,
+                    "interval_seconds": INT,
+                    "profile": STR,
+                    "installed_at_iso": STR,
+                    "platform_state": enum(*PLATFORM_STATES),
+                    "drift": BOOL,
+                }
+            )
+        ),
+        "unreadable": arr(obj({"service_id": STR, "path": STR, "error": STR})),
+    }
+)
+STATUS_SCHEMA = obj(
+    {
+        "installed": BOOL,
+        "service_id": OPT_STR,
+        "platform": OPT_STR,
+        "interval_seconds": OPT_INT,
+        "profile": OPT_STR,
+        "service_state": nullable(enum(*PLATFORM_STATES)),
+        "scheduler_state": enum(*STATES),
+        "last_sync": nullable(
+            obj(
+                {
+                    "timestamp_iso": STR,
+                    "duration_seconds": NUM,
+                    "outcome": enum("success", "degraded", "failed"),
+                    "stage_results": arr(STAGE),
+                    "consecutive_failures": INT,
+                    "error_message": OPT_STR,
+                }
+            )
+        ),
+        "recent_runs": arr(RUN_SUMMARY),
+        "backoff": nullable(
+            obj(
+                {
+                    "consecutive_failures": INT,
+                    "next_retry_iso": STR,
+                    "remaining_seconds": INT,
+                    "reason": enum("computed", "server_hint"),
+                    "circuit_breaker_cooldown_expired": BOOL,
+                    "cooldown_remaining_seconds": INT,
+                    "message": STR,
+                },
+                required=["consecutive_failures"],
+            )
+        ),
+        "paused_reason": OPT_STR,
+        "paused_code": OPT_STR,
+        "paused_message": OPT_STR,
+        "current_run": nullable(
+            obj({"pid": INT, "started_at_iso": STR, "probe": BOOL, "stale": BOOL})
+        ),
+        "next_run_iso": OPT_STR,
+        "drift": nullable(DRIFT),
+    }
+)
+LOGS_SCHEMA = obj(
+    {
+        "service_id": STR,
+        "stream": enum("stderr", "stdout"),
+        "log_path": STR,
+        "exists": BOOL,
+        "size_bytes": INT,
+        "last_lines": nullable(arr(STR)),
+    }
+)
+DOCTOR_SCHEMA = obj(
+    {
+        "checks": arr(
+            obj(
+                {
+                    "name": STR,
+                    "status": enum("pass", "warn", "fail", "fixed"),
+                    "message": STR,
+                    "action": STR,
+                },
+                required=["name", "status"],
+            )
+        ),
+        "overall": enum("pass", "warn", "fail"),
+        "platform": enum(*PLATFORMS),
+        "fixes_applied": arr(STR),
+        "offline": BOOL,
+    }
+)
+PAUSE_SCHEMA = obj(
+    {"service_id": STR, "paused": {"const": True}, "reason": STR, "already_paused": BOOL}
+)
+RESUME_SCHEMA = obj(
+    {
+        "service_id": OPT_STR,
+        "installed": BOOL,
+        "was_paused": BOOL,
+        "previous_reason": OPT_STR,
+        "previous_message": OPT_STR,
+        "consecutive_failures_cleared": INT,
+        "message": STR,
+    }
+)
+REPAIR_SCHEMA = obj(
+    {
+        "service_id": STR,
+        "repaired": BOOL,
+        "needs_reinstall": BOOL,
+        "message": STR,
+        "actions": arr(
+            obj(
+                {
+                    "file": STR,
+                    "action": enum("reinitialized", "backed_up"),
+                    "backup": STR,
+                    "reason": STR,
+                },
+                required=["file", "action", "backup"],
+            )
+        ),
+    }
+)
 _RUN_DONE = obj(
-    {"action": enum("sync_completed", "paused"), "service_id": STR,
-     "outcome": enum("success", "degraded", "failed"), "profile": enum("fast", "balanced", "full"),
-     "duration_seconds": NUM, "stage_results": arr(STAGE), "consecutive_failures": INT,
-     "scheduler_state": enum(*STATES), "probe": BOOL,
-     "in_run_retry": nullable(obj({"stage": STR, "delay_seconds": NUM,
-                                   "first_error_code": OPT_STR, "recovered": BOOL})),
-     "next_retry_iso": OPT_STR, "reason": STR, "message": STR, "suggestion": STR},
-    required=["action", "service_id", "outcome", "profile", "duration_seconds", "stage_results",
-              "consecutive_failures", "scheduler_state", "probe", "in_run_retry",
-              "next_retry_iso"],
+    {
+        "action": enum("sync_completed", "paused"),
+        "service_id": STR,
+        "outcome": enum("success", "degraded", "failed"),
+        "profile": enum("fast", "balanced", "full"),
+        "duration_seconds": NUM,
+        "stage_results": arr(STAGE),
+        "consecutive_failures": INT,
+        "scheduler_state": enum(*STATES),
+        "probe": BOOL,
+        "in_run_retry": nullable(
+            obj(
+                {"stage": STR, "delay_seconds": NUM, "first_error_code": OPT_STR, "recovered": BOOL}
+            )
+        ),
+        "next_retry_iso": OPT_STR,
+        "reason": STR,
+        "message": STR,
+        "suggestion": STR,
+    },
+    required=[
+        "action",
+        "service_id",
+        "outcome",
+        "profile",
+        "duration_seconds",
+        "stage_results",
+        "consecutive_failures",
+        "scheduler_state",
+        "probe",
+        "in_run_retry",
+        "next_retry_iso",
+    ],
 )
 _RUN_PAUSED = obj(
-    {"action": {"const": "paused"}, "service_id": STR, "reason": OPT_STR, "message": OPT_STR,
-     "suggestion": STR, "consecutive_failures": INT, "cooldown_remaining_seconds": INT},
+    {
+        "action": {"const": "paused"},
+        "service_id": STR,
+        "reason": OPT_STR,
+        "message": OPT_STR,
+        "suggestion": STR,
+        "consecutive_failures": INT,
+        "cooldown_remaining_seconds": INT,
+    },
     required=["action", "service_id", "reason", "message", "suggestion", "consecutive_failures"],
 )
-_RUN_BACKOFF = obj({"action": {"const": "skipped"}, "service_id": STR,
-                    "reason": {"const": "backoff"}, "consecutive_failures": INT,
-                    "next_retry_iso": STR, "remaining_seconds": INT})
-_RUN_LOCKED = obj({"action": {"const": "skipped"}, "service_id": STR,
-                   "reason": {"const": "locked"},
-                   "holder": nullable(obj({"pid": OPT_INT, "started_at": OPT_STR,
-                                           "command": OPT_STR}))})
+_RUN_BACKOFF = obj(
+    {
+        "action": {"const": "skipped"},
+        "service_id": STR,
+        "reason": {"const": "backoff"},
+        "consecutive_failures": INT,
+        "next_retry_iso": STR,
+        "remaining_seconds": INT,
+    }
+)
+_RUN_LOCKED = obj(
+    {
+        "action": {"const": "skipped"},
+        "service_id": STR,
+        "reason": {"const": "locked"},
+        "holder": nullable(obj({"pid": OPT_INT, "started_at": OPT_STR, "command": OPT_STR})),
+    }
+)
 RUN_SCHEMA = {"type": "object", "anyOf": [_RUN_DONE, _RUN_PAUSED, _RUN_BACKOFF, _RUN_LOCKED]}
 
-SERVICE_CODES = (ErrorCode.SERVICE_ERROR, ErrorCode.SERVICE_COMMAND_FAILED,
-                 ErrorCode.SERVICE_CORRUPT_STATE)
+SERVICE_CODES = (
+    ErrorCode.SERVICE_ERROR,
+    ErrorCode.SERVICE_COMMAND_FAILED,
+    ErrorCode.SERVICE_CORRUPT_STATE,
+)
 SELECT_CODES = (ErrorCode.NOT_FOUND, ErrorCode.AMBIGUOUS, ErrorCode.SERVICE_CORRUPT_STATE)
 
 
@@ -206,9 +372,13 @@ def _choice(kind: str) -> _Choice:
 
 
 def _service_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--service", "selector", metavar="ID|NAME",
-                        help="Target a specific service by id or name (default: the current "
-                        "project's, or the only one installed).")(func)
+    return click.option(
+        "--service",
+        "selector",
+        metavar="ID|NAME",
+        help="Target a specific service by id or name (default: the current "
+        "project's, or the only one installed).",
+    )(func)
 
 
 # -- shared helpers ------------------------------------------------------------------------------
@@ -223,8 +393,9 @@ def _identity_loader(app: AppContext) -> Callable[[], ProjectIdentity | None]:
             config = app.config()
         except LoreError:
             return None
-        return current_identity(app.config_path(), config.base_url, config.project_paths,
-                                workspace_root())
+        return current_identity(
+            app.config_path(), config.base_url, config.project_paths, workspace_root()
+        )
 
     return load
 
@@ -232,8 +403,9 @@ def _identity_loader(app: AppContext) -> Callable[[], ProjectIdentity | None]:
 def _resolve(app: AppContext, selector: str | None, *, accept_status_only: bool = False) -> Target:
     from lore.service.targets import resolve
 
-    return resolve(app.data_dir(), selector, _identity_loader(app),
-                   accept_status_only=accept_status_only)
+    return resolve(
+        app.data_dir(), selector, _identity_loader(app), accept_status_only=accept_status_only
+    )
 
 
 def _clock() -> Any:
@@ -265,8 +437,9 @@ def _say(console: Console, text: str = "", style: str | None = None) -> None:
     console.line(text, style)
 
 
-def _emit(app: AppContext, data: dict[str, Any],
-          human: Callable[[dict[str, Any], Console], None]) -> int:
+def _emit(
+    app: AppContext, data: dict[str, Any], human: Callable[[dict[str, Any], Console], None]
+) -> int:
     """Robot: the envelope; human: the renderer over plain lines (no rich import)."""
     if app.robot:
         return app.emit(data)
@@ -286,7 +459,7 @@ def _home_short(path: str) -> str:
 
     home = os.environ.get("HOME")
     if home and path.startswith(home.rstrip("/") + "/"):
-        return "~" + path[len(home.rstrip("/")):]
+        return "~" + path[len(home.rstrip("/")) :]
     return path
 
 
@@ -304,28 +477,61 @@ def service_group() -> None:
 @robot(
     INSTALL_SCHEMA,
     exit_codes=[*CONFIG_CODES, ErrorCode.TOKEN_NOT_SET, *SERVICE_CODES],
-    examples=["lore service install --interval 15m --profile fast",
-              "lore --robot service install --dry-run",
-              "lore service install --name my-project --backend cron"],
+    examples=[
+        "lore service install --interval 15m --profile fast",
+        "lore --robot service install --dry-run",
+        "lore service install --name my-project --backend cron",
+    ],
 )
 @click.command("install")
-@click.option("--interval", default="30m", show_default=True, metavar="DURATION",
-              help="How often to sync: 5m to 24h, in minutes (m) or hours (h).")
-@click.option("--profile", type=_choice("profile"), default="balanced", show_default=True,
-              help="fast (issues+MRs), balanced (+ docs), full (+ embeddings).")
-@click.option("--token-source", type=_choice("token_source"), default="env-file",
-              show_default=True,
-              help="env-file (a 0600 file the scheduler reads) or embedded (in the service file).")
-@click.option("--name", metavar="NAME",
-              help="Service name instead of the project fingerprint ([a-z0-9-], at most 32).")
-@click.option("--backend", type=_choice("backend"), default="auto", show_default=True,
-              help="Scheduler: auto picks launchd/schtasks, or systemd when a user manager "
-              "runs, else cron.")
-@click.option("--dry-run", is_flag=True, help="Validate and show the files and commands; "
-              "write and run nothing.")
+@click.option(
+    "--interval",
+    default="30m",
+    show_default=True,
+    metavar="DURATION",
+    help="How often to sync: 5m to 24h, in minutes (m) or hours (h).",
+)
+@click.option(
+    "--profile",
+    type=_choice("profile"),
+    default="balanced",
+    show_default=True,
+    help="fast (issues+MRs), balanced (+ docs), full (+ embeddings).",
+)
+@click.option(
+    "--token-source",
+    type=_choice("token_source"),
+    default="env-file",
+    show_default=True,
+    help="env-file (a 0600 file the scheduler reads) or embedded (in the service file).",
+)
+@click.option(
+    "--name",
+    metavar="NAME",
+    help="Service name instead of the project fingerprint ([a-z0-9-], at most 32).",
+)
+@click.option(
+    "--backend",
+    type=_choice("backend"),
+    default="auto",
+    show_default=True,
+    help="Scheduler: auto picks launchd/schtasks, or systemd when a user manager runs, else cron.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Validate and show the files and commands; write and run nothing.",
+)
 @click.pass_obj
-def install_cmd(app: AppContext, interval: str, profile: str, token_source: str,
-                name: str | None, backend: str, dry_run: bool) -> int:
+def install_cmd(
+    app: AppContext,
+    interval: str,
+    profile: str,
+    token_source: str,
+    name: str | None,
+    backend: str,
+    dry_run: bool,
+) -> int:
     """Install (or update) the scheduled sync for the current project."""
     from lore.core.paths import workspace_root
     from lore.service.install import InstallRequest, install_service
@@ -339,8 +545,13 @@ def install_cmd(app: AppContext, interval: str, profile: str, token_source: str,
         backend=backend,
         dry_run=dry_run,
     )
-    data = install_service(request, config_file=app.config_path(), data_dir=app.data_dir(),
-                           workspace=workspace_root(), clock=_clock())
+    data = install_service(
+        request,
+        config_file=app.config_path(),
+        data_dir=app.data_dir(),
+        workspace=workspace_root(),
+        clock=_clock(),
+    )
     return _emit(app, data, _render_install)
 
 
@@ -398,8 +609,11 @@ def _render_install(data: dict[str, Any], console: Console) -> None:
 @robot(
     UNINSTALL_SCHEMA,
     exit_codes=[*SELECT_CODES, *SERVICE_CODES],
-    examples=["lore service uninstall", "lore service uninstall --service my-project",
-              "lore --robot service uninstall --all"],
+    examples=[
+        "lore service uninstall",
+        "lore service uninstall --service my-project",
+        "lore --robot service uninstall --all",
+    ],
 )
 @click.command("uninstall")
 @_service_option
@@ -412,8 +626,11 @@ def uninstall_cmd(app: AppContext, selector: str | None, all_: bool) -> int:
     from lore.service.targets import Target
 
     if all_ and selector:
-        raise LoreError(ErrorCode.USAGE_ERROR, "--all and --service cannot be combined",
-                        suggestion="Use one of them")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "--all and --service cannot be combined",
+            suggestion="Use one of them",
+        )
     data_dir = app.data_dir()
     if all_:
         ids = installed_service_ids(data_dir)
@@ -465,12 +682,14 @@ def _render_list(data: dict[str, Any], console: Console) -> None:
         _say(console, "Installed services:")
     for s in data["services"]:
         drift = "  DRIFT (see lore service status)" if s["drift"] else ""
-        _say(console, f"  {s['service_id']:<14}{s['platform']:<10}"
-                      f"{format_interval(s['interval_seconds']):<6}{s['profile']:<10}"
-                      f"installed {s['installed_at_iso'][:10]}  {s['platform_state']}{drift}")
+        _say(
+            console,
+            f"  {s['service_id']:<14}{s['platform']:<10}"
+            f"{format_interval(s['interval_seconds']):<6}{s['profile']:<10}"
+            f"installed {s['installed_at_iso'][:10]}  {s['platform_state']}{drift}",
+        )
     for bad in data["unreadable"]:
-        _say(console, f"  {bad['service_id']:<14}unreadable manifest: {bad['error']}",
-             style="red")
+        _say(console, f"  {bad['service_id']:<14}unreadable manifest: {bad['error']}", style="red")
 
 
 # -- status ----------------------------------------------------------------------------------------
@@ -496,8 +715,9 @@ def status_cmd(app: AppContext, selector: str | None) -> int:
 
         return detect_backend_name()
 
-    data = service_status(app.data_dir(), target.service_id, target.installed, _clock(),
-                          pid_alive, platform_hint)
+    data = service_status(
+        app.data_dir(), target.service_id, target.installed, _clock(), pid_alive, platform_hint
+    )
     return _emit(app, data, _render_status)
 
 
@@ -510,9 +730,13 @@ def _render_status(data: dict[str, Any], console: Console) -> None:
         _say(console, "  Install it with: lore service install")
         return
     _say(console, f"Service status ({data['service_id']}):")
-    rows = [("Installed", "yes"), ("Platform", data["platform"]),
-            ("Interval", _fmt_interval(data["interval_seconds"])), ("Profile", data["profile"]),
-            ("State", data["service_state"])]
+    rows = [
+        ("Installed", "yes"),
+        ("Platform", data["platform"]),
+        ("Interval", _fmt_interval(data["interval_seconds"])),
+        ("Profile", data["profile"]),
+        ("State", data["service_state"]),
+    ]
     if data["next_run_iso"]:
         rows.append(("Next run", data["next_run_iso"]))
     for label, value in rows:
@@ -523,35 +747,54 @@ def _render_status(data: dict[str, Any], console: Console) -> None:
         _say(console, f"  Scheduler:  PAUSED - {data['paused_code']}", style="red")
         _say(console, f"    {data['paused_message']}")
         if data["paused_code"] == "CIRCUIT_BREAKER":
-            _say(console, "    Fix: check network/GitLab availability, then run: lore service resume")
+            _say(
+                console, "    Fix: check network/GitLab availability, then run: lore service resume"
+            )
         elif data["paused_code"] == "MANUAL":
             _say(console, "    Resume with: lore service resume")
         else:
-            _say(console, "    Fix: rotate the token or fix the config, then run: lore service resume")
+            _say(
+                console,
+                "    Fix: rotate the token or fix the config, then run: lore service resume",
+            )
     elif state == "half_open":
         _say(console, "  Scheduler:  HALF_OPEN", style="yellow")
         _say(console, "    Circuit breaker cooldown expired. Next run will probe.")
         _say(console, "    If the probe succeeds, the scheduler returns to normal.")
     elif state == "backoff" and data["backoff"]:
         b = data["backoff"]
-        _say(console, f"  Scheduler:  BACKOFF ({b['consecutive_failures']} consecutive failures)",
-             style="yellow")
-        _say(console, f"    Next retry: {b['next_retry_iso']} (in {b['remaining_seconds']}s"
-                      + (", server hint" if b.get("reason") == "server_hint" else "") + ")")
+        _say(
+            console,
+            f"  Scheduler:  BACKOFF ({b['consecutive_failures']} consecutive failures)",
+            style="yellow",
+        )
+        _say(
+            console,
+            f"    Next retry: {b['next_retry_iso']} (in {b['remaining_seconds']}s"
+            + (", server hint" if b.get("reason") == "server_hint" else "")
+            + ")",
+        )
     elif state == "degraded" and last:
         ok = [s for s in last["stage_results"] if s["success"]]
         bad = [s for s in last["stage_results"] if not s["success"]]
         _say(console, "  Scheduler:  DEGRADED", style="yellow")
-        _say(console, "    Core stages OK: "
-                      + ", ".join(f"{s['stage']} ({s['items_updated']})" for s in ok))
-        _say(console, "    Failed stages: "
-                      + ", ".join(f"{s['stage']} ({s.get('error')})" for s in bad))
+        _say(
+            console,
+            "    Core stages OK: " + ", ".join(f"{s['stage']} ({s['items_updated']})" for s in ok),
+        )
+        _say(
+            console,
+            "    Failed stages: " + ", ".join(f"{s['stage']} ({s.get('error')})" for s in bad),
+        )
         _say(console, "    Core data is fresh. Optional stages will retry next run.")
     elif state in ("running", "running_stale") and data["current_run"]:
         run = data["current_run"]
         label = "RUNNING_STALE" if state == "running_stale" else "running"
-        _say(console, f"  Scheduler:  {label} (pid {run['pid']}, started {run['started_at_iso']})",
-             style="red" if state == "running_stale" else None)
+        _say(
+            console,
+            f"  Scheduler:  {label} (pid {run['pid']}, started {run['started_at_iso']})",
+            style="red" if state == "running_stale" else None,
+        )
         if state == "running_stale":
             _say(console, "    That run crashed or was killed; the next run replaces it.")
     else:
@@ -561,20 +804,31 @@ def _render_status(data: dict[str, Any], console: Console) -> None:
         _say(console, f"    Time:      {last['timestamp_iso']}")
         _say(console, f"    Duration:  {last['duration_seconds']}s")
         _say(console, f"    Outcome:   {last['outcome']}")
-        _say(console, "    Stages:    " + ", ".join(
-            f"{s['stage']} ({s['items_updated']})" if s["success"] else f"{s['stage']} (failed)"
-            for s in last["stage_results"]))
+        _say(
+            console,
+            "    Stages:    "
+            + ", ".join(
+                f"{s['stage']} ({s['items_updated']})" if s["success"] else f"{s['stage']} (failed)"
+                for s in last["stage_results"]
+            ),
+        )
         _say(console, f"    Failures:  {last['consecutive_failures']} consecutive")
     if data["recent_runs"]:
         _say(console, f"  Recent runs (last {len(data['recent_runs'])}):")
         for run in data["recent_runs"]:
-            _say(console, f"    {run['timestamp_iso'][:16].replace('T', ' ')} UTC  "
-                          f"{run['outcome']:<9}{run['duration_seconds']}s")
+            _say(
+                console,
+                f"    {run['timestamp_iso'][:16].replace('T', ' ')} UTC  "
+                f"{run['outcome']:<9}{run['duration_seconds']}s",
+            )
     drift = data["drift"] or {}
     kinds = [k.replace("_drift", "") for k, v in drift.items() if v]
     if kinds:
-        _say(console, f"  Drift:      {', '.join(kinds)} (re-run: lore service install)",
-             style="yellow")
+        _say(
+            console,
+            f"  Drift:      {', '.join(kinds)} (re-run: lore service install)",
+            style="yellow",
+        )
 
 
 # -- logs ------------------------------------------------------------------------------------------
@@ -583,31 +837,51 @@ def _render_status(data: dict[str, Any], console: Console) -> None:
 @robot(
     LOGS_SCHEMA,
     exit_codes=[*SELECT_CODES, ErrorCode.SERVICE_ERROR],
-    examples=["lore service logs", "lore service logs --tail 50 --follow",
-              "lore --robot service logs --tail 20"],
+    examples=[
+        "lore service logs",
+        "lore service logs --tail 50 --follow",
+        "lore --robot service logs --tail 20",
+    ],
 )
 @click.command("logs")
-@click.option("--tail", type=click.IntRange(min=0), is_flag=False, flag_value=100, default=None,
-              metavar="N", help="Show the last N lines (100 if N is omitted).")
+@click.option(
+    "--tail",
+    type=click.IntRange(min=0),
+    is_flag=False,
+    flag_value=100,
+    default=None,
+    metavar="N",
+    help="Show the last N lines (100 if N is omitted).",
+)
 @click.option("--follow", is_flag=True, help="Stream new lines as they arrive (Ctrl-C stops).")
-@click.option("--open", "open_", is_flag=True,
-              help="Open the log in $VISUAL, $EDITOR or less.")
-@click.option("--stream", type=click.Choice(["stderr", "stdout"]), default="stderr",
-              show_default=True, help="stderr: lore's log lines; stdout: each run's JSON result.")
+@click.option("--open", "open_", is_flag=True, help="Open the log in $VISUAL, $EDITOR or less.")
+@click.option(
+    "--stream",
+    type=click.Choice(["stderr", "stdout"]),
+    default="stderr",
+    show_default=True,
+    help="stderr: lore's log lines; stdout: each run's JSON result.",
+)
 @_service_option
 @click.pass_obj
-def logs_cmd(app: AppContext, tail: int | None, follow: bool, open_: bool, stream: str,
-             selector: str | None) -> int:
+def logs_cmd(
+    app: AppContext, tail: int | None, follow: bool, open_: bool, stream: str, selector: str | None
+) -> int:
     """Show, follow or open the service log."""
     from lore.service.logs import ROBOT_TAIL_CAP, TAIL_DEFAULT, log_path, tail_lines
 
     if follow and open_:
-        raise LoreError(ErrorCode.USAGE_ERROR, "--follow and --open cannot be combined",
-                        suggestion="Use --follow to stream, or --open to read in an editor")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "--follow and --open cannot be combined",
+            suggestion="Use --follow to stream, or --open to read in an editor",
+        )
     if follow and app.robot:
-        raise LoreError(ErrorCode.USAGE_ERROR,
-                        "follow mode requires an interactive terminal (not --robot)",
-                        suggestion="Use: lore --robot service logs --tail 100")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            "follow mode requires an interactive terminal (not --robot)",
+            suggestion="Use: lore --robot service logs --tail 100",
+        )
     target = _resolve(app, selector, accept_status_only=True)
     if target.service_id is None:
         from lore.service.targets import require_installed
@@ -617,11 +891,21 @@ def logs_cmd(app: AppContext, tail: int | None, follow: bool, open_: bool, strea
     path = log_path(sid, app.data_dir(), stream)
     exists = path.is_file()
     if app.robot:
-        lines = tail_lines(path, min(tail, ROBOT_TAIL_CAP)) if tail is not None and exists else (
-            [] if tail is not None else None)
-        return app.emit({"service_id": sid, "stream": stream, "log_path": str(path),
-                         "exists": exists, "size_bytes": path.stat().st_size if exists else 0,
-                         "last_lines": lines})
+        lines = (
+            tail_lines(path, min(tail, ROBOT_TAIL_CAP))
+            if tail is not None and exists
+            else ([] if tail is not None else None)
+        )
+        return app.emit(
+            {
+                "service_id": sid,
+                "stream": stream,
+                "log_path": str(path),
+                "exists": exists,
+                "size_bytes": path.stat().st_size if exists else 0,
+                "last_lines": lines,
+            }
+        )
     if open_:
         return _open_editor(path)
     out = sys.stdout
@@ -654,16 +938,19 @@ def _open_editor(path: Any) -> int:
         return 0
     editor = editor_command()
     if editor is None:
-        raise LoreError(ErrorCode.SERVICE_ERROR,
-                        "no editor found: $VISUAL and $EDITOR are unset and less/notepad are "
-                        "not installed",
-                        suggestion=f"Set EDITOR, or read it with: lore service logs --tail 100 "
-                        f"(file: {path})")
+        raise LoreError(
+            ErrorCode.SERVICE_ERROR,
+            "no editor found: $VISUAL and $EDITOR are unset and less/notepad are not installed",
+            suggestion=f"Set EDITOR, or read it with: lore service logs --tail 100 (file: {path})",
+        )
     try:
         return subprocess.call([*editor, str(path)])
     except OSError as exc:
-        raise LoreError(ErrorCode.SERVICE_ERROR, f"cannot start the editor {editor[0]}: {exc}",
-                        suggestion="Set VISUAL or EDITOR to an installed editor") from None
+        raise LoreError(
+            ErrorCode.SERVICE_ERROR,
+            f"cannot start the editor {editor[0]}: {exc}",
+            suggestion="Set VISUAL or EDITOR to an installed editor",
+        ) from None
 
 
 # -- doctor ----------------------------------------------------------------------------------------
@@ -672,15 +959,26 @@ def _open_editor(path: Any) -> int:
 @robot(
     DOCTOR_SCHEMA,
     exit_codes=[ErrorCode.SERVICE_ERROR],
-    examples=["lore service doctor", "lore --robot service doctor --offline",
-              "lore service doctor --fix"],
+    examples=[
+        "lore service doctor",
+        "lore --robot service doctor --offline",
+        "lore service doctor --fix",
+    ],
 )
 @click.command("doctor")
 @click.option("--offline", is_flag=True, help="Skip the network check of the token.")
-@click.option("--fix", is_flag=True, help="Apply safe fixes: create directories, tighten "
-              "file permissions, reload systemd.")
-@click.option("--backend", type=_choice("backend"), default="auto", show_default=True,
-              help="Check this scheduler (default: the installed one, else this machine's).")
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Apply safe fixes: create directories, tighten file permissions, reload systemd.",
+)
+@click.option(
+    "--backend",
+    type=_choice("backend"),
+    default="auto",
+    show_default=True,
+    help="Check this scheduler (default: the installed one, else this machine's).",
+)
 @click.pass_obj
 def doctor_cmd(app: AppContext, offline: bool, fix: bool, backend: str) -> int:
     """Check that the service can run here: config, token, binary, scheduler, files.
@@ -703,9 +1001,14 @@ def doctor_cmd(app: AppContext, offline: bool, fix: bool, backend: str) -> int:
             if manifest is not None:
                 backend = manifest.platform
                 break
-    report = run_doctor(config_file=app.config_path(), data_dir=data_dir,
-                        backend=choose_backend(backend), offline=offline, fix=fix,
-                        service_ids=ids)
+    report = run_doctor(
+        config_file=app.config_path(),
+        data_dir=data_dir,
+        backend=choose_backend(backend),
+        offline=offline,
+        fix=fix,
+        service_ids=ids,
+    )
     data = {**report.to_dict(), "offline": offline}
     if report.overall != "fail":
         return _emit(app, data, _render_doctor)
@@ -728,15 +1031,23 @@ def _render_doctor(data: dict[str, Any], console: Console) -> None:
     styles = {"pass": "green", "warn": "yellow", "fail": "red", "fixed": "cyan"}
     for check in data["checks"]:
         status = check["status"]
-        _say(console, f"  [{status.upper()}] {check.get('message') or check['name']}",
-             style=styles.get(status))
+        _say(
+            console,
+            f"  [{status.upper()}] {check.get('message') or check['name']}",
+            style=styles.get(status),
+        )
         if check.get("action") and status in ("warn", "fail"):
             _say(console, f"         Fix: {check['action']}")
     warns = sum(1 for c in data["checks"] if c["status"] == "warn")
     fails = sum(1 for c in data["checks"] if c["status"] == "fail")
-    detail = ", ".join(p for p in (f"{fails} failing" if fails else "",
-                                   f"{warns} warning{'s' if warns != 1 else ''}" if warns else "")
-                       if p)
+    detail = ", ".join(
+        p
+        for p in (
+            f"{fails} failing" if fails else "",
+            f"{warns} warning{'s' if warns != 1 else ''}" if warns else "",
+        )
+        if p
+    )
     _say(console, f"Overall: {data['overall'].upper()}" + (f" ({detail})" if detail else ""))
 
 
@@ -761,16 +1072,22 @@ def pause_cmd(app: AppContext, reason: str | None, selector: str | None) -> int:
     data = pause_service(app.data_dir(), sid, reason, _clock())
 
     def human(d: dict[str, Any], console: Console) -> None:
-        _say(console, f"Service {'already paused; reason updated' if d['already_paused'] else 'paused'}"
-                      f" ({d['service_id']}):")
+        _say(
+            console,
+            f"Service {'already paused; reason updated' if d['already_paused'] else 'paused'}"
+            f" ({d['service_id']}):",
+        )
         _say(console, f"  Reason: {d['reason']}")
         _say(console, "  Resume with: lore service resume")
 
     return _emit(app, data, human)
 
 
-@robot(RESUME_SCHEMA, exit_codes=[*SELECT_CODES, ErrorCode.SERVICE_ERROR],
-       examples=["lore service resume", "lore --robot service resume --service my-project"])
+@robot(
+    RESUME_SCHEMA,
+    exit_codes=[*SELECT_CODES, ErrorCode.SERVICE_ERROR],
+    examples=["lore service resume", "lore --robot service resume --service my-project"],
+)
 @click.command("resume")
 @_service_option
 @click.pass_obj
@@ -796,8 +1113,11 @@ def resume_cmd(app: AppContext, selector: str | None) -> int:
     return _emit(app, data, human)
 
 
-@robot(REPAIR_SCHEMA, exit_codes=[*SELECT_CODES, ErrorCode.SERVICE_ERROR],
-       examples=["lore service repair", "lore --robot service repair --service my-project"])
+@robot(
+    REPAIR_SCHEMA,
+    exit_codes=[*SELECT_CODES, ErrorCode.SERVICE_ERROR],
+    examples=["lore service repair", "lore --robot service repair --service my-project"],
+)
 @click.command("repair")
 @_service_option
 @click.pass_obj
@@ -807,8 +1127,11 @@ def repair_cmd(app: AppContext, selector: str | None) -> int:
     from lore.service.targets import require_installed
 
     target = _resolve(app, selector, accept_status_only=True)
-    sid = target.service_id if target.service_id and (
-        target.installed or selector is not None) else require_installed(target)
+    sid = (
+        target.service_id
+        if target.service_id and (target.installed or selector is not None)
+        else require_installed(target)
+    )
     data = repair_service(app.data_dir(), sid, _clock())
 
     def human(d: dict[str, Any], console: Console) -> None:
@@ -835,8 +1158,11 @@ def repair_cmd(app: AppContext, selector: str | None) -> int:
     examples=["lore service trigger", "lore --robot service trigger --ignore-backoff"],
 )
 @click.command("trigger")
-@click.option("--ignore-backoff", is_flag=True,
-              help="Run even inside the backoff window (a pause still wins: use resume).")
+@click.option(
+    "--ignore-backoff",
+    is_flag=True,
+    help="Run even inside the backoff window (a pause still wins: use resume).",
+)
 @_service_option
 @click.pass_obj
 def trigger_cmd(app: AppContext, ignore_backoff: bool, selector: str | None) -> int:
@@ -856,10 +1182,12 @@ def trigger_cmd(app: AppContext, ignore_backoff: bool, selector: str | None) -> 
         # Without a token the run would fail "permanently" and pause the service for
         # everyone; refuse here instead, touching nothing.
         var = manifest.token_env_var
-        raise LoreError(ErrorCode.TOKEN_NOT_SET, f"environment variable {var} is not set and "
-                        "the service stores no token",
-                        suggestion=f"export {var}=<token>, or reinstall: lore service install",
-                        actions=["lore service install"])
+        raise LoreError(
+            ErrorCode.TOKEN_NOT_SET,
+            f"environment variable {var} is not set and the service stores no token",
+            suggestion=f"export {var}=<token>, or reinstall: lore service install",
+            actions=["lore service install"],
+        )
     if not app.robot and not app.quiet:
         app.info(f"Running service {sid} now (profile {manifest.profile})…")
     data = run_service(sid, data_dir, deps_from_env(_clock()), ignore_backoff=ignore_backoff)
@@ -869,32 +1197,52 @@ def trigger_cmd(app: AppContext, ignore_backoff: bool, selector: str | None) -> 
 def _render_run(data: dict[str, Any], console: Console) -> None:
     action = data["action"]
     if action == "skipped" and data["reason"] == "backoff":
-        _say(console, f"Skipped: in backoff after {data['consecutive_failures']} failures; next "
-                      f"retry {data['next_retry_iso']} (in {data['remaining_seconds']}s).")
+        _say(
+            console,
+            f"Skipped: in backoff after {data['consecutive_failures']} failures; next "
+            f"retry {data['next_retry_iso']} (in {data['remaining_seconds']}s).",
+        )
         _say(console, "Run anyway with: lore service trigger --ignore-backoff")
         return
     if action == "skipped":
         holder = data.get("holder") or {}
-        _say(console, "Skipped: another sync holds the pipeline lock"
-                      + (f" (pid {holder.get('pid')})" if holder.get("pid") else "") + ".")
+        _say(
+            console,
+            "Skipped: another sync holds the pipeline lock"
+            + (f" (pid {holder.get('pid')})" if holder.get("pid") else "")
+            + ".",
+        )
         return
     if "outcome" not in data:
         _say(console, f"Paused ({data['reason']}): {data['message']}", style="red")
         _say(console, data["suggestion"])
         return
     stages = ", ".join(
-        f"{s['stage']} ({s['items_updated']})" if s["success"]
+        f"{s['stage']} ({s['items_updated']})"
+        if s["success"]
         else f"{s['stage']} (failed: {s.get('error_code')}: {s.get('error')})"
-        for s in data["stage_results"])
+        for s in data["stage_results"]
+    )
     style = {"success": "green", "degraded": "yellow", "failed": "red"}[data["outcome"]]
-    _say(console, f"Sync {data['outcome']} in {data['duration_seconds']}s"
-                  + (" (half-open probe)" if data["probe"] else "") + f": {stages}", style=style)
+    _say(
+        console,
+        f"Sync {data['outcome']} in {data['duration_seconds']}s"
+        + (" (half-open probe)" if data["probe"] else "")
+        + f": {stages}",
+        style=style,
+    )
     if data.get("in_run_retry"):
         retry = data["in_run_retry"]
-        _say(console, f"  Retried {retry['stage']} once after {retry['delay_seconds']}s: "
-                      + ("recovered" if retry["recovered"] else "failed again"))
-    _say(console, f"  Scheduler: {data['scheduler_state']}; consecutive failures: "
-                  f"{data['consecutive_failures']}")
+        _say(
+            console,
+            f"  Retried {retry['stage']} once after {retry['delay_seconds']}s: "
+            + ("recovered" if retry["recovered"] else "failed again"),
+        )
+    _say(
+        console,
+        f"  Scheduler: {data['scheduler_state']}; consecutive failures: "
+        f"{data['consecutive_failures']}",
+    )
     if data.get("next_retry_iso"):
         _say(console, f"  Next retry not before {data['next_retry_iso']}")
     if action == "paused":
@@ -902,11 +1250,19 @@ def _render_run(data: dict[str, Any], console: Console) -> None:
         _say(console, f"  {data['suggestion']}")
 
 
-@robot(RUN_SCHEMA, exit_codes=[ErrorCode.SERVICE_ERROR, ErrorCode.SERVICE_CORRUPT_STATE],
-       examples=["lore --robot service run --service-id a1b2c3d4e5f6"])
+@robot(
+    RUN_SCHEMA,
+    exit_codes=[ErrorCode.SERVICE_ERROR, ErrorCode.SERVICE_CORRUPT_STATE],
+    examples=["lore --robot service run --service-id a1b2c3d4e5f6"],
+)
 @click.command("run", hidden=True)
-@click.option("--service-id", "service_id", required=True, metavar="ID",
-              help="The service whose manifest and status file this run uses.")
+@click.option(
+    "--service-id",
+    "service_id",
+    required=True,
+    metavar="ID",
+    help="The service whose manifest and status file this run uses.",
+)
 @click.pass_obj
 def run_cmd(app: AppContext, service_id: str) -> int:
     """One scheduled attempt (started by the OS scheduler). Always robot, always exit 0."""
@@ -915,6 +1271,17 @@ def run_cmd(app: AppContext, service_id: str) -> int:
     return run_scheduled(app, service_id)
 
 
-for _command in (install_cmd, uninstall_cmd, list_cmd, status_cmd, logs_cmd, doctor_cmd,
-                 pause_cmd, resume_cmd, trigger_cmd, repair_cmd, run_cmd):
+for _command in (
+    install_cmd,
+    uninstall_cmd,
+    list_cmd,
+    status_cmd,
+    logs_cmd,
+    doctor_cmd,
+    pause_cmd,
+    resume_cmd,
+    trigger_cmd,
+    repair_cmd,
+    run_cmd,
+):
     service_group.add_command(_command)

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
 # -- robot schema ------------------------------------------------------------------------
 
-_CURSOR = obj({"resource": STR, "updated_after": OPT_STR, "advanced_at": STR,
-               "age_seconds": OPT_INT})
+_CURSOR = obj(
+    {"resource": STR, "updated_after": OPT_STR, "advanced_at": STR, "age_seconds": OPT_INT}
+)
 _PROJECT = obj(
     {
         "path": STR,
@@ -48,10 +49,12 @@ _PROJECT = obj(
         "documents": INT,
         "embedded_documents": INT,
         "cursors": arr(_CURSOR),
-        "unavailable": arr(obj({"resource": STR, "reason": STR, "http_status": OPT_INT,
-                                "checked_at": OPT_STR})),
-        "status_error": nullable(obj({"message": STR, "code": OPT_STR, "at": OPT_STR,
-                                      "instance": STR})),
+        "unavailable": arr(
+            obj({"resource": STR, "reason": STR, "http_status": OPT_INT, "checked_at": OPT_STR})
+        ),
+        "status_error": nullable(
+            obj({"message": STR, "code": OPT_STR, "at": OPT_STR, "instance": STR})
+        ),
     }
 )
 _STAGE = obj({"stage": STR, "success": BOOL}, required=["stage", "success"])
@@ -85,8 +88,9 @@ STATUS_SCHEMA = obj(
                 "pending_migrations": OPT_INT,
             }
         ),
-        "config": obj({"path": STR, "loaded": BOOL, "error": nullable(obj({"code": STR,
-                                                                             "message": STR}))}),
+        "config": obj(
+            {"path": STR, "loaded": BOOL, "error": nullable(obj({"code": STR, "message": STR}))}
+        ),
         "projects": arr(_PROJECT),
         "totals": obj(
             {
@@ -108,8 +112,9 @@ STATUS_SCHEMA = obj(
                 "embedded_documents": INT,
                 "coverage": nullable(NUM),
                 "chunks": INT,
-                "models": arr(obj({"model": STR, "dimension": INT, "documents": INT,
-                                   "chunks": INT})),
+                "models": arr(
+                    obj({"model": STR, "dimension": INT, "documents": INT, "chunks": INT})
+                ),
                 "configured_provider": OPT_STR,
                 "configured_model": OPT_STR,
             }
@@ -119,18 +124,28 @@ STATUS_SCHEMA = obj(
                 {
                     "columns": BOOL,
                     "issues_with_status": OPT_INT,
-                    "instances": arr(obj(
-                        {"instance": STR, "available": nullable(BOOL), "reason": OPT_STR,
-                         "checked_at": OPT_STR, "gitlab_version": OPT_STR, "mode": OPT_STR,
-                         "fields": arr(STR),
-                         "errors": obj({}, required=[])},
-                        required=["instance"])),
+                    "instances": arr(
+                        obj(
+                            {
+                                "instance": STR,
+                                "available": nullable(BOOL),
+                                "reason": OPT_STR,
+                                "checked_at": OPT_STR,
+                                "gitlab_version": OPT_STR,
+                                "mode": OPT_STR,
+                                "fields": arr(STR),
+                                "errors": obj({}, required=[]),
+                            },
+                            required=["instance"],
+                        )
+                    ),
                 }
             )
         ),
         "hints": arr(STR),
     }
 )
+
 
 @robot(
     STATUS_SCHEMA,
@@ -159,8 +174,11 @@ def status_cmd(app: AppContext) -> int:
     finally:
         if conn is not None:
             conn.close()
-    data["config"] = {"path": str(app.config_path()), "loaded": config is not None,
-                      "error": config_error}
+    data["config"] = {
+        "path": str(app.config_path()),
+        "loaded": config is not None,
+        "error": config_error,
+    }
     return app.emit(data, _render_status)
 
 
@@ -267,11 +285,14 @@ def _render_embeddings(emb: dict[str, Any], console: Console) -> None:
     else:
         pct = 100 * (emb["coverage"] or 0)
         style = "green" if pct >= 99.95 else ("yellow" if pct > 0 else "red")
-        line.append(f"{emb['embedded_documents']}/{emb['documents']} documents ({pct:.0f}%)",
-                    style=style)
+        line.append(
+            f"{emb['embedded_documents']}/{emb['documents']} documents ({pct:.0f}%)", style=style
+        )
         for model in emb["models"]:
-            line.append(f" · {model['model']} ({model['dimension']}d, {model['chunks']} chunks)",
-                        style="dim")
+            line.append(
+                f" · {model['model']} ({model['dimension']}d, {model['chunks']} chunks)",
+                style="dim",
+            )
     if emb["configured_provider"] == "none":
         line.append(" · embeddings disabled in config", style="dim")
     elif emb["configured_model"] and not any(
@@ -302,8 +323,10 @@ def _render_workitem_status(info: dict[str, Any] | None, console: Console) -> No
         if available is True:
             line.append("available", style="green")
             if entry.get("final_page_size") is not None:
-                line.append(f" · page size {entry['final_page_size']}, "
-                            f"{entry.get('shrinks', 0)} shrinks", style="dim")
+                line.append(
+                    f" · page size {entry['final_page_size']}, {entry.get('shrinks', 0)} shrinks",
+                    style="dim",
+                )
             if entry.get("mode"):
                 shape = "status object" if entry["mode"] == "object" else "flat widget fields"
                 line.append(f" · {shape}: {', '.join(entry.get('fields') or [])}", style="dim")
@@ -326,8 +349,10 @@ def _render_workitem_status(info: dict[str, Any] | None, console: Console) -> No
                 if not isinstance(err, dict):
                     continue
                 line.append(f"\n{'':<14}{path}: ", style="dim")
-                line.append(f"last status error {err.get('code') or 'ERROR'}: "
-                            f"{err.get('message') or ''}", style="yellow")
+                line.append(
+                    f"last status error {err.get('code') or 'ERROR'}: {err.get('message') or ''}",
+                    style="yellow",
+                )
                 if err.get("at"):
                     line.append(f" ({relative_time(str(err['at']))})", style="dim")
     console.print(line)
@@ -364,21 +389,24 @@ def _render_projects(projects: list[dict[str, Any]], console: Console) -> None:
         issues, mrs = p["issues"], p["mrs"]
         cursors = ", ".join(
             f"{c['resource']} {format_duration(c['age_seconds'])}"
-            if c["age_seconds"] is not None else f"{c['resource']} ?"
+            if c["age_seconds"] is not None
+            else f"{c['resource']} ?"
             for c in p["cursors"]
         )
         path = Text(p["path"])
         if p["configured"] is False:
             path.append(" (not in config)", style="dim")
-        rows.append([
-            path,
-            f"{issues['opened']} open / {issues['closed']} closed",
-            f"{mrs['opened']} open / {mrs['merged']} merged / {mrs['closed'] + mrs['locked']} closed",
-            str(p["notes"]),
-            f"{p['embedded_documents']}/{p['documents']}",
-            _age(p["last_synced_age_seconds"]),
-            cursors or "—",
-        ])
+        rows.append(
+            [
+                path,
+                f"{issues['opened']} open / {issues['closed']} closed",
+                f"{mrs['opened']} open / {mrs['merged']} merged / {mrs['closed'] + mrs['locked']} closed",
+                str(p["notes"]),
+                f"{p['embedded_documents']}/{p['documents']}",
+                _age(p["last_synced_age_seconds"]),
+                cursors or "—",
+            ]
+        )
     columns = [
         Column("Project", no_wrap=True),
         Column("Issues", no_wrap=True),
@@ -388,6 +416,10 @@ def _render_projects(projects: list[dict[str, Any]], console: Console) -> None:
         Column("Synced", no_wrap=True),
         Column("Cursor age", no_wrap=True),
     ]
-    keep = columns_that_fit([c.header for c in columns], rows, console.width,
-                            ["Cursor age", "Notes", "Docs (embedded)", "Synced"])
+    keep = columns_that_fit(
+        [c.header for c in columns],
+        rows,
+        console.width,
+        ["Cursor age", "Notes", "Docs (embedded)", "Synced"],
+    )
     console.print(make_table([columns[i] for i in keep], [[r[i] for i in keep] for r in rows]))

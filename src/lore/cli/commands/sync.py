@@ -57,21 +57,44 @@ REPORT_SCHEMA = obj(
 
 @robot(
     REPORT_SCHEMA,
-    exit_codes=[*CONFIG_CODES, *GITLAB_CODES, *DB_CODES, ErrorCode.SYNC_IN_PROGRESS,
-                ErrorCode.EMBEDDING_UNAVAILABLE],
+    exit_codes=[
+        *CONFIG_CODES,
+        *GITLAB_CODES,
+        *DB_CODES,
+        ErrorCode.SYNC_IN_PROGRESS,
+        ErrorCode.EMBEDDING_UNAVAILABLE,
+    ],
     examples=["lore sync", "lore --robot sync --no-embed", "lore sync --full --project group/repo"],
 )
 @click.command("sync")
-@click.option("--project", "projects", multiple=True, metavar="PATH",
-              help="Only this configured project (repeatable).")
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    metavar="PATH",
+    help="Only this configured project (repeatable).",
+)
 @click.option("--no-docs", is_flag=True, help="Skip rendering search documents.")
 @click.option("--no-embed", is_flag=True, help="Skip computing embeddings.")
 @click.option("--full", is_flag=True, help="Refetch everything and drop rows deleted upstream.")
-@click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              metavar="SECONDS", help="Wait this long for another sync to finish.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another sync to finish.",
+)
 @click.pass_obj
-def sync_cmd(app: AppContext, projects: tuple[str, ...], no_docs: bool, no_embed: bool,
-             full: bool, wait_seconds: float) -> int:
+def sync_cmd(
+    app: AppContext,
+    projects: tuple[str, ...],
+    no_docs: bool,
+    no_embed: bool,
+    full: bool,
+    wait_seconds: float,
+) -> int:
     """Mirror GitLab into the local database (issues → mrs → docs → embeddings)."""
     from lore.core.locks import acquire_pipeline_lock
     from lore.sync.pipeline import run_pipeline, select_projects
@@ -80,12 +103,15 @@ def sync_cmd(app: AppContext, projects: tuple[str, ...], no_docs: bool, no_embed
     config = app.config()
     selected = select_projects(config, list(projects) or None)
     config.token()  # fail fast, before taking the lock, when the token is missing
-    options = SyncOptions(projects=list(projects) or None, docs=not no_docs,
-                          embed=not no_embed, full=full)
+    options = SyncOptions(
+        projects=list(projects) or None, docs=not no_docs, embed=not no_embed, full=full
+    )
     data_dir = app.data_dir()
     if not app.robot and not app.quiet:
-        app.info(f"Syncing {len(selected)} project(s) from {config.base_url}"
-                 + (" (full)" if full else ""))
+        app.info(
+            f"Syncing {len(selected)} project(s) from {config.base_url}"
+            + (" (full)" if full else "")
+        )
     with acquire_pipeline_lock(data_dir, wait_seconds):
         if app.robot or app.quiet:
             report = run_pipeline(config, data_dir, options)
@@ -151,13 +177,17 @@ def _render(data: dict[str, Any], console: Console) -> None:
         note = escape(stage.get("error") or stage.get("warning") or "")
         projects = (stage.get("details") or {}).get("projects") or {}
         wis: list[dict[str, Any]] = [
-            p["work_item_status"] for p in projects.values()
+            p["work_item_status"]
+            for p in projects.values()
             if isinstance(p, dict) and isinstance(p.get("work_item_status"), dict)
         ]
         if wis and not note:
             available = [w for w in wis if w.get("available")]
-            note = ("work-item status: " + (f"{sum(w.get('updated', 0) for w in available)} updated"
-                                            if available else "not available on this instance"))
+            note = "work-item status: " + (
+                f"{sum(w.get('updated', 0) for w in available)} updated"
+                if available
+                else "not available on this instance"
+            )
         table.add_row(stage["stage"], result, str(stage["items_updated"]), note)
     console.print(table)
     counts = data.get("counts") or {}

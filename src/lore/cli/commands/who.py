@@ -142,34 +142,96 @@ WHO_SCHEMA: dict[str, Any] = {"oneOf": [PATH_SCHEMA, USER_SCHEMA]}
 )
 @click.command("who")
 @click.argument("target", metavar="PATH|@USER")
-@click.option("--curve", type=click.Choice(["exponential", "linear", "none"]), default=None,
-              help="Decay curve (config who.curve; default exponential).")
-@click.option("--half-life", "half_life", type=float, default=None, metavar="DAYS",
-              help="Half-life of the exponential curve (config who.halfLifeDays; default 180).")
-@click.option("--window", "window", type=float, default=None, metavar="DAYS",
-              help="Days until the linear curve reaches zero (config who.windowDays; default 730).")
-@click.option("--stale-days", "stale_days", type=float, default=None, metavar="DAYS",
-              help="Flag experts whose last contribution is older (config who.staleDays; default 365).")
-@click.option("--weight", "weights", multiple=True, metavar="KIND=VALUE",
-              help="Override a weight (repeatable); KIND is authored_merged, authored_unmerged, "
-              "reviewed, approved or discussed.")
-@click.option("--since", default=None, metavar="DATE",
-              help="Only contributions since an ISO date or an age (30d, 6m, 1y).")
+@click.option(
+    "--curve",
+    type=click.Choice(["exponential", "linear", "none"]),
+    default=None,
+    help="Decay curve (config who.curve; default exponential).",
+)
+@click.option(
+    "--half-life",
+    "half_life",
+    type=float,
+    default=None,
+    metavar="DAYS",
+    help="Half-life of the exponential curve (config who.halfLifeDays; default 180).",
+)
+@click.option(
+    "--window",
+    "window",
+    type=float,
+    default=None,
+    metavar="DAYS",
+    help="Days until the linear curve reaches zero (config who.windowDays; default 730).",
+)
+@click.option(
+    "--stale-days",
+    "stale_days",
+    type=float,
+    default=None,
+    metavar="DAYS",
+    help="Flag experts whose last contribution is older (config who.staleDays; default 365).",
+)
+@click.option(
+    "--weight",
+    "weights",
+    multiple=True,
+    metavar="KIND=VALUE",
+    help="Override a weight (repeatable); KIND is authored_merged, authored_unmerged, "
+    "reviewed, approved or discussed.",
+)
+@click.option(
+    "--since",
+    default=None,
+    metavar="DATE",
+    help="Only contributions since an ISO date or an age (30d, 6m, 1y).",
+)
 @click.option("--project", default=None, metavar="PATH", help="Only this project.")
-@click.option("--limit", type=int, default=None, metavar="N", help="Show at most N rows (default 10).")
-@click.option("--exclude-bots", is_flag=True, default=False,
-              help="Leave out bots (GitLab's flag or who.botPatterns).")
-@click.option("--exclude", "exclude", multiple=True, metavar="@USER",
-              help="Leave out this person (repeatable); @me is the token's owner.")
+@click.option(
+    "--limit", type=int, default=None, metavar="N", help="Show at most N rows (default 10)."
+)
+@click.option(
+    "--exclude-bots",
+    is_flag=True,
+    default=False,
+    help="Leave out bots (GitLab's flag or who.botPatterns).",
+)
+@click.option(
+    "--exclude",
+    "exclude",
+    multiple=True,
+    metavar="@USER",
+    help="Leave out this person (repeatable); @me is the token's owner.",
+)
 @click.option("--hide-stale", is_flag=True, default=False, help="Leave out stale experts.")
-@click.option("--depth", type=int, default=None, metavar="N",
-              help="`who @user`: roll paths up to N directory levels (default 2).")
-@click.option("--now", default=None, hidden=True, help="Reference time (ISO) for reproducible output.")
+@click.option(
+    "--depth",
+    type=int,
+    default=None,
+    metavar="N",
+    help="`who @user`: roll paths up to N directory levels (default 2).",
+)
+@click.option(
+    "--now", default=None, hidden=True, help="Reference time (ISO) for reproducible output."
+)
 @click.pass_obj
-def who_cmd(app: AppContext, target: str, curve: str | None, half_life: float | None,
-            window: float | None, stale_days: float | None, weights: tuple[str, ...],
-            since: str | None, project: str | None, limit: int | None, exclude_bots: bool,
-            exclude: tuple[str, ...], hide_stale: bool, depth: int | None, now: str | None) -> int:
+def who_cmd(
+    app: AppContext,
+    target: str,
+    curve: str | None,
+    half_life: float | None,
+    window: float | None,
+    stale_days: float | None,
+    weights: tuple[str, ...],
+    since: str | None,
+    project: str | None,
+    limit: int | None,
+    exclude_bots: bool,
+    exclude: tuple[str, ...],
+    hide_stale: bool,
+    depth: int | None,
+    now: str | None,
+) -> int:
     """Who knows PATH now (time-decayed), or which paths @USER knows.
 
     PATH is a file or a directory prefix (a trailing slash forces a directory; write
@@ -180,14 +242,26 @@ def who_cmd(app: AppContext, target: str, curve: str | None, half_life: float | 
 
     params = apply_overrides(
         _base_params(app),
-        curve=curve, half_life_days=half_life, window_days=window, stale_days=stale_days,
-        weights=weights, since=since, project=project, limit=limit,
-        exclude_bots=exclude_bots or None, exclude=exclude, hide_stale=hide_stale or None,
-        depth=depth, now=now,
+        curve=curve,
+        half_life_days=half_life,
+        window_days=window,
+        stale_days=stale_days,
+        weights=weights,
+        since=since,
+        project=project,
+        limit=limit,
+        exclude_bots=exclude_bots or None,
+        exclude=exclude,
+        hide_stale=hide_stale or None,
+        depth=depth,
+        now=now,
     )
     if target.strip() in ("", "@"):
-        raise LoreError(ErrorCode.USAGE_ERROR, f"PATH|@USER must name a path or a user, got {target!r}",
-                        suggestion="e.g. lore who src/auth/ or lore who @alice")
+        raise LoreError(
+            ErrorCode.USAGE_ERROR,
+            f"PATH|@USER must name a path or a user, got {target!r}",
+            suggestion="e.g. lore who src/auth/ or lore who @alice",
+        )
     conn = _open_store(app)
     try:
         target, params = _resolve_me(conn, target, params)
@@ -198,8 +272,9 @@ def who_cmd(app: AppContext, target: str, curve: str | None, half_life: float | 
     return app.emit(data, _render)
 
 
-def _resolve_me(conn: sqlite3.Connection | None, target: str,
-                params: WhoParams) -> tuple[str, WhoParams]:
+def _resolve_me(
+    conn: sqlite3.Connection | None, target: str, params: WhoParams
+) -> tuple[str, WhoParams]:
     """``@me`` (as the target or in --exclude) is the token's owner, as recorded by sync."""
     is_me = target.strip().lower() == "@me"
     excluded = [u for u in params.excluded_users if u.lower() == "me"]
@@ -253,11 +328,7 @@ def _fmt_score(value: float) -> str:
 
 
 def _breakdown(row: dict[str, Any]) -> str:
-    parts = [
-        f"{_KIND_LABELS[k]} {v['count']}"
-        for k, v in row["breakdown"].items()
-        if v["count"]
-    ]
+    parts = [f"{_KIND_LABELS[k]} {v['count']}" for k, v in row["breakdown"].items() if v["count"]]
     return "\n".join(parts)  # one per line: the column stays narrow
 
 
@@ -277,8 +348,9 @@ def _evidence(row: dict[str, Any], width: int) -> str:
     return "\n".join(line if len(line) <= width else line[: width - 1] + "…" for line in lines)
 
 
-def _render_blocks(console: Console, title: str, rows: list[dict[str, Any]],
-                   cells: list[list[str]]) -> None:
+def _render_blocks(
+    console: Console, title: str, rows: list[dict[str, Any]], cells: list[list[str]]
+) -> None:
     from rich.markup import escape
     from rich.text import Text
 
@@ -292,7 +364,9 @@ def _render_blocks(console: Console, title: str, rows: list[dict[str, Any]],
             head.append(f" ({sub[0]})", style="dim")
         head.append(f"  {cell[2]} · {cell[3]} · last {cell[4].replace(chr(10), ' ')}")
         console.print(head)
-        console.print(f"     {escape(cell[5].replace(chr(10), ' · '))}", style="dim", highlight=False)
+        console.print(
+            f"     {escape(cell[5].replace(chr(10), ' · '))}", style="dim", highlight=False
+        )
         for line in _evidence(row, room).split("\n"):
             if line:
                 console.print(f"     {escape(line)}", highlight=False)
@@ -318,28 +392,54 @@ def _render(data: dict[str, Any], console: Console) -> None:
             last = f"{row['last_activity_at'][:10]}\n{row['last_activity_age_days']}d ago"
             if row["stale"]:
                 last += " stale"
-            cells.append([str(row["rank"]), who_cell, _fmt_score(row["score"]),
-                          f"{row['share'] * 100:.0f}%", last, _breakdown(row)])
-        headers = ["#", "area" if user_mode else "person", "score", "share", "last active",
-                   "contributions"]
+            cells.append(
+                [
+                    str(row["rank"]),
+                    who_cell,
+                    _fmt_score(row["score"]),
+                    f"{row['share'] * 100:.0f}%",
+                    last,
+                    _breakdown(row),
+                ]
+            )
+        headers = [
+            "#",
+            "area" if user_mode else "person",
+            "score",
+            "share",
+            "last active",
+            "contributions",
+        ]
         # Every column but the evidence keeps its width; each evidence line (one MR) is cut
         # to what is left, so nothing wraps into a tall, unreadable row.
-        widths = [max(len(line) for cell in [h, *(c[i] for c in cells)] for line in cell.split("\n"))
-                  for i, h in enumerate(headers)]
+        widths = [
+            max(len(line) for cell in [h, *(c[i] for c in cells)] for line in cell.split("\n"))
+            for i, h in enumerate(headers)
+        ]
         room = console.width - sum(widths) - 3 * len(widths) - 1
         if room < 36:  # a narrow terminal: one block per row instead of a cramped table
             _render_blocks(console, title, rows, cells)
         else:
             for i, header in enumerate(headers):
-                table.add_column(header, justify="right" if i in (0, 2, 3) else "left",
-                                 no_wrap=True)
+                table.add_column(
+                    header, justify="right" if i in (0, 2, 3) else "left", no_wrap=True
+                )
             table.add_column("evidence")
             for row, cell in zip(rows, cells, strict=True):
                 lines = cell[1].split("\n")
-                who_cell = escape(lines[0]) + "".join(f"\n[dim]{escape(x)}[/dim]" for x in lines[1:])
+                who_cell = escape(lines[0]) + "".join(
+                    f"\n[dim]{escape(x)}[/dim]" for x in lines[1:]
+                )
                 last = escape(cell[4]).replace(" stale", " [yellow]stale[/yellow]")
-                table.add_row(cell[0], who_cell, cell[2], cell[3], last, escape(cell[5]),
-                              escape(_evidence(row, room)))
+                table.add_row(
+                    cell[0],
+                    who_cell,
+                    cell[2],
+                    cell[3],
+                    last,
+                    escape(cell[5]),
+                    escape(_evidence(row, room)),
+                )
             console.print(table)
     elif not data["note"]:
         console.print(f"{escape(title)}: nobody")
@@ -354,6 +454,8 @@ def _render(data: dict[str, Any], console: Console) -> None:
     extra = ""
     if not user_mode and q["renamed_from"]:
         extra = f" · also as {', '.join(q['renamed_from'][:3])}"
-    console.print(f"[dim]{curve_text} · stale after {params['stale_days']:g}d · "
-                  f"{data['mrs_considered']} MR{'' if data['mrs_considered'] == 1 else 's'} considered"
-                  f"{escape(extra)}[/dim]")
+    console.print(
+        f"[dim]{curve_text} · stale after {params['stale_days']:g}d · "
+        f"{data['mrs_considered']} MR{'' if data['mrs_considered'] == 1 else 's'} considered"
+        f"{escape(extra)}[/dim]"
+    )

@@ -23,14 +23,23 @@ CRONTAB_PREFIX = "crontab:"
 #: What makes an interactive sync reach GitLab and trust its certificate; a scheduler
 #: starts lore with a bare environment, so install copies these when they are set.
 CA_ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
-PROXY_ENV_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
-                  "all_proxy", "NO_PROXY", "no_proxy")
+PROXY_ENV_VARS = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
 NETWORK_ENV_VARS = CA_ENV_VARS + PROXY_ENV_VARS
 _TMP_DIRS = ("/tmp/", "/var/tmp/")
 
 
-def capture_network_env(environ: Mapping[str, str] | None = None, *,
-                        sandboxed: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
+def capture_network_env(
+    environ: Mapping[str, str] | None = None, *, sandboxed: bool = False
+) -> tuple[list[tuple[str, str]], list[str]]:
     """The CA and proxy variables to carry into the service, and warnings.
 
     CA paths are made absolute (the service's working directory is the data dir). A CA
@@ -53,18 +62,23 @@ def capture_network_env(environ: Mapping[str, str] | None = None, *,
                 continue
             value = str(path.resolve())
             if sandboxed and value.startswith(_TMP_DIRS):
-                warnings.append(f"{name} points into {value.split('/')[1]} ({value}), which the "
-                                "sandboxed service cannot see (PrivateTmp); move the CA file")
+                warnings.append(
+                    f"{name} points into {value.split('/')[1]} ({value}), which the "
+                    "sandboxed service cannot see (PrivateTmp); move the CA file"
+                )
         elif name not in ("NO_PROXY", "no_proxy"):
             try:
-                has_password = urlsplit(value if "://" in value else f"http://{value}"
-                                        ).password is not None
+                has_password = (
+                    urlsplit(value if "://" in value else f"http://{value}").password is not None
+                )
             except ValueError:
                 has_password = False
             if has_password:
-                warnings.append(f"{name} holds a password; not copied into the service files "
-                                "(they are readable); give the scheduler a proxy without "
-                                "credentials in the URL")
+                warnings.append(
+                    f"{name} holds a password; not copied into the service files "
+                    "(they are readable); give the scheduler a proxy without "
+                    "credentials in the URL"
+                )
                 continue
         out.append((name, value))
     return out, warnings
@@ -279,7 +293,7 @@ def parse_wrapper_argv(text: str) -> list[str] | None:
     for line in text.splitlines():
         if line.startswith("exec "):
             try:
-                return shlex.split(line[len("exec "):])
+                return shlex.split(line[len("exec ") :])
             except ValueError:
                 return None
     return None
@@ -288,8 +302,13 @@ def parse_wrapper_argv(text: str) -> list[str] | None:
 def env_file_artifact(spec: InstallSpec) -> Artifact:
     from lore.service.tokens import ENV_FILE_MODE, env_file_content
 
-    return Artifact(str(spec.env_file), env_file_content(spec.token_env_var, spec.token_value),
-                    mode=ENV_FILE_MODE, secret=True, in_spec=False)
+    return Artifact(
+        str(spec.env_file),
+        env_file_content(spec.token_env_var, spec.token_value),
+        mode=ENV_FILE_MODE,
+        secret=True,
+        in_spec=False,
+    )
 
 
 def wrapper_artifact(spec: InstallSpec) -> Artifact:

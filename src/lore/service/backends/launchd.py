@@ -30,8 +30,13 @@ LABEL_PREFIX = "com.gitlore.sync."
 
 def xml_escape(text: str) -> str:
     """Escape ``& < > " '`` for XML text and attribute values."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;").replace("'", "&apos;"))
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&apos;")
+    )
 
 
 def label(service_id: str) -> str:
@@ -43,14 +48,20 @@ def plist_path(service_id: str) -> Path:
     return home / "Library" / "LaunchAgents" / f"{label(service_id)}.plist"
 
 
-def _plist(service_id: str, program_arguments: list[str], env: list[tuple[str, str]],
-           interval_seconds: int, log_dir: Path) -> str:
+def _plist(
+    service_id: str,
+    program_arguments: list[str],
+    env: list[tuple[str, str]],
+    interval_seconds: int,
+    log_dir: Path,
+) -> str:
     args = "\n".join(f"        <string>{xml_escape(a)}</string>" for a in program_arguments)
     env_block = ""
     if env:
         entries = "\n".join(
             f"        <key>{xml_escape(k)}</key>\n        <string>{xml_escape(v)}</string>"
-            for k, v in env)
+            for k, v in env
+        )
         env_block = f"    <key>EnvironmentVariables</key>\n    <dict>\n{entries}\n    </dict>\n"
     out_log = xml_escape(str(log_dir / f"service-{service_id}-stdout.log"))
     err_log = xml_escape(str(log_dir / f"service-{service_id}-stderr.log"))
@@ -88,16 +99,24 @@ def _plist(service_id: str, program_arguments: list[str], env: list[tuple[str, s
     )
 
 
-def generate_plist_with_wrapper(service_id: str, wrapper_path: Path, interval_seconds: int,
-                                log_dir: Path) -> str:
+def generate_plist_with_wrapper(
+    service_id: str, wrapper_path: Path, interval_seconds: int, log_dir: Path
+) -> str:
     """Env-file variant: launchd runs the wrapper; no token and no lore arguments here."""
     return _plist(service_id, [str(wrapper_path)], [], interval_seconds, log_dir)
 
 
-def generate_plist_with_embedded(service_id: str, binary_path: str, config_path: str | None,
-                                 interval_seconds: int, token_env_var: str, token_value: str,
-                                 log_dir: Path, data_dir: str | None = None,
-                                 network_env: list[tuple[str, str]] | None = None) -> str:
+def generate_plist_with_embedded(
+    service_id: str,
+    binary_path: str,
+    config_path: str | None,
+    interval_seconds: int,
+    token_env_var: str,
+    token_value: str,
+    log_dir: Path,
+    data_dir: str | None = None,
+    network_env: list[tuple[str, str]] | None = None,
+) -> str:
     """Embedded variant: launchd runs lore directly with the token in its environment
     (plus the CA and proxy variables of the install)."""
     env = [(token_env_var, token_value)]
@@ -121,18 +140,31 @@ class LaunchdBackend(Backend):
         path = plist_path(spec.service_id)
         if spec.token_source == "embedded":
             content = generate_plist_with_embedded(
-                spec.service_id, spec.binary_path, spec.config_override, spec.interval_seconds,
-                spec.token_env_var, spec.token_value, spec.log_dir, spec.data_dir_override,
-                spec.network_env)
+                spec.service_id,
+                spec.binary_path,
+                spec.config_override,
+                spec.interval_seconds,
+                spec.token_env_var,
+                spec.token_value,
+                spec.log_dir,
+                spec.data_dir_override,
+                spec.network_env,
+            )
             artifacts = [Artifact(str(path), content, mode=0o600, secret=True)]
         else:
-            content = generate_plist_with_wrapper(spec.service_id, spec.wrapper_path,
-                                                  spec.interval_seconds, spec.log_dir)
-            artifacts = [env_file_artifact(spec), wrapper_artifact(spec),
-                         Artifact(str(path), content)]
+            content = generate_plist_with_wrapper(
+                spec.service_id, spec.wrapper_path, spec.interval_seconds, spec.log_dir
+            )
+            artifacts = [
+                env_file_artifact(spec),
+                wrapper_artifact(spec),
+                Artifact(str(path), content),
+            ]
         domain = f"gui/{_uid()}"
-        commands = [["launchctl", "bootout", f"{domain}/{label(spec.service_id)}"],
-                    ["launchctl", "bootstrap", domain, str(path)]]
+        commands = [
+            ["launchctl", "bootout", f"{domain}/{label(spec.service_id)}"],
+            ["launchctl", "bootstrap", domain, str(path)],
+        ]
         return Rendered(artifacts, commands, spec.token_source)
 
     def enable(self, spec: InstallSpec, rendered: Rendered) -> None:
@@ -189,10 +221,18 @@ class LaunchdBackend(Backend):
         domain = f"gui/{_uid()}"
         result = run_command(["launchctl", "print", domain], timeout_seconds=10)
         if result.ok:
-            return [Check("platform_prerequisites", "pass",
-                          f"running in a GUI login session ({domain})")]
+            return [
+                Check(
+                    "platform_prerequisites", "pass", f"running in a GUI login session ({domain})"
+                )
+            ]
         # A warning, not a block: `launchctl asuser` and similar setups can still work.
-        return [Check("platform_prerequisites", "warn",
-                      f"launchd domain {domain} is not available (no GUI login session?); the "
-                      "agent loads only in a GUI session",
-                      "Log in via the GUI, or use: lore service install --backend cron")]
+        return [
+            Check(
+                "platform_prerequisites",
+                "warn",
+                f"launchd domain {domain} is not available (no GUI login session?); the "
+                "agent loads only in a GUI session",
+                "Log in via the GUI, or use: lore service install --backend cron",
+            )
+        ]

@@ -28,8 +28,9 @@ def task_xml_path(service_id: str, data_dir: Path) -> Path:
     return data_dir / f"service-task-{service_id}.xml"
 
 
-def generate_task_xml(service_id: str, binary_path: str, arguments: list[str],
-                      interval_seconds: int) -> str:
+def generate_task_xml(
+    service_id: str, binary_path: str, arguments: list[str], interval_seconds: int
+) -> str:
     """Task Scheduler 1.2 XML: repeat every interval, forever, one instance at a time."""
     minutes = max(1, -(-interval_seconds // 60))  # round up; the parser enforces >= 5m
     args = subprocess.list2cmdline(arguments)
@@ -92,18 +93,23 @@ class SchtasksBackend(Backend):
     def render(self, spec: InstallSpec) -> Rendered:
         path = task_xml_path(spec.service_id, spec.data_dir)
         args = task_arguments(spec)
-        content = generate_task_xml(spec.service_id, spec.binary_path, args,
-                                    spec.interval_seconds)
-        warnings = [f"the scheduled task reads {spec.token_env_var} from your user environment: "
-                    f"set it with setx {spec.token_env_var} <token>"]
+        content = generate_task_xml(spec.service_id, spec.binary_path, args, spec.interval_seconds)
+        warnings = [
+            f"the scheduled task reads {spec.token_env_var} from your user environment: "
+            f"set it with setx {spec.token_env_var} <token>"
+        ]
         if spec.token_source == "embedded":
-            warnings.append("--token-source embedded does not apply to Task Scheduler; the "
-                            "token is not written anywhere")
+            warnings.append(
+                "--token-source embedded does not apply to Task Scheduler; the "
+                "token is not written anywhere"
+            )
         if spec.data_dir_override is not None:
-            warnings.append("set LORE_DATA_DIR in your user environment too: the task "
-                            "cannot carry it")
-        commands = [["schtasks", "/create", "/tn", task_name(spec.service_id), "/xml", str(path),
-                     "/f"]]
+            warnings.append(
+                "set LORE_DATA_DIR in your user environment too: the task cannot carry it"
+            )
+        commands = [
+            ["schtasks", "/create", "/tn", task_name(spec.service_id), "/xml", str(path), "/f"]
+        ]
         artifact = Artifact(str(path), content, encoding=TASK_XML_ENCODING)
         return Rendered([artifact], commands, "system_env", warnings)
 
@@ -121,12 +127,15 @@ class SchtasksBackend(Backend):
         return [task_xml_path(service_id, data_dir)]
 
     def is_installed(self, service_id: str, data_dir: Path) -> bool:
-        return run_command(["schtasks", "/query", "/tn", task_name(service_id)],
-                           timeout_seconds=15).ok
+        return run_command(
+            ["schtasks", "/query", "/tn", task_name(service_id)], timeout_seconds=15
+        ).ok
 
     def _query(self, service_id: str) -> dict[str, str] | None:
-        result = run_command(["schtasks", "/query", "/tn", task_name(service_id), "/fo", "CSV",
-                              "/v"], timeout_seconds=15)
+        result = run_command(
+            ["schtasks", "/query", "/tn", task_name(service_id), "/fo", "CSV", "/v"],
+            timeout_seconds=15,
+        )
         if not result.ok:
             return None
         rows = list(csv.DictReader(io.StringIO(result.stdout.strip())))
@@ -187,5 +196,11 @@ class SchtasksBackend(Backend):
         result = run_command(["schtasks", "/?"], timeout_seconds=15)
         if result.ok:
             return [Check("platform_prerequisites", "pass", "schtasks is available")]
-        return [Check("platform_prerequisites", "fail", "schtasks is not available",
-                      "Run lore on Windows with Task Scheduler enabled")]
+        return [
+            Check(
+                "platform_prerequisites",
+                "fail",
+                "schtasks is not available",
+                "Run lore on Windows with Task Scheduler enabled",
+            )
+        ]
