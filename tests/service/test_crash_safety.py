@@ -50,7 +50,11 @@ def test_sigkill_during_status_writes_leaves_the_old_or_the_new_file(tmp_path: P
     path = tmp_path / "sync-status-abc.json"
     rng = random.Random(7)
     seen: set[str] = set()
-    for _ in range(25):
+    kills = 0
+    # At least 25 kills at random moments, and more (up to 200) until both versions have
+    # been caught: a run that only ever saw the first write proves nothing.
+    while kills < 200 and (kills < 25 or seen != {"old", "new"}):
+        kills += 1
         proc = subprocess.Popen(
             [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
         )
@@ -63,6 +67,7 @@ def test_sigkill_during_status_writes_leaves_the_old_or_the_new_file(tmp_path: P
         tag = status.last_run.timestamp_iso[:3]
         assert status.last_run.timestamp_iso in ("old" * 2000, "new" * 2000)
         seen.add(tag)
+    assert seen == {"old", "new"}, f"only {seen} after {kills} kills: no kill landed mid-run"
     # whatever temp files a kill left behind are hidden and never the status file itself
     assert all(p.name.startswith(".") for p in tmp_path.iterdir() if p != path)
 

@@ -10,6 +10,7 @@ pausing permanently -> resume.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,12 @@ import pytest
 from lore.sim.ollama import FakeOllama
 
 from .conftest import ServiceEnv
+
+
+def _iso(ms: int) -> str:
+    """The ISO-8601 UTC millisecond form, computed here, not by lore's own formatter."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 T0 = 1_800_000_000_000  # 2027-01-15T08:00:00Z
 INTERVAL = 300  # --interval 5m
@@ -143,7 +150,7 @@ def test_the_whole_run_policy_against_the_simulator(harness: Harness) -> None:
                 "service_id": h.sid,
                 "reason": "backoff",
                 "consecutive_failures": 3,
-                "next_retry_iso": skip["next_retry_iso"],
+                "next_retry_iso": _iso(at + backoff * 1000),
                 "remaining_seconds": backoff - 1,
             }
             assert h.raw_status() == before
