@@ -25,6 +25,33 @@ def test_write_atomic_sets_mode_and_leaves_no_temp(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.parent.iterdir()) == ["state.json"]
 
 
+def test_a_failed_write_keeps_the_old_file_and_removes_its_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "state.json"
+    write_atomic(target, "old")
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_atomic(target, "new")
+    monkeypatch.undo()
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+    def rename_refused(src: str, dst: str) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", rename_refused)
+    with pytest.raises(PermissionError):
+        write_json_atomic(target, {"b": 2})
+    monkeypatch.undo()
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
 def test_sigkill_during_writes_never_leaves_a_torn_file(tmp_path: Path) -> None:
     target = tmp_path / "state.json"
     write_json_atomic(target, {"n": -1, "pad": "x" * 100_000})

@@ -26,6 +26,7 @@ def _iso(ms: int) -> str:
     moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
+
 T0 = 1_800_000_000_000  # 2027-01-15T08:00:00Z
 INTERVAL = 300  # --interval 5m
 DEAD = "http://127.0.0.1:9"
